@@ -1,0 +1,328 @@
+// Package record measures streams: latency and stream-duration histograms
+// (HdrHistogram), message and stream counters, stream ends by class and
+// status code, and protocol violations.
+//
+// A Recorder belongs to one client group. It is split into shards, each with
+// its own histograms and lock; a client always records into the shard picked
+// by its id, so no lock is shared by all clients on the hot path and
+// recording a message allocates nothing.
+package record
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"google.golang.org/grpc/codes"
+)
+
+// Histogram range and precision. Values are microseconds.
+const (
+	// LowestUS is the smallest trackable value (1 µs).
+	LowestUS = 1
+	// HighestUS is the largest trackable value (1 h); larger values are
+	// recorded as HighestUS and counted as clamped.
+	HighestUS = int64(time.Hour / time.Microsecond)
+	// SigFigs is the number of significant decimal digits kept.
+	SigFigs = 3
+)
+
+// NewHistogram returns an empty histogram with streambench's range and
+// precision (microseconds, 1 µs .. 1 h, 3 significant digits).
+func NewHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(LowestUS, HighestUS, SigFigs)
+}
+
+// Class says how a stream ended.
+type Class uint8
+
+// Stream end classes.
+const (
+	// Complete: the protocol's full, correct end (status OK after every
+	// expected message).
+	Complete Class = iota
+	// PrematureEOF: a clean io.EOF / status OK before the stream was
+	// complete — the most dangerous streaming bug, since a naive client
+	// takes it for success.
+	PrematureEOF
+	// Status: the stream ended with a non-OK status from the server or the
+	// transport; End.Code says which.
+	Status
+	// Violation: the client aborted the stream because the server broke the
+	// protocol (wrong value, wrong seq, wrong sum).
+	Violation
+	// Canceled: the client itself cancelled the stream (end of run).
+	Canceled
+	// Deadline: the client's own per-stream deadline expired.
+	Deadline
+	numClasses
+)
+
+var classNames = [...]string{"complete", "premature_eof", "status", "violation", "canceled", "deadline"}
+
+// String names the class as reports do.
+func (c Class) String() string {
+	if int(c) < len(classNames) {
+		return classNames[c]
+	}
+	return fmt.Sprintf("class(%d)", c)
+}
+
+// End describes how one stream ended.
+type End struct {
+	Class Class
+	// Code is the gRPC status code when Class is Status.
+	Code codes.Code
+}
+
+// Key names the end for reports: the class, or "status:<Code>".
+func (e End) Key() string {
+	if e.Class == Status {
+		return "status:" + e.Code.String()
+	}
+	return e.Class.String()
+}
+
+// Kind is a protocol violation kind.
+type Kind uint8
+
+// Violation kinds.
+const (
+	// Gap: seqs were skipped (n = how many updates were lost).
+	Gap Kind = iota
+	// Duplicate: a seq arrived again.
+	Duplicate
+	// Reorder: a seq arrived after a later one.
+	Reorder
+	// WrongValue: a message carried a wrong value (Pow power, Sqrt root).
+	WrongValue
+	// WrongResult: a final result was wrong (Sum's sum or count).
+	WrongResult
+	// Extra: more messages than the protocol allows.
+	Extra
+	numKinds
+)
+
+var kindNames = [...]string{"gap", "duplicate", "reorder", "wrong_value", "wrong_result", "extra"}
+
+// String names the violation kind as reports do.
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", k)
+}
+
+// Sink receives one client's measurements. Implementations must not
+// allocate or take a lock shared by all clients.
+type Sink interface {
+	// Sent counts one message sent by the client.
+	Sent()
+	// Received counts one message received, with its latency.
+	Received(latency time.Duration)
+	// Violated counts n protocol violations of kind k.
+	Violated(k Kind, n uint64)
+	// Started counts one stream opened.
+	Started()
+	// Ended counts one stream end, with the stream's duration. detail is a
+	// human-readable reason kept for the first few non-complete ends.
+	Ended(e End, d time.Duration, detail string)
+}
+
+// Counters is a consistent-enough sum of a recorder's counters, cheap to
+// read while clients run (for progress lines and per-second windows).
+type Counters struct {
+	Started, Ended, Failed uint64
+	Sent, Received         uint64
+}
+
+// Sample is one non-complete stream end kept as an example.
+type Sample struct {
+	End    End
+	Detail string
+	At     time.Time
+}
+
+// MaxSamples is how many example ends each recorder keeps.
+const MaxSamples = 20
+
+// Recorder collects one group's measurements across shards.
+type Recorder struct {
+	shards  []shard
+	now     func() time.Time
+	samples struct {
+		sync.Mutex
+		list []Sample
+	}
+}
+
+type shard struct {
+	mu       sync.Mutex
+	latency  *hdrhistogram.Histogram
+	duration *hdrhistogram.Histogram
+	clamped  uint64
+
+	started, ended, failed atomic.Uint64
+	sent, received         atomic.Uint64
+	ends                   [numClasses][codes.Unauthenticated + 1]atomic.Uint64
+	violations             [numKinds]atomic.Uint64
+
+	rec *Recorder
+	_   [64]byte // keep neighbouring shards' hot counters off one cache line
+}
+
+// New returns a recorder with n shards (at least 1). now is the clock used to
+// stamp samples; nil means time.Now.
+func New(n int, now func() time.Time) *Recorder {
+	if n < 1 {
+		n = 1
+	}
+	if now == nil {
+		now = time.Now
+	}
+	r := &Recorder{shards: make([]shard, n), now: now}
+	for i := range r.shards {
+		r.shards[i].latency = NewHistogram()
+		r.shards[i].duration = NewHistogram()
+		r.shards[i].rec = r
+	}
+	return r
+}
+
+// Sink returns the sink for client id.
+func (r *Recorder) Sink(id int) Sink {
+	if id < 0 {
+		id = -id
+	}
+	return &r.shards[id%len(r.shards)]
+}
+
+func micros(d time.Duration) int64 {
+	v := int64(d / time.Microsecond)
+	if v < LowestUS {
+		v = LowestUS
+	}
+	return v
+}
+
+func (s *shard) Sent() { s.sent.Add(1) }
+
+func (s *shard) Received(latency time.Duration) {
+	s.received.Add(1)
+	v := micros(latency)
+	s.mu.Lock()
+	if v > HighestUS {
+		v = HighestUS
+		s.clamped++
+	}
+	_ = s.latency.RecordValue(v) // in range by construction
+	s.mu.Unlock()
+}
+
+func (s *shard) Violated(k Kind, n uint64) {
+	if k < numKinds {
+		s.violations[k].Add(n)
+	}
+}
+
+func (s *shard) Started() { s.started.Add(1) }
+
+func (s *shard) Ended(e End, d time.Duration, detail string) {
+	s.ended.Add(1)
+	if e.Class != Complete && e.Class != Canceled {
+		s.failed.Add(1)
+	}
+	code := e.Code
+	if code > codes.Unauthenticated {
+		code = codes.Unknown
+	}
+	if e.Class < numClasses {
+		s.ends[e.Class][code].Add(1)
+	}
+	v := micros(d)
+	s.mu.Lock()
+	if v > HighestUS {
+		v = HighestUS
+		s.clamped++
+	}
+	_ = s.duration.RecordValue(v)
+	s.mu.Unlock()
+	if e.Class != Complete && e.Class != Canceled {
+		s.rec.sample(e, detail)
+	}
+}
+
+func (r *Recorder) sample(e End, detail string) {
+	r.samples.Lock()
+	defer r.samples.Unlock()
+	if len(r.samples.list) < MaxSamples {
+		r.samples.list = append(r.samples.list, Sample{End: e, Detail: detail, At: r.now()})
+	}
+}
+
+// Counters sums the counters of every shard without stopping clients.
+func (r *Recorder) Counters() Counters {
+	var c Counters
+	for i := range r.shards {
+		s := &r.shards[i]
+		c.Started += s.started.Load()
+		c.Ended += s.ended.Load()
+		c.Failed += s.failed.Load()
+		c.Sent += s.sent.Load()
+		c.Received += s.received.Load()
+	}
+	return c
+}
+
+// Snapshot is a recorder's merged state.
+type Snapshot struct {
+	Counters
+	// Ends counts stream ends by End.Key().
+	Ends map[string]uint64
+	// Violations counts violations by Kind.String().
+	Violations map[string]uint64
+	// Latency and Duration are merged histograms (µs).
+	Latency, Duration *hdrhistogram.Histogram
+	// Clamped counts values above HighestUS recorded as HighestUS.
+	Clamped uint64
+	// Samples are example non-complete ends, oldest first.
+	Samples []Sample
+}
+
+// Snapshot merges every shard. It may run while clients record; each
+// shard's histograms are read under that shard's lock.
+func (r *Recorder) Snapshot() Snapshot {
+	snap := Snapshot{
+		Counters:   r.Counters(),
+		Ends:       map[string]uint64{},
+		Violations: map[string]uint64{},
+		Latency:    NewHistogram(),
+		Duration:   NewHistogram(),
+	}
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.mu.Lock()
+		snap.Latency.Merge(s.latency)
+		snap.Duration.Merge(s.duration)
+		snap.Clamped += s.clamped
+		s.mu.Unlock()
+		for c := Class(0); c < numClasses; c++ {
+			for code := range s.ends[c] {
+				if n := s.ends[c][code].Load(); n > 0 {
+					snap.Ends[End{Class: c, Code: codes.Code(code)}.Key()] += n
+				}
+			}
+		}
+		for k := Kind(0); k < numKinds; k++ {
+			if n := s.violations[k].Load(); n > 0 {
+				snap.Violations[k.String()] += n
+			}
+		}
+	}
+	r.samples.Lock()
+	snap.Samples = append([]Sample(nil), r.samples.list...)
+	r.samples.Unlock()
+	return snap
+}

@@ -1,0 +1,192 @@
+// Package scenario defines streambench's scenario format (v1): the schema
+// structs, strict YAML decoding with file:line:column errors, defaults and
+// validation. A Scenario is plain data; the harness runs it.
+package scenario
+
+import "time"
+
+// Version is the scenario format version this package reads.
+const Version = 1
+
+// RPC names a client group may drive.
+const (
+	RPCSubscribe = "Longlived/Subscribe"
+	RPCPow       = "Math/Pow"
+	RPCSum       = "Math/Sum"
+	RPCSqrt      = "Math/Sqrt"
+)
+
+// RPCs lists every RPC a group may name, in documentation order.
+var RPCs = []string{RPCSubscribe, RPCPow, RPCSum, RPCSqrt}
+
+// Link kinds.
+const (
+	LinkBufconn = "bufconn"
+	LinkTCP     = "tcp"
+)
+
+// LinkKinds lists every link kind, in documentation order.
+var LinkKinds = []string{LinkBufconn, LinkTCP}
+
+// Scenario is one load/chaos run: a target, a link, client groups and
+// assertions.
+type Scenario struct {
+	// Version is the format version; 0 means the current one.
+	Version int `yaml:"version"`
+	// Name identifies the scenario; reports go to out/<name>/.
+	Name string `yaml:"name"`
+	// Description says in a sentence what the scenario proves.
+	Description string `yaml:"description"`
+	// Seed feeds every random choice of the run; 0 means pick one (recorded
+	// in the report so the run can be replayed).
+	Seed int64 `yaml:"seed"`
+	// Duration is how long clients keep opening streams.
+	Duration Duration `yaml:"duration"`
+	// GracefulStop is how long streams in flight get to finish after Duration
+	// before they are cancelled.
+	GracefulStop Duration `yaml:"graceful_stop"`
+	// Target is the server under test.
+	Target Target `yaml:"target"`
+	// Link is how clients reach a builtin target.
+	Link Link `yaml:"link"`
+	// Groups are the client groups.
+	Groups []Group `yaml:"groups"`
+	// Assert lists the assertions judged on the finished report.
+	Assert []Assertion `yaml:"assert"`
+
+	// File is the path the scenario was read from ("" when built in code).
+	File string `yaml:"-"`
+	// Source is the YAML text as read (echoed in the report).
+	Source string `yaml:"-"`
+}
+
+// Target is the server under test: the builtin reference servers, or an
+// address of a server speaking the reference protocol. Exactly one is set.
+type Target struct {
+	// Builtin runs the reference servers in-process with these settings.
+	Builtin *Builtin `yaml:"builtin"`
+	// Address is host:port of an external server (loopback only).
+	Address string `yaml:"address"`
+}
+
+// Builtin holds the settings of the in-process reference servers.
+type Builtin struct {
+	// Feed configures the Longlived feed.
+	Feed Feed `yaml:"feed"`
+	// Server configures the gRPC server.
+	Server Server `yaml:"server"`
+}
+
+// Feed configures the Longlived feed.
+type Feed struct {
+	// Rate is how many updates the feed publishes per second.
+	Rate Rate `yaml:"rate"`
+	// Payload is the size of each update's payload.
+	Payload Size `yaml:"payload"`
+	// Ring is how many of the newest updates are kept for resubscribers.
+	Ring int `yaml:"ring"`
+	// Queue is each subscriber's send queue length; a subscriber whose queue
+	// overflows is ended with ResourceExhausted.
+	Queue int `yaml:"queue"`
+}
+
+// Server configures a gRPC server.
+type Server struct {
+	// MaxConcurrentStreams caps streams per connection (0 = grpc-go default).
+	MaxConcurrentStreams uint32 `yaml:"max_concurrent_streams"`
+	// Keepalive configures server keepalive pings and their enforcement.
+	Keepalive Keepalive `yaml:"keepalive"`
+}
+
+// Keepalive configures gRPC keepalive (server side).
+type Keepalive struct {
+	// Time is the idle time after which the server pings (0 = grpc default).
+	Time Duration `yaml:"time"`
+	// Timeout is how long the server waits for the ping ack.
+	Timeout Duration `yaml:"timeout"`
+	// MinTime is the least interval between client pings the server allows.
+	MinTime Duration `yaml:"min_time"`
+}
+
+// Link says how clients reach a builtin target.
+type Link struct {
+	// Kind is one of LinkKinds; "" means bufconn.
+	Kind string
+}
+
+// Group is a set of identical clients driving one RPC.
+type Group struct {
+	// Name identifies the group in reports and assertions.
+	Name string `yaml:"name"`
+	// RPC is one of RPCs.
+	RPC string `yaml:"rpc"`
+	// Clients is how many concurrent clients the group runs.
+	Clients int `yaml:"clients"`
+	// Connections is how many ClientConns the clients share (default 1).
+	Connections int `yaml:"connections"`
+	// Messages is the number of messages per stream: Pow's count, the
+	// requests of Sum and Sqrt (default 10). Subscribe ignores it.
+	Messages int `yaml:"messages"`
+	// Interval is the pause between messages: between the client's sends for
+	// Sum and Sqrt, between the server's sends for Pow.
+	Interval Duration `yaml:"interval"`
+	// Payload is the payload size of each message the group asks for or sends.
+	Payload Size `yaml:"payload"`
+	// Base is Pow's base (default 2).
+	Base *int64 `yaml:"base"`
+	// Repeat says whether a client opens a new stream when one ends (default
+	// true). A Subscribe client resubscribes from the next seq it needs.
+	Repeat *bool `yaml:"repeat"`
+	// Pause is the wait before a client opens its next stream.
+	Pause Duration `yaml:"pause"`
+	// StreamTimeout is a deadline for each stream (0 = none).
+	StreamTimeout Duration `yaml:"stream_timeout"`
+}
+
+// Assertion is one entry of the assert list, kept as written: either an
+// expression ("pow.latency.p99 < 20ms") or a one-key mapping ({eof: clean}).
+// The assert package compiles it.
+type Assertion struct {
+	// Expr is the expression text, or "" for a mapping.
+	Expr string
+	// Key and Value are the mapping form's key and value (Value may be "").
+	Key, Value string
+	// Pos is where the entry stands in the file.
+	Pos Pos
+}
+
+// String renders the assertion the way it was written.
+func (a Assertion) String() string {
+	if a.Key == "" {
+		return a.Expr
+	}
+	if a.Value == "" {
+		return a.Key
+	}
+	return a.Key + ": " + a.Value
+}
+
+// Pos is a position in a scenario file (1-based; zero when unknown).
+type Pos struct {
+	Line, Column int
+}
+
+// Duration is a time.Duration written in YAML as a Go duration string ("10s").
+type Duration time.Duration
+
+// D returns the duration as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String renders the duration as Go does.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// Size is a byte count written in YAML as "256B", "4KiB", "1MiB" or a plain
+// integer of bytes.
+type Size int64
+
+// Rate is a per-second rate written in YAML as "200/s", "12000/m", "5/ms" or
+// a plain number (per second).
+type Rate float64
+
+// PerSecond returns the rate in events per second.
+func (r Rate) PerSecond() float64 { return float64(r) }

@@ -1,0 +1,276 @@
+// Package reports holds streambench's report model — a versioned JSON
+// document that keeps full HDR histograms so reports merge and compare
+// without loss — and its writers.
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Schema identifies the report format; bump it on any incompatible change.
+const Schema = "streambench/report/v1"
+
+// Report is everything a run produced.
+type Report struct {
+	// Schema is always the Schema constant.
+	Schema string `json:"schema"`
+	// Scenario is the scenario as run.
+	Scenario ScenarioEcho `json:"scenario"`
+	// Seed is the seed the run used (replay with the same seed).
+	Seed int64 `json:"seed"`
+	// Start and End bound the run (wall clock).
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// Elapsed is End-Start in seconds.
+	Elapsed float64 `json:"elapsed_seconds"`
+	// Target and Link say what was driven and how.
+	Target string `json:"target"`
+	Link   string `json:"link"`
+	// Environment describes the machine and versions.
+	Environment Environment `json:"environment"`
+	// Groups hold each client group's measurements.
+	Groups []Group `json:"groups"`
+	// Windows are per-second counter deltas over the run.
+	Windows []Window `json:"windows,omitempty"`
+	// Assertions are the verdicts, in scenario order.
+	Assertions []Verdict `json:"assertions"`
+	// Passed is true when every assertion passed and the run was not
+	// interrupted or broken.
+	Passed bool `json:"passed"`
+	// Interrupted is true when the run was stopped early (Ctrl-C).
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Errors are harness or target failures (empty on a healthy run).
+	Errors []string `json:"errors,omitempty"`
+}
+
+// ScenarioEcho records the scenario as run.
+type ScenarioEcho struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	File        string `json:"file,omitempty"`
+	// DurationSeconds and GracefulStopSeconds are the effective settings.
+	DurationSeconds     float64 `json:"duration_seconds"`
+	GracefulStopSeconds float64 `json:"graceful_stop_seconds"`
+	// Source is the scenario file's text.
+	Source string `json:"source,omitempty"`
+}
+
+// Environment describes where the run happened.
+type Environment struct {
+	Streambench string `json:"streambench"`
+	GoVersion   string `json:"go"`
+	GRPCVersion string `json:"grpc"`
+	OS          string `json:"os"`
+	Arch        string `json:"arch"`
+	CPUs        int    `json:"cpus"`
+	GOMAXPROCS  int    `json:"gomaxprocs"`
+	Hostname    string `json:"hostname,omitempty"`
+}
+
+// Group is one client group's measurements.
+type Group struct {
+	Name        string `json:"name"`
+	RPC         string `json:"rpc"`
+	Clients     int    `json:"clients"`
+	Connections int    `json:"connections"`
+	// Streams counts streams opened and ended, and ends that were failures
+	// (anything but complete or cancelled by the client at the end of the
+	// run).
+	Streams StreamCounts `json:"streams"`
+	// Messages counts messages sent and received by the clients.
+	Messages MessageCounts `json:"messages"`
+	// Ends counts stream ends by class: "complete", "premature_eof",
+	// "violation", "canceled", "deadline", "status:<Code>".
+	Ends map[string]uint64 `json:"ends"`
+	// Violations counts protocol violations by kind: "gap", "duplicate",
+	// "reorder", "wrong_value", "wrong_result", "extra".
+	Violations map[string]uint64 `json:"violations"`
+	// Latency is per-message latency; StreamDuration is per-stream time from
+	// open to end.
+	Latency        Histogram `json:"latency"`
+	StreamDuration Histogram `json:"stream_duration"`
+	// Samples are example failed ends, for a human to start from.
+	Samples []Sample `json:"samples,omitempty"`
+}
+
+// StreamCounts counts streams.
+type StreamCounts struct {
+	Opened uint64 `json:"opened"`
+	Ended  uint64 `json:"ended"`
+	Failed uint64 `json:"failed"`
+}
+
+// MessageCounts counts messages.
+type MessageCounts struct {
+	Sent     uint64 `json:"sent"`
+	Received uint64 `json:"received"`
+}
+
+// Sample is one example stream end.
+type Sample struct {
+	End    string    `json:"end"`
+	Detail string    `json:"detail"`
+	At     time.Time `json:"at"`
+}
+
+// Window is one second of counter deltas for one group.
+type Window struct {
+	// Offset is the window's end, in seconds since Start.
+	Offset float64 `json:"offset_seconds"`
+	Group  string  `json:"group"`
+	// Deltas over the window.
+	Started  uint64 `json:"started"`
+	Ended    uint64 `json:"ended"`
+	Failed   uint64 `json:"failed"`
+	Sent     uint64 `json:"sent"`
+	Received uint64 `json:"received"`
+}
+
+// Histogram is a latency distribution: summary figures in milliseconds and
+// the full HDR histogram (microsecond values, V2 compressed, base64) for
+// lossless merging and comparison.
+type Histogram struct {
+	// Unit of the encoded histogram's values.
+	Unit    string  `json:"unit"`
+	Count   int64   `json:"count"`
+	MinMS   float64 `json:"min_ms"`
+	MeanMS  float64 `json:"mean_ms"`
+	P50MS   float64 `json:"p50_ms"`
+	P90MS   float64 `json:"p90_ms"`
+	P99MS   float64 `json:"p99_ms"`
+	P999MS  float64 `json:"p999_ms"`
+	MaxMS   float64 `json:"max_ms"`
+	StdDevM float64 `json:"stddev_ms"`
+	// Clamped counts values above the histogram's range recorded at its top.
+	Clamped uint64 `json:"clamped,omitempty"`
+	// HDR is the histogram, hdrhistogram V2 compressed encoding (base64).
+	HDR string `json:"hdr"`
+}
+
+// UnitMicroseconds is the unit of every encoded histogram.
+const UnitMicroseconds = "us"
+
+func usToMS(v float64) float64 { return v / 1000 }
+
+// FromHDR summarises and encodes h, whose values are microseconds.
+func FromHDR(h *hdrhistogram.Histogram, clamped uint64) (Histogram, error) {
+	out := Histogram{Unit: UnitMicroseconds, Count: h.TotalCount(), Clamped: clamped}
+	if out.Count > 0 {
+		out.MinMS = usToMS(float64(h.Min()))
+		out.MeanMS = usToMS(h.Mean())
+		out.P50MS = usToMS(float64(h.ValueAtQuantile(50)))
+		out.P90MS = usToMS(float64(h.ValueAtQuantile(90)))
+		out.P99MS = usToMS(float64(h.ValueAtQuantile(99)))
+		out.P999MS = usToMS(float64(h.ValueAtQuantile(99.9)))
+		out.MaxMS = usToMS(float64(h.Max()))
+		out.StdDevM = usToMS(h.StdDev())
+	}
+	enc, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return out, fmt.Errorf("encode histogram: %w", err)
+	}
+	out.HDR = string(enc)
+	return out, nil
+}
+
+// Decode returns the full histogram.
+func (h Histogram) Decode() (*hdrhistogram.Histogram, error) {
+	if h.HDR == "" {
+		return nil, fmt.Errorf("histogram has no HDR data")
+	}
+	d, err := hdrhistogram.Decode([]byte(h.HDR))
+	if err != nil {
+		return nil, fmt.Errorf("decode histogram: %w", err)
+	}
+	return d, nil
+}
+
+// Quantile returns the value at quantile q (0..100) in milliseconds, from
+// the full histogram; it falls back to the summary figures when the
+// histogram is absent.
+func (h Histogram) Quantile(q float64) (float64, error) {
+	d, err := h.Decode()
+	if err != nil {
+		return 0, err
+	}
+	if d.TotalCount() == 0 {
+		return 0, nil
+	}
+	return usToMS(float64(d.ValueAtQuantile(q))), nil
+}
+
+// Verdict is one assertion's outcome.
+type Verdict struct {
+	// Name is the assertion as written in the scenario.
+	Name string `json:"name"`
+	// Expected and Actual say what was required and what was measured.
+	Expected string `json:"expected"`
+	Actual   string `json:"actual"`
+	Pass     bool   `json:"pass"`
+	// Detail explains a failure (which groups, which ends).
+	Detail string `json:"detail,omitempty"`
+}
+
+// Group returns the group called name, or nil.
+func (r *Report) Group(name string) *Group {
+	for i := range r.Groups {
+		if r.Groups[i].Name == name {
+			return &r.Groups[i]
+		}
+	}
+	return nil
+}
+
+// Failed returns the verdicts that did not pass.
+func (r *Report) Failed() []Verdict {
+	var out []Verdict
+	for _, v := range r.Assertions {
+		if !v.Pass {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// ReadJSON reads a report written by WriteJSON and checks its schema.
+func ReadJSON(rd io.Reader) (*Report, error) {
+	var r Report
+	dec := json.NewDecoder(rd)
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("read report: %w", err)
+	}
+	if r.Schema != Schema {
+		return nil, fmt.Errorf("read report: schema %q, this streambench reads %q", r.Schema, Schema)
+	}
+	return &r, nil
+}
+
+// Load reads a report file.
+func Load(path string) (*Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := ReadJSON(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
