@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -22,10 +23,19 @@ func Classify(ctx context.Context, err error) record.End {
 		}
 		return record.End{Class: record.Canceled}
 	}
+	code := status.Code(err)
+	if code == codes.DeadlineExceeded {
+		// The server enforces the grpc-timeout header itself, so its
+		// DeadlineExceeded can arrive before the client's own timer fires:
+		// when the stream's deadline has passed, it is still the client's.
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			return record.End{Class: record.Deadline}
+		}
+	}
 	if errors.Is(err, io.EOF) {
 		// A bare io.EOF outside Recv's clean end (e.g. from Send): the
 		// stream was torn down under the client.
 		return record.End{Class: record.Status, Code: codes.Unavailable}
 	}
-	return record.End{Class: record.Status, Code: status.Code(err)}
+	return record.End{Class: record.Status, Code: code}
 }

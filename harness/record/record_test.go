@@ -1,0 +1,122 @@
+package record
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc/codes"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestRecorderCountsAndMerges(t *testing.T) {
+	r := New(4, nil)
+	const clients, msgs = 16, 1000
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			s := r.Sink(c)
+			s.Started()
+			for i := 0; i < msgs; i++ {
+				s.Sent()
+				s.Received(time.Duration(i+1) * time.Microsecond)
+			}
+			switch c % 4 {
+			case 0:
+				s.Ended(End{Class: Complete}, time.Second, "")
+			case 1:
+				s.Ended(End{Class: PrematureEOF}, time.Second, "clean EOF after 3")
+			case 2:
+				s.Ended(End{Class: Status, Code: codes.Unavailable}, time.Second, "reset")
+			case 3:
+				s.Violated(Gap, 5)
+				s.Ended(End{Class: Canceled}, time.Second, "")
+			}
+		}(c)
+	}
+	wg.Wait()
+	snap := r.Snapshot()
+	if snap.Started != clients || snap.Ended != clients {
+		t.Fatalf("started/ended = %d/%d, want %d", snap.Started, snap.Ended, clients)
+	}
+	if snap.Failed != clients/2 {
+		t.Errorf("failed = %d, want %d (premature EOF and status count, complete and canceled do not)", snap.Failed, clients/2)
+	}
+	if snap.Sent != clients*msgs || snap.Received != clients*msgs {
+		t.Errorf("sent/received = %d/%d, want %d", snap.Sent, snap.Received, clients*msgs)
+	}
+	if got := snap.Latency.TotalCount(); got != clients*msgs {
+		t.Errorf("latency count = %d, want %d (no sample lost across shards)", got, clients*msgs)
+	}
+	if got := snap.Latency.Max(); got < 999 || got > 1001 {
+		t.Errorf("latency max = %dµs, want ~1000", got)
+	}
+	want := map[string]uint64{"complete": 4, "premature_eof": 4, "status:Unavailable": 4, "canceled": 4}
+	for k, v := range want {
+		if snap.Ends[k] != v {
+			t.Errorf("ends[%s] = %d, want %d (all: %v)", k, snap.Ends[k], v, snap.Ends)
+		}
+	}
+	if snap.Violations["gap"] != 20 {
+		t.Errorf("gap violations = %d, want 20", snap.Violations["gap"])
+	}
+	if len(snap.Samples) != 8 {
+		t.Errorf("samples = %d, want 8 (one per failed end)", len(snap.Samples))
+	}
+}
+
+func TestRecorderClampsOutOfRange(t *testing.T) {
+	r := New(1, nil)
+	s := r.Sink(0)
+	s.Received(2 * time.Hour)
+	s.Received(-time.Second) // clock skew: recorded as the lowest value
+	snap := r.Snapshot()
+	if snap.Clamped != 1 {
+		t.Errorf("clamped = %d, want 1", snap.Clamped)
+	}
+	if snap.Latency.TotalCount() != 2 {
+		t.Errorf("count = %d, want 2", snap.Latency.TotalCount())
+	}
+}
+
+func TestSamplesBounded(t *testing.T) {
+	r := New(1, nil)
+	for i := 0; i < 3*MaxSamples; i++ {
+		r.Sink(0).Ended(End{Class: Status, Code: codes.Internal}, time.Millisecond, "x")
+	}
+	if n := len(r.Snapshot().Samples); n != MaxSamples {
+		t.Errorf("samples = %d, want %d", n, MaxSamples)
+	}
+}
+
+func TestEndKey(t *testing.T) {
+	for _, tc := range []struct {
+		end  End
+		want string
+	}{
+		{End{Class: Complete}, "complete"},
+		{End{Class: PrematureEOF}, "premature_eof"},
+		{End{Class: Status, Code: codes.ResourceExhausted}, "status:ResourceExhausted"},
+		{End{Class: Deadline}, "deadline"},
+	} {
+		if got := tc.end.Key(); got != tc.want {
+			t.Errorf("%+v.Key() = %q, want %q", tc.end, got, tc.want)
+		}
+	}
+}
+
+func BenchmarkReceived(b *testing.B) {
+	r := New(8, nil)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		s := r.Sink(int(time.Now().UnixNano() % 8))
+		d := 123 * time.Microsecond
+		for pb.Next() {
+			s.Received(d)
+		}
+	})
+}
