@@ -1,0 +1,356 @@
+// Package longlived is the reference Longlived server — a feed of updates
+// that subscribers follow for as long as they like — and the Subscribe client
+// driver that checks its protocol.
+//
+// The server publishes updates with contiguous seqs (1, 2, 3, …) at a
+// configured rate. Each subscriber has its own bounded send queue, filled by
+// the publisher with non-blocking sends and drained by the subscriber's own
+// handler goroutine, so one slow subscriber never delays the others: it is
+// cut off with codes.ResourceExhausted when its queue overflows. The last
+// Ring updates are kept, so a client that resubscribes with from_seq = last
+// seen + 1 misses nothing.
+package longlived
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/streambench/streambench/targets/proto"
+)
+
+// Defaults for zero Config fields.
+const (
+	// DefaultRing is the replay ring length used when Config.Ring is 0.
+	DefaultRing = 1024
+	// DefaultQueue is the per-subscriber queue length used when Config.Queue is 0.
+	DefaultQueue = 1024
+)
+
+// Config is the feed's settings.
+type Config struct {
+	// Rate is updates per second; 0 = manual: only Publish publishes.
+	Rate float64
+	// Payload is each update's payload size in bytes.
+	Payload int
+	// Ring is how many recent updates are kept for resubscribers
+	// (0 = DefaultRing).
+	Ring int
+	// Queue is each subscriber's send queue length (0 = DefaultQueue). A
+	// subscriber whose queue overflows is ended with ResourceExhausted.
+	Queue int
+}
+
+func (c Config) withDefaults() Config {
+	if c.Ring <= 0 {
+		c.Ring = DefaultRing
+	}
+	if c.Queue <= 0 {
+		c.Queue = DefaultQueue
+	}
+	if c.Payload < 0 {
+		c.Payload = 0
+	}
+	if c.Rate < 0 {
+		c.Rate = 0
+	}
+	return c
+}
+
+// Server is the reference Longlived server. It implements
+// streambenchpb.LonglivedServer; register it on any number of gRPC servers
+// (one after another across restarts: the feed, its seqs and its ring outlive
+// them).
+type Server struct {
+	pb.UnimplementedLonglivedServer
+
+	cfg     Config
+	payload []byte // shared by every update; read-only
+
+	live atomic.Int64 // Subscribe handlers that registered and have not returned
+
+	mu      sync.Mutex
+	last    uint64       // seq of the last published update
+	ring    []*pb.Update // ring[seq%len] holds seq while it is recent
+	subs    []*subscriber
+	byID    map[int32]*subscriber
+	started bool
+	closed  bool
+
+	stop chan struct{} // closed by Close: stops the publisher
+	wg   sync.WaitGroup
+}
+
+// subscriber is one live Subscribe stream, as the publisher sees it.
+type subscriber struct {
+	id   int32
+	from uint64          // first seq the publisher enqueues
+	q    chan *pb.Update // updates waiting for the handler's Send
+	end  chan struct{}   // closed when the server ends the stream
+	err  error           // the status to end with; written before end closes
+	idx  int             // position in Server.subs while registered
+}
+
+// New returns a feed with cfg (zero fields take their defaults). It publishes
+// nothing until Start (or Publish).
+func New(cfg Config) *Server {
+	cfg = cfg.withDefaults()
+	return &Server{
+		cfg:     cfg,
+		payload: make([]byte, cfg.Payload),
+		ring:    make([]*pb.Update, cfg.Ring),
+		byID:    make(map[int32]*subscriber),
+		stop:    make(chan struct{}),
+	}
+}
+
+// Config returns the feed's effective settings (defaults applied).
+func (s *Server) Config() Config { return s.cfg }
+
+// Start starts the publisher goroutine when Rate > 0. It is idempotent and
+// does nothing after Close.
+func (s *Server) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.closed || s.cfg.Rate <= 0 {
+		return
+	}
+	s.started = true
+	s.wg.Add(1)
+	go s.publishLoop()
+}
+
+// Close stops the publisher and waits for it, then ends every live stream
+// with codes.Unavailable ("server closing"); later Subscribes get the same.
+// It is idempotent and safe before Start.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	close(s.stop)
+	s.mu.Unlock()
+	s.wg.Wait()
+
+	s.mu.Lock()
+	for len(s.subs) > 0 {
+		s.endLocked(s.subs[len(s.subs)-1], errClosing)
+	}
+	s.mu.Unlock()
+}
+
+// Publish publishes one update now and returns its seq. It is used by the
+// rate loop and by tests (Rate 0).
+func (s *Server) Publish() uint64 {
+	u := &pb.Update{Payload: s.payload}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.last++
+	u.Seq = s.last
+	u.SentUnixNano = time.Now().UnixNano()
+	s.ring[u.Seq%uint64(len(s.ring))] = u
+	// Iterate backwards: endLocked swaps the last subscriber into the
+	// removed one's slot, which this loop has already visited.
+	for i := len(s.subs) - 1; i >= 0; i-- {
+		sub := s.subs[i]
+		if u.Seq < sub.from {
+			continue
+		}
+		select {
+		case sub.q <- u:
+		default:
+			s.endLocked(sub, errQueueFull)
+		}
+	}
+	return u.Seq
+}
+
+// Subscribers returns how many Subscribe handlers are running with a
+// registered subscription (leak evidence: it drops to 0 once every client
+// has gone). A subscriber is counted from the moment the publisher feeds it
+// until its handler returns: once a client is counted, it receives every
+// update published afterwards.
+func (s *Server) Subscribers() int { return int(s.live.Load()) }
+
+// LastSeq returns the seq of the last published update (0 before the first).
+func (s *Server) LastSeq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+var (
+	errClosing   = status.Error(codes.Unavailable, "server closing")
+	errReplaced  = status.Error(codes.Aborted, "replaced by a newer Subscribe with the same id")
+	errQueueFull = status.Error(codes.ResourceExhausted, "subscriber too slow: send queue full")
+)
+
+// publishLoop publishes at cfg.Rate until Close. The number of updates due
+// is computed from the time elapsed since start, so the rate does not drift
+// and rates above the ticker's resolution publish several updates per tick.
+func (s *Server) publishLoop() {
+	defer s.wg.Done()
+	interval := time.Duration(float64(time.Second) / s.cfg.Rate)
+	if interval < time.Millisecond {
+		interval = time.Millisecond
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	start := time.Now()
+	var published uint64
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			due := uint64(now.Sub(start).Seconds() * s.cfg.Rate)
+			for published < due {
+				s.Publish()
+				published++
+				if published%256 == 0 {
+					select {
+					case <-s.stop:
+						return
+					default:
+					}
+				}
+			}
+		}
+	}
+}
+
+// endLocked unregisters sub and ends its stream with err (nil = OK). s.mu
+// must be held. Each subscriber is ended at most once: only registered
+// subscribers are ended, and ending unregisters.
+func (s *Server) endLocked(sub *subscriber, err error) {
+	last := len(s.subs) - 1
+	moved := s.subs[last]
+	s.subs[sub.idx] = moved
+	moved.idx = sub.idx
+	s.subs[last] = nil
+	s.subs = s.subs[:last]
+	if s.byID[sub.id] == sub {
+		delete(s.byID, sub.id)
+	}
+	sub.err = err
+	close(sub.end)
+}
+
+// Subscribe streams every update from req.FromSeq on (0 = the next one
+// published). A FromSeq older than the ring ends the stream with OutOfRange
+// before anything is sent; a FromSeq in the future starts when that update
+// is published. The stream ends with OK only after Unsubscribe(id); with
+// Aborted when a newer Subscribe takes the same id; with ResourceExhausted
+// when the subscriber falls a queue behind; with Unavailable on Close.
+func (s *Server) Subscribe(req *pb.SubscribeRequest, stream grpc.ServerStreamingServer[pb.Update]) error {
+	ctx := stream.Context()
+	sub := &subscriber{
+		id:  req.GetId(),
+		q:   make(chan *pb.Update, s.cfg.Queue),
+		end: make(chan struct{}),
+	}
+
+	// Registration and ring catch-up happen under the publication lock, so
+	// the backlog and the queue meet exactly: backlog < sub.from <= queue.
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errClosing
+	}
+	from := req.GetFromSeq()
+	var backlog []*pb.Update
+	switch {
+	case from == 0:
+		sub.from = s.last + 1
+	case from <= s.last:
+		oldest := uint64(1)
+		if n := uint64(len(s.ring)); s.last > n {
+			oldest = s.last - n + 1
+		}
+		if from < oldest {
+			last := s.last
+			s.mu.Unlock()
+			return status.Errorf(codes.OutOfRange,
+				"from_seq %d is too old: the oldest update kept is %d (last %d)", from, oldest, last)
+		}
+		backlog = make([]*pb.Update, 0, s.last-from+1)
+		for seq := from; seq <= s.last; seq++ {
+			backlog = append(backlog, s.ring[seq%uint64(len(s.ring))])
+		}
+		sub.from = s.last + 1
+	default: // from > last: now or in the future
+		sub.from = from
+	}
+	if old := s.byID[sub.id]; old != nil {
+		s.endLocked(old, errReplaced)
+	}
+	sub.idx = len(s.subs)
+	s.subs = append(s.subs, sub)
+	s.byID[sub.id] = sub
+	s.live.Add(1) // under the lock: once counted, the publisher feeds it
+	s.mu.Unlock()
+
+	defer s.live.Add(-1)
+	defer s.unregister(sub)
+
+	next := uint64(0) // seqs below next were sent
+	for _, u := range backlog {
+		select {
+		case <-sub.end:
+			return sub.err
+		default:
+		}
+		if err := stream.Send(u); err != nil {
+			return err
+		}
+		next = u.Seq + 1
+	}
+	backlog = nil
+
+	for {
+		select {
+		case <-sub.end:
+			return sub.err
+		case <-ctx.Done():
+			return status.FromContextError(context.Cause(ctx)).Err()
+		case u := <-sub.q:
+			if u.Seq < next {
+				continue
+			}
+			if err := stream.Send(u); err != nil {
+				return err
+			}
+			next = u.Seq + 1
+		}
+	}
+}
+
+// unregister removes sub if it is still registered (its client went away).
+func (s *Server) unregister(sub *subscriber) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-sub.end: // already ended and unregistered by the server
+	default:
+		s.endLocked(sub, nil)
+	}
+}
+
+// Unsubscribe ends id's live Subscribe stream with OK and reports whether
+// there was one.
+func (s *Server) Unsubscribe(_ context.Context, req *pb.UnsubscribeRequest) (*pb.UnsubscribeResponse, error) {
+	s.mu.Lock()
+	sub := s.byID[req.GetId()]
+	if sub != nil {
+		s.endLocked(sub, nil)
+	}
+	s.mu.Unlock()
+	return &pb.UnsubscribeResponse{Found: sub != nil}, nil
+}
