@@ -1,0 +1,162 @@
+// Package builtin assembles the reference servers — the Longlived feed and
+// Math — on one gRPC server, with the settings a scenario or `streambench
+// serve` gives. The feed outlives the gRPC server, so a server restart keeps
+// the seq numbering and the replay ring: resubscribers resume where they were.
+package builtin
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	channelzsvc "google.golang.org/grpc/channelz/service"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/streambench/streambench/targets/faulty"
+	"github.com/streambench/streambench/targets/longlived"
+	mathsrv "github.com/streambench/streambench/targets/math"
+	pb "github.com/streambench/streambench/targets/proto"
+)
+
+// Config are the reference servers' settings.
+type Config struct {
+	// Feed configures the Longlived feed.
+	Feed longlived.Config
+	// MaxConcurrentStreams caps streams per connection (0 = grpc default).
+	MaxConcurrentStreams uint32
+	// KeepaliveTime and KeepaliveTimeout set server pings (0 = grpc default).
+	KeepaliveTime, KeepaliveTimeout time.Duration
+	// KeepaliveMinTime is the least client ping interval allowed (0 = grpc
+	// default of 5 minutes).
+	KeepaliveMinTime time.Duration
+	// Introspection registers server reflection, the health service and
+	// channelz, so grpcurl, ghz and streambench's leak checks can use the
+	// server from another process.
+	Introspection bool
+	// Bug, when set, swaps in a planted bug (self-checks only).
+	Bug *faulty.Bug
+	// ServerOptions are appended to the options built from the fields above.
+	ServerOptions []grpc.ServerOption
+}
+
+// Target is the running reference servers.
+type Target struct {
+	cfg  Config
+	Feed *longlived.Server
+	ll   pb.LonglivedServer
+	math pb.MathServer
+
+	mu       sync.Mutex
+	srv      *grpc.Server
+	serveErr chan error
+	closed   bool
+}
+
+// New builds the servers and starts the feed. Call Serve to accept clients
+// and Close to stop everything.
+func New(cfg Config) *Target {
+	feed := longlived.New(cfg.Feed)
+	t := &Target{cfg: cfg, Feed: feed, ll: feed, math: mathsrv.New()}
+	if cfg.Bug != nil {
+		t.ll = cfg.Bug.WrapLonglived(t.ll)
+		t.math = cfg.Bug.WrapMath(t.math)
+	}
+	feed.Start()
+	return t
+}
+
+func (t *Target) options() []grpc.ServerOption {
+	var opts []grpc.ServerOption
+	if t.cfg.MaxConcurrentStreams > 0 {
+		opts = append(opts, grpc.MaxConcurrentStreams(t.cfg.MaxConcurrentStreams))
+	}
+	if t.cfg.KeepaliveTime > 0 || t.cfg.KeepaliveTimeout > 0 {
+		opts = append(opts, grpc.KeepaliveParams(keepalive.ServerParameters{
+			Time: t.cfg.KeepaliveTime, Timeout: t.cfg.KeepaliveTimeout,
+		}))
+	}
+	if t.cfg.KeepaliveMinTime > 0 {
+		opts = append(opts, grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime: t.cfg.KeepaliveMinTime, PermitWithoutStream: true,
+		}))
+	}
+	return append(opts, t.cfg.ServerOptions...)
+}
+
+// Serve starts a gRPC server on lis in the background. After Stop it may be
+// called again (a restart) with a new listener.
+func (t *Target) Serve(lis net.Listener) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return fmt.Errorf("builtin target: closed")
+	}
+	if t.srv != nil {
+		return fmt.Errorf("builtin target: already serving")
+	}
+	srv := grpc.NewServer(t.options()...)
+	pb.RegisterLonglivedServer(srv, t.ll)
+	pb.RegisterMathServer(srv, t.math)
+	if t.cfg.Introspection {
+		reflection.Register(srv)
+		hs := health.NewServer()
+		healthpb.RegisterHealthServer(srv, hs)
+		channelzsvc.RegisterChannelzServiceToServer(srv)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	t.srv, t.serveErr = srv, errc
+	return nil
+}
+
+// Stop stops the gRPC server: GracefulStop (GOAWAY, in-flight streams
+// drain) for at most grace, then a hard Stop. It returns whether the
+// graceful stop finished in time. The feed keeps running.
+func (t *Target) Stop(grace time.Duration) (graceful bool) {
+	t.mu.Lock()
+	srv, errc := t.srv, t.serveErr
+	t.srv, t.serveErr = nil, nil
+	t.mu.Unlock()
+	if srv == nil {
+		return true
+	}
+	graceful = true
+	if grace > 0 {
+		done := make(chan struct{})
+		go func() { srv.GracefulStop(); close(done) }()
+		timer := time.NewTimer(grace)
+		select {
+		case <-done:
+		case <-timer.C:
+			graceful = false
+			srv.Stop() // makes the GracefulStop above return too
+			<-done
+		}
+		timer.Stop()
+	} else {
+		srv.Stop()
+	}
+	<-errc
+	return graceful
+}
+
+// Close stops the server (bounded by grace) and the feed. Idempotent.
+func (t *Target) Close(grace time.Duration) bool {
+	graceful := t.Stop(grace)
+	t.mu.Lock()
+	already := t.closed
+	t.closed = true
+	t.mu.Unlock()
+	if !already {
+		if c, ok := t.ll.(interface{ Close() error }); ok && t.ll != pb.LonglivedServer(t.Feed) {
+			_ = c.Close()
+		}
+		t.Feed.Close()
+	}
+	return graceful
+}
