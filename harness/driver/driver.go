@@ -34,10 +34,13 @@ type Params struct {
 // remembers the next seq it needs).
 type Driver interface {
 	// Stream opens one stream, runs it to its end, reports it to the sink
-	// and returns how it ended. stop closes when the run wants the client to
-	// finish: a finite stream is let finish, a Subscribe stream unsubscribes.
-	// Cancelling ctx aborts the stream at once (class Canceled).
-	Stream(ctx context.Context, stop <-chan struct{}) record.End
+	// and returns how it ended. stop is cancelled when the run wants the
+	// client to finish: a finite stream is let finish, a Subscribe stream
+	// unsubscribes. stop is a context, not a channel, so a driver can react
+	// with context.AfterFunc instead of a watcher goroutine per stream (100k
+	// streams would otherwise carry 100k idle goroutines). Cancelling ctx
+	// aborts the stream at once (class Canceled).
+	Stream(ctx, stop context.Context) record.End
 }
 
 // Factory builds the Driver of one client.

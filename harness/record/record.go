@@ -116,7 +116,9 @@ func (k Kind) String() string {
 }
 
 // Sink receives one client's measurements. Implementations must not
-// allocate or take a lock shared by all clients.
+// allocate or take a lock shared by all clients, and must be safe for use
+// from more than one goroutine (a bidi driver counts Sent from its sender
+// goroutine while its receiver records the rest).
 type Sink interface {
 	// Sent counts one message sent by the client.
 	Sent()

@@ -147,7 +147,8 @@ func TestDriverCatchesWrapperBugs(t *testing.T) {
 			want := 0
 			stream := func(publish int) {
 				t.Helper()
-				stop := make(chan struct{})
+				stop, closeStop := context.WithCancel(context.Background())
+				defer closeStop()
 				res := make(chan record.End, 1)
 				go func() { res <- d.Stream(context.Background(), stop) }()
 				llEventually(t, "subscribed", func() bool { return feed.Subscribers() == 1 })
@@ -158,7 +159,7 @@ func TestDriverCatchesWrapperBugs(t *testing.T) {
 				llEventually(t, "delivery", func() bool {
 					return sink.got()+int(sink.violated(record.Gap)) >= want
 				})
-				close(stop)
+				closeStop()
 				select {
 				case e := <-res:
 					if e.Class != record.Complete {

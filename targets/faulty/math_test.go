@@ -94,7 +94,7 @@ func (s *mathSink) violated() map[record.Kind]uint64 {
 func mathStream(t *testing.T, ctx context.Context, d driver.Driver, sink *mathSink) record.End {
 	t.Helper()
 	done := make(chan record.End, 1)
-	go func() { done <- d.Stream(ctx, nil) }()
+	go func() { done <- d.Stream(ctx, context.Background()) }()
 	select {
 	case end := <-done:
 		if sink.started.Load() != 1 || sink.ended.Load() != 1 {

@@ -54,7 +54,7 @@ func NewDriver(cc grpc.ClientConnInterface, p driver.Params, sink record.Sink) d
 var _ driver.Factory = NewDriver
 
 // Stream runs one Subscribe stream to its end. See driver.Driver.
-func (d *subscribeDriver) Stream(ctx context.Context, stop <-chan struct{}) record.End {
+func (d *subscribeDriver) Stream(ctx, stop context.Context) record.End {
 	d.sink.Started()
 	opened := time.Now()
 	var (
@@ -73,9 +73,9 @@ func (d *subscribeDriver) Stream(ctx context.Context, stop <-chan struct{}) reco
 		return d.ended(sctx, err, opened, 0)
 	}
 
-	// The stop watcher: when stop closes it asks the server to end the
-	// stream. It is owned by this call: done stops it, and Stream waits for
-	// it before returning.
+	// When stop is cancelled, ask the server to end the stream. The
+	// callback runs in its own goroutine only once stop fires (no idle
+	// watcher per stream); Stream waits for it before returning.
 	var (
 		asked    atomic.Bool // Unsubscribe was sent: a clean end is Complete
 		received atomic.Bool // an update arrived (the server knows us)
@@ -84,15 +84,10 @@ func (d *subscribeDriver) Stream(ctx context.Context, stop <-chan struct{}) reco
 	done := make(chan struct{})
 	uctx, ucancel := context.WithCancel(ctx)
 	wg.Add(1)
-	go func() {
+	stopWatch := context.AfterFunc(stop, func() {
 		defer wg.Done()
-		select {
-		case <-stop:
-		case <-done:
-			return
-		}
 		d.unsubscribe(uctx, done, &asked, &received)
-	}()
+	})
 
 	var n uint64
 	for {
@@ -120,6 +115,9 @@ func (d *subscribeDriver) Stream(ctx context.Context, stop <-chan struct{}) reco
 	}
 	close(done)
 	ucancel()
+	if stopWatch() {
+		wg.Done() // the callback never ran and now never will
+	}
 	wg.Wait()
 
 	if errors.Is(err, io.EOF) {
@@ -166,14 +164,6 @@ func (d *subscribeDriver) unsubscribe(ctx context.Context, done <-chan struct{},
 // ended classifies a stream that ended with err (not a clean EOF).
 func (d *subscribeDriver) ended(sctx context.Context, err error, opened time.Time, n uint64) record.End {
 	end := driver.Classify(sctx, err)
-	if end.Class == record.Status && end.Code == codes.DeadlineExceeded {
-		// The server enforces the grpc-timeout we sent and its status can
-		// arrive before our own context's timer has fired: still our
-		// deadline.
-		if dl, ok := sctx.Deadline(); ok && !time.Now().Before(dl) {
-			end = record.End{Class: record.Deadline}
-		}
-	}
 	if end.Class == record.Status && end.Code == codes.OutOfRange {
 		// The server said our position is gone: start over from the next
 		// update. Not a gap: the loss was announced.

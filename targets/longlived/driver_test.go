@@ -15,7 +15,7 @@ import (
 )
 
 // runStream runs d.Stream in the background and returns its result channel.
-func runStream(ctx context.Context, d driver.Driver, stop <-chan struct{}) <-chan record.End {
+func runStream(ctx context.Context, d driver.Driver, stop context.Context) <-chan record.End {
 	out := make(chan record.End, 1)
 	go func() { out <- d.Stream(ctx, stop) }()
 	return out
@@ -42,7 +42,8 @@ func TestDriverCompleteAndResume(t *testing.T) {
 
 	total := 0
 	for round := range 3 {
-		stop := make(chan struct{})
+		stop, closeStop := context.WithCancel(context.Background())
+		defer closeStop()
 		res := runStream(ctx, d, stop)
 		eventually(t, "registered", func() bool { return srv.registered() == 1 })
 		for range 10 {
@@ -50,7 +51,7 @@ func TestDriverCompleteAndResume(t *testing.T) {
 		}
 		total += 10 + 3*round // plus what was published between streams
 		eventually(t, "updates received", func() bool { return sink.got() == total })
-		close(stop)
+		closeStop()
 		if end := endOf(t, res); end.Class != record.Complete {
 			t.Fatalf("round %d ended %v (%v), want complete", round, end.Key(), sink.details)
 		}
@@ -77,8 +78,9 @@ func TestDriverStopBeforeStart(t *testing.T) {
 	e := newEnv(t, srv)
 	sink := newFakeSink()
 	d := NewDriver(e.cc, driver.Params{ID: 1}, sink)
-	stop := make(chan struct{})
-	close(stop)
+	stop, closeStop := context.WithCancel(context.Background())
+	defer closeStop()
+	closeStop()
 	for i := range 20 {
 		if end := endOf(t, runStream(context.Background(), d, stop)); end.Class != record.Complete {
 			t.Fatalf("stream %d ended %v (%v), want complete", i, end.Key(), sink.details)
@@ -158,7 +160,7 @@ func TestDriverEnds(t *testing.T) {
 			d := NewDriver(e.cc, tc.params, sink)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			res := runStream(ctx, d, make(chan struct{}))
+			res := runStream(ctx, d, context.Background())
 			if tc.act != nil {
 				tc.act(t, cancel, srv)
 			}
@@ -191,18 +193,19 @@ func TestDriverOutOfRangeStartsOver(t *testing.T) {
 		srv.Publish()
 	}
 	sd.next = 3 // long gone from a ring of 4
-	end := endOf(t, runStream(context.Background(), d, make(chan struct{})))
+	end := endOf(t, runStream(context.Background(), d, context.Background()))
 	if end != (record.End{Class: record.Status, Code: codes.OutOfRange}) || sd.next != 0 {
 		t.Fatalf("ended %v, next %d; want OutOfRange and next 0", end.Key(), sd.next)
 	}
-	stop := make(chan struct{})
+	stop, closeStop := context.WithCancel(context.Background())
+	defer closeStop()
 	res := runStream(context.Background(), d, stop)
 	eventually(t, "registered", func() bool { return srv.registered() == 1 })
 	for range 5 {
 		srv.Publish()
 	}
 	eventually(t, "received", func() bool { return sink.got() == 5 })
-	close(stop)
+	closeStop()
 	if end := endOf(t, res); end.Class != record.Complete || len(sink.violations) != 0 || sd.next != 26 {
 		t.Fatalf("ended %v, violations %v, next %d", end.Key(), sink.violations, sd.next)
 	}
@@ -229,7 +232,7 @@ func TestDriverSeqCheckCounts(t *testing.T) {
 			sink := newFakeSink()
 			d := NewDriver(e.cc, driver.Params{ID: 1}, sink)
 			d.(*subscribeDriver).next = tc.start
-			end := endOf(t, runStream(context.Background(), d, make(chan struct{})))
+			end := endOf(t, runStream(context.Background(), d, context.Background()))
 			if end.Class != record.PrematureEOF {
 				t.Fatalf("end %v", end.Key())
 			}

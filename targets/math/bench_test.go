@@ -28,7 +28,7 @@ func benchDriver(b *testing.B, f driver.Factory, msgs int) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if end := d.Stream(ctx, nil); end.Class != record.Complete {
+		if end := d.Stream(ctx, context.Background()); end.Class != record.Complete {
 			b.Fatalf("end %v", end.Key())
 		}
 	}

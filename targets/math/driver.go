@@ -62,7 +62,7 @@ func NewPowDriver(cc grpc.ClientConnInterface, p driver.Params, sink record.Sink
 	return d
 }
 
-func (d *powDriver) Stream(ctx context.Context, _ <-chan struct{}) record.End {
+func (d *powDriver) Stream(ctx, _ context.Context) record.End {
 	ctx, cancel := streamContext(ctx, d.p.StreamTimeout)
 	defer cancel()
 	start := time.Now()
@@ -145,7 +145,7 @@ func NewSumDriver(cc grpc.ClientConnInterface, p driver.Params, sink record.Sink
 	return d
 }
 
-func (d *sumDriver) Stream(ctx context.Context, _ <-chan struct{}) record.End {
+func (d *sumDriver) Stream(ctx, _ context.Context) record.End {
 	ctx, cancel := streamContext(ctx, d.p.StreamTimeout)
 	defer cancel()
 	start := time.Now()
@@ -253,7 +253,7 @@ func NewSqrtDriver(cc grpc.ClientConnInterface, p driver.Params, sink record.Sin
 // square, so a root equal to the seq or the value itself is caught.
 func sqrtValue(seq uint64) float64 { return float64(seq) + 0.5 }
 
-func (d *sqrtDriver) Stream(ctx context.Context, _ <-chan struct{}) record.End {
+func (d *sqrtDriver) Stream(ctx, _ context.Context) record.End {
 	ctx, cancel := streamContext(ctx, d.p.StreamTimeout)
 	defer cancel()
 	start := time.Now()

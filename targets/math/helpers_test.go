@@ -127,7 +127,7 @@ func (s *fakeSink) lastDetail() string {
 func runStream(t testing.TB, ctx context.Context, d driver.Driver, sink *fakeSink) record.End {
 	t.Helper()
 	done := make(chan record.End, 1)
-	go func() { done <- d.Stream(ctx, nil) }()
+	go func() { done <- d.Stream(ctx, context.Background()) }()
 	var end record.End
 	select {
 	case end = <-done:
