@@ -58,6 +58,10 @@ type Scenario struct {
 	File string `yaml:"-"`
 	// Source is the YAML text as read (echoed in the report).
 	Source string `yaml:"-"`
+
+	// pos maps the path of every field decoded from the file
+	// ("groups[0].clients") to where its value stands; see PosOf.
+	pos map[string]Pos
 }
 
 // Target is the server under test: the builtin reference servers, or an
