@@ -23,7 +23,7 @@ const (
 
 // SkipEvery is subscribe_skips_seq's period: updates whose seq is a multiple
 // of it are silently dropped.
-const SkipEvery = 50
+const SkipEvery = 10
 
 func longlivedBugs() []Bug {
 	return []Bug{

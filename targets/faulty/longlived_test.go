@@ -124,14 +124,15 @@ func TestDriverCatchesWrapperBugs(t *testing.T) {
 		gaps, dups uint64
 		received   int
 	}{
-		// Stream 1 gets 1..60, 61..90 are published while the client is
-		// away, stream 2 resumes at 61 and 91..151 are published.
-		// Seqs 50, 100 and 150 are dropped.
-		{bug: "subscribe_skips_seq", gaps: 3, received: 151 - 3},
-		// Stream 2 starts with the next update: 61..90 are lost.
-		{bug: "subscribe_ignores_from_seq", gaps: 30, received: 121},
-		// Stream 2 starts one early: seq 60 again.
-		{bug: "subscribe_replays_previous", dups: 1, received: 152},
+		// Stream 1 gets 1..61, 62..91 are published while the client is
+		// away, stream 2 resumes at 62 and 92..152 are published. Every
+		// multiple of SkipEvery (10) is dropped: 15 of them. Each stream
+		// ends on a seq that is not dropped, so every gap is seen.
+		{bug: "subscribe_skips_seq", gaps: 152 / SkipEvery, received: 152 - 152/SkipEvery},
+		// Stream 2 starts with the next update: 62..91 are lost.
+		{bug: "subscribe_ignores_from_seq", gaps: 30, received: 122},
+		// Stream 2 starts one early: seq 61 again.
+		{bug: "subscribe_replays_previous", dups: 1, received: 153},
 	} {
 		t.Run(tc.bug, func(t *testing.T) {
 			bug, ok := Lookup(tc.bug)
@@ -170,12 +171,12 @@ func TestDriverCatchesWrapperBugs(t *testing.T) {
 				}
 				llEventually(t, "handler gone", func() bool { return feed.Subscribers() == 0 })
 			}
-			stream(60) // 1..60
+			stream(61) // 1..61
 			for range 30 {
-				feed.Publish() // 61..90 while away
+				feed.Publish() // 62..91 while away
 			}
 			want += 30
-			stream(61) // 91..151
+			stream(61) // 92..152
 			if tc.bug == "subscribe_ignores_from_seq" {
 				want -= 30
 			}
