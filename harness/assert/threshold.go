@@ -1,0 +1,329 @@
+package assert
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/streambench/streambench/reports"
+)
+
+// unit is what a metric measures, which decides how its threshold is written.
+type unit int
+
+const (
+	unitCount    unit = iota // a plain number: errors == 0
+	unitDuration             // a Go duration: latency.p99 < 20ms
+	unitRatio                // a fraction or percentage: error_rate < 1%
+	unitRate                 // per second: messages.rate > 1000/s
+)
+
+var exprRE = regexp.MustCompile(`^([A-Za-z0-9_.:\-]+)\s*(<=|>=|==|!=|<|>)\s*(\S+)$`)
+
+var ops = map[string]func(a, b float64) bool{
+	"<":  func(a, b float64) bool { return a < b },
+	"<=": func(a, b float64) bool { return a <= b },
+	">":  func(a, b float64) bool { return a > b },
+	">=": func(a, b float64) bool { return a >= b },
+	"==": func(a, b float64) bool { return a == b },
+	"!=": func(a, b float64) bool { return a != b },
+}
+
+// threshold is "[group.]metric op value".
+type threshold struct {
+	text   string
+	group  string
+	metric metric
+	op     string
+	value  float64 // in the metric's unit: ms, count, ratio, per second
+	raw    string
+}
+
+// metric reads one number from a set of groups (merged when several).
+type metric struct {
+	name string
+	unit unit
+	read func(gs []*reports.Group, elapsed float64) (float64, bool, error)
+}
+
+func compileThreshold(expr string, groups []string) (Assertion, error) {
+	m := exprRE.FindStringSubmatch(expr)
+	if m == nil {
+		return nil, fmt.Errorf("cannot read %q: want [group.]metric OP value with OP one of < <= > >= == != (e.g. %q), or a check (%s)",
+			expr, "pow.latency.p99 < 20ms", strings.Join(checkNames(), ", "))
+	}
+	lhs, op, rhs := m[1], m[2], m[3]
+	t := &threshold{text: expr, op: op, raw: rhs}
+	if first, rest, ok := strings.Cut(lhs, "."); ok && contains(groups, first) {
+		t.group, lhs = first, rest
+	}
+	mt, err := lookupMetric(lhs)
+	if err != nil {
+		return nil, err
+	}
+	t.metric = mt
+	v, err := parseValue(rhs, mt.unit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", lhs, err)
+	}
+	t.value = v
+	return t, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *threshold) Check(r *reports.Report) reports.Verdict {
+	v := reports.Verdict{Name: t.text, Expected: t.metric.name + " " + t.op + " " + t.raw}
+	gs, err := selectGroups(r, t.group)
+	if err != nil {
+		v.Actual, v.Detail = "n/a", err.Error()
+		return v
+	}
+	got, ok, err := t.metric.read(gs, r.Elapsed)
+	switch {
+	case err != nil:
+		v.Actual, v.Detail = "n/a", err.Error()
+	case !ok:
+		v.Actual, v.Detail = "no samples", "nothing was measured, so the threshold cannot hold"
+	default:
+		v.Actual = formatValue(got, t.metric.unit)
+		v.Pass = ops[t.op](got, t.value)
+	}
+	if t.group != "" {
+		v.Expected = t.group + "." + v.Expected
+	}
+	return v
+}
+
+func formatValue(v float64, u unit) string {
+	switch u {
+	case unitDuration:
+		return time.Duration(v * float64(time.Millisecond)).Round(time.Microsecond).String()
+	case unitRatio:
+		return strconv.FormatFloat(v*100, 'f', -1, 64) + "%"
+	case unitRate:
+		return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64) + "/s"
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+// parseValue reads a threshold in the metric's unit. Durations become
+// milliseconds, percentages fractions.
+func parseValue(s string, u unit) (float64, error) {
+	switch u {
+	case unitDuration:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, fmt.Errorf("threshold %q is not a duration (write it like 20ms, 1.5s, 250us)", s)
+		}
+		return float64(d) / float64(time.Millisecond), nil
+	case unitRatio:
+		if p, ok := strings.CutSuffix(s, "%"); ok {
+			f, err := strconv.ParseFloat(p, 64)
+			if err != nil || f < 0 {
+				return 0, fmt.Errorf("threshold %q is not a percentage (write it like 1%% or 0.01)", s)
+			}
+			return f / 100, nil
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || f < 0 || f > 1 {
+			return 0, fmt.Errorf("threshold %q is not a ratio (write it like 1%% or 0.01)", s)
+		}
+		return f, nil
+	case unitRate:
+		s = strings.TrimSuffix(s, "/s")
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("threshold %q is not a number", s)
+	}
+	return f, nil
+}
+
+// histogram stats: p<quantile>, min, max, mean, stddev.
+var statNames = []string{"p50", "p90", "p99", "p99.9", "p<any 0..100>", "min", "max", "mean", "stddev"}
+
+var counterMetrics = map[string]func(g *reports.Group) uint64{
+	"errors":            func(g *reports.Group) uint64 { return g.Streams.Failed },
+	"streams.opened":    func(g *reports.Group) uint64 { return g.Streams.Opened },
+	"streams.ended":     func(g *reports.Group) uint64 { return g.Streams.Ended },
+	"streams.failed":    func(g *reports.Group) uint64 { return g.Streams.Failed },
+	"streams.completed": func(g *reports.Group) uint64 { return g.Ends["complete"] },
+	"messages.sent":     func(g *reports.Group) uint64 { return g.Messages.Sent },
+	"messages.received": func(g *reports.Group) uint64 { return g.Messages.Received },
+	"violations": func(g *reports.Group) uint64 {
+		var n uint64
+		for _, v := range g.Violations {
+			n += v
+		}
+		return n
+	},
+}
+
+func metricNames() []string {
+	out := []string{"latency.<stat>", "stream_duration.<stat>"}
+	for n := range counterMetrics {
+		out = append(out, n)
+	}
+	out = append(out, "ends.<class or status code>", "violations.<kind>", "error_rate", "messages.rate")
+	sortStrings(out[2:])
+	return out
+}
+
+func sumCounter(f func(*reports.Group) uint64) func(gs []*reports.Group, _ float64) (float64, bool, error) {
+	return func(gs []*reports.Group, _ float64) (float64, bool, error) {
+		var n uint64
+		for _, g := range gs {
+			n += f(g)
+		}
+		return float64(n), true, nil
+	}
+}
+
+func lookupMetric(name string) (metric, error) {
+	if f, ok := counterMetrics[name]; ok {
+		return metric{name: name, unit: unitCount, read: sumCounter(f)}, nil
+	}
+	base, sub, _ := strings.Cut(name, ".")
+	switch base {
+	case "latency", "stream_duration":
+		return histogramMetric(name, base, sub)
+	case "ends":
+		if sub == "" {
+			break
+		}
+		key := endKey(sub)
+		return metric{name: name, unit: unitCount, read: sumCounter(func(g *reports.Group) uint64 { return g.Ends[key] })}, nil
+	case "violations":
+		if sub == "" {
+			break
+		}
+		if !contains(violationKinds, sub) {
+			return metric{}, fmt.Errorf("unknown violation kind %q (kinds: %s)", sub, strings.Join(violationKinds, ", "))
+		}
+		return metric{name: name, unit: unitCount, read: sumCounter(func(g *reports.Group) uint64 { return g.Violations[sub] })}, nil
+	case "error_rate":
+		return metric{name: name, unit: unitRatio, read: func(gs []*reports.Group, _ float64) (float64, bool, error) {
+			var failed, ended uint64
+			for _, g := range gs {
+				failed += g.Streams.Failed
+				ended += g.Streams.Ended
+			}
+			if ended == 0 {
+				return 0, false, nil
+			}
+			return float64(failed) / float64(ended), true, nil
+		}}, nil
+	case "messages":
+		if sub == "rate" {
+			return metric{name: name, unit: unitRate, read: func(gs []*reports.Group, elapsed float64) (float64, bool, error) {
+				if elapsed <= 0 {
+					return 0, false, nil
+				}
+				var n uint64
+				for _, g := range gs {
+					n += g.Messages.Received
+				}
+				return float64(n) / elapsed, true, nil
+			}}, nil
+		}
+	}
+	return metric{}, fmt.Errorf("unknown metric %q (metrics: %s)", name, strings.Join(metricNames(), ", "))
+}
+
+var violationKinds = []string{"gap", "duplicate", "reorder", "wrong_value", "wrong_result", "extra"}
+
+// endKey maps "premature_eof" to itself and a status code name
+// ("Unavailable", "status:Unavailable") to "status:Unavailable".
+func endKey(s string) string {
+	switch s {
+	case "complete", "premature_eof", "violation", "canceled", "deadline":
+		return s
+	}
+	return "status:" + strings.TrimPrefix(s, "status:")
+}
+
+func histogramMetric(name, base, stat string) (metric, error) {
+	pick := func(g *reports.Group) reports.Histogram {
+		if base == "latency" {
+			return g.Latency
+		}
+		return g.StreamDuration
+	}
+	var read func(h *hdrhistogram.Histogram) float64
+	switch {
+	case stat == "min":
+		read = func(h *hdrhistogram.Histogram) float64 { return float64(h.Min()) }
+	case stat == "max":
+		read = func(h *hdrhistogram.Histogram) float64 { return float64(h.Max()) }
+	case stat == "mean":
+		read = func(h *hdrhistogram.Histogram) float64 { return h.Mean() }
+	case stat == "stddev":
+		read = func(h *hdrhistogram.Histogram) float64 { return h.StdDev() }
+	case strings.HasPrefix(stat, "p"):
+		q, err := parseQuantile(stat[1:])
+		if err != nil {
+			return metric{}, fmt.Errorf("%s: %w", name, err)
+		}
+		read = func(h *hdrhistogram.Histogram) float64 { return float64(h.ValueAtQuantile(q)) }
+	default:
+		return metric{}, fmt.Errorf("unknown statistic %q of %s (statistics: %s)", stat, base, strings.Join(statNames, ", "))
+	}
+	return metric{name: name, unit: unitDuration, read: func(gs []*reports.Group, _ float64) (float64, bool, error) {
+		merged, err := mergeHistograms(gs, pick)
+		if err != nil {
+			return 0, false, err
+		}
+		if merged == nil || merged.TotalCount() == 0 {
+			return 0, false, nil
+		}
+		return read(merged) / 1000, true, nil // µs -> ms
+	}}, nil
+}
+
+// parseQuantile reads "99", "99.9" or "999" (p999 = 99.9) as a percentile.
+func parseQuantile(s string) (float64, error) {
+	if s == "999" {
+		return 99.9, nil
+	}
+	if s == "9999" {
+		return 99.99, nil
+	}
+	q, err := strconv.ParseFloat(s, 64)
+	if err != nil || q < 0 || q > 100 || math.IsNaN(q) {
+		return 0, fmt.Errorf("percentile p%s is not between p0 and p100 (e.g. p50, p99, p99.9)", s)
+	}
+	return q, nil
+}
+
+func mergeHistograms(gs []*reports.Group, pick func(*reports.Group) reports.Histogram) (*hdrhistogram.Histogram, error) {
+	var merged *hdrhistogram.Histogram
+	for _, g := range gs {
+		h := pick(g)
+		if h.Count == 0 && h.HDR == "" {
+			continue
+		}
+		d, err := h.Decode()
+		if err != nil {
+			return nil, fmt.Errorf("group %s: %w", g.Name, err)
+		}
+		if merged == nil {
+			merged = d
+			continue
+		}
+		merged.Merge(d)
+	}
+	return merged, nil
+}
