@@ -1,0 +1,406 @@
+// Package harness is streambench's engine: it wires a scenario's target,
+// link and client groups, runs them for the scenario's duration, stops them
+// in order, and turns the measurements into a report with verdicts.
+//
+// Everything the CLI does is reachable from here, so a user can run a
+// scenario from their own `go test`:
+//
+//	sc, err := scenario.Load("scenarios/smoke.yaml")
+//	rep, err := harness.Run(ctx, sc, harness.WithDuration(2*time.Second))
+//	if !rep.Passed { t.Fatal(rep.Failed()) }
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/streambench/streambench/harness/assert"
+	"github.com/streambench/streambench/harness/driver"
+	"github.com/streambench/streambench/harness/link"
+	"github.com/streambench/streambench/harness/record"
+	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/reports"
+	"github.com/streambench/streambench/targets/builtin"
+	"github.com/streambench/streambench/targets/longlived"
+	mathsrv "github.com/streambench/streambench/targets/math"
+)
+
+// ErrStuck is wrapped by Run's error when teardown did not finish within
+// its deadline.
+var ErrStuck = errors.New("run did not stop in time")
+
+// failurePause is the least wait before a client opens a new stream after a
+// failed one, so a broken target is not hammered in a tight loop.
+const failurePause = 50 * time.Millisecond
+
+// Factories maps each RPC to the driver that speaks it.
+var Factories = map[string]driver.Factory{
+	scenario.RPCSubscribe: longlived.NewDriver,
+	scenario.RPCPow:       mathsrv.NewPowDriver,
+	scenario.RPCSum:       mathsrv.NewSumDriver,
+	scenario.RPCSqrt:      mathsrv.NewSqrtDriver,
+}
+
+// Run executes sc and returns its report. Cancelling ctx interrupts the run:
+// clients stop opening streams, streams in flight drain (bounded by the
+// graceful stop) and the partial report comes back with Interrupted set.
+//
+// Run returns an error only when the run could not produce a trustworthy
+// report: invalid assertions (a *scenario.Errors), a target that could not
+// start, or a teardown that exceeded its deadline (ErrStuck). The report is
+// returned whenever one exists, even together with an error.
+func Run(ctx context.Context, sc *scenario.Scenario, opts ...Option) (*reports.Report, error) {
+	cfg := defaults()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	checks, err := assert.Compile(sc)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{cfg: cfg, sc: sc, duration: sc.Duration.D(), grace: sc.GracefulStop.D(), seed: sc.Seed}
+	if cfg.duration > 0 {
+		r.duration = cfg.duration
+	}
+	if cfg.gracefulStop != nil {
+		r.grace = *cfg.gracefulStop
+	}
+	if cfg.seed != nil {
+		r.seed = *cfg.seed
+	}
+	if r.seed == 0 {
+		r.seed = rand.Int64N(1<<53) + 1
+	}
+	if err := r.setup(); err != nil {
+		r.teardownTarget()
+		return nil, err
+	}
+	r.execute(ctx)
+	rep := r.report(checks)
+	if len(r.errs) > 0 {
+		return rep, errors.Join(r.errs...)
+	}
+	return rep, nil
+}
+
+type run struct {
+	cfg      config
+	sc       *scenario.Scenario
+	duration time.Duration
+	grace    time.Duration
+	seed     int64
+
+	link   link.Link
+	target *builtin.Target
+	dial   string
+	dopts  []grpc.DialOption
+
+	groups []*group
+	start  time.Time
+	end    time.Time
+
+	interrupted bool
+	windows     []reports.Window
+	errs        []error
+}
+
+type group struct {
+	spec  scenario.Group
+	rec   *record.Recorder
+	conns []*grpc.ClientConn
+	last  record.Counters
+}
+
+// setup starts the target (when builtin) and dials every group's
+// connections.
+func (r *run) setup() error {
+	switch {
+	case r.cfg.target != "":
+		r.dial = "passthrough:///" + r.cfg.target
+		r.dopts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	case r.sc.Target.Address != "":
+		r.dial = "passthrough:///" + r.sc.Target.Address
+		r.dopts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	default:
+		if err := r.startBuiltin(); err != nil {
+			return err
+		}
+	}
+	for _, gs := range r.sc.Groups {
+		g := &group{spec: gs, rec: record.New(shardCount(gs.Clients), r.cfg.now)}
+		conns := gs.Connections
+		if conns < 1 {
+			conns = 1
+		}
+		for i := 0; i < conns; i++ {
+			cc, err := grpc.NewClient(r.dial, r.dopts...)
+			if err != nil {
+				r.closeConns()
+				return fmt.Errorf("group %s: dial %s: %w", gs.Name, r.dial, err)
+			}
+			g.conns = append(g.conns, cc)
+		}
+		r.groups = append(r.groups, g)
+	}
+	return nil
+}
+
+// shardCount picks a recorder shard count: enough that clients rarely
+// share a lock, few enough that merging stays cheap.
+func shardCount(clients int) int {
+	n := 4 * runtime.GOMAXPROCS(0)
+	if clients < n {
+		n = clients
+	}
+	return n
+}
+
+func (r *run) startBuiltin() error {
+	b := r.sc.Target.Builtin
+	if b == nil {
+		b = &scenario.Builtin{}
+	}
+	l, err := link.New(r.sc.Link.Kind)
+	if err != nil {
+		return err
+	}
+	r.link = l
+	r.target = builtin.New(builtin.Config{
+		Feed: longlived.Config{
+			Rate:    b.Feed.Rate.PerSecond(),
+			Payload: int(b.Feed.Payload),
+			Ring:    b.Feed.Ring,
+			Queue:   b.Feed.Queue,
+		},
+		MaxConcurrentStreams: b.Server.MaxConcurrentStreams,
+		KeepaliveTime:        b.Server.Keepalive.Time.D(),
+		KeepaliveTimeout:     b.Server.Keepalive.Timeout.D(),
+		KeepaliveMinTime:     b.Server.Keepalive.MinTime.D(),
+		Bug:                  r.cfg.bug,
+	})
+	lis, err := l.Listen()
+	if err != nil {
+		return fmt.Errorf("builtin target: %w", err)
+	}
+	if err := r.target.Serve(lis); err != nil {
+		lis.Close()
+		return err
+	}
+	r.dial, r.dopts = l.Target(), l.DialOptions()
+	return nil
+}
+
+// execute runs the clients for the duration, then stops everything in
+// order: stop new work, let streams drain, cancel what is left, close
+// connections, stop the target.
+func (r *run) execute(ctx context.Context) {
+	hard, cancelHard := context.WithCancel(context.Background())
+	defer cancelHard()
+	stop, closeStop := context.WithCancel(context.Background())
+	defer closeStop()
+
+	var clients sync.WaitGroup
+	r.start = r.cfg.now()
+	var id int32
+	for _, g := range r.groups {
+		factory := Factories[g.spec.RPC]
+		for i := 0; i < g.spec.Clients; i++ {
+			id++
+			cc := g.conns[i%len(g.conns)]
+			p := driver.Params{
+				ID:            id,
+				Messages:      g.spec.Messages,
+				Interval:      g.spec.Interval.D(),
+				Payload:       int(g.spec.Payload),
+				Base:          baseOf(g.spec),
+				StreamTimeout: g.spec.StreamTimeout.D(),
+			}
+			d := factory(cc, p, g.rec.Sink(int(id)))
+			clients.Add(1)
+			go func() {
+				defer clients.Done()
+				runClient(hard, stop, d, repeatOf(g.spec), g.spec.Pause.D())
+			}()
+		}
+	}
+
+	samplerDone := make(chan struct{})
+	samplerStop := make(chan struct{})
+	go func() {
+		defer close(samplerDone)
+		r.sample(samplerStop, stop)
+	}()
+
+	// Phase 1: run for the duration, or until interrupted.
+	timer := time.NewTimer(r.duration)
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+		r.interrupted = true
+	}
+	timer.Stop()
+	closeStop()
+
+	// Phase 2: streams in flight finish, bounded by the graceful stop.
+	if !waitTimeout(&clients, r.grace) {
+		// Phase 3: cancel what is left; it must stop within the settle time.
+		cancelHard()
+		if !waitTimeout(&clients, r.cfg.settle) {
+			r.errs = append(r.errs, fmt.Errorf("%w: clients still running %v after cancel", ErrStuck, r.cfg.settle))
+		}
+	}
+	r.end = r.cfg.now()
+	close(samplerStop)
+	<-samplerDone
+
+	r.closeConns()
+	r.teardownTarget()
+}
+
+func (r *run) closeConns() {
+	for _, g := range r.groups {
+		for _, cc := range g.conns {
+			_ = cc.Close()
+		}
+		g.conns = nil
+	}
+}
+
+func (r *run) teardownTarget() {
+	if r.target == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.target.Close(r.grace)
+	}()
+	limit := time.NewTimer(r.grace + r.cfg.settle)
+	defer limit.Stop()
+	select {
+	case <-done:
+	case <-limit.C:
+		r.errs = append(r.errs, fmt.Errorf("%w: builtin target still stopping after %v", ErrStuck, r.grace+r.cfg.settle))
+	}
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// runClient is one client's life: streams one after another until stop.
+func runClient(ctx, stop context.Context, d driver.Driver, repeat bool, pause time.Duration) {
+	for {
+		select {
+		case <-stop.Done():
+			return
+		case <-ctx.Done():
+			return
+		default:
+		}
+		end := d.Stream(ctx, stop)
+		if !repeat {
+			return
+		}
+		wait := pause
+		if end.Class != record.Complete && wait < failurePause {
+			wait = failurePause
+		}
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-stop.Done():
+				t.Stop()
+				return
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+	}
+}
+
+func baseOf(g scenario.Group) int64 {
+	if g.Base != nil {
+		return *g.Base
+	}
+	return 2
+}
+
+func repeatOf(g scenario.Group) bool {
+	return g.Repeat == nil || *g.Repeat
+}
+
+// sample records per-second windows and reports progress until done closes.
+func (r *run) sample(done <-chan struct{}, stop context.Context) {
+	tick := time.NewTicker(r.cfg.progressEvery)
+	defer tick.Stop()
+	second := time.NewTicker(time.Second)
+	defer second.Stop()
+	for {
+		select {
+		case <-done:
+			r.window()
+			r.emit("done")
+			return
+		case <-second.C:
+			r.window()
+		case <-tick.C:
+			phase := "running"
+			if stop.Err() != nil {
+				phase = "draining"
+			}
+			r.emit(phase)
+		}
+	}
+}
+
+func (r *run) window() {
+	off := r.cfg.now().Sub(r.start).Seconds()
+	for _, g := range r.groups {
+		c := g.rec.Counters()
+		r.windows = append(r.windows, reports.Window{
+			Offset:   off,
+			Group:    g.spec.Name,
+			Started:  c.Started - g.last.Started,
+			Ended:    c.Ended - g.last.Ended,
+			Failed:   c.Failed - g.last.Failed,
+			Sent:     c.Sent - g.last.Sent,
+			Received: c.Received - g.last.Received,
+		})
+		g.last = c
+	}
+}
+
+func (r *run) emit(phase string) {
+	if r.cfg.progress == nil {
+		return
+	}
+	p := Progress{Elapsed: r.cfg.now().Sub(r.start), Duration: r.duration, Phase: phase}
+	for _, g := range r.groups {
+		c := g.rec.Counters()
+		p.Groups = append(p.Groups, GroupProgress{
+			Name: g.spec.Name, Active: c.Started - c.Ended,
+			Opened: c.Started, Failed: c.Failed, Received: c.Received,
+		})
+	}
+	r.cfg.progress(p)
+}

@@ -1,0 +1,76 @@
+package harness
+
+import (
+	"time"
+
+	"github.com/streambench/streambench/targets/faulty"
+)
+
+// Option adjusts a run.
+type Option func(*config)
+
+type config struct {
+	progress      func(Progress)
+	progressEvery time.Duration
+	target        string
+	duration      time.Duration
+	gracefulStop  *time.Duration
+	seed          *int64
+	bug           *faulty.Bug
+	settle        time.Duration
+	now           func() time.Time
+}
+
+func defaults() config {
+	return config{progressEvery: time.Second, settle: 10 * time.Second, now: time.Now}
+}
+
+// WithProgress calls fn about every `every` while the run goes on (and once
+// at the end), from one goroutine.
+func WithProgress(fn func(Progress), every time.Duration) Option {
+	return func(c *config) {
+		c.progress = fn
+		if every > 0 {
+			c.progressEvery = every
+		}
+	}
+}
+
+// WithTarget points the run at an external server (host:port, loopback)
+// instead of the scenario's target.
+func WithTarget(addr string) Option { return func(c *config) { c.target = addr } }
+
+// WithDuration overrides the scenario's duration (tests shorten runs).
+func WithDuration(d time.Duration) Option { return func(c *config) { c.duration = d } }
+
+// WithGracefulStop overrides the scenario's graceful stop.
+func WithGracefulStop(d time.Duration) Option { return func(c *config) { c.gracefulStop = &d } }
+
+// WithSeed overrides the scenario's seed (to replay a run).
+func WithSeed(seed int64) Option { return func(c *config) { c.seed = &seed } }
+
+// WithBug runs the builtin target with a planted bug (self-checks only).
+func WithBug(b faulty.Bug) Option { return func(c *config) { c.bug = &b } }
+
+// WithSettle bounds how long teardown may take after the graceful stop
+// before the run is declared stuck (default 10s).
+func WithSettle(d time.Duration) Option { return func(c *config) { c.settle = d } }
+
+// Progress is a live view of a run.
+type Progress struct {
+	// Elapsed is the time since clients started; Duration the planned run.
+	Elapsed, Duration time.Duration
+	// Phase is "running", "draining" (graceful stop) or "done".
+	Phase string
+	// Groups are per-group running totals.
+	Groups []GroupProgress
+}
+
+// GroupProgress is one group's running totals.
+type GroupProgress struct {
+	Name string
+	// Active is streams open right now.
+	Active uint64
+	// Streams opened and failed, messages received so far.
+	Opened, Failed, Received uint64
+}

@@ -1,0 +1,116 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+
+	"google.golang.org/grpc"
+
+	"github.com/streambench/streambench/harness/assert"
+	"github.com/streambench/streambench/reports"
+)
+
+// report turns the run's measurements into a report and judges it.
+func (r *run) report(checks []assert.Assertion) *reports.Report {
+	rep := &reports.Report{
+		Schema: reports.Schema,
+		Scenario: reports.ScenarioEcho{
+			Name:                r.sc.Name,
+			Description:         r.sc.Description,
+			File:                r.sc.File,
+			DurationSeconds:     r.duration.Seconds(),
+			GracefulStopSeconds: r.grace.Seconds(),
+			Source:              r.sc.Source,
+		},
+		Seed:        r.seed,
+		Start:       r.start,
+		End:         r.end,
+		Elapsed:     r.end.Sub(r.start).Seconds(),
+		Target:      "builtin",
+		Environment: Environment(),
+		Windows:     r.windows,
+		Interrupted: r.interrupted,
+	}
+	if r.link != nil {
+		rep.Link = r.link.Name()
+	} else {
+		rep.Target, rep.Link = r.dial, "tcp"
+	}
+	if r.cfg.bug != nil {
+		rep.Target += " (planted bug: " + r.cfg.bug.Name + ")"
+	}
+	for _, g := range r.groups {
+		gr, err := groupReport(g)
+		if err != nil {
+			r.errs = append(r.errs, err)
+		}
+		rep.Groups = append(rep.Groups, gr)
+	}
+	for _, c := range checks {
+		rep.Assertions = append(rep.Assertions, c.Check(rep))
+	}
+	for _, err := range r.errs {
+		rep.Errors = append(rep.Errors, err.Error())
+	}
+	rep.Passed = len(rep.Failed()) == 0 && len(rep.Errors) == 0 && !rep.Interrupted
+	return rep
+}
+
+func groupReport(g *group) (reports.Group, error) {
+	snap := g.rec.Snapshot()
+	out := reports.Group{
+		Name:        g.spec.Name,
+		RPC:         g.spec.RPC,
+		Clients:     g.spec.Clients,
+		Connections: max(g.spec.Connections, 1),
+		Streams:     reports.StreamCounts{Opened: snap.Started, Ended: snap.Ended, Failed: snap.Failed},
+		Messages:    reports.MessageCounts{Sent: snap.Sent, Received: snap.Received},
+		Ends:        snap.Ends,
+		Violations:  snap.Violations,
+	}
+	var err1, err2 error
+	out.Latency, err1 = reports.FromHDR(snap.Latency, snap.Clamped)
+	out.StreamDuration, err2 = reports.FromHDR(snap.Duration, 0)
+	for _, s := range snap.Samples {
+		out.Samples = append(out.Samples, reports.Sample{End: s.End.Key(), Detail: s.Detail, At: s.At})
+	}
+	if err := firstErr(err1, err2); err != nil {
+		return out, fmt.Errorf("group %s: %w", g.spec.Name, err)
+	}
+	return out, nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// Version is streambench's version: the module version when installed with
+// go install, "devel" otherwise.
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// Environment describes this process's machine and versions.
+func Environment() reports.Environment {
+	host, _ := os.Hostname()
+	return reports.Environment{
+		Streambench: Version(),
+		GoVersion:   runtime.Version(),
+		GRPCVersion: grpc.Version,
+		OS:          runtime.GOOS,
+		Arch:        runtime.GOARCH,
+		CPUs:        runtime.NumCPU(),
+		GOMAXPROCS:  runtime.GOMAXPROCS(0),
+		Hostname:    host,
+	}
+}

@@ -1,0 +1,26 @@
+package harness
+
+import (
+	"github.com/streambench/streambench/harness/assert"
+	"github.com/streambench/streambench/harness/scenario"
+)
+
+// Load reads, validates and compiles the scenario at path: everything that
+// can be checked without running it. Errors are scenario.Errors with
+// file:line:column positions.
+func Load(path string) (*scenario.Scenario, error) {
+	sc, err := scenario.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := assert.Compile(sc); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// Validate checks the scenario at path without running it.
+func Validate(path string) error {
+	_, err := Load(path)
+	return err
+}

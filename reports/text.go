@@ -1,0 +1,100 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteSummary writes a human summary of r: a table per group, how streams
+// ended, and every verdict.
+func WriteSummary(w io.Writer, r *Report) {
+	fmt.Fprintf(w, "\n%s — seed %d, %.1fs, target %s over %s\n\n", r.Scenario.Name, r.Seed, r.Elapsed, r.Target, r.Link)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "group\trpc\tclients\tstreams\tfailed\tmsgs\tmsgs/s\tp50\tp90\tp99\tp99.9\tmax\t")
+	for _, g := range r.Groups {
+		rate := 0.0
+		if r.Elapsed > 0 {
+			rate = float64(g.Messages.Received) / r.Elapsed
+		}
+		l := g.Latency
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n",
+			g.Name, g.RPC, g.Clients, g.Streams.Opened, g.Streams.Failed, g.Messages.Received, rate,
+			ms(l.P50MS, l.Count), ms(l.P90MS, l.Count), ms(l.P99MS, l.Count), ms(l.P999MS, l.Count), ms(l.MaxMS, l.Count))
+	}
+	tw.Flush()
+
+	for _, g := range r.Groups {
+		ends := formatCounts(g.Ends)
+		viol := formatCounts(g.Violations)
+		line := fmt.Sprintf("  %s ends: %s", g.Name, ends)
+		if viol != "" {
+			line += "; violations: " + viol
+		}
+		fmt.Fprintln(w, line)
+	}
+
+	if len(r.Assertions) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "\tassertion\texpected\tactual\t")
+		for _, v := range r.Assertions {
+			mark := "PASS"
+			if !v.Pass {
+				mark = "FAIL"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", mark, v.Name, v.Expected, v.Actual)
+		}
+		tw.Flush()
+		for _, v := range r.Assertions {
+			if !v.Pass && v.Detail != "" {
+				fmt.Fprintf(w, "  %s: %s\n", v.Name, v.Detail)
+			}
+		}
+	}
+	for _, e := range r.Errors {
+		fmt.Fprintf(w, "ERROR %s\n", e)
+	}
+	fmt.Fprintln(w)
+	switch {
+	case r.Interrupted:
+		fmt.Fprintln(w, "INTERRUPTED: partial report")
+	case r.Passed:
+		fmt.Fprintf(w, "PASSED: %d/%d assertions\n", len(r.Assertions), len(r.Assertions))
+	default:
+		fmt.Fprintf(w, "FAILED: %d/%d assertions failed", len(r.Failed()), len(r.Assertions))
+		if len(r.Errors) > 0 {
+			fmt.Fprintf(w, ", %d harness errors", len(r.Errors))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func ms(v float64, count int64) string {
+	if count == 0 {
+		return "-"
+	}
+	switch {
+	case v >= 1000:
+		return strconv.FormatFloat(v/1000, 'f', 2, 64) + "s"
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64) + "ms"
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64) + "ms"
+}
+
+func formatCounts(m map[string]uint64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
