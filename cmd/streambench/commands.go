@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/streambench/streambench/harness"
+	"github.com/streambench/streambench/harness/assert"
+	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/targets/builtin"
+	"github.com/streambench/streambench/targets/faulty"
+	"github.com/streambench/streambench/targets/longlived"
+)
+
+func versionString() string { return harness.Version() }
+
+func newValidateCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:     "validate SCENARIO.yaml...",
+		Short:   "Check scenarios without running them (exit 2 on the first bad one)",
+		Example: "  streambench validate scenarios/*.yaml",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return exitf(ExitBadInput, "validate: name at least one scenario file")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var bad []error
+			for _, path := range args {
+				if err := harness.Validate(path); err != nil {
+					bad = append(bad, err)
+					continue
+				}
+				fmt.Fprintf(stdout, "%s: ok\n", path)
+			}
+			if len(bad) > 0 {
+				return badInput(errors.Join(bad...))
+			}
+			return nil
+		},
+	}
+}
+
+type serveFlags struct {
+	addr                 string
+	rate, payload        string
+	ring, queue          int
+	maxStreams           uint32
+	kaTime, kaTimeout    time.Duration
+	kaMinTime, shutGrace time.Duration
+	faulty               string
+}
+
+func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the reference servers over TCP (with reflection, health and channelz) until SIGINT/SIGTERM",
+		Example: `  streambench serve --addr 127.0.0.1:7070
+  streambench serve --addr 127.0.0.1:0 --rate 1000/s --payload 1KiB`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return serve(cmd.Context(), f, stdout, stderr)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.addr, "addr", "127.0.0.1:7070", "loopback host:port to listen on (port 0 picks a free one)")
+	fl.StringVar(&f.rate, "rate", "100/s", "feed updates per second (e.g. 200/s, 12000/m)")
+	fl.StringVar(&f.payload, "payload", "64B", "feed update payload size (e.g. 256B, 1KiB)")
+	fl.IntVar(&f.ring, "ring", 4096, "updates kept for resubscribers")
+	fl.IntVar(&f.queue, "queue", 1024, "per-subscriber send queue length")
+	fl.Uint32Var(&f.maxStreams, "max-concurrent-streams", 0, "streams per connection (0 = grpc default)")
+	fl.DurationVar(&f.kaTime, "keepalive-time", 0, "server keepalive ping interval (0 = grpc default)")
+	fl.DurationVar(&f.kaTimeout, "keepalive-timeout", 0, "server keepalive ack timeout (0 = grpc default)")
+	fl.DurationVar(&f.kaMinTime, "keepalive-min-time", 0, "least client ping interval allowed (0 = grpc default)")
+	fl.DurationVar(&f.shutGrace, "graceful-stop", 5*time.Second, "on SIGINT/SIGTERM, how long streams may drain before a hard stop")
+	fl.StringVar(&f.faulty, "faulty", "", "self-check: serve a planted bug (see `streambench list`)")
+	return cmd
+}
+
+func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
+	if err := scenario.CheckLoopback(f.addr); err != nil {
+		return exitf(ExitBadInput, "--addr: %v", err)
+	}
+	rate, err := scenario.ParseRate(f.rate)
+	if err != nil {
+		return exitf(ExitBadInput, "--rate: %v", err)
+	}
+	payload, err := scenario.ParseSize(f.payload)
+	if err != nil {
+		return exitf(ExitBadInput, "--payload: %v", err)
+	}
+	if f.ring < 1 || f.queue < 1 {
+		return exitf(ExitBadInput, "--ring and --queue: must be at least 1")
+	}
+	cfg := builtin.Config{
+		Feed:                 longlived.Config{Rate: rate.PerSecond(), Payload: int(payload), Ring: f.ring, Queue: f.queue},
+		MaxConcurrentStreams: f.maxStreams,
+		KeepaliveTime:        f.kaTime,
+		KeepaliveTimeout:     f.kaTimeout,
+		KeepaliveMinTime:     f.kaMinTime,
+		Introspection:        true,
+	}
+	if f.faulty != "" {
+		bug, ok := faulty.Lookup(f.faulty)
+		if !ok {
+			return exitf(ExitBadInput, "--faulty: unknown bug %q (bugs: %s)", f.faulty, strings.Join(faulty.Names(), ", "))
+		}
+		cfg.Bug = &bug
+	}
+	lis, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return exitf(ExitHarness, "listen: %v", err)
+	}
+	t := builtin.New(cfg)
+	if err := t.Serve(lis); err != nil {
+		t.Close(0)
+		return exitf(ExitHarness, "%v", err)
+	}
+	fmt.Fprintf(stdout, "streambench serve: listening on %s\n", lis.Addr())
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	fmt.Fprintf(stderr, "streambench serve: stopping (graceful stop up to %v)\n", f.shutGrace)
+	t.Close(f.shutGrace)
+	return nil
+}
+
+func newListCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List RPCs, links, assertions and planted bugs",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "RPCS (group rpc:)")
+			for _, r := range scenario.RPCs {
+				fmt.Fprintf(w, "  %s\n", r)
+			}
+			fmt.Fprintln(w, "\nLINKS (link:)")
+			for _, l := range scenario.LinkKinds {
+				fmt.Fprintf(w, "  %s\n", l)
+			}
+			fmt.Fprintln(w, "\nCHECKS (assert: - NAME[: group])")
+			for _, c := range assert.Checks() {
+				fmt.Fprintf(w, "  %s\t%s\n", c[0], c[1])
+			}
+			_, metrics := assert.Names()
+			fmt.Fprintln(w, "\nMETRICS (assert: - [group.]METRIC OP VALUE)")
+			for _, m := range metrics {
+				fmt.Fprintf(w, "  %s\n", m)
+			}
+			fmt.Fprintln(w, "\nPLANTED BUGS (--faulty NAME, self-checks only)")
+			for _, b := range faulty.All() {
+				fmt.Fprintf(w, "  %s\t%s\n", b.Name, b.Description)
+			}
+			return w.Flush()
+		},
+	}
+}

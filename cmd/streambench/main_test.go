@@ -1,0 +1,263 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/streambench/streambench/reports"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// mini is a small scenario of all four RPCs without timing thresholds.
+const mini = "testdata/mini.yaml"
+
+func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestRunWritesReport(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errs := cli(t, "run", "--no-progress", "--duration", "1s", "--out", dir, mini)
+	if code != ExitPass {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	for _, want := range []string{"group", "p99", "PASS  eof: clean", "PASSED"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	rep, err := reports.Load(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Passed || len(rep.Groups) != 4 || rep.Scenario.Name != "mini" {
+		t.Fatalf("report: passed=%v groups=%d name=%q", rep.Passed, len(rep.Groups), rep.Scenario.Name)
+	}
+	if _, err := rep.Groups[0].Latency.Decode(); err != nil {
+		t.Fatalf("latency histogram does not decode: %v", err)
+	}
+}
+
+func TestRunFaultyExitsOne(t *testing.T) {
+	code, out, _ := cli(t, "run", "--no-progress", "--duration", "1s", "--out", t.TempDir(), "--faulty", "pow_early_eof", mini)
+	if code != ExitFail {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	if !regexp.MustCompile(`FAIL\s+eof: clean`).MatchString(out) {
+		t.Fatalf("summary does not name the failed eof assertion:\n%s", out)
+	}
+}
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestBadInputExitsTwo(t *testing.T) {
+	good := "name: x\nduration: 1s\ngroups:\n  - rpc: Math/Pow\n    clients: 1\n"
+	for _, tc := range []struct {
+		name string
+		args func(t *testing.T) []string
+		want []string
+	}{
+		{"unknown key", func(t *testing.T) []string {
+			return []string{"run", writeFile(t, "s.yaml", good+"    clinets: 3\n")}
+		}, []string{"s.yaml:6:5", "clinets", "clients"}},
+		{"bad assertion", func(t *testing.T) []string {
+			return []string{"validate", writeFile(t, "s.yaml", good+"assert:\n  - latency.p150 < 1s\n")}
+		}, []string{"s.yaml:7:5", "p150"}},
+		{"bad rpc", func(t *testing.T) []string {
+			return []string{"run", writeFile(t, "s.yaml", strings.Replace(good, "Math/Pow", "Math/Pwo", 1))}
+		}, []string{"s.yaml:4:10", "Math/Pow"}},
+		{"missing file", func(t *testing.T) []string { return []string{"run", "nope.yaml"} }, []string{"nope.yaml"}},
+		{"no args", func(t *testing.T) []string { return []string{"run"} }, []string{"want 1 argument"}},
+		{"unknown flag", func(t *testing.T) []string { return []string{"run", "--bogus", mini} }, []string{"bogus"}},
+		{"unknown command", func(t *testing.T) []string { return []string{"rnu"} }, []string{"rnu"}},
+		{"unknown bug", func(t *testing.T) []string { return []string{"run", "--faulty", "nope", mini} }, []string{"pow_early_eof"}},
+		{"remote target", func(t *testing.T) []string { return []string{"run", "--target", "10.0.0.1:80", mini} }, []string{"loopback"}},
+		{"serve remote", func(t *testing.T) []string { return []string{"serve", "--addr", "0.0.0.0:7070"} }, []string{"loopback"}},
+		{"serve bad rate", func(t *testing.T) []string { return []string{"serve", "--rate", "fast"} }, []string{"--rate"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := cli(t, tc.args(t)...)
+			if code != ExitBadInput {
+				t.Fatalf("exit %d, want 2\nstdout: %s\nstderr: %s", code, out, errs)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errs, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errs)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateEveryScenario(t *testing.T) {
+	files, _ := filepath.Glob("../../scenarios/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no scenarios found")
+	}
+	code, out, errs := cli(t, append([]string{"validate"}, files...)...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+}
+
+func TestList(t *testing.T) {
+	code, out, _ := cli(t, "list")
+	if code != 0 {
+		t.Fatal(code)
+	}
+	for _, w := range []string{"Math/Sqrt", "bufconn", "eof", "latency.<stat>", "subscribe_skips_seq"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("list lacks %q", w)
+		}
+	}
+}
+
+// buildBinary builds streambench once for the process-level tests.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "streambench")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// waitExit waits for cmd with a deadline and returns its exit code.
+func waitExit(t *testing.T, cmd *exec.Cmd, limit time.Duration) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		return cmd.ProcessState.ExitCode()
+	case <-time.After(limit):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("%v did not exit within %v", cmd.Args, limit)
+		return -1
+	}
+}
+
+// TestServeAndRunAgainstIt starts `streambench serve` as a real process,
+// runs a scenario against it with --target, then stops it with SIGINT.
+func TestServeAndRunAgainstIt(t *testing.T) {
+	bin := buildBinary(t)
+	srv := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--rate", "20/s")
+	stdout, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr bytes.Buffer
+	srv.Stderr = &serr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Process.Kill() })
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var addr string
+	select {
+	case l := <-lines:
+		m := regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`).FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("unexpected first line %q", l)
+		}
+		addr = m[1]
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve printed no address")
+	}
+
+	code, out, errs := cli(t, "run", "--no-progress", "--duration", "1s", "--out", t.TempDir(), "--target", addr, mini)
+	if code != ExitPass {
+		t.Fatalf("run against serve: exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(out, "target passthrough:///"+addr) {
+		t.Errorf("summary does not name the external target:\n%s", out)
+	}
+
+	if err := srv.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitExit(t, srv, 15*time.Second); code != 0 {
+		t.Fatalf("serve exited %d after SIGINT, want 0; stderr:\n%s", code, serr.String())
+	}
+	for range lines {
+	}
+}
+
+// TestRunInterrupted sends SIGINT to a real `streambench run`: the first
+// drains and writes a partial report (exit 130), and a second one aborts at
+// once (exit 130).
+func TestRunInterrupted(t *testing.T) {
+	bin := buildBinary(t)
+	start := func(out string) (*exec.Cmd, *bytes.Buffer) {
+		cmd := exec.Command(bin, "run", "--no-progress", "--duration", "60s", "--out", out, mini)
+		var buf bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &buf, &buf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+		time.Sleep(2 * time.Second) // let clients start streaming
+		return cmd, &buf
+	}
+
+	t.Run("first drains and writes the report", func(t *testing.T) {
+		dir := t.TempDir()
+		cmd, buf := start(dir)
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		if code := waitExit(t, cmd, 30*time.Second); code != ExitInterrupted {
+			t.Fatalf("exit %d, want 130\n%s", code, buf)
+		}
+		rep, err := reports.Load(filepath.Join(dir, "report.json"))
+		if err != nil {
+			t.Fatalf("no partial report: %v\n%s", err, buf)
+		}
+		if !rep.Interrupted || rep.Groups[0].Streams.Opened == 0 {
+			t.Fatalf("report interrupted=%v opened=%d", rep.Interrupted, rep.Groups[0].Streams.Opened)
+		}
+	})
+	t.Run("second aborts", func(t *testing.T) {
+		cmd, buf := start(t.TempDir())
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		time.Sleep(50 * time.Millisecond)
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		if code := waitExit(t, cmd, 5*time.Second); code != ExitInterrupted {
+			t.Fatalf("exit %d, want 130\n%s", code, buf)
+		}
+		if !strings.Contains(buf.String(), "aborted") {
+			t.Fatalf("no abort message:\n%s", buf)
+		}
+	})
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/streambench/streambench/harness"
+	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/reports"
+	"github.com/streambench/streambench/targets/faulty"
+)
+
+type runFlags struct {
+	out        string
+	target     string
+	duration   time.Duration
+	seed       int64
+	faulty     string
+	noProgress bool
+}
+
+func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run SCENARIO.yaml",
+		Short: "Run a scenario, write its report and exit 0 (pass) or 1 (an assertion failed)",
+		Example: `  streambench run scenarios/smoke.yaml
+  streambench run --target 127.0.0.1:7070 scenarios/smoke.yaml
+  streambench run --duration 3s --out /tmp/smoke scenarios/smoke.yaml`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runScenario(cmd, args[0], f, stdout, stderr)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.out, "out", "", "folder for report.json (default out/<scenario name>)")
+	fl.StringVar(&f.target, "target", "", "run against this server (host:port on loopback) instead of the scenario's target")
+	fl.DurationVar(&f.duration, "duration", 0, "override the scenario's duration")
+	fl.Int64Var(&f.seed, "seed", 0, "override the scenario's seed (replay a run)")
+	fl.StringVar(&f.faulty, "faulty", "", "self-check: run the builtin target with a planted bug (see `streambench list`)")
+	fl.BoolVar(&f.noProgress, "no-progress", false, "do not print progress while running")
+	return cmd
+}
+
+// exactArgs is cobra.ExactArgs with an exit-2 error.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return exitf(ExitBadInput, "%s: want %d argument(s), got %d (usage: %s)", cmd.Name(), n, len(args), cmd.UseLine())
+		}
+		return nil
+	}
+}
+
+func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.Writer) error {
+	sc, err := harness.Load(path)
+	if err != nil {
+		return badInput(err)
+	}
+	var opts []harness.Option
+	if f.target != "" {
+		if err := scenario.CheckLoopback(f.target); err != nil {
+			return exitf(ExitBadInput, "--target: %v", err)
+		}
+		opts = append(opts, harness.WithTarget(f.target))
+	}
+	if f.duration < 0 {
+		return exitf(ExitBadInput, "--duration: must not be negative, got %v", f.duration)
+	}
+	if f.duration > 0 {
+		opts = append(opts, harness.WithDuration(f.duration))
+	}
+	if cmd.Flags().Changed("seed") {
+		opts = append(opts, harness.WithSeed(f.seed))
+	}
+	if f.faulty != "" {
+		bug, ok := faulty.Lookup(f.faulty)
+		if !ok {
+			return exitf(ExitBadInput, "--faulty: unknown bug %q (bugs: %s)", f.faulty, strings.Join(faulty.Names(), ", "))
+		}
+		opts = append(opts, harness.WithBug(bug))
+	}
+	outDir := f.out
+	if outDir == "" {
+		outDir = filepath.Join("out", sc.Name)
+	}
+
+	// First SIGINT/SIGTERM: stop new work, drain, write the partial report.
+	// Second: abort at once.
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	sigDone := make(chan struct{})
+	defer close(sigDone)
+	go func() {
+		select {
+		case <-sigs:
+		case <-sigDone:
+			return
+		}
+		fmt.Fprintln(stderr, "\nstreambench: interrupted: draining streams and writing the report (Ctrl-C again to abort)")
+		cancel()
+		select {
+		case <-sigs:
+			fmt.Fprintln(stderr, "streambench: aborted")
+			os.Exit(ExitInterrupted)
+		case <-sigDone:
+		}
+	}()
+
+	duration := sc.Duration.D()
+	if f.duration > 0 {
+		duration = f.duration
+	}
+	fmt.Fprintf(stderr, "streambench %s: running %s for %v\n", harness.Version(), describe(sc), duration)
+	prog := newProgress(stderr, duration, !f.noProgress)
+	opts = append(opts, harness.WithProgress(prog.update, prog.every()))
+	rep, runErr := harness.Run(ctx, sc, opts...)
+	prog.finish()
+	if rep == nil {
+		if _, ok := scenario.AsErrors(runErr); ok {
+			return badInput(runErr)
+		}
+		return exitf(ExitHarness, "%v", runErr)
+	}
+	reportPath, err := writeReport(outDir, rep)
+	if err != nil {
+		return exitf(ExitHarness, "%v", err)
+	}
+	reports.WriteSummary(stdout, rep)
+	fmt.Fprintf(stdout, "\nreport: %s\n", reportPath)
+	switch {
+	case runErr != nil:
+		return exitf(ExitHarness, "%v", runErr)
+	case rep.Interrupted:
+		return &exitError{code: ExitInterrupted, err: errors.New("interrupted; partial report written")}
+	case !rep.Passed:
+		return &exitError{code: ExitFail, err: fmt.Errorf("%d assertion(s) failed", len(rep.Failed()))}
+	}
+	return nil
+}
+
+func describe(sc *scenario.Scenario) string {
+	n := 0
+	for _, g := range sc.Groups {
+		n += g.Clients
+	}
+	return fmt.Sprintf("%s (%d groups, %d clients)", sc.Name, len(sc.Groups), n)
+}
+
+func writeReport(dir string, rep *reports.Report) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("report folder: %w", err)
+	}
+	path := filepath.Join(dir, "report.json")
+	tmp, err := os.CreateTemp(dir, ".report-*.json")
+	if err != nil {
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	if err := rep.WriteJSON(tmp); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", fmt.Errorf("write report: %w", err)
+	}
+	return path, nil
+}
+
+// badInput wraps a scenario error with exit code 2, printing it as is.
+func badInput(err error) error {
+	return &exitError{code: ExitBadInput, err: err}
+}
