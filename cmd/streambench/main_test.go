@@ -221,8 +221,8 @@ func TestServeAndRunAgainstIt(t *testing.T) {
 // once (exit 130).
 func TestRunInterrupted(t *testing.T) {
 	bin := buildBinary(t)
-	start := func(out string) (*exec.Cmd, *bytes.Buffer) {
-		cmd := exec.Command(bin, "run", "--no-progress", "--duration", "60s", "--out", out, mini)
+	start := func(out, scenario string) (*exec.Cmd, *bytes.Buffer) {
+		cmd := exec.Command(bin, "run", "--no-progress", "--duration", "60s", "--out", out, scenario)
 		var buf bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &buf, &buf
 		if err := cmd.Start(); err != nil {
@@ -235,7 +235,7 @@ func TestRunInterrupted(t *testing.T) {
 
 	t.Run("first drains and writes the report", func(t *testing.T) {
 		dir := t.TempDir()
-		cmd, buf := start(dir)
+		cmd, buf := start(dir, mini)
 		_ = cmd.Process.Signal(syscall.SIGINT)
 		if code := waitExit(t, cmd, 30*time.Second); code != ExitInterrupted {
 			t.Fatalf("exit %d, want 130\n%s", code, buf)
@@ -249,9 +249,10 @@ func TestRunInterrupted(t *testing.T) {
 		}
 	})
 	t.Run("second aborts", func(t *testing.T) {
-		cmd, buf := start(t.TempDir())
+		// Its streams would take a minute to drain.
+		cmd, buf := start(t.TempDir(), "testdata/slowdrain.yaml")
 		_ = cmd.Process.Signal(syscall.SIGINT)
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 		_ = cmd.Process.Signal(syscall.SIGINT)
 		if code := waitExit(t, cmd, 5*time.Second); code != ExitInterrupted {
 			t.Fatalf("exit %d, want 130\n%s", code, buf)
