@@ -116,7 +116,9 @@ type group struct {
 	spec  scenario.Group
 	rec   *record.Recorder
 	conns []*grpc.ClientConn
-	last  record.Counters
+	// last and lastEnds are the cumulative figures at the previous window.
+	last     record.Counters
+	lastEnds map[string]uint64
 }
 
 // setup starts the target (when builtin) and dials every group's
@@ -223,7 +225,7 @@ func (r *run) execute(ctx context.Context) {
 				Base:          baseOf(g.spec),
 				StreamTimeout: g.spec.StreamTimeout.D(),
 			}
-			d := factory(cc, p, g.rec.Sink(int(id)))
+			d := factory(cc, p, g.rec.Client(int(id)))
 			clients.Add(1)
 			go func() {
 				defer clients.Done()
@@ -376,8 +378,9 @@ func (r *run) sample(done <-chan struct{}, stop context.Context) {
 func (r *run) window() {
 	off := r.cfg.now().Sub(r.start).Seconds()
 	for _, g := range r.groups {
-		c := g.rec.Counters()
-		r.windows = append(r.windows, reports.Window{
+		w := g.rec.Window()
+		c := w.Counters
+		win := reports.Window{
 			Offset:   off,
 			Group:    g.spec.Name,
 			Started:  c.Started - g.last.Started,
@@ -385,8 +388,22 @@ func (r *run) window() {
 			Failed:   c.Failed - g.last.Failed,
 			Sent:     c.Sent - g.last.Sent,
 			Received: c.Received - g.last.Received,
-		})
-		g.last = c
+		}
+		for k, n := range w.Ends {
+			if d := n - g.lastEnds[k]; d > 0 {
+				if win.Ends == nil {
+					win.Ends = map[string]uint64{}
+				}
+				win.Ends[k] = d
+			}
+		}
+		if w.Latency.TotalCount() > 0 {
+			if h, err := reports.FromHDR(w.Latency, 0); err == nil {
+				win.Latency = &h
+			}
+		}
+		r.windows = append(r.windows, win)
+		g.last, g.lastEnds = c, w.Ends
 	}
 }
 

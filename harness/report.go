@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -70,25 +71,18 @@ func groupReport(g *group) (reports.Group, error) {
 		Ends:        snap.Ends,
 		Violations:  snap.Violations,
 	}
-	var err1, err2 error
+	out.Outages = reports.Outages{Opened: snap.Broke, Recovered: snap.Recovered, Unrecovered: snap.Broke - snap.Recovered}
+	var err1, err2, err3 error
 	out.Latency, err1 = reports.FromHDR(snap.Latency, snap.Clamped)
 	out.StreamDuration, err2 = reports.FromHDR(snap.Duration, 0)
+	out.Recovery, err3 = reports.FromHDR(snap.Recovery, 0)
 	for _, s := range snap.Samples {
 		out.Samples = append(out.Samples, reports.Sample{End: s.End.Key(), Detail: s.Detail, At: s.At})
 	}
-	if err := firstErr(err1, err2); err != nil {
+	if err := errors.Join(err1, err2, err3); err != nil {
 		return out, fmt.Errorf("group %s: %w", g.spec.Name, err)
 	}
 	return out, nil
-}
-
-func firstErr(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
 }
 
 // Version is streambench's version: the module version when installed with

@@ -38,6 +38,16 @@ type Report struct {
 	Groups []Group `json:"groups"`
 	// Windows are per-second counter deltas over the run.
 	Windows []Window `json:"windows,omitempty"`
+	// Events are moments on the run's timeline (fault starts and ends,
+	// server stops and starts), in time order.
+	Events []Event `json:"events,omitempty"`
+	// Faults are the effective fault windows, with the stream ends that
+	// happened inside each.
+	Faults []FaultWindow `json:"faults,omitempty"`
+	// Server holds what the builtin target measured on its side.
+	Server *ServerStats `json:"server,omitempty"`
+	// Leaks is the end-of-run evidence that everything ended.
+	Leaks *Leaks `json:"leaks,omitempty"`
 	// Assertions are the verdicts, in scenario order.
 	Assertions []Verdict `json:"assertions"`
 	// Passed is true when every assertion passed and the run was not
@@ -95,8 +105,21 @@ type Group struct {
 	// open to end.
 	Latency        Histogram `json:"latency"`
 	StreamDuration Histogram `json:"stream_duration"`
+	// Recovery is the time from a client's stream breaking to its next
+	// delivered message, one value per outage.
+	Recovery Histogram `json:"recovery"`
+	// Outages counts client outages: opened (a stream failed), recovered (a
+	// message arrived again), unrecovered (still broken at the end).
+	Outages Outages `json:"outages"`
 	// Samples are example failed ends, for a human to start from.
 	Samples []Sample `json:"samples,omitempty"`
+}
+
+// Outages counts client outages.
+type Outages struct {
+	Opened      uint64 `json:"opened"`
+	Recovered   uint64 `json:"recovered"`
+	Unrecovered uint64 `json:"unrecovered"`
 }
 
 // StreamCounts counts streams.
@@ -130,6 +153,55 @@ type Window struct {
 	Failed   uint64 `json:"failed"`
 	Sent     uint64 `json:"sent"`
 	Received uint64 `json:"received"`
+	// Ends counts stream ends in the window by class (as Group.Ends).
+	Ends map[string]uint64 `json:"ends,omitempty"`
+	// Latency is the latency recorded in the window.
+	Latency *Histogram `json:"latency,omitempty"`
+}
+
+// Event is a moment on the run's timeline.
+type Event struct {
+	// Offset is seconds since Start.
+	Offset float64 `json:"offset_seconds"`
+	// Kind is e.g. "fault_start", "fault_end", "server_stop", "server_start".
+	Kind string `json:"kind"`
+	// Fault names the fault ("faults[2] sever") when the event belongs to one.
+	Fault  string `json:"fault,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// FaultWindow is one application of a fault, from start to revert.
+type FaultWindow struct {
+	// Name is "faults[i] kind", plus "#n" for the n-th repetition of an
+	// `every:` fault.
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// Start and End are offsets in seconds (End == Start for instant
+	// faults such as sever).
+	Start float64 `json:"start_seconds"`
+	End   float64 `json:"end_seconds"`
+	// Scope says what the fault hit ("all", "group subscribers",
+	// "30% of clients: 600 of 2000").
+	Scope string `json:"scope"`
+	// Ends counts stream ends by class from Start until the next window
+	// of any fault begins (or the run ends): the fault's effect.
+	Ends map[string]uint64 `json:"ends,omitempty"`
+}
+
+// ServerStats is what the builtin target measured.
+type ServerStats struct {
+	// Published is how many updates the feed published; FeedRate is its
+	// configured rate (per second).
+	Published uint64  `json:"published"`
+	FeedRate  float64 `json:"feed_rate"`
+	// SendBlocked is how long each Subscribe Send was blocked by flow
+	// control (a slow reader's backlog, as the server sees it).
+	SendBlocked Histogram `json:"send_blocked"`
+	// CutOff counts subscribers ended with ResourceExhausted because their
+	// queue overflowed.
+	CutOff uint64 `json:"cut_off"`
+	// MaxQueue is the deepest any subscriber's send queue got.
+	MaxQueue int `json:"max_queue"`
 }
 
 // Histogram is a latency distribution: summary figures in milliseconds and

@@ -174,6 +174,11 @@ func writeReport(dir string, rep *reports.Report) (string, error) {
 		os.Remove(tmp.Name())
 		return "", err
 	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("write report: %w", err)
+	}
 	if err := tmp.Close(); err != nil {
 		os.Remove(tmp.Name())
 		return "", fmt.Errorf("write report: %w", err)

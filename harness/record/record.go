@@ -133,6 +133,40 @@ type Sink interface {
 	Ended(e End, d time.Duration, detail string)
 }
 
+// Window is one interval of a recorder's activity: counter totals at its
+// end, ends by End.Key() so far, and the latency recorded during it.
+type Window struct {
+	Counters
+	Ends    map[string]uint64
+	Latency *hdrhistogram.Histogram
+}
+
+// Window returns the counters and stream ends so far, and the latency
+// recorded since the previous call (resetting it). The caller diffs the
+// cumulative parts. One goroutine should call it (the run's sampler).
+func (r *Recorder) Window() Window {
+	w := Window{Counters: r.Counters(), Ends: map[string]uint64{}, Latency: NewHistogram()}
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.mu.Lock()
+		w.Latency.Merge(s.window)
+		s.window.Reset()
+		s.mu.Unlock()
+		s.endsInto(w.Ends)
+	}
+	return w
+}
+
+func (s *shard) endsInto(m map[string]uint64) {
+	for c := Class(0); c < numClasses; c++ {
+		for code := range s.ends[c] {
+			if n := s.ends[c][code].Load(); n > 0 {
+				m[End{Class: c, Code: codes.Code(code)}.Key()] += n
+			}
+		}
+	}
+}
+
 // Counters is a consistent-enough sum of a recorder's counters, cheap to
 // read while clients run (for progress lines and per-second windows).
 type Counters struct {
@@ -164,7 +198,12 @@ type shard struct {
 	mu       sync.Mutex
 	latency  *hdrhistogram.Histogram
 	duration *hdrhistogram.Histogram
-	clamped  uint64
+	recovery *hdrhistogram.Histogram
+	// window collects latency since the last Window call.
+	window  *hdrhistogram.Histogram
+	clamped uint64
+
+	broke, recovered atomic.Uint64
 
 	started, ended, failed atomic.Uint64
 	sent, received         atomic.Uint64
@@ -188,18 +227,13 @@ func New(n int, now func() time.Time) *Recorder {
 	for i := range r.shards {
 		r.shards[i].latency = NewHistogram()
 		r.shards[i].duration = NewHistogram()
+		r.shards[i].recovery = NewHistogram()
+		r.shards[i].window = NewHistogram()
 		r.shards[i].rec = r
 	}
 	return r
 }
 
-// Sink returns the sink for client id.
-func (r *Recorder) Sink(id int) Sink {
-	if id < 0 {
-		id = -id
-	}
-	return &r.shards[id%len(r.shards)]
-}
 
 func micros(d time.Duration) int64 {
 	v := int64(d / time.Microsecond)
@@ -220,6 +254,19 @@ func (s *shard) Received(latency time.Duration) {
 		s.clamped++
 	}
 	_ = s.latency.RecordValue(v) // in range by construction
+	_ = s.window.RecordValue(v)
+	s.mu.Unlock()
+}
+
+// record adds d to h under the shard lock, clamped to the range.
+func (s *shard) record(h *hdrhistogram.Histogram, d time.Duration) {
+	v := micros(d)
+	s.mu.Lock()
+	if v > HighestUS {
+		v = HighestUS
+		s.clamped++
+	}
+	_ = h.RecordValue(v)
 	s.mu.Unlock()
 }
 
@@ -243,14 +290,7 @@ func (s *shard) Ended(e End, d time.Duration, detail string) {
 	if e.Class < numClasses {
 		s.ends[e.Class][code].Add(1)
 	}
-	v := micros(d)
-	s.mu.Lock()
-	if v > HighestUS {
-		v = HighestUS
-		s.clamped++
-	}
-	_ = s.duration.RecordValue(v)
-	s.mu.Unlock()
+	s.record(s.duration, d)
 	if e.Class != Complete && e.Class != Canceled {
 		s.rec.sample(e, detail)
 	}
@@ -285,8 +325,11 @@ type Snapshot struct {
 	Ends map[string]uint64
 	// Violations counts violations by Kind.String().
 	Violations map[string]uint64
-	// Latency and Duration are merged histograms (µs).
-	Latency, Duration *hdrhistogram.Histogram
+	// Latency, Duration and Recovery are merged histograms (µs).
+	Latency, Duration, Recovery *hdrhistogram.Histogram
+	// Broke counts outages (a client's streams failing until one delivers
+	// again); Recovered those that ended with a delivered message.
+	Broke, Recovered uint64
 	// Clamped counts values above HighestUS recorded as HighestUS.
 	Clamped uint64
 	// Samples are example non-complete ends, oldest first.
@@ -302,21 +345,19 @@ func (r *Recorder) Snapshot() Snapshot {
 		Violations: map[string]uint64{},
 		Latency:    NewHistogram(),
 		Duration:   NewHistogram(),
+		Recovery:   NewHistogram(),
 	}
 	for i := range r.shards {
 		s := &r.shards[i]
 		s.mu.Lock()
 		snap.Latency.Merge(s.latency)
 		snap.Duration.Merge(s.duration)
+		snap.Recovery.Merge(s.recovery)
 		snap.Clamped += s.clamped
 		s.mu.Unlock()
-		for c := Class(0); c < numClasses; c++ {
-			for code := range s.ends[c] {
-				if n := s.ends[c][code].Load(); n > 0 {
-					snap.Ends[End{Class: c, Code: codes.Code(code)}.Key()] += n
-				}
-			}
-		}
+		snap.Broke += s.broke.Load()
+		snap.Recovered += s.recovered.Load()
+		s.endsInto(snap.Ends)
 		for k := Kind(0); k < numKinds; k++ {
 			if n := s.violations[k].Load(); n > 0 {
 				snap.Violations[k.String()] += n
@@ -328,3 +369,47 @@ func (r *Recorder) Snapshot() Snapshot {
 	r.samples.Unlock()
 	return snap
 }
+
+// Client is one client's sink. Beyond its shard it tracks outages: from the
+// first failed stream end until the next message arrives, across however
+// many streams fail in between. That time is the client's recovery time.
+// Received and Ended must come from one goroutine (the driver's receiver);
+// Sent may come from another.
+type Client struct {
+	*shard
+	broken  bool
+	brokeAt time.Time
+	now     func() time.Time
+}
+
+// Client returns the sink of client id.
+func (r *Recorder) Client(id int) *Client {
+	if id < 0 {
+		id = -id
+	}
+	return &Client{shard: &r.shards[id%len(r.shards)], now: r.now}
+}
+
+// Received implements Sink, ending an outage if one is open.
+func (c *Client) Received(latency time.Duration) {
+	c.shard.Received(latency)
+	if c.broken {
+		c.broken = false
+		c.recovered.Add(1)
+		c.record(c.recovery, c.now().Sub(c.brokeAt))
+	}
+}
+
+// Ended implements Sink, opening an outage when the stream failed.
+func (c *Client) Ended(e End, d time.Duration, detail string) {
+	c.shard.Ended(e, d, detail)
+	if e.Class != Complete && e.Class != Canceled && !c.broken {
+		c.broken = true
+		c.brokeAt = c.now()
+		c.broke.Add(1)
+	}
+}
+
+// Broken reports whether the client is in an outage (its last stream failed
+// and nothing has arrived since).
+func (c *Client) Broken() bool { return c.broken }

@@ -19,7 +19,7 @@ func TestRecorderCountsAndMerges(t *testing.T) {
 		wg.Add(1)
 		go func(c int) {
 			defer wg.Done()
-			s := r.Sink(c)
+			s := r.Client(c)
 			s.Started()
 			for i := 0; i < msgs; i++ {
 				s.Sent()
@@ -71,7 +71,7 @@ func TestRecorderCountsAndMerges(t *testing.T) {
 
 func TestRecorderClampsOutOfRange(t *testing.T) {
 	r := New(1, nil)
-	s := r.Sink(0)
+	s := r.Client(0)
 	s.Received(2 * time.Hour)
 	s.Received(-time.Second) // clock skew: recorded as the lowest value
 	snap := r.Snapshot()
@@ -86,7 +86,7 @@ func TestRecorderClampsOutOfRange(t *testing.T) {
 func TestSamplesBounded(t *testing.T) {
 	r := New(1, nil)
 	for i := 0; i < 3*MaxSamples; i++ {
-		r.Sink(0).Ended(End{Class: Status, Code: codes.Internal}, time.Millisecond, "x")
+		r.Client(0).Ended(End{Class: Status, Code: codes.Internal}, time.Millisecond, "x")
 	}
 	if n := len(r.Snapshot().Samples); n != MaxSamples {
 		t.Errorf("samples = %d, want %d", n, MaxSamples)
@@ -113,10 +113,56 @@ func BenchmarkReceived(b *testing.B) {
 	r := New(8, nil)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		s := r.Sink(int(time.Now().UnixNano() % 8))
+		s := r.Client(int(time.Now().UnixNano() % 8))
 		d := 123 * time.Microsecond
 		for pb.Next() {
 			s.Received(d)
 		}
 	})
+}
+
+func TestClientRecovery(t *testing.T) {
+	now := time.Unix(1000, 0)
+	r := New(2, func() time.Time { return now })
+	c := r.Client(1)
+	c.Received(time.Millisecond)
+	c.Ended(End{Class: Status, Code: codes.Unavailable}, time.Second, "reset")
+	now = now.Add(300 * time.Millisecond)
+	c.Ended(End{Class: Status, Code: codes.Unavailable}, time.Millisecond, "still down") // same outage
+	if !c.Broken() {
+		t.Fatal("client not broken after a failed stream")
+	}
+	now = now.Add(200 * time.Millisecond)
+	c.Received(time.Millisecond) // recovered 500ms after the first break
+	c.Ended(End{Class: Canceled}, time.Second, "")
+	other := r.Client(2)
+	other.Ended(End{Class: PrematureEOF}, time.Second, "x") // never recovers
+
+	snap := r.Snapshot()
+	if snap.Broke != 2 || snap.Recovered != 1 {
+		t.Fatalf("broke/recovered = %d/%d, want 2/1", snap.Broke, snap.Recovered)
+	}
+	if got := snap.Recovery.Max(); got < 499_000 || got > 501_000 {
+		t.Fatalf("recovery = %dµs, want 500ms from the first break", got)
+	}
+}
+
+func TestWindowResetsLatency(t *testing.T) {
+	r := New(2, nil)
+	c := r.Client(0)
+	c.Received(time.Millisecond)
+	c.Ended(End{Class: Status, Code: codes.Aborted}, time.Second, "")
+	w1 := r.Window()
+	c.Received(time.Millisecond)
+	c.Received(time.Millisecond)
+	w2 := r.Window()
+	if w1.Latency.TotalCount() != 1 || w2.Latency.TotalCount() != 2 {
+		t.Fatalf("window counts %d, %d; want 1, 2", w1.Latency.TotalCount(), w2.Latency.TotalCount())
+	}
+	if w2.Received != 3 || w2.Ends["status:Aborted"] != 1 {
+		t.Fatalf("cumulative parts: %+v", w2)
+	}
+	if r.Snapshot().Latency.TotalCount() != 3 {
+		t.Fatal("window reset touched the run's histogram")
+	}
 }
