@@ -234,7 +234,6 @@ func New(n int, now func() time.Time) *Recorder {
 	return r
 }
 
-
 func micros(d time.Duration) int64 {
 	v := int64(d / time.Microsecond)
 	if v < LowestUS {
