@@ -72,7 +72,7 @@ func TestDecodeErrors(t *testing.T) {
 		// Unknown keys.
 		{"unknown top-level key with suggestion", "name: x\nnmae: y\n",
 			wantErr{"f.yaml:2:1", "nmae", []string{`unknown key "nmae"`, `did you mean "name"?`,
-				"valid keys: version, name, description, seed, duration, graceful_stop, target, link, groups, assert"}}},
+				"valid keys: version, name, description, seed, duration, graceful_stop, target, link, groups, faults, assert"}}},
 		{"unknown group key with suggestion", "groups:\n  - name: a\n  - name: b\n    clinets: 3\n",
 			wantErr{"f.yaml:4:5", "groups[1].clinets", []string{`unknown key "clinets"`, `did you mean "clients"?`, groupKeys}}},
 		{"unknown key case", "groups:\n  - RPC: Math/Pow\n",
@@ -142,15 +142,17 @@ func TestDecodeErrors(t *testing.T) {
 
 		// Link.
 		{"link unknown with suggestion", "link: tpc\n",
-			wantErr{"f.yaml:1:7", "link", []string{`unknown link "tpc"`, `did you mean "tcp"?`, "valid choices: bufconn or tcp"}}},
-		{"link mapping of unknown kind", "link: {toxiproxy: {address: 127.0.0.1:8474}}\n",
-			wantErr{"f.yaml:1:8", "link.toxiproxy", []string{`unknown link "toxiproxy"`, "bufconn or tcp"}}},
+			wantErr{"f.yaml:1:7", "link", []string{`unknown link "tpc"`, `did you mean "tcp"?`, "valid choices: bufconn, tcp or toxiproxy"}}},
+		{"link mapping of unknown kind", "link: {pigeon: {address: 127.0.0.1:8474}}\n",
+			wantErr{"f.yaml:1:8", "link.pigeon", []string{`unknown link "pigeon"`, "bufconn, tcp or toxiproxy"}}},
+		{"link toxiproxy unknown setting", "link: {toxiproxy: {adress: 127.0.0.1:8474}}\n",
+			wantErr{"f.yaml:1:20", "link.toxiproxy.adress", []string{`did you mean "address"`}}},
 		{"link mapping of a kind without settings", "link:\n  tcp: {}\n",
 			wantErr{"f.yaml:2:3", "link.tcp", []string{"link tcp takes no settings; write link: tcp"}}},
 		{"link mapping with two keys", "link: {tcp: {}, bufconn: {}}\n",
 			wantErr{"f.yaml:1:7", "link", []string{"exactly one key", "got 2"}}},
 		{"link list", "link: [tcp]\n",
-			wantErr{"f.yaml:1:7", "link", []string{"expected a link kind (bufconn or tcp), got a list"}}},
+			wantErr{"f.yaml:1:7", "link", []string{"expected a link kind (bufconn, tcp or toxiproxy), got a list"}}},
 
 		// Assertions.
 		{"empty assertion", "assert:\n  - eof: clean\n  -\n",

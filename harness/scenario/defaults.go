@@ -86,6 +86,10 @@ func (s *Scenario) Defaults() {
 			r := DefaultRepeat
 			g.Repeat = &r
 		}
+		if g.Reconnect == nil {
+			r := DefaultReconnect
+			g.Reconnect = &r
+		}
 	}
 	s.defaultGroupNames()
 }

@@ -55,7 +55,29 @@ func (e encoder) value(v reflect.Value, path string) (*yaml.Node, error) {
 		if x.Kind == "" {
 			return scalarNode(nullTag, ""), nil
 		}
+		if x.Toxiproxy != nil {
+			settings, err := e.value(reflect.ValueOf(*x.Toxiproxy), joinPath(path, x.Kind))
+			if err != nil {
+				return nil, err
+			}
+			return &yaml.Node{Kind: yaml.MappingNode, Tag: mapTag, Content: []*yaml.Node{scalarNode(strTag, x.Kind), settings}}, nil
+		}
 		return scalarNode(strTag, x.Kind), nil
+	case Fault:
+		type common Fault // the struct fields, without this case
+		m, err := e.fields(reflect.ValueOf(common(x)), path)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range x.ParamNames() {
+			p := x.Params[name]
+			val := &yaml.Node{Kind: yaml.ScalarNode, Value: p.Value}
+			if p.node != nil {
+				val.Tag = p.node.ShortTag()
+			}
+			m.Content = append(m.Content, scalarNode(strTag, name), val)
+		}
+		return m, nil
 	case Assertion:
 		if x.Key == "" {
 			return scalarNode(strTag, x.Expr), nil
@@ -73,20 +95,7 @@ func (e encoder) value(v reflect.Value, path string) (*yaml.Node, error) {
 		}
 		return e.value(v.Elem(), path)
 	case reflect.Struct:
-		m := &yaml.Node{Kind: yaml.MappingNode, Tag: mapTag}
-		for _, f := range fieldsOf(v.Type()) {
-			fv := v.Field(f.index)
-			fpath := joinPath(path, f.key)
-			if fv.IsZero() && !e.s.Has(fpath) {
-				continue
-			}
-			n, err := e.value(fv, fpath)
-			if err != nil {
-				return nil, err
-			}
-			m.Content = append(m.Content, scalarNode(strTag, f.key), n)
-		}
-		return m, nil
+		return e.fields(v, path)
 	case reflect.Slice:
 		seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: seqTag}
 		for i := range v.Len() {
@@ -109,4 +118,22 @@ func (e encoder) value(v reflect.Value, path string) (*yaml.Node, error) {
 		return scalarNode(floatTag, strconv.FormatFloat(v.Float(), 'g', -1, 64)), nil
 	}
 	return nil, fmt.Errorf("%s: cannot encode %s", path, v.Type())
+}
+
+// fields returns the mapping node of struct v's yaml-tagged fields.
+func (e encoder) fields(v reflect.Value, path string) (*yaml.Node, error) {
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: mapTag}
+	for _, f := range fieldsOf(v.Type()) {
+		fv := v.Field(f.index)
+		fpath := joinPath(path, f.key)
+		if fv.IsZero() && !e.s.Has(fpath) {
+			continue
+		}
+		n, err := e.value(fv, fpath)
+		if err != nil {
+			return nil, err
+		}
+		m.Content = append(m.Content, scalarNode(strTag, f.key), n)
+	}
+	return m, nil
 }

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 
@@ -14,7 +15,12 @@ import (
 // No kind takes settings yet. Supporting one is an entry here (decoding n
 // into new fields of l, e.g. with d.value(n, path, reflect.ValueOf(&l.Toxiproxy).Elem()))
 // plus the kind in LinkKinds.
-var linkSettings = map[string]func(d *decoder, n *yaml.Node, path string, l *Link) error{}
+var linkSettings = map[string]func(d *decoder, n *yaml.Node, path string, l *Link) error{
+	LinkToxiproxy: func(d *decoder, n *yaml.Node, path string, l *Link) error {
+		l.Toxiproxy = &Toxiproxy{}
+		return d.value(n, path, reflect.ValueOf(l.Toxiproxy).Elem())
+	},
+}
 
 // decodeNode reads a link: a kind ("tcp"), or a one-key mapping from a kind to
 // its settings.

@@ -76,11 +76,11 @@ func TestFullScenario(t *testing.T) {
 		}},
 		Link: Link{Kind: LinkTCP},
 		Groups: []Group{
-			{Name: "subscribers", RPC: RPCSubscribe, Clients: 2000, Connections: 20, Repeat: ptr(true),
+			{Name: "subscribers", RPC: RPCSubscribe, Clients: 2000, Connections: 20, Repeat: ptr(true), Reconnect: ptr(DefaultReconnect),
 				Pause: Duration(100 * time.Millisecond), StreamTimeout: Duration(30 * time.Second)},
 			{Name: "pow", RPC: RPCPow, Clients: 300, Connections: 3, Messages: 20, Interval: Duration(20 * time.Millisecond),
-				Payload: 1024, Base: ptr(int64(3)), Repeat: ptr(false)},
-			{Name: "sqrt", RPC: RPCSqrt, Clients: 10, Connections: 1, Messages: 5, Repeat: ptr(true)},
+				Payload: 1024, Base: ptr(int64(3)), Repeat: ptr(false), Reconnect: ptr(DefaultReconnect)},
+			{Name: "sqrt", RPC: RPCSqrt, Clients: 10, Connections: 1, Messages: 5, Repeat: ptr(true), Reconnect: ptr(DefaultReconnect)},
 		},
 		Assert: []Assertion{
 			{Key: "eof", Value: "clean", Pos: Pos{42, 5}},
@@ -169,4 +169,61 @@ func sameScenario(a, b *Scenario) bool {
 		}
 	}
 	return reflect.DeepEqual(x, y)
+}
+
+func TestChaosRoundTrip(t *testing.T) {
+	src := `name: chaos
+duration: 30s
+link: {toxiproxy: {address: 127.0.0.1:8474}}
+groups:
+  - name: subs
+    rpc: Longlived/Subscribe
+    clients: 10
+    start: 5s
+    reconnect: {base: 10ms, multiplier: 2, jitter: 0.1, max: 1s}
+    read: {delay: 20ms}
+    idle: 2s
+    window: 64KiB
+faults:
+  - {at: 10s, kind: sever, scope: {group: subs, fraction: 0.3}}
+  - {every: 5s, for: 2s, until: 20s, kind: latency, latency: 100ms, jitter: 20ms, direction: downstream}
+`
+	s, err := Parse("c.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := s.Faults[1]
+	if f.Kind != "latency" || f.Every != Duration(5*time.Second) || f.Params["latency"].Value != "100ms" || f.Params["direction"].Pos != (Pos{Line: 15, Column: 94}) {
+		t.Fatalf("fault decoded as %+v", f)
+	}
+	var params struct {
+		Latency   Duration `yaml:"latency"`
+		Jitter    Duration `yaml:"jitter"`
+		Direction string   `yaml:"direction"`
+	}
+	if err := DecodeParams(s.File, "faults[1]", f.Params, &params); err != nil {
+		t.Fatal(err)
+	}
+	if params.Latency != Duration(100*time.Millisecond) || params.Direction != "downstream" {
+		t.Fatalf("params %+v", params)
+	}
+	var strict struct {
+		Latency Duration `yaml:"latency"`
+	}
+	err = DecodeParams(s.File, "faults[1]", f.Params, &strict)
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:15:") || !strings.Contains(err.Error(), "unknown key") {
+		t.Fatalf("unknown setting error = %v", err)
+	}
+	out, err := Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse("back.yaml", out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if back.Link.Toxiproxy == nil || back.Link.Toxiproxy.Address != "127.0.0.1:8474" || len(back.Faults) != 2 ||
+		back.Faults[1].Params["jitter"].Value != "20ms" || back.Groups[0].Read.Delay != Duration(20*time.Millisecond) {
+		t.Fatalf("round trip lost something:\n%s", out)
+	}
 }

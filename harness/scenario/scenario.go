@@ -3,7 +3,11 @@
 // validation. A Scenario is plain data; the harness runs it.
 package scenario
 
-import "time"
+import (
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
 
 // Version is the scenario format version this package reads.
 const Version = 1
@@ -21,12 +25,13 @@ var RPCs = []string{RPCSubscribe, RPCPow, RPCSum, RPCSqrt}
 
 // Link kinds.
 const (
-	LinkBufconn = "bufconn"
-	LinkTCP     = "tcp"
+	LinkBufconn   = "bufconn"
+	LinkTCP       = "tcp"
+	LinkToxiproxy = "toxiproxy"
 )
 
 // LinkKinds lists every link kind, in documentation order.
-var LinkKinds = []string{LinkBufconn, LinkTCP}
+var LinkKinds = []string{LinkBufconn, LinkTCP, LinkToxiproxy}
 
 // Scenario is one load/chaos run: a target, a link, client groups and
 // assertions.
@@ -51,6 +56,8 @@ type Scenario struct {
 	Link Link `yaml:"link"`
 	// Groups are the client groups.
 	Groups []Group `yaml:"groups"`
+	// Faults is the fault timeline.
+	Faults []Fault `yaml:"faults"`
 	// Assert lists the assertions judged on the finished report.
 	Assert []Assertion `yaml:"assert"`
 
@@ -116,6 +123,15 @@ type Keepalive struct {
 type Link struct {
 	// Kind is one of LinkKinds; "" means bufconn.
 	Kind string
+	// Toxiproxy holds the toxiproxy link's settings (link: {toxiproxy: {...}}).
+	Toxiproxy *Toxiproxy
+}
+
+// Toxiproxy configures a toxiproxy link.
+type Toxiproxy struct {
+	// Address is host:port of a running toxiproxy server's HTTP API
+	// (loopback); "" runs toxiproxy embedded in streambench.
+	Address string `yaml:"address"`
 }
 
 // Group is a set of identical clients driving one RPC.
@@ -145,6 +161,86 @@ type Group struct {
 	Pause Duration `yaml:"pause"`
 	// StreamTimeout is a deadline for each stream (0 = none).
 	StreamTimeout Duration `yaml:"stream_timeout"`
+	// Start delays the group's clients from the start of the run (a phase
+	// where other groups run alone, e.g. fast readers before slow ones).
+	Start Duration `yaml:"start"`
+	// Reconnect is the backoff after a failed stream before the next one,
+	// and the group's ClientConns' connect backoff (gRPC connection-backoff
+	// semantics).
+	Reconnect *Reconnect `yaml:"reconnect"`
+	// Read makes the group's clients slow readers.
+	Read Read `yaml:"read"`
+	// Idle ends a stream that received nothing for this long (a per-stream
+	// watchdog that detects a blackholed connection; 0 = off).
+	Idle Duration `yaml:"idle"`
+	// Keepalive sets client keepalive pings on the group's ClientConns.
+	Keepalive ClientKeepalive `yaml:"keepalive"`
+	// Window is the HTTP/2 receive window (stream and connection) of the
+	// group's ClientConns; 0 keeps gRPC's dynamic (BDP) windows.
+	Window Size `yaml:"window"`
+}
+
+// Reconnect is an exponential backoff: delay = min(base*multiplier^n, max),
+// then ± jitter (a fraction), as in gRPC's connection-backoff spec.
+type Reconnect struct {
+	Base       Duration `yaml:"base"`
+	Multiplier float64  `yaml:"multiplier"`
+	Jitter     float64  `yaml:"jitter"`
+	Max        Duration `yaml:"max"`
+}
+
+// Read is how a group's clients read: all zero is as fast as possible.
+type Read struct {
+	// Delay is a pause after each message received.
+	Delay Duration `yaml:"delay"`
+	// StallAfter and StallFor: this long into each stream, stop reading for
+	// StallFor, then resume.
+	StallAfter Duration `yaml:"stall_after"`
+	StallFor   Duration `yaml:"stall_for"`
+	// Stop: after StallAfter, stop reading for good.
+	Stop bool `yaml:"stop"`
+}
+
+// ClientKeepalive configures client keepalive pings. grpc-go raises Time
+// below 10s to 10s; the server must allow it (server.keepalive.min_time).
+type ClientKeepalive struct {
+	Time    Duration `yaml:"time"`
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Fault is one entry of the fault timeline: when it starts (At, then every
+// Every until Until), how long it lasts (For; 0 for an instant fault or one
+// that is never reverted), what it is (Kind, with the kind's own settings in
+// Params), and whom it hits (Scope).
+type Fault struct {
+	At    Duration `yaml:"at"`
+	For   Duration `yaml:"for"`
+	Every Duration `yaml:"every"`
+	// Until is the last offset a repeating fault may start at (default:
+	// the end of the run).
+	Until Duration `yaml:"until"`
+	Kind  string   `yaml:"kind"`
+	Scope Scope    `yaml:"scope"`
+	// Params are the kind's own settings (every other key of the entry),
+	// decoded strictly by the fault registry.
+	Params map[string]Param `yaml:"-"`
+	// Pos is where the entry stands in the file.
+	Pos Pos `yaml:"-"`
+}
+
+// Scope picks what a fault hits: everything (the zero Scope), one group,
+// and/or a fraction of clients (network faults: of connections) picked with
+// the scenario's seed.
+type Scope struct {
+	Group    string  `yaml:"group"`
+	Fraction float64 `yaml:"fraction"`
+}
+
+// Param is one kind-specific fault setting as written.
+type Param struct {
+	Value string
+	Pos   Pos
+	node  *yaml.Node
 }
 
 // Assertion is one entry of the assert list, kept as written: either an

@@ -82,6 +82,7 @@ func (v *validator) scenario() {
 	for i := range s.Groups {
 		v.group(i, &s.Groups[i], names)
 	}
+	v.chaos()
 	for i, a := range s.Assert {
 		if strings.TrimSpace(a.Expr) == "" && a.Key == "" {
 			v.add(indexPath("assert", i), "empty assertion; %s", assertionForms)

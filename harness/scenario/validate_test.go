@@ -202,7 +202,7 @@ func TestValidateInCode(t *testing.T) {
 		t.Errorf("Defaults in code: %+v", s)
 	}
 	s.Link.Kind = "carrier-pigeon"
-	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), `link: unknown link "carrier-pigeon"; valid choices: bufconn or tcp`) {
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), `link: unknown link "carrier-pigeon"; valid choices: bufconn, tcp or toxiproxy`) {
 		t.Errorf("Validate of a bad link kind: %v", err)
 	}
 }
