@@ -1,0 +1,231 @@
+package fault
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/streambench/streambench/harness/clock"
+)
+
+// Env is what a timeline acts on: the link, the builtin server and the
+// run's event log. The engine implements it.
+type Env interface {
+	// Network starts network fault o on the picked connections (Member.ID
+	// is the connection's index within its group) and returns its revert.
+	Network(o Occurrence, conns []Member) (revert func() error, err error)
+	// StopServer stops the builtin server: GracefulStop bounded by grace,
+	// then a hard Stop (grace 0: hard Stop at once).
+	StopServer(grace time.Duration) (graceful bool)
+	// StartServer serves again on the same address.
+	StartServer() error
+	// SetMaxConnectionAge sets the server's max connection age (0: none)
+	// for its next start.
+	SetMaxConnectionAge(age, grace time.Duration)
+	// Event records a moment on the run's timeline.
+	Event(kind, fault, detail string)
+}
+
+// Timeline applies a scenario's faults at their offsets.
+type Timeline struct {
+	// Occurrences are the expanded fault windows (Expand).
+	Occurrences []Occurrence
+	// Streams injects stream faults (nil when the target is not builtin).
+	Streams *Streams
+	// Clients and Conns are the candidates of stream and network faults,
+	// in a stable order.
+	Clients, Conns []Member
+	// Seed picks fractions.
+	Seed int64
+	// Clock paces the timeline (clock.Real{} in runs).
+	Clock clock.Clock
+}
+
+// Applied is what one occurrence actually did.
+type Applied struct {
+	Occurrence
+	// Scope says what it hit.
+	Scope string
+	// Began and Ended are the actual offsets of apply and revert (Ended is
+	// zero for an occurrence that never started).
+	Began, Ended time.Duration
+	// Err is why it could not be applied.
+	Err error
+}
+
+type action struct {
+	at     time.Duration
+	revert bool
+	i      int
+}
+
+// Run applies and reverts the occurrences at their offsets from start until
+// ctx ends, then reverts whatever is still active (latest first). It returns
+// one Applied per occurrence that started, in start order.
+func (t *Timeline) Run(ctx context.Context, start time.Time, env Env) []Applied {
+	var acts []action
+	for i, o := range t.Occurrences {
+		acts = append(acts, action{at: o.Start, i: i})
+		if !o.Spec.Kind.Instant {
+			acts = append(acts, action{at: o.End, revert: true, i: i})
+		}
+	}
+	sort.SliceStable(acts, func(a, b int) bool {
+		if acts[a].at != acts[b].at {
+			return acts[a].at < acts[b].at
+		}
+		return acts[a].revert && !acts[b].revert // revert before the next apply
+	})
+	applied := make([]*Applied, len(t.Occurrences))
+	reverts := make([]func() error, len(t.Occurrences))
+	var order []int
+	offset := func() time.Duration { return t.Clock.Now().Sub(start) }
+
+	revert := func(i int) {
+		if reverts[i] == nil {
+			return
+		}
+		o := t.Occurrences[i]
+		if err := reverts[i](); err != nil {
+			env.Event("fault_error", o.Name(), "revert: "+err.Error())
+		}
+		reverts[i] = nil
+		applied[i].Ended = offset()
+		env.Event("fault_end", o.Name(), "")
+	}
+
+loop:
+	for _, a := range acts {
+		if wait := start.Add(a.at).Sub(t.Clock.Now()); wait > 0 {
+			select {
+			case <-ctx.Done():
+				break loop
+			case <-t.Clock.After(wait):
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if a.revert {
+			revert(a.i)
+			continue
+		}
+		o := t.Occurrences[a.i]
+		ap := &Applied{Occurrence: o, Began: offset()}
+		applied[a.i] = ap
+		order = append(order, a.i)
+		r, scope, err := t.apply(o, env)
+		ap.Scope = scope
+		if err != nil {
+			ap.Err = err
+			ap.Ended = ap.Began
+			env.Event("fault_error", o.Name(), err.Error())
+			continue
+		}
+		env.Event("fault_start", o.Name(), scope)
+		if o.Spec.Kind.Instant {
+			ap.Ended = ap.Began
+			if r != nil {
+				_ = r()
+			}
+			continue
+		}
+		reverts[a.i] = r
+	}
+	for k := len(order) - 1; k >= 0; k-- {
+		revert(order[k])
+	}
+	out := make([]Applied, 0, len(order))
+	for _, i := range order {
+		out = append(out, *applied[i])
+	}
+	return out
+}
+
+// apply starts one occurrence and returns its revert and scope text.
+func (t *Timeline) apply(o Occurrence, env Env) (func() error, string, error) {
+	switch o.Spec.Kind.Layer {
+	case Network:
+		picked := o.Pick(t.Conns, t.Seed)
+		scope := o.ScopeText(len(picked), count(t.Conns, o.Spec.Scope.Group)) + " connections"
+		if len(picked) == 0 {
+			return nil, scope, fmt.Errorf("scope matches no connection")
+		}
+		r, err := env.Network(o, picked)
+		return r, scope, err
+	case Stream:
+		if t.Streams == nil {
+			return nil, "", fmt.Errorf("stream faults need the builtin target")
+		}
+		picked := o.Pick(t.Clients, t.Seed)
+		scope := o.ScopeText(len(picked), count(t.Clients, o.Spec.Scope.Group)) + " clients"
+		stop := t.Streams.Activate(o, picked)
+		return func() error { stop(); return nil }, scope, nil
+	case Server:
+		return t.applyServer(o, env)
+	}
+	return nil, "", fmt.Errorf("unknown layer %v", o.Spec.Kind.Layer)
+}
+
+func count(members []Member, group string) int {
+	n := 0
+	for _, m := range members {
+		if group == "" || m.Group == group {
+			n++
+		}
+	}
+	return n
+}
+
+const defaultGrace = 5 * time.Second
+
+func (t *Timeline) applyServer(o Occurrence, env Env) (func() error, string, error) {
+	p := o.Spec.Params.(*ServerParams)
+	grace := p.Grace.D()
+	if grace == 0 {
+		grace = defaultGrace
+	}
+	restart := func(g time.Duration) error {
+		graceful := env.StopServer(g)
+		detail := "hard stop"
+		if g > 0 {
+			detail = fmt.Sprintf("graceful stop (drained: %v)", graceful)
+		}
+		env.Event("server_stop", o.Name(), detail)
+		return nil
+	}
+	start := func() error {
+		if err := env.StartServer(); err != nil {
+			return fmt.Errorf("restart server: %w", err)
+		}
+		env.Event("server_start", o.Name(), "")
+		return nil
+	}
+	switch o.Spec.Kind.Name {
+	case "server_restart", "graceful_restart":
+		g := time.Duration(0)
+		if o.Spec.Kind.Name == "graceful_restart" {
+			g = grace
+		}
+		if err := restart(g); err != nil {
+			return nil, "server", err
+		}
+		if o.Spec.For == 0 {
+			return nil, "server", start() // down only as long as the stop took
+		}
+		return start, "server", nil
+	case "max_connection_age":
+		env.SetMaxConnectionAge(p.Age.D(), grace)
+		_ = restart(grace)
+		if err := start(); err != nil {
+			return nil, "server", err
+		}
+		return func() error {
+			env.SetMaxConnectionAge(0, 0)
+			_ = restart(grace)
+			return start()
+		}, "server", nil
+	}
+	return nil, "server", fmt.Errorf("unknown server fault %s", o.Spec.Kind.Name)
+}

@@ -1,0 +1,278 @@
+package fault
+
+import (
+	"context"
+	"hash/maphash"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// Metadata keys the harness's clients send so the server side can tell
+// which group and client a stream belongs to.
+const (
+	MDGroup  = "streambench-group"
+	MDClient = "streambench-client"
+)
+
+// Streams is the gRPC-layer fault injector and stream accountant of the
+// builtin target: a server interceptor that consults the active stream
+// faults on every message, and counts how handlers ended.
+type Streams struct {
+	active atomic.Pointer[[]*activeStream]
+	seed   uint64
+	mu     sync.Mutex
+
+	ends          sync.Map // code name -> *atomic.Uint64
+	okAfterCancel atomic.Uint64
+	injected      atomic.Uint64
+}
+
+type activeStream struct {
+	occ     Occurrence
+	params  *StreamParams
+	code    codes.Code
+	clients map[int]bool // nil: every client of group (or all)
+	group   string
+	salt    uint64
+}
+
+// NewStreams returns an injector whose random choices derive from seed.
+func NewStreams(seed int64) *Streams {
+	s := &Streams{seed: uint64(seed)}
+	s.active.Store(&[]*activeStream{})
+	return s
+}
+
+// Activate starts the stream fault o on clients (nil: everyone in scope)
+// and returns its revert.
+func (s *Streams) Activate(o Occurrence, clients []Member) func() {
+	p := o.Spec.Params.(*StreamParams)
+	a := &activeStream{occ: o, params: p, group: o.Spec.Scope.Group,
+		salt: s.seed ^ uint64(o.Spec.Index)<<40 ^ uint64(o.Rep)<<20}
+	if p.Status != "" {
+		a.code, _ = ParseCode(p.Status)
+	}
+	if o.Spec.Scope.Fraction > 0 && o.Spec.Scope.Fraction < 1 {
+		a.clients = make(map[int]bool, len(clients))
+		for _, m := range clients {
+			a.clients[m.ID] = true
+		}
+	}
+	s.mu.Lock()
+	old := *s.active.Load()
+	next := append(append([]*activeStream(nil), old...), a)
+	s.active.Store(&next)
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		cur := *s.active.Load()
+		kept := make([]*activeStream, 0, len(cur))
+		for _, x := range cur {
+			if x != a {
+				kept = append(kept, x)
+			}
+		}
+		s.active.Store(&kept)
+	}
+}
+
+// ServerStats are the handler ends the interceptor counted.
+type ServerStats struct {
+	// Ends counts handler returns by status code name ("OK", "Canceled", …).
+	Ends map[string]uint64
+	// OKAfterCancel counts handlers that returned OK although their stream's
+	// context was already cancelled: the server claimed success for a
+	// stream whose client never saw its end.
+	OKAfterCancel uint64
+	// Injected counts faults injected into streams.
+	Injected uint64
+}
+
+// Stats returns the counts so far.
+func (s *Streams) Stats() ServerStats {
+	st := ServerStats{Ends: map[string]uint64{}, OKAfterCancel: s.okAfterCancel.Load(), Injected: s.injected.Load()}
+	s.ends.Range(func(k, v any) bool {
+		st.Ends[k.(string)] = v.(*atomic.Uint64).Load()
+		return true
+	})
+	return st
+}
+
+func (s *Streams) countEnd(code codes.Code) {
+	name := code.String()
+	v, ok := s.ends.Load(name)
+	if !ok {
+		v, _ = s.ends.LoadOrStore(name, new(atomic.Uint64))
+	}
+	v.(*atomic.Uint64).Add(1)
+}
+
+var streamSeq atomic.Uint64
+
+// Interceptor returns the server stream interceptor.
+func (s *Streams) Interceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		w := &faultStream{ServerStream: ss, s: s, id: -1, stream: streamSeq.Add(1)}
+		if md, ok := metadata.FromIncomingContext(ss.Context()); ok {
+			if v := md.Get(MDGroup); len(v) > 0 {
+				w.group = v[0]
+			}
+			if v := md.Get(MDClient); len(v) > 0 {
+				if id, err := strconv.Atoi(v[0]); err == nil {
+					w.id = id
+				}
+			}
+		}
+		err := handler(srv, w)
+		code := status.Code(err)
+		s.countEnd(code)
+		if err == nil && ss.Context().Err() != nil {
+			s.okAfterCancel.Add(1)
+		}
+		return err
+	}
+}
+
+// faultStream applies the active stream faults to one stream.
+type faultStream struct {
+	grpc.ServerStream
+	s      *Streams
+	group  string
+	id     int
+	stream uint64
+	msgs   atomic.Int64
+	// mu guards aborted and stalled: a handler may Send and Recv from two
+	// goroutines.
+	mu      sync.Mutex
+	aborted bool
+	stalled map[*activeStream]bool
+}
+
+var hashSeed = maphash.MakeSeed()
+
+// roll returns a deterministic number in [0,1) for (fault, client, stream
+// or message n).
+func roll(salt uint64, id int, n uint64) float64 {
+	var h maphash.Hash
+	h.SetSeed(hashSeed)
+	var b [24]byte
+	for i := 0; i < 8; i++ {
+		b[i] = byte(salt >> (8 * i))
+		b[8+i] = byte(uint64(id) >> (8 * i))
+		b[16+i] = byte(n >> (8 * i))
+	}
+	h.Write(b[:])
+	return float64(h.Sum64()>>11) / (1 << 53)
+}
+
+func (w *faultStream) applies(a *activeStream) bool {
+	if a.group != "" && a.group != w.group {
+		return false
+	}
+	if a.clients != nil && !a.clients[w.id] {
+		return false
+	}
+	return true
+}
+
+// before runs the active faults before message n of the stream moves.
+func (w *faultStream) before(send bool) error {
+	n := int(w.msgs.Add(1))
+	list := *w.s.active.Load()
+	if len(list) == 0 {
+		return nil
+	}
+	ctx := w.Context()
+	for _, a := range list {
+		if !w.applies(a) {
+			continue
+		}
+		p := a.params
+		switch a.occ.Spec.Kind.Name {
+		case "stream_abort":
+			if n > p.After && roll(a.salt, w.id, w.stream) < p.Probability && w.once(a, true) {
+				w.s.injected.Add(1)
+				return status.Errorf(a.code, "streambench fault %s", a.occ.Name())
+			}
+		case "stream_delay":
+			if send && roll(a.salt, w.id, w.stream<<20^uint64(n)) < p.Probability {
+				d := p.Delay.D()
+				if j := p.Jitter.D(); j > 0 {
+					d += time.Duration((2*roll(a.salt+1, w.id, w.stream<<20^uint64(n)) - 1) * float64(j))
+				}
+				w.s.injected.Add(1)
+				if err := sleep(ctx, d); err != nil {
+					return err
+				}
+			}
+		case "stream_stall":
+			if n > p.After && roll(a.salt, w.id, w.stream) < p.Probability && w.once(a, false) {
+				w.s.injected.Add(1)
+				if err := sleep(ctx, p.Stall.D()); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// once reports whether fault a has not yet fired on this stream, marking
+// it fired (abort: whether the stream was not aborted yet).
+func (w *faultStream) once(a *activeStream, abort bool) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if abort {
+		if w.aborted {
+			return false
+		}
+		w.aborted = true
+		return true
+	}
+	if w.stalled[a] {
+		return false
+	}
+	if w.stalled == nil {
+		w.stalled = map[*activeStream]bool{}
+	}
+	w.stalled[a] = true
+	return true
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+// SendMsg implements grpc.ServerStream.
+func (w *faultStream) SendMsg(m any) error {
+	if err := w.before(true); err != nil {
+		return err
+	}
+	return w.ServerStream.SendMsg(m)
+}
+
+// RecvMsg implements grpc.ServerStream.
+func (w *faultStream) RecvMsg(m any) error {
+	if err := w.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return w.before(false)
+}
