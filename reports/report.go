@@ -89,6 +89,11 @@ type Group struct {
 	RPC         string `json:"rpc"`
 	Clients     int    `json:"clients"`
 	Connections int    `json:"connections"`
+	// StartSeconds is when the group's clients started, from the run's start.
+	StartSeconds float64 `json:"start_seconds,omitempty"`
+	// Read describes a slow-reading group ("delay 20ms", "stall 5s after
+	// 10s", "stop after 2s"); empty for groups that read at full speed.
+	Read string `json:"read,omitempty"`
 	// Streams counts streams opened and ended, and ends that were failures
 	// (anything but complete or cancelled by the client at the end of the
 	// run).
@@ -202,6 +207,14 @@ type ServerStats struct {
 	CutOff uint64 `json:"cut_off"`
 	// MaxQueue is the deepest any subscriber's send queue got.
 	MaxQueue int `json:"max_queue"`
+	// Ends counts handler returns by status code name ("OK", "Canceled").
+	Ends map[string]uint64 `json:"ends,omitempty"`
+	// OKAfterCancel counts handlers that returned OK although their
+	// stream's context was already cancelled: the server claimed success
+	// for a stream whose client never saw its end.
+	OKAfterCancel uint64 `json:"ok_after_cancel"`
+	// Injected counts stream-layer faults injected.
+	Injected uint64 `json:"injected,omitempty"`
 }
 
 // Histogram is a latency distribution: summary figures in milliseconds and

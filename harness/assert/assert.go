@@ -56,6 +56,9 @@ func Compile(sc *scenario.Scenario) ([]Assertion, error) {
 
 // CompileOne compiles one assertion; groups are the scenario's group names.
 func CompileOne(a scenario.Assertion, groups []string) (Assertion, error) {
+	if a.Key != "" && a.Args != nil {
+		return compileWithArgs(a, groups)
+	}
 	if a.Key != "" {
 		return compileCheck(a.String(), a.Key, a.Value, groups)
 	}

@@ -23,11 +23,16 @@ type checkSpec struct {
 
 var checks_ = map[string]checkSpec{
 	"eof": {
-		doc:    "no stream ended with a clean io.EOF before it was complete (premature EOF)",
+		doc:    "no stream ended with a clean io.EOF before it was complete (premature EOF), and no builtin handler returned OK for a stream already cancelled",
 		value:  "clean",
 		count:  func(g *reports.Group) (uint64, string) { return g.Ends["premature_eof"], "premature EOFs" },
 		endKey: "premature_eof",
 		what:   "premature EOFs",
+	},
+	"recovered": {
+		doc:   "every client whose stream broke received a message again before the run ended",
+		count: func(g *reports.Group) (uint64, string) { return g.Outages.Unrecovered, "clients still broken at the end" },
+		what:  "clients still broken at the end",
 	},
 	"no_loss": {
 		doc:   "every subscriber saw every update: no seq was skipped",
@@ -79,6 +84,9 @@ type check struct {
 }
 
 func compileCheck(text, key, value string, groups []string) (Assertion, error) {
+	if key == "isolation" {
+		return nil, fmt.Errorf("isolation takes settings: write isolation: {group: FAST, factor: 3} or {group: FAST, bound: 250ms}")
+	}
 	spec, ok := checks_[key]
 	if !ok {
 		return nil, fmt.Errorf("unknown check %q (checks: %s; or write a threshold like %q)",
@@ -125,6 +133,12 @@ func (c *check) Check(r *reports.Report) reports.Verdict {
 				}
 			}
 		}
+	}
+	if c.name == "eof" && r.Server != nil && r.Server.OKAfterCancel > 0 && (c.group == "" || c.group == "all") {
+		// The server side of a premature EOF: a handler that returned OK
+		// for a stream its client had already lost.
+		total += r.Server.OKAfterCancel
+		per = append(per, fmt.Sprintf("server: %d handlers returned OK after their stream was cancelled", r.Server.OKAfterCancel))
 	}
 	v.Actual = fmt.Sprintf("%d %s", total, c.spec.what)
 	v.Pass = total == 0

@@ -163,6 +163,9 @@ var counterMetrics = map[string]func(g *reports.Group) uint64{
 	"streams.completed": func(g *reports.Group) uint64 { return g.Ends["complete"] },
 	"messages.sent":     func(g *reports.Group) uint64 { return g.Messages.Sent },
 	"messages.received": func(g *reports.Group) uint64 { return g.Messages.Received },
+	"outages.opened":      func(g *reports.Group) uint64 { return g.Outages.Opened },
+	"outages.recovered":   func(g *reports.Group) uint64 { return g.Outages.Recovered },
+	"outages.unrecovered": func(g *reports.Group) uint64 { return g.Outages.Unrecovered },
 	"violations": func(g *reports.Group) uint64 {
 		var n uint64
 		for _, v := range g.Violations {
@@ -173,12 +176,12 @@ var counterMetrics = map[string]func(g *reports.Group) uint64{
 }
 
 func metricNames() []string {
-	out := []string{"latency.<stat>", "stream_duration.<stat>"}
+	out := []string{"latency.<stat>", "stream_duration.<stat>", "recovery.<stat>"}
 	for n := range counterMetrics {
 		out = append(out, n)
 	}
 	out = append(out, "ends.<class or status code>", "violations.<kind>", "error_rate", "messages.rate")
-	sortStrings(out[2:])
+	sortStrings(out[3:])
 	return out
 }
 
@@ -198,7 +201,7 @@ func lookupMetric(name string) (metric, error) {
 	}
 	base, sub, _ := strings.Cut(name, ".")
 	switch base {
-	case "latency", "stream_duration":
+	case "latency", "stream_duration", "recovery":
 		return histogramMetric(name, base, sub)
 	case "ends":
 		if sub == "" {
@@ -249,7 +252,7 @@ var violationKinds = []string{"gap", "duplicate", "reorder", "wrong_value", "wro
 // ("Unavailable", "status:Unavailable") to "status:Unavailable".
 func endKey(s string) string {
 	switch s {
-	case "complete", "premature_eof", "violation", "canceled", "deadline":
+	case "complete", "premature_eof", "violation", "canceled", "deadline", "idle_timeout":
 		return s
 	}
 	return "status:" + strings.TrimPrefix(s, "status:")
@@ -257,8 +260,11 @@ func endKey(s string) string {
 
 func histogramMetric(name, base, stat string) (metric, error) {
 	pick := func(g *reports.Group) reports.Histogram {
-		if base == "latency" {
+		switch base {
+		case "latency":
 			return g.Latency
+		case "recovery":
+			return g.Recovery
 		}
 		return g.StreamDuration
 	}

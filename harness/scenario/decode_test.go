@@ -162,7 +162,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"assertion with two keys", "assert:\n  - {eof: clean, leaks: none}\n",
 			wantErr{"f.yaml:2:5", "assert[0]", []string{"exactly one key, got 2", "own list item"}}},
 		{"assertion value not scalar", "assert:\n  - no_loss: [a, b]\n",
-			wantErr{"f.yaml:2:14", "assert[0]", []string{`the value of "no_loss" must be a single word or number, got a list`}}},
+			wantErr{"f.yaml:2:14", "assert[0]", []string{`the value of "no_loss" must be a single word, a number or a mapping of settings, got a list`}}},
 		{"assertion list", "assert:\n  - [a]\n",
 			wantErr{"f.yaml:2:5", "assert[0]", []string{"expected an assertion, got a list"}}},
 		{"assert not a list", "assert: eof\n",

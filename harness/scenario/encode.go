@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"sort"
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
@@ -81,6 +82,18 @@ func (e encoder) value(v reflect.Value, path string) (*yaml.Node, error) {
 	case Assertion:
 		if x.Key == "" {
 			return scalarNode(strTag, x.Expr), nil
+		}
+		if len(x.Args) > 0 {
+			m := &yaml.Node{Kind: yaml.MappingNode, Tag: mapTag}
+			keys := make([]string, 0, len(x.Args))
+			for k := range x.Args {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				m.Content = append(m.Content, scalarNode(strTag, k), &yaml.Node{Kind: yaml.ScalarNode, Value: x.Args[k]})
+			}
+			return &yaml.Node{Kind: yaml.MappingNode, Tag: mapTag, Content: []*yaml.Node{scalarNode(strTag, x.Key), m}}, nil
 		}
 		val := scalarNode(strTag, x.Value)
 		if x.Value == "" {

@@ -92,8 +92,30 @@ func (a *Assertion) decodeNode(d *decoder, n *yaml.Node, path string) error {
 		if err := d.plain(v, path); err != nil {
 			return err
 		}
+		if v.Kind == yaml.MappingNode {
+			args := map[string]string{}
+			for i := 0; i+1 < len(v.Content); i += 2 {
+				ak, av := v.Content[i], v.Content[i+1]
+				name, err := d.key(ak, path)
+				if err != nil {
+					return err
+				}
+				if err := d.plain(av, path); err != nil {
+					return err
+				}
+				if av.Kind != yaml.ScalarNode {
+					return d.errorf(av, path, "setting %s of %s must be a single value, got %s", quote(name), quote(key), describe(av))
+				}
+				if _, dup := args[name]; dup {
+					return d.errorf(ak, path, "duplicate setting %s", quote(name))
+				}
+				args[name] = av.Value
+			}
+			*a = Assertion{Key: key, Args: args, Pos: posOf(n)}
+			return nil
+		}
 		if v.Kind != yaml.ScalarNode {
-			return d.errorf(v, path, "the value of %s must be a single word or number, got %s", quote(key), describe(v))
+			return d.errorf(v, path, "the value of %s must be a single word, a number or a mapping of settings, got %s", quote(key), describe(v))
 		}
 		value := v.Value
 		if v.ShortTag() == nullTag {

@@ -4,6 +4,8 @@
 package scenario
 
 import (
+	"sort"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -251,6 +253,9 @@ type Assertion struct {
 	Expr string
 	// Key and Value are the mapping form's key and value (Value may be "").
 	Key, Value string
+	// Args holds a mapping form whose value is itself a mapping of
+	// settings (isolation: {group: fast, factor: 3}).
+	Args map[string]string
 	// Pos is where the entry stands in the file.
 	Pos Pos
 }
@@ -259,6 +264,18 @@ type Assertion struct {
 func (a Assertion) String() string {
 	if a.Key == "" {
 		return a.Expr
+	}
+	if len(a.Args) > 0 {
+		keys := make([]string, 0, len(a.Args))
+		for k := range a.Args {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + ": " + a.Args[k]
+		}
+		return a.Key + ": {" + strings.Join(parts, ", ") + "}"
 	}
 	if a.Value == "" {
 		return a.Key

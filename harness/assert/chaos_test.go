@@ -1,0 +1,117 @@
+package assert
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/reports"
+)
+
+// isolationReport: fast subscribers alone for 5 s, then slow readers join.
+// during scales the fast group's latency and delivery after they join.
+func isolationReport(t *testing.T, latencyDuring int64, perClientDuring uint64, cutOff uint64) *reports.Report {
+	t.Helper()
+	r := &reports.Report{
+		Scenario: reports.ScenarioEcho{DurationSeconds: 10},
+		Server:   &reports.ServerStats{FeedRate: 100},
+		Groups: []reports.Group{
+			{Name: "fast", Clients: 10},
+			{Name: "slow", Clients: 2, StartSeconds: 5, Read: "delay 20ms", Ends: map[string]uint64{"status:ResourceExhausted": cutOff}},
+		},
+	}
+	for s := 1; s <= 10; s++ {
+		lat, rec := int64(2000), uint64(1000) // 2ms, 100/s per client
+		if s > 5 {
+			lat, rec = latencyDuring, perClientDuring*10
+		}
+		h := hist(t, lat, lat, lat)
+		r.Windows = append(r.Windows, reports.Window{Offset: float64(s), Group: "fast", Received: rec, Latency: &h})
+	}
+	return r
+}
+
+func TestIsolation(t *testing.T) {
+	iso := func(args map[string]string) Assertion {
+		a, err := CompileOne(scenario.Assertion{Key: "isolation", Args: args}, []string{"fast", "slow"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	for _, tc := range []struct {
+		name     string
+		args     map[string]string
+		rep      *reports.Report
+		pass     bool
+		inDetail string
+	}{
+		{"isolated", map[string]string{"group": "fast", "factor": "3"}, isolationReport(t, 3000, 100, 2), true, ""},
+		{"latency blows up", map[string]string{"group": "fast", "factor": "3"}, isolationReport(t, 40000, 100, 2), false, "exceeds 3x"},
+		{"bound", map[string]string{"group": "fast", "bound": "20ms"}, isolationReport(t, 40000, 100, 2), false, "exceeds the bound"},
+		{"server stalled", map[string]string{"group": "fast", "bound": "1s"}, isolationReport(t, 3000, 20, 2), false, "the server stalled"},
+		{"slow never cut off", map[string]string{"group": "fast", "bound": "1s"}, isolationReport(t, 3000, 100, 0), false, "never cut off"},
+		{"cutoff not required", map[string]string{"group": "fast", "bound": "1s", "cutoff": "false"}, isolationReport(t, 3000, 100, 0), true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := iso(tc.args).Check(tc.rep)
+			if v.Pass != tc.pass || !strings.Contains(v.Detail, tc.inDetail) {
+				t.Fatalf("pass=%v detail=%q actual=%q; want pass=%v detail containing %q", v.Pass, v.Detail, v.Actual, tc.pass, tc.inDetail)
+			}
+		})
+	}
+}
+
+func TestIsolationCompileErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args map[string]string
+		want string
+	}{
+		{map[string]string{"factor": "3"}, "group (the fast group) is required"},
+		{map[string]string{"group": "fast"}, "give factor"},
+		{map[string]string{"group": "nope", "factor": "3"}, `no group "nope"`},
+		{map[string]string{"group": "fast", "factor": "0.5"}, "factor must be >= 1"},
+		{map[string]string{"group": "fast", "bound": "fast"}, "not a duration"},
+		{map[string]string{"group": "fast", "bound": "1s", "colour": "red"}, "settings: group, slow"},
+	} {
+		_, err := CompileOne(scenario.Assertion{Key: "isolation", Args: tc.args}, []string{"fast", "slow"})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestRecoveryAndServerEOF(t *testing.T) {
+	rep := testReport(t)
+	rep.Groups[1].Recovery = hist(t, 100_000, 300_000, 1_500_000)
+	rep.Groups[1].Outages = reports.Outages{Opened: 3, Recovered: 2, Unrecovered: 1}
+	for _, tc := range []struct {
+		a    scenario.Assertion
+		pass bool
+	}{
+		{scenario.Assertion{Expr: "subscribe.recovery.p99 < 2s"}, true},
+		{scenario.Assertion{Expr: "recovery.max < 1s"}, false},
+		{scenario.Assertion{Expr: "subscribe.outages.unrecovered == 0"}, false},
+		{scenario.Assertion{Key: "recovered", Value: "subscribe"}, false},
+		{scenario.Assertion{Key: "recovered", Value: "pow"}, true},
+	} {
+		a, err := CompileOne(tc.a, groups)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := a.Check(rep); v.Pass != tc.pass {
+			t.Errorf("%s: pass=%v actual=%q, want %v", tc.a, v.Pass, v.Actual, tc.pass)
+		}
+	}
+	// eof: clean also fails on the server side's evidence alone.
+	clean := testReport(t)
+	clean.Groups[0].Ends["premature_eof"] = 0
+	eof, _ := CompileOne(scenario.Assertion{Key: "eof", Value: "clean"}, groups)
+	if v := eof.Check(clean); !v.Pass {
+		t.Fatalf("eof failed without evidence: %+v", v)
+	}
+	clean.Server = &reports.ServerStats{OKAfterCancel: 2}
+	if v := eof.Check(clean); v.Pass || !strings.Contains(v.Detail, "returned OK after their stream was cancelled") {
+		t.Fatalf("eof passed although 2 handlers returned OK after cancel: %+v", v)
+	}
+}

@@ -1,0 +1,218 @@
+package assert
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/reports"
+)
+
+// isolation judges that slow readers do not hurt fast ones:
+//
+//	- isolation: {group: fast, factor: 3}      # p99 with slow readers <= 3x p99 before them
+//	- isolation: {group: fast, bound: 250ms}   # or a fixed bound (both may be given)
+//
+// Optional settings: slow (the slow group; default every group with a read
+// mode), rate (the least share of the feed rate each fast subscriber must
+// still receive while slow readers are present, default 90%), floor (the
+// least threshold a factor yields, default 10ms, so a sub-millisecond
+// baseline does not make noise a failure), cutoff (false: do not require
+// the slow readers to be cut off with ResourceExhausted).
+type isolation struct {
+	text   string
+	group  string
+	slow   string
+	factor float64
+	bound  float64 // ms
+	floor  float64 // ms
+	rate   float64
+	cutoff bool
+}
+
+var isolationKeys = []string{"group", "slow", "factor", "bound", "floor", "rate", "cutoff"}
+
+func compileWithArgs(a scenario.Assertion, groups []string) (Assertion, error) {
+	if a.Key != "isolation" {
+		return nil, fmt.Errorf("%s takes no settings mapping (only isolation does); write %s: GROUP or %s", a.Key, a.Key, a.Key)
+	}
+	iso := &isolation{text: a.String(), floor: 10, rate: 0.9, cutoff: true}
+	for k, v := range a.Args {
+		var err error
+		switch k {
+		case "group":
+			iso.group = v
+			err = checkGroupName(v, groups)
+			if v == "all" || v == "" {
+				err = fmt.Errorf("group: name the fast group")
+			}
+		case "slow":
+			iso.slow = v
+			err = checkGroupName(v, groups)
+		case "factor":
+			iso.factor, err = strconv.ParseFloat(v, 64)
+			if err == nil && iso.factor < 1 {
+				err = fmt.Errorf("factor must be >= 1, got %v", iso.factor)
+			}
+		case "bound":
+			iso.bound, err = parseValue(v, unitDuration)
+		case "floor":
+			iso.floor, err = parseValue(v, unitDuration)
+		case "rate":
+			iso.rate, err = parseValue(v, unitRatio)
+		case "cutoff":
+			iso.cutoff, err = strconv.ParseBool(v)
+		default:
+			err = fmt.Errorf("unknown setting %q (settings: %s)", k, strings.Join(isolationKeys, ", "))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("isolation: %w", err)
+		}
+	}
+	if iso.group == "" {
+		return nil, fmt.Errorf("isolation: group (the fast group) is required")
+	}
+	if iso.factor == 0 && iso.bound == 0 {
+		return nil, fmt.Errorf("isolation: give factor (vs the phase before slow readers) and/or bound")
+	}
+	return iso, nil
+}
+
+func (iso *isolation) Check(r *reports.Report) reports.Verdict {
+	v := reports.Verdict{Name: iso.text}
+	var exp []string
+	if iso.factor > 0 {
+		exp = append(exp, fmt.Sprintf("%s p99 <= %gx its p99 before slow readers (at least %s)", iso.group, iso.factor, formatValue(iso.floor, unitDuration)))
+	}
+	if iso.bound > 0 {
+		exp = append(exp, fmt.Sprintf("%s p99 <= %s with slow readers", iso.group, formatValue(iso.bound, unitDuration)))
+	}
+	exp = append(exp, fmt.Sprintf("delivery >= %s of the feed rate", formatValue(iso.rate, unitRatio)))
+	if iso.cutoff {
+		exp = append(exp, "slow readers cut off (ResourceExhausted)")
+	}
+	v.Expected = strings.Join(exp, "; ")
+
+	fast := r.Group(iso.group)
+	if fast == nil {
+		v.Actual, v.Detail = "n/a", fmt.Sprintf("no group %q in the report", iso.group)
+		return v
+	}
+	var slow []*reports.Group
+	for i := range r.Groups {
+		g := &r.Groups[i]
+		if g.Name != iso.group && (g.Name == iso.slow || iso.slow == "" && g.Read != "") {
+			slow = append(slow, g)
+		}
+	}
+	if len(slow) == 0 {
+		v.Actual, v.Detail = "n/a", "no slow-reader group (a group with read:) to judge isolation against"
+		return v
+	}
+	slowStart := slow[0].StartSeconds
+	for _, g := range slow {
+		slowStart = min(slowStart, g.StartSeconds)
+	}
+	end := r.Scenario.DurationSeconds
+	var before, during []reports.Window
+	for _, w := range r.Windows {
+		if w.Group != iso.group || w.Offset > end {
+			continue
+		}
+		switch {
+		case w.Offset <= slowStart:
+			before = append(before, w)
+		case w.Offset > slowStart+1: // skip the second slow readers arrive in
+			during = append(during, w)
+		}
+	}
+	var actual, why []string
+	pass := true
+
+	p99During, okDuring := windowsP99(during)
+	if !okDuring {
+		v.Actual, v.Detail = "no samples", fmt.Sprintf("%s received nothing while slow readers were present", iso.group)
+		return v
+	}
+	actual = append(actual, fmt.Sprintf("%s p99 %s with slow readers", iso.group, formatValue(p99During, unitDuration)))
+	if iso.factor > 0 {
+		p99Before, ok := windowsP99(before)
+		if !ok {
+			pass = false
+			why = append(why, fmt.Sprintf("no fast-only phase to compare with: give the slow group a start later than its first second (slow readers start at %gs)", slowStart))
+		} else {
+			limit := max(iso.factor*p99Before, iso.floor)
+			actual = append(actual, fmt.Sprintf("%s before (x%.1f)", formatValue(p99Before, unitDuration), p99During/max(p99Before, 0.001)))
+			if p99During > limit {
+				pass = false
+				why = append(why, fmt.Sprintf("p99 %s exceeds %gx %s = %s", formatValue(p99During, unitDuration), iso.factor, formatValue(p99Before, unitDuration), formatValue(limit, unitDuration)))
+			}
+		}
+	}
+	if iso.bound > 0 && p99During > iso.bound {
+		pass = false
+		why = append(why, fmt.Sprintf("p99 %s exceeds the bound %s", formatValue(p99During, unitDuration), formatValue(iso.bound, unitDuration)))
+	}
+	if r.Server != nil && r.Server.FeedRate > 0 && fast.Clients > 0 {
+		var received uint64
+		for _, w := range during {
+			received += w.Received
+		}
+		perClient := float64(received) / float64(len(during)) / float64(fast.Clients)
+		share := perClient / r.Server.FeedRate
+		actual = append(actual, fmt.Sprintf("delivered %.0f/s of %g/s per subscriber", perClient, r.Server.FeedRate))
+		if share < iso.rate {
+			pass = false
+			why = append(why, fmt.Sprintf("the server stalled: %s received %.0f%% of the feed rate while slow readers were present", iso.group, share*100))
+		}
+	} else {
+		pass = false
+		why = append(why, "no server feed rate in the report: isolation needs the builtin target's feed")
+	}
+	if iso.cutoff {
+		var cut []string
+		for _, g := range slow {
+			n := g.Ends["status:ResourceExhausted"]
+			cut = append(cut, fmt.Sprintf("%s %d", g.Name, n))
+			if n == 0 {
+				pass = false
+				why = append(why, fmt.Sprintf("slow group %s was never cut off with ResourceExhausted", g.Name))
+			}
+		}
+		sort.Strings(cut)
+		actual = append(actual, "cut off: "+strings.Join(cut, ", "))
+	}
+	v.Actual = strings.Join(actual, "; ")
+	v.Pass = pass
+	v.Detail = strings.Join(why, "; ")
+	return v
+}
+
+// windowsP99 merges the windows' latency histograms and returns their p99
+// in milliseconds.
+func windowsP99(ws []reports.Window) (float64, bool) {
+	var merged *hdrhistogram.Histogram
+	for _, w := range ws {
+		if w.Latency == nil || w.Latency.Count == 0 {
+			continue
+		}
+		h, err := w.Latency.Decode()
+		if err != nil {
+			continue
+		}
+		if merged == nil {
+			merged = h
+		} else {
+			merged.Merge(h)
+		}
+	}
+	if merged == nil || merged.TotalCount() == 0 {
+		return 0, false
+	}
+	return float64(merged.ValueAtQuantile(99)) / float64(time.Millisecond/time.Microsecond), true
+}
