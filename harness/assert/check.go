@@ -30,9 +30,11 @@ var checks_ = map[string]checkSpec{
 		what:   "premature EOFs",
 	},
 	"recovered": {
-		doc:   "every client whose stream broke received a message again before the run ended",
-		count: func(g *reports.Group) (uint64, string) { return g.Outages.Unrecovered, "clients still broken at the end" },
-		what:  "clients still broken at the end",
+		doc: "every client whose stream broke received a message again before the run ended",
+		count: func(g *reports.Group) (uint64, string) {
+			return g.Outages.Unrecovered, "clients still broken at the end"
+		},
+		what: "clients still broken at the end",
 	},
 	"no_loss": {
 		doc:   "every subscriber saw every update: no seq was skipped",

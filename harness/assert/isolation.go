@@ -15,8 +15,8 @@ import (
 
 // isolation judges that slow readers do not hurt fast ones:
 //
-//	- isolation: {group: fast, factor: 3}      # p99 with slow readers <= 3x p99 before them
-//	- isolation: {group: fast, bound: 250ms}   # or a fixed bound (both may be given)
+//   - isolation: {group: fast, factor: 3}      # p99 with slow readers <= 3x p99 before them
+//   - isolation: {group: fast, bound: 250ms}   # or a fixed bound (both may be given)
 //
 // Optional settings: slow (the slow group; default every group with a read
 // mode), rate (the least share of the feed rate each fast subscriber must

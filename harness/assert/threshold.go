@@ -156,13 +156,13 @@ func parseValue(s string, u unit) (float64, error) {
 var statNames = []string{"p50", "p90", "p99", "p99.9", "p<any 0..100>", "min", "max", "mean", "stddev"}
 
 var counterMetrics = map[string]func(g *reports.Group) uint64{
-	"errors":            func(g *reports.Group) uint64 { return g.Streams.Failed },
-	"streams.opened":    func(g *reports.Group) uint64 { return g.Streams.Opened },
-	"streams.ended":     func(g *reports.Group) uint64 { return g.Streams.Ended },
-	"streams.failed":    func(g *reports.Group) uint64 { return g.Streams.Failed },
-	"streams.completed": func(g *reports.Group) uint64 { return g.Ends["complete"] },
-	"messages.sent":     func(g *reports.Group) uint64 { return g.Messages.Sent },
-	"messages.received": func(g *reports.Group) uint64 { return g.Messages.Received },
+	"errors":              func(g *reports.Group) uint64 { return g.Streams.Failed },
+	"streams.opened":      func(g *reports.Group) uint64 { return g.Streams.Opened },
+	"streams.ended":       func(g *reports.Group) uint64 { return g.Streams.Ended },
+	"streams.failed":      func(g *reports.Group) uint64 { return g.Streams.Failed },
+	"streams.completed":   func(g *reports.Group) uint64 { return g.Ends["complete"] },
+	"messages.sent":       func(g *reports.Group) uint64 { return g.Messages.Sent },
+	"messages.received":   func(g *reports.Group) uint64 { return g.Messages.Received },
 	"outages.opened":      func(g *reports.Group) uint64 { return g.Outages.Opened },
 	"outages.recovered":   func(g *reports.Group) uint64 { return g.Outages.Recovered },
 	"outages.unrecovered": func(g *reports.Group) uint64 { return g.Outages.Unrecovered },
