@@ -27,7 +27,41 @@ type Params struct {
 	Base int64
 	// StreamTimeout is a deadline for each stream (0 = none).
 	StreamTimeout time.Duration
+	// Read is how the client reads a server stream (the zero value reads
+	// as fast as it can). Drivers of server-streaming RPCs honour it.
+	Read ReadMode
+	// Idle is the per-stream idle watchdog: when no message arrives for
+	// Idle while the client is reading, the driver cancels the stream and
+	// ends it with record.Idle. Time the client spends in its own Read
+	// pauses does not count. 0 = off. Unlike keepalive, it detects a
+	// blackholed connection in any bounded time.
+	Idle time.Duration
 }
+
+// ReadMode is how a client reads a server stream: as fast as it can (the
+// zero value), with a delay after each message, and/or with one stall per
+// stream. While the client pauses, stop still ends the stream promptly (the
+// driver stops pausing and drains it) and a cancelled ctx ends it at once.
+type ReadMode struct {
+	// Delay is a pause after each message received: a reader slower than
+	// the feed.
+	Delay time.Duration
+	// StallAfter is when, counted from the stream's start, the client stalls
+	// (stops reading). The stall happens once per stream, when the client
+	// is next about to read; it is enabled by StallFor > 0 or Stop.
+	StallAfter time.Duration
+	// StallFor is how long the stall lasts before the client reads again.
+	StallFor time.Duration
+	// Stop makes the stall last for good: from StallAfter on the client
+	// never reads again until it is stopped ({Stop: true} never reads).
+	Stop bool
+}
+
+// Stalls reports whether m has a stall (StallFor > 0 or Stop).
+func (m ReadMode) Stalls() bool { return m.Stop || m.StallFor > 0 }
+
+// Slow reports whether m reads slower than it could (any pause at all).
+func (m ReadMode) Slow() bool { return m.Delay > 0 || m.Stalls() }
 
 // Driver runs the streams of one client, one after another, from a single
 // goroutine. It may keep state between streams (a Subscribe client

@@ -57,10 +57,14 @@ const (
 	Canceled
 	// Deadline: the client's own per-stream deadline expired.
 	Deadline
+	// Idle: the client's per-stream idle watchdog ended the stream: no
+	// message arrived for the configured idle time while the client was
+	// reading (a blackholed or stalled server).
+	Idle
 	numClasses
 )
 
-var classNames = [...]string{"complete", "premature_eof", "status", "violation", "canceled", "deadline"}
+var classNames = [...]string{"complete", "premature_eof", "status", "violation", "canceled", "deadline", "idle_timeout"}
 
 // String names the class as reports do.
 func (c Class) String() string {
@@ -379,7 +383,12 @@ type Client struct {
 	broken  bool
 	brokeAt time.Time
 	now     func() time.Time
+	n       uint64
 }
+
+// Messages counts the messages this client received so far (read it from
+// the goroutine that runs its streams).
+func (c *Client) Messages() uint64 { return c.n }
 
 // Client returns the sink of client id.
 func (r *Recorder) Client(id int) *Client {
@@ -392,6 +401,7 @@ func (r *Recorder) Client(id int) *Client {
 // Received implements Sink, ending an outage if one is open.
 func (c *Client) Received(latency time.Duration) {
 	c.shard.Received(latency)
+	c.n++
 	if c.broken {
 		c.broken = false
 		c.recovered.Add(1)

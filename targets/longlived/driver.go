@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/streambench/streambench/harness/driver"
 	"github.com/streambench/streambench/harness/record"
@@ -47,6 +48,14 @@ type subscribeDriver struct {
 // updates lost) and repeats (record.Duplicate), and when stop closes calls
 // Unsubscribe and expects the stream to end with OK (class Complete). A
 // clean end the client did not ask for is record.PrematureEOF.
+//
+// p.Read makes it a slow reader: it pauses p.Read.Delay after each update
+// and stalls once per stream as p.Read says. Once stop closes it pauses no
+// more and drains the stream, since the server's status (OK after
+// Unsubscribe, or ResourceExhausted for a reader cut off) is queued behind
+// the updates flow control holds. p.Idle > 0 arms a watchdog: when no
+// update arrives for p.Idle while the client is waiting in Recv (its own
+// pauses do not count), the stream is cancelled and ends as record.Idle.
 func NewDriver(cc grpc.ClientConnInterface, p driver.Params, sink record.Sink) driver.Driver {
 	return &subscribeDriver{client: pb.NewLonglivedClient(cc), p: p, sink: sink}
 }
@@ -68,10 +77,21 @@ func (d *subscribeDriver) Stream(ctx, stop context.Context) record.End {
 	}
 	defer cancel()
 
+	// The watchdog covers opening the stream too: NewStream waits while the
+	// connection is (re)connecting, which a blackhole can make last.
+	var wd *watchdog
+	if d.p.Idle > 0 {
+		wd = newWatchdog(d.p.Idle, opened, cancel)
+		defer wd.stop()
+	}
+
 	stream, err := d.client.Subscribe(sctx, &pb.SubscribeRequest{Id: d.p.ID, FromSeq: d.next})
 	if err != nil {
-		return d.ended(sctx, err, opened, 0)
+		return d.ended(ctx, sctx, wd, err, opened, 0)
 	}
+
+	rd := reader{mode: d.p.Read, opened: opened, stop: stop, ctx: sctx, wd: wd}
+	defer rd.close()
 
 	// When stop is cancelled, ask the server to end the stream. The
 	// callback runs in its own goroutine only once stop fires (no idle
@@ -91,12 +111,19 @@ func (d *subscribeDriver) Stream(ctx, stop context.Context) record.End {
 
 	var n uint64
 	for {
+		if rd.stallPending() {
+			rd.stall()
+		}
 		u, rerr := stream.Recv()
 		if rerr != nil {
 			err = rerr
 			break
 		}
-		d.sink.Received(time.Duration(time.Now().UnixNano() - u.GetSentUnixNano()))
+		now := time.Now()
+		if wd != nil {
+			wd.waiting(now) // from now on, waiting for the next update
+		}
+		d.sink.Received(time.Duration(now.UnixNano() - u.GetSentUnixNano()))
 		seq := u.GetSeq()
 		switch {
 		case d.next == 0 || seq == d.next:
@@ -112,6 +139,9 @@ func (d *subscribeDriver) Stream(ctx, stop context.Context) record.End {
 			received.Store(true)
 		}
 		n++
+		if d.p.Read.Delay > 0 {
+			rd.pause(d.p.Read.Delay)
+		}
 	}
 	close(done)
 	ucancel()
@@ -127,7 +157,7 @@ func (d *subscribeDriver) Stream(ctx, stop context.Context) record.End {
 		return d.end(record.End{Class: record.PrematureEOF}, opened,
 			fmt.Sprintf("clean EOF after %d updates without Unsubscribe", n))
 	}
-	return d.ended(sctx, err, opened, n)
+	return d.ended(ctx, sctx, wd, err, opened, n)
 }
 
 // unsubscribe asks the server to end this client's stream, retrying a
@@ -161,8 +191,14 @@ func (d *subscribeDriver) unsubscribe(ctx context.Context, done <-chan struct{},
 	}
 }
 
-// ended classifies a stream that ended with err (not a clean EOF).
-func (d *subscribeDriver) ended(sctx context.Context, err error, opened time.Time, n uint64) record.End {
+// ended classifies a stream that ended with err (not a clean EOF): as
+// record.Idle when the watchdog wd (nil = none) cancelled it, else by
+// driver.Classify.
+func (d *subscribeDriver) ended(ctx, sctx context.Context, wd *watchdog, err error, opened time.Time, n uint64) record.End {
+	if wd != nil && wd.fired() && ctx.Err() == nil && status.Code(err) == codes.Canceled {
+		return d.end(record.End{Class: record.Idle}, opened,
+			fmt.Sprintf("no update for %v (after %d updates)", d.p.Idle, n))
+	}
 	end := driver.Classify(sctx, err)
 	if end.Class == record.Status && end.Code == codes.OutOfRange {
 		// The server said our position is gone: start over from the next
@@ -175,4 +211,128 @@ func (d *subscribeDriver) ended(sctx context.Context, err error, opened time.Tim
 func (d *subscribeDriver) end(e record.End, opened time.Time, detail string) record.End {
 	d.sink.Ended(e, time.Since(opened), detail)
 	return e
+}
+
+// reader paces one stream's reads as its ReadMode says. Its pauses end
+// early when stop closes (the client then drains the stream) or ctx ends.
+type reader struct {
+	mode    driver.ReadMode
+	opened  time.Time
+	stop    context.Context
+	ctx     context.Context
+	wd      *watchdog
+	t       *time.Timer // reused by every pause; nil until the first
+	stalled bool        // this stream's stall happened
+}
+
+// stallPending reports whether the stream's stall is due now.
+func (r *reader) stallPending() bool {
+	return !r.stalled && r.mode.Stalls() && time.Since(r.opened) >= r.mode.StallAfter
+}
+
+// stall stops reading for StallFor, or until stopped when Stop is set.
+func (r *reader) stall() {
+	r.stalled = true
+	if r.mode.Stop {
+		r.pause(-1)
+		return
+	}
+	r.pause(r.mode.StallFor)
+}
+
+// pause waits d (d < 0: until stop or ctx), or not at all once stop has
+// closed. The watchdog does not count it.
+func (r *reader) pause(d time.Duration) {
+	if r.stop.Err() != nil || r.ctx.Err() != nil {
+		return
+	}
+	if r.wd != nil {
+		r.wd.paused()
+	}
+	var tc <-chan time.Time
+	if d >= 0 {
+		if r.t == nil {
+			r.t = time.NewTimer(d)
+		} else {
+			r.t.Reset(d)
+		}
+		tc = r.t.C
+	}
+	select {
+	case <-tc:
+	case <-r.stop.Done():
+	case <-r.ctx.Done():
+	}
+	if r.wd != nil {
+		r.wd.waiting(time.Now())
+	}
+}
+
+func (r *reader) close() {
+	if r.t != nil {
+		r.t.Stop()
+	}
+}
+
+// watchdog cancels a stream when it has waited for an update for longer
+// than idle. The receive loop only stores when it started waiting (a time
+// it already has), so the per-update cost is one atomic store; the timer
+// fires at most once per idle period and re-arms itself for the remaining
+// time when updates kept coming.
+type watchdog struct {
+	idle   time.Duration
+	epoch  time.Time          // origin of since (monotonic)
+	since  atomic.Int64       // waiting since (ns from epoch, +1); 0 = client paused
+	cancel context.CancelFunc // cancels the stream
+	hit    atomic.Bool
+
+	mu   sync.Mutex // serialises the callback with stop
+	done bool
+	t    *time.Timer
+}
+
+func newWatchdog(idle time.Duration, opened time.Time, cancel context.CancelFunc) *watchdog {
+	w := &watchdog{idle: idle, epoch: opened, cancel: cancel}
+	w.since.Store(1) // waiting since the stream opened
+	w.mu.Lock()
+	w.t = time.AfterFunc(idle, w.check)
+	w.mu.Unlock()
+	return w
+}
+
+// waiting notes that the client waits for an update since now.
+func (w *watchdog) waiting(now time.Time) { w.since.Store(int64(now.Sub(w.epoch)) + 1) }
+
+// paused notes that the client paused reading on purpose.
+func (w *watchdog) paused() { w.since.Store(0) }
+
+// fired reports whether the watchdog cancelled the stream.
+func (w *watchdog) fired() bool { return w.hit.Load() }
+
+func (w *watchdog) check() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return
+	}
+	next := w.idle
+	if since := w.since.Load(); since != 0 {
+		waited := time.Since(w.epoch) - time.Duration(since-1)
+		if waited >= w.idle {
+			w.hit.Store(true)
+			w.done = true
+			w.cancel()
+			return
+		}
+		next = w.idle - waited
+	}
+	w.t.Reset(next)
+}
+
+// stop disarms the watchdog; after it returns the callback does nothing.
+func (w *watchdog) stop() {
+	w.mu.Lock()
+	w.done = true
+	w.t.Stop()
+	w.mu.Unlock()
 }

@@ -30,7 +30,7 @@ type env struct {
 
 // newEnv serves srv and dials it; everything is torn down at test end
 // (client conn first, then the server).
-func newEnv(t *testing.T, srv pb.LonglivedServer, dial ...grpc.DialOption) *env {
+func newEnv(t testing.TB, srv pb.LonglivedServer, dial ...grpc.DialOption) *env {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	gs := grpc.NewServer()
@@ -123,6 +123,7 @@ type fakeSink struct {
 	mu         sync.Mutex
 	started    int
 	received   int
+	maxLatency time.Duration
 	violations map[record.Kind]uint64
 	ends       []record.End
 	details    []string
@@ -131,9 +132,10 @@ type fakeSink struct {
 func newFakeSink() *fakeSink { return &fakeSink{violations: map[record.Kind]uint64{}} }
 
 func (f *fakeSink) Sent() {}
-func (f *fakeSink) Received(time.Duration) {
+func (f *fakeSink) Received(latency time.Duration) {
 	f.mu.Lock()
 	f.received++
+	f.maxLatency = max(f.maxLatency, latency)
 	f.mu.Unlock()
 }
 func (f *fakeSink) Violated(k record.Kind, n uint64) {
@@ -151,6 +153,11 @@ func (f *fakeSink) Ended(e record.End, _ time.Duration, detail string) {
 	f.ends = append(f.ends, e)
 	f.details = append(f.details, detail)
 	f.mu.Unlock()
+}
+func (f *fakeSink) maxLat() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.maxLatency
 }
 func (f *fakeSink) got() int {
 	f.mu.Lock()

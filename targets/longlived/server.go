@@ -9,18 +9,25 @@
 // cut off with codes.ResourceExhausted when its queue overflows. The last
 // Ring updates are kept, so a client that resubscribes with from_seq = last
 // seen + 1 misses nothing.
+//
+// The server measures how slow readers weigh on it (Server.Stats): how long
+// each Send was blocked by flow control, the Sends blocked right now, the
+// subscribers cut off and the deepest queue.
 package longlived
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/streambench/streambench/harness/record"
 	pb "github.com/streambench/streambench/targets/proto"
 )
 
@@ -74,13 +81,24 @@ type Server struct {
 
 	live atomic.Int64 // Subscribe handlers that registered and have not returned
 
-	mu      sync.Mutex
-	last    uint64       // seq of the last published update
-	ring    []*pb.Update // ring[seq%len] holds seq while it is recent
-	subs    []*subscriber
-	byID    map[int32]*subscriber
-	started bool
-	closed  bool
+	// Send accounting. epoch is the origin of the monotonic clock readings
+	// kept in subscriber.sendingSince; each handler records its Send
+	// durations into one shard, picked round-robin at registration, so no
+	// lock is shared by all subscribers.
+	epoch  time.Time
+	shards []sendShard
+
+	mu       sync.Mutex
+	last     uint64       // seq of the last published update
+	ring     []*pb.Update // ring[seq%len] holds seq while it is recent
+	subs     []*subscriber
+	byID     map[int32]*subscriber
+	handlers map[*subscriber]struct{} // every running handler, registered or ended
+	nextSh   int                      // next send shard to hand out
+	cutOff   uint64                   // subscribers ended with errQueueFull
+	maxQueue int                      // deepest queue seen by the publisher
+	started  bool
+	closed   bool
 
 	stop chan struct{} // closed by Close: stops the publisher
 	wg   sync.WaitGroup
@@ -94,20 +112,59 @@ type subscriber struct {
 	end  chan struct{}   // closed when the server ends the stream
 	err  error           // the status to end with; written before end closes
 	idx  int             // position in Server.subs while registered
+
+	shard *sendShard // where its handler records Send durations
+	// sendingSince is when the Send in progress started, as nanoseconds
+	// since Server.epoch plus 1; 0 = not in Send. Stats reads it to see a
+	// stall while it lasts.
+	sendingSince atomic.Int64
+}
+
+// sendShard holds the Send durations of some subscribers.
+type sendShard struct {
+	mu      sync.Mutex
+	blocked *hdrhistogram.Histogram // Send durations, µs
+	clamped uint64                  // durations above the histogram's range
+	total   time.Duration           // sum of Send durations
+	_       [64]byte                // keep neighbouring shards' locks apart
+}
+
+func (sh *sendShard) record(d time.Duration) {
+	v := int64(d / time.Microsecond)
+	sh.mu.Lock()
+	sh.total += d
+	if v > record.HighestUS {
+		v = record.HighestUS
+		sh.clamped++
+	}
+	_ = sh.blocked.RecordValue(max(v, record.LowestUS)) // in range by construction
+	sh.mu.Unlock()
 }
 
 // New returns a feed with cfg (zero fields take their defaults). It publishes
 // nothing until Start (or Publish).
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	return &Server{
-		cfg:     cfg,
-		payload: make([]byte, cfg.Payload),
-		ring:    make([]*pb.Update, cfg.Ring),
-		byID:    make(map[int32]*subscriber),
-		stop:    make(chan struct{}),
+	s := &Server{
+		cfg:      cfg,
+		payload:  make([]byte, cfg.Payload),
+		ring:     make([]*pb.Update, cfg.Ring),
+		byID:     make(map[int32]*subscriber),
+		handlers: make(map[*subscriber]struct{}),
+		stop:     make(chan struct{}),
+		epoch:    time.Now(),
+		shards:   make([]sendShard, sendShards()),
 	}
+	for i := range s.shards {
+		s.shards[i].blocked = record.NewHistogram()
+	}
+	return s
 }
+
+// sendShards is how many Send-duration shards a server keeps: enough that
+// handlers on different Ps rarely share a lock, few enough that the
+// histograms (~140 KB each) stay small.
+func sendShards() int { return min(4*runtime.GOMAXPROCS(0), 64) }
 
 // Config returns the feed's effective settings (defaults applied).
 func (s *Server) Config() Config { return s.cfg }
@@ -158,6 +215,7 @@ func (s *Server) Publish() uint64 {
 	s.ring[u.Seq%uint64(len(s.ring))] = u
 	// Iterate backwards: endLocked swaps the last subscriber into the
 	// removed one's slot, which this loop has already visited.
+	deepest := 0
 	for i := len(s.subs) - 1; i >= 0; i-- {
 		sub := s.subs[i]
 		if u.Seq < sub.from {
@@ -165,10 +223,14 @@ func (s *Server) Publish() uint64 {
 		}
 		select {
 		case sub.q <- u:
+			deepest = max(deepest, len(sub.q))
 		default:
+			deepest = cap(sub.q)
+			s.cutOff++
 			s.endLocked(sub, errQueueFull)
 		}
 	}
+	s.maxQueue = max(s.maxQueue, deepest)
 	return u.Seq
 }
 
@@ -195,12 +257,17 @@ var (
 // publishLoop publishes at cfg.Rate until Close. The number of updates due
 // is computed from the time elapsed since start, so the rate does not drift
 // and rates above the ticker's resolution publish several updates per tick.
+// A tick publishes at most half a queue: after a stall of the process (GC,
+// CPU starvation of the harness itself) the backlog goes out over a few
+// ticks, so subscribers that keep up get to drain between them instead of
+// being cut off by a burst the feed itself made.
 func (s *Server) publishLoop() {
 	defer s.wg.Done()
 	interval := time.Duration(float64(time.Second) / s.cfg.Rate)
 	if interval < time.Millisecond {
 		interval = time.Millisecond
 	}
+	burst := uint64(max(1, s.cfg.Queue/2))
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	start := time.Now()
@@ -210,7 +277,7 @@ func (s *Server) publishLoop() {
 		case <-s.stop:
 			return
 		case now := <-t.C:
-			due := uint64(now.Sub(start).Seconds() * s.cfg.Rate)
+			due := min(uint64(now.Sub(start).Seconds()*s.cfg.Rate), published+burst)
 			for published < due {
 				s.Publish()
 				published++
@@ -294,6 +361,9 @@ func (s *Server) Subscribe(req *pb.SubscribeRequest, stream grpc.ServerStreaming
 	sub.idx = len(s.subs)
 	s.subs = append(s.subs, sub)
 	s.byID[sub.id] = sub
+	s.handlers[sub] = struct{}{}
+	sub.shard = &s.shards[s.nextSh]
+	s.nextSh = (s.nextSh + 1) % len(s.shards)
 	s.live.Add(1) // under the lock: once counted, the publisher feeds it
 	s.mu.Unlock()
 
@@ -307,7 +377,7 @@ func (s *Server) Subscribe(req *pb.SubscribeRequest, stream grpc.ServerStreaming
 			return sub.err
 		default:
 		}
-		if err := stream.Send(u); err != nil {
+		if err := s.send(sub, stream, u); err != nil {
 			return err
 		}
 		next = u.Seq + 1
@@ -324,7 +394,7 @@ func (s *Server) Subscribe(req *pb.SubscribeRequest, stream grpc.ServerStreaming
 			if u.Seq < next {
 				continue
 			}
-			if err := stream.Send(u); err != nil {
+			if err := s.send(sub, stream, u); err != nil {
 				return err
 			}
 			next = u.Seq + 1
@@ -332,10 +402,25 @@ func (s *Server) Subscribe(req *pb.SubscribeRequest, stream grpc.ServerStreaming
 	}
 }
 
-// unregister removes sub if it is still registered (its client went away).
+// send sends u and records how long Send took: long when flow control
+// holds it (the client reads slower than the feed). While it runs,
+// sub.sendingSince says since when.
+func (s *Server) send(sub *subscriber, stream grpc.ServerStreamingServer[pb.Update], u *pb.Update) error {
+	start := time.Since(s.epoch) // monotonic
+	sub.sendingSince.Store(int64(start) + 1)
+	err := stream.Send(u)
+	d := time.Since(s.epoch) - start
+	sub.sendingSince.Store(0)
+	sub.shard.record(d)
+	return err
+}
+
+// unregister removes sub if it is still registered (its client went away)
+// and forgets its handler.
 func (s *Server) unregister(sub *subscriber) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	delete(s.handlers, sub)
 	select {
 	case <-sub.end: // already ended and unregistered by the server
 	default:
@@ -353,4 +438,72 @@ func (s *Server) Unsubscribe(_ context.Context, req *pb.UnsubscribeRequest) (*pb
 	}
 	s.mu.Unlock()
 	return &pb.UnsubscribeResponse{Found: sub != nil}, nil
+}
+
+// Stats is what the feed measured since New (it outlives gRPC servers and
+// restarts, as the feed does).
+type Stats struct {
+	// Published is how many updates were published (the last seq).
+	Published uint64
+	// Rate is the configured rate, updates per second (0 = manual).
+	Rate float64
+	// SendBlocked is the distribution of every Subscribe Send's duration
+	// (µs, record.NewHistogram's range): a Send lasts long when flow control
+	// holds it because the client reads slower than the feed. A fresh copy.
+	SendBlocked *hdrhistogram.Histogram
+	// SendBlockedClamped counts Sends longer than the histogram's range.
+	SendBlockedClamped uint64
+	// SendTime is the total time spent in Send, by every handler.
+	SendTime time.Duration
+	// CutOff counts subscribers ended with ResourceExhausted because their
+	// queue overflowed.
+	CutOff uint64
+	// MaxQueue is the deepest any subscriber's send queue got (Queue when
+	// one overflowed): how far, in updates, the server saw a subscriber
+	// fall behind, besides what flow control holds in flight.
+	MaxQueue int
+	// Subscribers is the number of running Subscribe handlers (registered
+	// or ended and still returning).
+	Subscribers int
+	// BlockedNow is how many handlers have been in one Send for longer
+	// than Stats' argument, right now: a stall in progress.
+	BlockedNow int
+	// LongestSend is how long the oldest Send in progress has lasted.
+	LongestSend time.Duration
+}
+
+// Stats returns the feed's measurements so far; blockedOver is the
+// threshold for Stats.BlockedNow. It is safe to call while the feed runs
+// (a per-second sampler may): it takes each send shard's lock briefly and
+// the publication lock while it scans the handlers, and allocates one
+// histogram.
+func (s *Server) Stats(blockedOver time.Duration) Stats {
+	st := Stats{Rate: s.cfg.Rate, SendBlocked: record.NewHistogram()}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		st.SendBlocked.Merge(sh.blocked)
+		st.SendBlockedClamped += sh.clamped
+		st.SendTime += sh.total
+		sh.mu.Unlock()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := int64(time.Since(s.epoch))
+	st.Published = s.last
+	st.CutOff = s.cutOff
+	st.MaxQueue = s.maxQueue
+	st.Subscribers = len(s.handlers)
+	for sub := range s.handlers {
+		since := sub.sendingSince.Load()
+		if since == 0 {
+			continue
+		}
+		d := time.Duration(now - (since - 1))
+		st.LongestSend = max(st.LongestSend, d)
+		if d > blockedOver {
+			st.BlockedNow++
+		}
+	}
+	return st
 }
