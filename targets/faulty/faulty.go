@@ -7,6 +7,8 @@ package faulty
 import (
 	"sort"
 
+	"google.golang.org/grpc"
+
 	pb "github.com/streambench/streambench/targets/proto"
 )
 
@@ -21,6 +23,12 @@ type Bug struct {
 	Longlived func(pb.LonglivedServer) pb.LonglivedServer
 	// Math wraps the correct Math server, or is nil.
 	Math func(pb.MathServer) pb.MathServer
+	// Client, when set, is a client-side stream interceptor: a bug in the
+	// client stack rather than the server.
+	Client grpc.StreamClientInterceptor
+	// SkipClose makes the harness leave its ClientConns open at the end of
+	// the run (a client that leaks its connections).
+	SkipClose bool
 }
 
 // WrapLonglived applies the bug to s (s itself when the bug leaves Longlived alone).
@@ -41,7 +49,7 @@ func (b Bug) WrapMath(s pb.MathServer) pb.MathServer {
 
 // All returns every planted bug, sorted by name.
 func All() []Bug {
-	all := append(append([]Bug(nil), longlivedBugs()...), mathBugs()...)
+	all := append(append(append(append([]Bug(nil), longlivedBugs()...), mathBugs()...), leakBugs()...), clientBugs()...)
 	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
 	return all
 }
