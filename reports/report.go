@@ -69,6 +69,10 @@ type ScenarioEcho struct {
 	GracefulStopSeconds float64 `json:"graceful_stop_seconds"`
 	// Source is the scenario file's text.
 	Source string `json:"source,omitempty"`
+	// Compress and ClientScale are set when the run was compressed in time
+	// or scaled in clients (self-tests).
+	Compress    float64 `json:"compress,omitempty"`
+	ClientScale float64 `json:"client_scale,omitempty"`
 }
 
 // Environment describes where the run happened.

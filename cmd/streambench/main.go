@@ -4,6 +4,8 @@
 //
 //	streambench run scenarios/smoke.yaml     # run, report, exit 0/1/2/3/130
 //	streambench validate scenarios/*.yaml    # check scenarios without running
+//	streambench compare base.json head.json  # exit 1 when a metric regressed
+//	streambench report report.json --html x  # re-render a report
 //	streambench serve --addr 127.0.0.1:7070  # the reference servers over TCP
 //	streambench list                         # RPCs, links, assertions, planted bugs
 package main
@@ -86,6 +88,7 @@ failure, 130 interrupted.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRunCmd(stdout, stderr), newValidateCmd(stdout), newServeCmd(stdout, stderr), newListCmd(stdout))
+	root.AddCommand(newRunCmd(stdout, stderr), newValidateCmd(stdout), newCompareCmd(stdout), newReportCmd(stdout),
+		newServeCmd(stdout, stderr), newListCmd(stdout))
 	return root
 }

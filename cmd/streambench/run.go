@@ -27,6 +27,9 @@ type runFlags struct {
 	seed       int64
 	faulty     string
 	noProgress bool
+	// summaryMD and artifactsURL: the markdown summary for a PR comment.
+	summaryMD    string
+	artifactsURL string
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -43,12 +46,14 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.out, "out", "", "folder for report.json (default out/<scenario name>)")
+	fl.StringVar(&f.out, "out", "", "folder for report.json, report.html and junit.xml (default out/<scenario name>)")
 	fl.StringVar(&f.target, "target", "", "run against this server (host:port on loopback) instead of the scenario's target")
 	fl.DurationVar(&f.duration, "duration", 0, "override the scenario's duration")
 	fl.Int64Var(&f.seed, "seed", 0, "override the scenario's seed (replay a run)")
 	fl.StringVar(&f.faulty, "faulty", "", "self-check: run the builtin target with a planted bug (see `streambench list`)")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "do not print progress while running")
+	fl.StringVar(&f.summaryMD, "summary-md", "", "also write a markdown summary (for a pull-request comment) to this file")
+	fl.StringVar(&f.artifactsURL, "artifacts-url", "", "link the markdown summary to this URL (e.g. the CI run's artifacts)")
 	return cmd
 }
 
@@ -139,8 +144,20 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 	if err != nil {
 		return exitf(ExitHarness, "%v", err)
 	}
+	written, err := writeRenderings(rep, renderTargets{
+		html:         filepath.Join(outDir, "report.html"),
+		junit:        filepath.Join(outDir, "junit.xml"),
+		summaryMD:    f.summaryMD,
+		artifactsURL: f.artifactsURL,
+	})
+	if err != nil {
+		return exitf(ExitHarness, "%v", err)
+	}
 	reports.WriteSummary(stdout, rep)
 	fmt.Fprintf(stdout, "\nreport: %s\n", reportPath)
+	for _, p := range written {
+		fmt.Fprintf(stdout, "        %s\n", p)
+	}
 	switch {
 	case runErr != nil:
 		return exitf(ExitHarness, "%v", runErr)

@@ -1,0 +1,595 @@
+package reports
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// MetricVerdict is the outcome of comparing one metric between two runs.
+type MetricVerdict string
+
+// The three verdicts of a comparison.
+const (
+	Improved  MetricVerdict = "improved"
+	Unchanged MetricVerdict = "unchanged"
+	Regressed MetricVerdict = "regressed"
+)
+
+// Statistical settings of Compare.
+const (
+	// IntervalZ is the normal quantile of each run's two-sided 95%
+	// uncertainty interval for a percentile. A percentile only moves when
+	// the two runs' intervals do not overlap, which is stricter than a
+	// two-sample test at 95% (about 99.4% for equal widths).
+	IntervalZ = 1.96
+	// TestZ is the critical value (two-sided 99%) of the two-proportion
+	// test on error rates and of the Welch test on per-second throughput.
+	TestZ = 2.576
+	// MinSamples is the fewest values either run needs for a percentile
+	// (or per-second windows for throughput, MinWindows) before a change
+	// can count; with fewer the verdict is "unchanged within noise".
+	MinSamples = 30
+	MinWindows = 3
+)
+
+// Tolerance keys, in display order. Latency and stream-duration tolerances
+// are relative increases, error_rate an absolute increase in percentage
+// points, throughput a relative decrease.
+var ToleranceKeys = []string{"p50", "p90", "p99", "p99.9", "max", "duration.p50", "duration.p99", "error_rate", "throughput"}
+
+// Tolerances maps a tolerance key to its value: a fraction (0.10 = 10%)
+// for relative metrics, a fraction of streams (0.001 = 0.1 percentage
+// points) for error_rate.
+type Tolerances map[string]float64
+
+// DefaultTolerances returns the documented defaults.
+func DefaultTolerances() Tolerances {
+	return Tolerances{
+		"p50": 0.05, "p90": 0.10, "p99": 0.10, "p99.9": 0.20, "max": 0.50,
+		"duration.p50": 0.05, "duration.p99": 0.10,
+		"error_rate": 0.001, "throughput": 0.05,
+	}
+}
+
+// ParseTolerances reads KEY=VALUE settings ("p99=10%", "error_rate=0.1pp",
+// "throughput=5%") over the defaults. Each spec may hold several settings
+// separated by commas.
+func ParseTolerances(specs []string) (Tolerances, error) {
+	t := DefaultTolerances()
+	for _, spec := range specs {
+		for _, kv := range strings.Split(spec, ",") {
+			kv = strings.TrimSpace(kv)
+			if kv == "" {
+				continue
+			}
+			k, v, ok := strings.Cut(kv, "=")
+			k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+			if !ok || v == "" {
+				return nil, fmt.Errorf("tolerance %q: want KEY=VALUE such as p99=10%% (keys: %s)", kv, strings.Join(ToleranceKeys, ", "))
+			}
+			if _, known := t[k]; !known {
+				return nil, fmt.Errorf("tolerance %q: unknown key %q (keys: %s)", kv, k, strings.Join(ToleranceKeys, ", "))
+			}
+			f, err := parseTolerance(k, v)
+			if err != nil {
+				return nil, fmt.Errorf("tolerance %q: %w", kv, err)
+			}
+			t[k] = f
+		}
+	}
+	return t, nil
+}
+
+func parseTolerance(key, v string) (float64, error) {
+	scale := 1.0
+	switch {
+	case strings.HasSuffix(v, "pp"):
+		if key != "error_rate" {
+			return 0, fmt.Errorf("percentage points (pp) apply to error_rate only; write a percentage such as 10%%")
+		}
+		v, scale = strings.TrimSuffix(v, "pp"), 0.01
+	case strings.HasSuffix(v, "%"):
+		v, scale = strings.TrimSuffix(v, "%"), 0.01
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+		return 0, fmt.Errorf("value must be a non-negative number or percentage (e.g. 10%%, 0.1, 0.1pp)")
+	}
+	f *= scale
+	if key == "throughput" && f > 1 {
+		return 0, fmt.Errorf("a throughput drop above 100%% is meaningless")
+	}
+	return f, nil
+}
+
+// String formats the tolerance for key as the user would write it.
+func (t Tolerances) String(key string) string {
+	v := t[key]
+	switch key {
+	case "error_rate":
+		return "+" + trimFloat(v*100) + "pp"
+	case "throughput":
+		return "-" + trimFloat(v*100) + "%"
+	}
+	return "+" + trimFloat(v*100) + "%"
+}
+
+// ErrMismatch marks reports that cannot be compared (different scenarios).
+var ErrMismatch = errors.New("reports do not match")
+
+// RunInfo identifies one side of a comparison.
+type RunInfo struct {
+	File        string    `json:"file,omitempty"`
+	Start       time.Time `json:"start"`
+	Seed        int64     `json:"seed"`
+	Elapsed     float64   `json:"elapsed_seconds"`
+	Streambench string    `json:"streambench"`
+	Passed      bool      `json:"passed"`
+}
+
+// Comparison is two runs of one scenario compared metric by metric.
+type Comparison struct {
+	Scenario   string            `json:"scenario"`
+	Base       RunInfo           `json:"base"`
+	Head       RunInfo           `json:"head"`
+	Tolerances Tolerances        `json:"tolerances"`
+	Groups     []GroupComparison `json:"groups"`
+	// Notes are things a reader should know (differing durations, groups
+	// present on one side only).
+	Notes []string `json:"notes,omitempty"`
+
+	base, head *Report
+}
+
+// GroupComparison is one client group's metrics.
+type GroupComparison struct {
+	Name string `json:"name"`
+	// Only is "base" or "head" when the group exists on one side only.
+	Only    string             `json:"only,omitempty"`
+	Metrics []MetricComparison `json:"metrics,omitempty"`
+}
+
+// MetricComparison is one metric before and after.
+type MetricComparison struct {
+	// Metric is the tolerance key: "p99", "duration.p50", "error_rate",
+	// "throughput".
+	Metric string `json:"metric"`
+	// Unit of Base, Head and the intervals: "ms", "ratio" or "msg/s".
+	Unit string  `json:"unit"`
+	Base float64 `json:"base"`
+	Head float64 `json:"head"`
+	// Change is (Head-Base)/Base (NaN when Base is 0); for error_rate it is
+	// Head-Base.
+	Change float64 `json:"-"`
+	// BaseLow..BaseHigh and HeadLow..HeadHigh are each run's uncertainty
+	// interval for the metric (95%).
+	BaseLow  float64 `json:"base_low"`
+	BaseHigh float64 `json:"base_high"`
+	HeadLow  float64 `json:"head_low"`
+	HeadHigh float64 `json:"head_high"`
+	// BaseN and HeadN are the sample counts behind the figures.
+	BaseN int64 `json:"base_n"`
+	HeadN int64 `json:"head_n"`
+	// Verdict and why.
+	Verdict MetricVerdict `json:"verdict"`
+	Why     string        `json:"why"`
+}
+
+// Regressed reports whether any metric regressed beyond tolerance.
+func (c *Comparison) Regressed() bool { return c.Verdict() == Regressed }
+
+// Verdict is regressed when any metric regressed, improved when some
+// improved and none regressed, unchanged otherwise.
+func (c *Comparison) Verdict() MetricVerdict {
+	out := Unchanged
+	for _, g := range c.Groups {
+		for _, m := range g.Metrics {
+			switch m.Verdict {
+			case Regressed:
+				return Regressed
+			case Improved:
+				out = Improved
+			}
+		}
+	}
+	return out
+}
+
+// Count returns how many metrics have verdict v.
+func (c *Comparison) Count(v MetricVerdict) int {
+	n := 0
+	for _, g := range c.Groups {
+		for _, m := range g.Metrics {
+			if m.Verdict == v {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func runInfo(r *Report) RunInfo {
+	return RunInfo{File: r.Scenario.File, Start: r.Start, Seed: r.Seed, Elapsed: r.Elapsed, Streambench: r.Environment.Streambench, Passed: r.Passed}
+}
+
+// Compare compares head against base, group by group. Reports of
+// different scenarios are refused with an error wrapping ErrMismatch; a
+// histogram that does not decode is an error too.
+func Compare(base, head *Report, tol Tolerances) (*Comparison, error) {
+	if base == nil || head == nil {
+		return nil, fmt.Errorf("compare: missing report")
+	}
+	if base.Scenario.Name != head.Scenario.Name {
+		return nil, fmt.Errorf("%w: base is scenario %q, head is scenario %q; compare runs of one scenario", ErrMismatch, base.Scenario.Name, head.Scenario.Name)
+	}
+	if tol == nil {
+		tol = DefaultTolerances()
+	}
+	for _, k := range ToleranceKeys {
+		if _, ok := tol[k]; !ok {
+			tol[k] = DefaultTolerances()[k]
+		}
+	}
+	c := &Comparison{Scenario: base.Scenario.Name, Base: runInfo(base), Head: runInfo(head), Tolerances: tol, base: base, head: head}
+	if base.Scenario.DurationSeconds != head.Scenario.DurationSeconds {
+		c.Notes = append(c.Notes, fmt.Sprintf("durations differ: base ran %gs, head %gs", base.Scenario.DurationSeconds, head.Scenario.DurationSeconds))
+	}
+	if base.Interrupted || head.Interrupted {
+		c.Notes = append(c.Notes, "one of the runs was interrupted: its report is partial")
+	}
+	if base.Environment.CPUs != head.Environment.CPUs {
+		c.Notes = append(c.Notes, fmt.Sprintf("machines differ: base had %d cores, head %d", base.Environment.CPUs, head.Environment.CPUs))
+	}
+	for _, bg := range base.Groups {
+		hg := head.Group(bg.Name)
+		if hg == nil {
+			c.Groups = append(c.Groups, GroupComparison{Name: bg.Name, Only: "base"})
+			c.Notes = append(c.Notes, fmt.Sprintf("group %s is in the base run only", bg.Name))
+			continue
+		}
+		gc, err := compareGroup(base, head, &bg, hg, tol)
+		if err != nil {
+			return nil, fmt.Errorf("compare group %s: %w", bg.Name, err)
+		}
+		c.Groups = append(c.Groups, gc)
+	}
+	for _, hg := range head.Groups {
+		if base.Group(hg.Name) == nil {
+			c.Groups = append(c.Groups, GroupComparison{Name: hg.Name, Only: "head"})
+			c.Notes = append(c.Notes, fmt.Sprintf("group %s is in the head run only", hg.Name))
+		}
+	}
+	return c, nil
+}
+
+var quantileMetrics = []struct {
+	key string
+	q   float64 // 0..1; 1 is the maximum
+}{{"p50", .50}, {"p90", .90}, {"p99", .99}, {"p99.9", .999}, {"max", 1}}
+
+func compareGroup(base, head *Report, bg, hg *Group, tol Tolerances) (GroupComparison, error) {
+	gc := GroupComparison{Name: bg.Name}
+	bl, err := decodeOrEmpty(bg.Latency)
+	if err != nil {
+		return gc, fmt.Errorf("base latency: %w", err)
+	}
+	hl, err := decodeOrEmpty(hg.Latency)
+	if err != nil {
+		return gc, fmt.Errorf("head latency: %w", err)
+	}
+	bw, err := windowHistograms(base, bg.Name)
+	if err != nil {
+		return gc, fmt.Errorf("base latency: %w", err)
+	}
+	hw, err := windowHistograms(head, hg.Name)
+	if err != nil {
+		return gc, fmt.Errorf("head latency: %w", err)
+	}
+	for _, qm := range quantileMetrics {
+		gc.Metrics = append(gc.Metrics, compareQuantile(qm.key, qm.q, bl, hl, bw, hw, tol[qm.key]))
+	}
+	bd, err := decodeOrEmpty(bg.StreamDuration)
+	if err != nil {
+		return gc, fmt.Errorf("base stream_duration: %w", err)
+	}
+	hd, err := decodeOrEmpty(hg.StreamDuration)
+	if err != nil {
+		return gc, fmt.Errorf("head stream_duration: %w", err)
+	}
+	for _, qm := range quantileMetrics[:3] {
+		if qm.key == "p90" {
+			continue
+		}
+		key := "duration." + qm.key
+		gc.Metrics = append(gc.Metrics, compareQuantile(key, qm.q, bd, hd, nil, nil, tol[key]))
+	}
+	gc.Metrics = append(gc.Metrics, compareErrorRate(bg, hg, tol["error_rate"]))
+	gc.Metrics = append(gc.Metrics, compareThroughput(base, head, bg, hg, tol["throughput"]))
+	return gc, nil
+}
+
+func decodeOrEmpty(h Histogram) (*hdrhistogram.Histogram, error) {
+	if h.Count == 0 && h.HDR == "" {
+		return nil, nil
+	}
+	return h.Decode()
+}
+
+// quantileInterval returns the value at quantile q (0..1, 1 = max) and the
+// 95% interval of values whose ranks lie within IntervalZ standard
+// deviations of the quantile's rank q·n (the binomial spread of an order
+// statistic, at least one rank).
+func quantileInterval(h *hdrhistogram.Histogram, q float64, windows []*hdrhistogram.Histogram) (v, lo, hi float64, n int64) {
+	if h == nil || h.TotalCount() == 0 {
+		return 0, 0, 0, 0
+	}
+	n = h.TotalCount()
+	nf := float64(n)
+	at := func(rank float64) float64 {
+		rank = math.Min(math.Max(rank, 1), nf)
+		if rank >= nf {
+			return usToMS(float64(h.Max()))
+		}
+		return usToMS(float64(h.ValueAtPercentile(100 * rank / nf)))
+	}
+	sd := math.Max(math.Sqrt(nf*q*(1-q)), 1)
+	r := q * nf
+	v = at(r)
+	if q >= 1 {
+		v = usToMS(float64(h.Max()))
+	}
+	lo, hi = at(r-IntervalZ*sd), at(r+IntervalZ*sd)
+	// Batch means: latencies within a run are correlated (one GC pause or
+	// scheduling hiccup delays many messages at once), so the order
+	// statistic's interval alone is far too narrow. The spread of the
+	// quantile between the run's per-second windows measures the noise
+	// that correlation adds; the wider of the two intervals counts.
+	var per []float64
+	for _, w := range windows {
+		if w == nil || w.TotalCount() < MinSamples {
+			continue
+		}
+		if q >= 1 {
+			per = append(per, usToMS(float64(w.Max())))
+		} else {
+			per = append(per, usToMS(float64(w.ValueAtPercentile(100*q))))
+		}
+	}
+	if len(per) >= MinWindows {
+		_, variance := meanVar(per)
+		half := IntervalZ * math.Sqrt(variance/float64(len(per)))
+		lo, hi = math.Min(lo, v-half), math.Max(hi, v+half)
+	}
+	return v, math.Max(lo, 0), hi, n
+}
+
+// windowHistograms decodes a group's per-second latency histograms.
+func windowHistograms(r *Report, group string) ([]*hdrhistogram.Histogram, error) {
+	var out []*hdrhistogram.Histogram
+	for _, w := range r.Windows {
+		if w.Group != group || w.Latency == nil || w.Latency.Count == 0 {
+			continue
+		}
+		h, err := w.Latency.Decode()
+		if err != nil {
+			return nil, fmt.Errorf("window at %.1fs: %w", w.Offset, err)
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+func compareQuantile(key string, q float64, bh, hh *hdrhistogram.Histogram, bw, hw []*hdrhistogram.Histogram, tol float64) MetricComparison {
+	m := MetricComparison{Metric: key, Unit: "ms"}
+	m.Base, m.BaseLow, m.BaseHigh, m.BaseN = quantileInterval(bh, q, bw)
+	m.Head, m.HeadLow, m.HeadHigh, m.HeadN = quantileInterval(hh, q, hw)
+	m.Change = relChange(m.Base, m.Head)
+	switch {
+	case m.BaseN < MinSamples || m.HeadN < MinSamples:
+		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within noise: too few samples (%d vs %d, need %d)", m.BaseN, m.HeadN, MinSamples)
+	case m.Head > m.Base*(1+tol) && m.HeadLow > m.BaseHigh:
+		m.Verdict, m.Why = Regressed, fmt.Sprintf("%s > tolerance %s and outside noise (head ≥ %s, base ≤ %s)", fmtPct(m.Change), "+"+trimFloat(tol*100)+"%", ms(m.HeadLow, 1), ms(m.BaseHigh, 1))
+	case m.Head < m.Base*(1-tol) && m.HeadHigh < m.BaseLow:
+		m.Verdict, m.Why = Improved, fmt.Sprintf("%s beyond tolerance %s and outside noise (head ≤ %s, base ≥ %s)", fmtPct(m.Change), "-"+trimFloat(tol*100)+"%", ms(m.HeadHigh, 1), ms(m.BaseLow, 1))
+	case math.Abs(m.Head-m.Base) <= m.Base*tol:
+		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within tolerance ±%s%%", trimFloat(tol*100))
+	default:
+		m.Verdict, m.Why = Unchanged, "within noise: the runs' 95% intervals overlap"
+	}
+	return m
+}
+
+func relChange(base, head float64) float64 {
+	if base == 0 {
+		if head == 0 {
+			return 0
+		}
+		return math.NaN()
+	}
+	return (head - base) / base
+}
+
+func fmtPct(f float64) string {
+	if math.IsNaN(f) {
+		return "new"
+	}
+	s := trimFloat(math.Round(f*1000) / 10)
+	if f >= 0 {
+		s = "+" + s
+	}
+	return s + "%"
+}
+
+// wilson is the Wilson score interval of k successes in n trials.
+func wilson(k, n uint64, z float64) (lo, hi float64) {
+	if n == 0 {
+		return 0, 0
+	}
+	nf := float64(n)
+	p := float64(k) / nf
+	d := 1 + z*z/nf
+	c := (p + z*z/(2*nf)) / d
+	h := z * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf)) / d
+	return math.Max(0, c-h), math.Min(1, c+h)
+}
+
+func compareErrorRate(bg, hg *Group, tol float64) MetricComparison {
+	m := MetricComparison{Metric: "error_rate", Unit: "ratio", BaseN: int64(bg.Streams.Ended), HeadN: int64(hg.Streams.Ended)}
+	rate := func(g *Group) float64 {
+		if g.Streams.Ended == 0 {
+			return 0
+		}
+		return float64(g.Streams.Failed) / float64(g.Streams.Ended)
+	}
+	m.Base, m.Head = rate(bg), rate(hg)
+	m.Change = m.Head - m.Base
+	m.BaseLow, m.BaseHigh = wilson(bg.Streams.Failed, bg.Streams.Ended, IntervalZ)
+	m.HeadLow, m.HeadHigh = wilson(hg.Streams.Failed, hg.Streams.Ended, IntervalZ)
+	if m.BaseN == 0 || m.HeadN == 0 {
+		m.Verdict, m.Why = Unchanged, "within noise: no stream ended in one of the runs"
+		return m
+	}
+	// Two-proportion z test with the pooled rate.
+	n1, n2 := float64(m.BaseN), float64(m.HeadN)
+	p := (float64(bg.Streams.Failed) + float64(hg.Streams.Failed)) / (n1 + n2)
+	se := math.Sqrt(p * (1 - p) * (1/n1 + 1/n2))
+	z := 0.0
+	if se > 0 {
+		z = (m.Head - m.Base) / se
+	}
+	pp := func(v float64) string { return trimFloat(math.Round(v*1e4)/1e2) + "pp" }
+	switch {
+	case m.Change > tol && z > TestZ:
+		m.Verdict, m.Why = Regressed, fmt.Sprintf("+%s > tolerance +%s, z = %.1f", pp(m.Change), pp(tol), z)
+	case -m.Change > tol && z < -TestZ:
+		m.Verdict, m.Why = Improved, fmt.Sprintf("-%s beyond tolerance, z = %.1f", pp(-m.Change), z)
+	case math.Abs(m.Change) <= tol:
+		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within tolerance ±%s", pp(tol))
+	default:
+		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within noise: z = %.1f (need |z| > %.2f)", z, TestZ)
+	}
+	return m
+}
+
+// windowRates returns a group's per-second receive rates.
+func windowRates(r *Report, group string) []float64 {
+	var out []float64
+	prev := 0.0
+	for _, w := range r.Windows {
+		if w.Group != group {
+			continue
+		}
+		d := w.Offset - prev
+		prev = w.Offset
+		if d <= 0 {
+			continue
+		}
+		out = append(out, float64(w.Received)/d)
+	}
+	return out
+}
+
+func meanVar(xs []float64) (mean, variance float64) {
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	for _, x := range xs {
+		variance += (x - mean) * (x - mean)
+	}
+	if len(xs) > 1 {
+		variance /= float64(len(xs) - 1)
+	}
+	return mean, variance
+}
+
+func compareThroughput(base, head *Report, bg, hg *Group, tol float64) MetricComparison {
+	m := MetricComparison{Metric: "throughput", Unit: "msg/s"}
+	if base.Elapsed > 0 {
+		m.Base = float64(bg.Messages.Received) / base.Elapsed
+	}
+	if head.Elapsed > 0 {
+		m.Head = float64(hg.Messages.Received) / head.Elapsed
+	}
+	m.Change = relChange(m.Base, m.Head)
+	br, hr := windowRates(base, bg.Name), windowRates(head, hg.Name)
+	m.BaseN, m.HeadN = int64(len(br)), int64(len(hr))
+	if len(br) < MinWindows || len(hr) < MinWindows {
+		m.BaseLow, m.BaseHigh, m.HeadLow, m.HeadHigh = m.Base, m.Base, m.Head, m.Head
+		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within noise: too few per-second windows (%d vs %d, need %d)", len(br), len(hr), MinWindows)
+		return m
+	}
+	bm, bv := meanVar(br)
+	hm, hv := meanVar(hr)
+	bse, hse := math.Sqrt(bv/float64(len(br))), math.Sqrt(hv/float64(len(hr)))
+	m.BaseLow, m.BaseHigh = bm-IntervalZ*bse, bm+IntervalZ*bse
+	m.HeadLow, m.HeadHigh = hm-IntervalZ*hse, hm+IntervalZ*hse
+	se := math.Hypot(bse, hse)
+	t := 0.0
+	if se > 0 {
+		t = (hm - bm) / se
+	} else if hm != bm {
+		t = math.Inf(1)
+		if hm < bm {
+			t = math.Inf(-1)
+		}
+	}
+	switch {
+	case m.Head < m.Base*(1-tol) && t < -TestZ:
+		m.Verdict, m.Why = Regressed, fmt.Sprintf("%s below tolerance -%s%%, Welch t = %.1f over per-second rates", fmtPct(m.Change), trimFloat(tol*100), t)
+	case m.Head > m.Base*(1+tol) && t > TestZ:
+		m.Verdict, m.Why = Improved, fmt.Sprintf("%s, Welch t = %.1f over per-second rates", fmtPct(m.Change), t)
+	case math.Abs(m.Head-m.Base) <= m.Base*tol:
+		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within tolerance ±%s%%", trimFloat(tol*100))
+	default:
+		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within noise: Welch t = %.1f (need |t| > %.2f)", t, TestZ)
+	}
+	return m
+}
+
+// FormatValue formats a metric value in its unit.
+func (m MetricComparison) FormatValue(v float64, n int64) string {
+	switch m.Unit {
+	case "ms":
+		return ms(v, n)
+	case "ratio":
+		return trimFloat(math.Round(v*1e4)/1e2) + "%"
+	case "msg/s":
+		return fmtRate(v)
+	}
+	return trimFloat(v)
+}
+
+// FormatBase and FormatHead format the two figures.
+func (m MetricComparison) FormatBase() string { return m.FormatValue(m.Base, max(m.BaseN, 1)) }
+
+// FormatHead formats the head figure.
+func (m MetricComparison) FormatHead() string { return m.FormatValue(m.Head, max(m.HeadN, 1)) }
+
+// FormatDelta formats the change: relative for ms and msg/s, percentage
+// points for error_rate.
+func (m MetricComparison) FormatDelta() string {
+	if m.Unit == "ratio" {
+		d := m.Change * 100
+		s := trimFloat(math.Round(d*100) / 100)
+		if d >= 0 {
+			s = "+" + s
+		}
+		return s + "pp"
+	}
+	return fmtPct(m.Change)
+}
+
+// sortedNotes returns the notes in a stable order.
+func (c *Comparison) sortedNotes() []string {
+	out := append([]string(nil), c.Notes...)
+	sort.Strings(out)
+	return out
+}

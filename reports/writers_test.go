@@ -1,0 +1,180 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/xml"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func render(t *testing.T, write func(*bytes.Buffer) error) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestGolden(t *testing.T) {
+	base, head := fixture(t, 1), fixture(t, 1.6)
+	head.Passed = true
+	cmp, err := Compare(base, head, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmp.Base.File, cmp.Head.File = "base/report.json", "head/report.json"
+	for _, tc := range []struct {
+		file  string
+		write func(*bytes.Buffer) error
+	}{
+		{"report.html.golden", func(b *bytes.Buffer) error { return WriteHTML(b, base) }},
+		{"junit.xml.golden", func(b *bytes.Buffer) error { return WriteJUnit(b, base) }},
+		{"summary.md.golden", func(b *bytes.Buffer) error {
+			return WriteMarkdown(b, base, MarkdownOptions{ArtifactsURL: "https://example.com/run/1", Files: []string{"report.json", "report.html", "junit.xml"}})
+		}},
+		{"compare.txt.golden", func(b *bytes.Buffer) error { return cmp.WriteText(b) }},
+		{"compare.md.golden", func(b *bytes.Buffer) error { return cmp.WriteMarkdown(b, MarkdownOptions{}) }},
+		{"diff.html.golden", func(b *bytes.Buffer) error { return cmp.WriteHTML(b) }},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			golden(t, tc.file, render(t, tc.write))
+		})
+	}
+}
+
+// TestHTMLSelfContained checks that pages reference nothing outside
+// themselves and escape what the report says.
+func TestHTMLSelfContained(t *testing.T) {
+	r := fixture(t, 1)
+	cmp, err := Compare(fixture(t, 1), fixture(t, 2), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	external := regexp.MustCompile(`(?i)<script|<link|<img|<iframe|\bsrc=|@import|url\(|href="http`)
+	for _, tc := range []struct {
+		name       string
+		page       []byte
+		wantCharts int
+		want       []string
+	}{
+		{"report", render(t, func(b *bytes.Buffer) error { return WriteHTML(b, r) }), 2 + 4 + 1 + 1 + 1,
+			[]string{`id="verdict" class="banner fail"`, "FAILED", "expected", "31.2ms", "faults[0] sever", "LEAKED", "example.com/x.(*feed).loop", "deepest send queue", "name: fixture", "8</b> cores"}},
+		{"diff", render(t, func(b *bytes.Buffer) error { return cmp.WriteHTML(b) }), 2,
+			[]string{`id="verdict" class="banner regressed"`, "REGRESSED", "base (raw)", "head (raw)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := string(tc.page)
+			if m := external.FindString(s); m != "" {
+				t.Errorf("page references something outside itself: %q", m)
+			}
+			if strings.Contains(s, "<script>x</script>") {
+				t.Error("report text is not escaped")
+			}
+			if n := strings.Count(s, `<svg class="chart"`); n != tc.wantCharts {
+				t.Errorf("%d charts, want %d", n, tc.wantCharts)
+			}
+			for i, chunk := range strings.Split(s, `<svg class="chart"`)[1:] {
+				chart, _, _ := strings.Cut(chunk, "</svg>")
+				if !regexp.MustCompile(`data-points="[1-9]`).MatchString(chart) {
+					t.Errorf("chart %d has no data points: %.120s", i, chart)
+				}
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+		})
+	}
+}
+
+func TestHTMLSparseReports(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Report)
+		want []string
+	}{
+		{"no optional sections", func(r *Report) { r.Faults, r.Events, r.Server, r.Leaks, r.Windows = nil, nil, nil, nil, nil },
+			[]string{"No faults were injected", "Not measured", "Not checked", "No per-second windows"}},
+		{"passed", func(r *Report) { r.Passed = true; r.Assertions = r.Assertions[:1] }, []string{"PASSED", "1 of 1 assertions passed"}},
+		{"interrupted", func(r *Report) { r.Interrupted = true }, []string{"INTERRUPTED", "partial report"}},
+		{"broken histogram", func(r *Report) { r.Groups[0].Latency.HDR = "not base64!" }, []string{"Unreadable data", "group subs: latency"}},
+		{"no groups", func(r *Report) { r.Groups = nil; r.Windows = nil }, []string{"Client groups"}},
+		{"no messages", func(r *Report) { r.Groups[1].Latency = Histogram{} }, []string{"no messages"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := fixture(t, 1)
+			tc.edit(r)
+			s := string(render(t, func(b *bytes.Buffer) error { return WriteHTML(b, r) }))
+			for _, w := range tc.want {
+				if !strings.Contains(s, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+		})
+	}
+}
+
+func TestJUnitParses(t *testing.T) {
+	for _, tc := range []struct {
+		name                     string
+		edit                     func(*Report)
+		tests, failures, errors_ int
+	}{
+		{"one failure", func(*Report) {}, 3, 1, 0},
+		{"harness errors and interrupted", func(r *Report) { r.Errors = []string{"teardown missed its deadline"}; r.Interrupted = true }, 5, 1, 2},
+		{"no assertions", func(r *Report) { r.Assertions = nil }, 0, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := fixture(t, 1)
+			tc.edit(r)
+			var doc junitSuites
+			if err := xml.Unmarshal(render(t, func(b *bytes.Buffer) error { return WriteJUnit(b, r) }), &doc); err != nil {
+				t.Fatal(err)
+			}
+			s := doc.Suites[0]
+			if s.Tests != tc.tests || s.Failures != tc.failures || s.Errors != tc.errors_ || len(s.Cases) != tc.tests {
+				t.Fatalf("tests=%d failures=%d errors=%d cases=%d, want %d %d %d", s.Tests, s.Failures, s.Errors, len(s.Cases), tc.tests, tc.failures, tc.errors_)
+			}
+			for _, c := range s.Cases {
+				if c.Failure != nil && (!strings.Contains(c.Failure.Text, "expected:") || !strings.Contains(c.Failure.Text, "actual:")) {
+					t.Errorf("failure text lacks expected vs actual: %q", c.Failure.Text)
+				}
+			}
+		})
+	}
+}
+
+func TestPercentileSeries(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		n          int
+		wantLastX  float64
+		wantPoints int
+	}{
+		{"many samples reach p99.999", 200000, 1e5, 101},
+		{"1000 samples stop at p99.9", 1000, 1e3, 61},
+		{"one sample", 1, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := hist(t, tc.n, 1000, 1).Decode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pts := percentileSeries(h)
+			if len(pts) != tc.wantPoints || pts[len(pts)-1].X != tc.wantLastX {
+				t.Fatalf("%d points, last x %g; want %d, %g", len(pts), pts[len(pts)-1].X, tc.wantPoints, tc.wantLastX)
+			}
+			for i := 1; i < len(pts); i++ {
+				if pts[i].Y < pts[i-1].Y || pts[i].X <= pts[i-1].X {
+					t.Fatalf("not monotonic at %d: %v then %v", i, pts[i-1], pts[i])
+				}
+			}
+			if got, want := pts[len(pts)-1].Y, usToMS(float64(h.Max())); got != want {
+				t.Errorf("curve ends at %g, want the max %g", got, want)
+			}
+		})
+	}
+}
