@@ -24,6 +24,8 @@ import (
 
 	"github.com/streambench/streambench/harness/assert"
 	"github.com/streambench/streambench/harness/driver"
+	"github.com/streambench/streambench/harness/fault"
+	"github.com/streambench/streambench/harness/leak"
 	"github.com/streambench/streambench/harness/link"
 	"github.com/streambench/streambench/harness/record"
 	"github.com/streambench/streambench/harness/scenario"
@@ -36,10 +38,6 @@ import (
 // ErrStuck is wrapped by Run's error when teardown did not finish within
 // its deadline.
 var ErrStuck = errors.New("run did not stop in time")
-
-// failurePause is the least wait before a client opens a new stream after a
-// failed one, so a broken target is not hammered in a tight loop.
-const failurePause = 50 * time.Millisecond
 
 // Factories maps each RPC to the driver that speaks it.
 var Factories = map[string]driver.Factory{
@@ -62,11 +60,23 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts ...Option) (*reports.R
 	for _, o := range opts {
 		o(&cfg)
 	}
+	sc = scaled(sc, cfg)
 	checks, err := assert.Compile(sc)
 	if err != nil {
 		return nil, err
 	}
-	r := &run{cfg: cfg, sc: sc, duration: sc.Duration.D(), grace: sc.GracefulStop.D(), seed: sc.Seed}
+	specs, err := fault.Compile(sc, netKinds(sc))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.target != "" && len(specs) > 0 {
+		return nil, fmt.Errorf("--target: scenario %q injects faults, which need the builtin target and the link streambench owns", sc.Name)
+	}
+	leakOpts, err := leakOptions(sc)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{cfg: cfg, sc: sc, duration: sc.Duration.D(), grace: sc.GracefulStop.D(), seed: sc.Seed, specs: specs, leakOpts: leakOpts}
 	if cfg.duration > 0 {
 		r.duration = cfg.duration
 	}
@@ -79,8 +89,14 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts ...Option) (*reports.R
 	if r.seed == 0 {
 		r.seed = rand.Int64N(1<<53) + 1
 	}
+	// The leak check compares the end of the run with this moment.
+	r.base = leak.TakeBaseline()
 	if err := r.setup(); err != nil {
+		r.closeConnsNow()
 		r.teardownTarget()
+		if r.target != nil {
+			r.target.Release()
+		}
 		return nil, err
 	}
 	r.execute(ctx)
@@ -103,13 +119,26 @@ type run struct {
 	dial   string
 	dopts  []grpc.DialOption
 
+	linkName string
+	address  string // an external target's host:port
+
+	base     leak.Baseline
+	leakOpts leak.Options
+	leaks    *reports.Leaks
+
+	specs   []*fault.Spec
+	streams *fault.Streams
+	events  events
+	applied []fault.Applied
+
 	groups []*group
 	start  time.Time
 	end    time.Time
 
-	interrupted bool
-	windows     []reports.Window
-	errs        []error
+	interrupted  bool
+	windows      []reports.Window
+	groupReports []reports.Group
+	errs         []error
 }
 
 type group struct {
@@ -126,31 +155,35 @@ type group struct {
 func (r *run) setup() error {
 	switch {
 	case r.cfg.target != "":
-		r.dial = "passthrough:///" + r.cfg.target
-		r.dopts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+		r.address = r.cfg.target
 	case r.sc.Target.Address != "":
-		r.dial = "passthrough:///" + r.sc.Target.Address
-		r.dopts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+		r.address = r.sc.Target.Address
 	default:
 		if err := r.startBuiltin(); err != nil {
 			return err
 		}
 	}
+	if r.address != "" {
+		r.dial = "passthrough:///" + r.address
+		r.dopts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	}
 	for _, gs := range r.sc.Groups {
 		g := &group{spec: gs, rec: record.New(shardCount(gs.Clients), r.cfg.now)}
-		conns := gs.Connections
-		if conns < 1 {
-			conns = 1
-		}
-		for i := 0; i < conns; i++ {
-			cc, err := grpc.NewClient(r.dial, r.dopts...)
+		gs.Connections = max(gs.Connections, 1)
+		g.spec.Connections = gs.Connections
+		r.groups = append(r.groups, g)
+		extra := r.dialOptions(gs)
+		for i := 0; i < gs.Connections; i++ {
+			opts := r.dopts
+			if r.link != nil {
+				opts = r.link.DialOptionsFor(link.Label{Group: gs.Name, Conn: i})
+			}
+			cc, err := grpc.NewClient(r.dial, append(append([]grpc.DialOption(nil), opts...), extra...)...)
 			if err != nil {
-				r.closeConns()
 				return fmt.Errorf("group %s: dial %s: %w", gs.Name, r.dial, err)
 			}
 			g.conns = append(g.conns, cc)
 		}
-		r.groups = append(r.groups, g)
 	}
 	return nil
 }
@@ -170,12 +203,22 @@ func (r *run) startBuiltin() error {
 	if b == nil {
 		b = &scenario.Builtin{}
 	}
-	l, err := link.New(r.sc.Link.Kind)
+	var l link.Link
+	var err error
+	if t := r.sc.Link.Toxiproxy; t != nil && t.Address != "" {
+		l, err = link.NewToxiproxy(t.Address)
+	} else {
+		l, err = link.New(r.sc.Link.Kind)
+	}
 	if err != nil {
 		return err
 	}
-	r.link = l
+	r.link, r.linkName = l, l.Name()
+	// Every builtin server gets the stream-layer interceptor: it injects
+	// stream faults and counts how handlers end (the server side of eof).
+	r.streams = fault.NewStreams(r.seed)
 	r.target = builtin.New(builtin.Config{
+		ServerOptions: []grpc.ServerOption{grpc.ChainStreamInterceptor(r.streams.Interceptor())},
 		Feed: longlived.Config{
 			Rate:    b.Feed.Rate.PerSecond(),
 			Payload: int(b.Feed.Payload),
@@ -196,7 +239,7 @@ func (r *run) startBuiltin() error {
 		lis.Close()
 		return err
 	}
-	r.dial, r.dopts = l.Target(), l.DialOptions()
+	r.dial = l.Target()
 	return nil
 }
 
@@ -211,28 +254,20 @@ func (r *run) execute(ctx context.Context) {
 
 	var clients sync.WaitGroup
 	r.start = r.cfg.now()
+	r.events = events{start: r.start, now: r.cfg.now}
 	var id int32
 	for _, g := range r.groups {
-		factory := Factories[g.spec.RPC]
 		for i := 0; i < g.spec.Clients; i++ {
 			id++
-			cc := g.conns[i%len(g.conns)]
-			p := driver.Params{
-				ID:            id,
-				Messages:      g.spec.Messages,
-				Interval:      g.spec.Interval.D(),
-				Payload:       int(g.spec.Payload),
-				Base:          baseOf(g.spec),
-				StreamTimeout: g.spec.StreamTimeout.D(),
-			}
-			d := factory(cc, p, g.rec.Client(int(id)))
+			c := r.newClient(g, i, id)
 			clients.Add(1)
 			go func() {
 				defer clients.Done()
-				runClient(hard, stop, d, repeatOf(g.spec), g.spec.Pause.D())
+				c.run(hard, stop)
 			}()
 		}
 	}
+	waitFaults := r.startTimeline(stop)
 
 	samplerDone := make(chan struct{})
 	samplerStop := make(chan struct{})
@@ -250,6 +285,9 @@ func (r *run) execute(ctx context.Context) {
 	}
 	timer.Stop()
 	closeStop()
+	// Every fault is reverted before streams drain: a blackhole or a
+	// stopped server would otherwise hold the drain until the hard stop.
+	r.applied = waitFaults()
 
 	// Phase 2: streams in flight finish, bounded by the graceful stop.
 	if !waitTimeout(&clients, r.grace) {
@@ -263,11 +301,30 @@ func (r *run) execute(ctx context.Context) {
 	close(samplerStop)
 	<-samplerDone
 
+	// Teardown in the order the link needs: faults off, clients closed,
+	// server stopped, link closed (toxiproxy leaks a latency pipe
+	// otherwise).
+	if r.link != nil {
+		if err := r.link.Quiesce(); err != nil {
+			r.errs = append(r.errs, fmt.Errorf("link: revert faults: %w", err))
+		}
+	}
 	r.closeConns()
 	r.teardownTarget()
+	r.snapshot()
+	r.checkLeaks()
 }
 
+// closeConns closes every ClientConn, unless a planted bug makes the
+// client leak them (then checkLeaks closes them after looking).
 func (r *run) closeConns() {
+	if r.cfg.bug != nil && r.cfg.bug.SkipClose {
+		return
+	}
+	r.closeConnsNow()
+}
+
+func (r *run) closeConnsNow() {
 	for _, g := range r.groups {
 		for _, cc := range g.conns {
 			_ = cc.Close()
@@ -277,6 +334,14 @@ func (r *run) closeConns() {
 }
 
 func (r *run) teardownTarget() {
+	defer func() {
+		if r.link != nil {
+			if err := r.link.Close(); err != nil {
+				r.errs = append(r.errs, fmt.Errorf("link: close: %w", err))
+			}
+			r.link = nil
+		}
+	}()
 	if r.target == nil {
 		return
 	}
@@ -304,39 +369,6 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 		return true
 	case <-t.C:
 		return false
-	}
-}
-
-// runClient is one client's life: streams one after another until stop.
-func runClient(ctx, stop context.Context, d driver.Driver, repeat bool, pause time.Duration) {
-	for {
-		select {
-		case <-stop.Done():
-			return
-		case <-ctx.Done():
-			return
-		default:
-		}
-		end := d.Stream(ctx, stop)
-		if !repeat {
-			return
-		}
-		wait := pause
-		if end.Class != record.Complete && wait < failurePause {
-			wait = failurePause
-		}
-		if wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-stop.Done():
-				t.Stop()
-				return
-			case <-ctx.Done():
-				t.Stop()
-				return
-			}
-		}
 	}
 }
 

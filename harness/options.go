@@ -19,6 +19,8 @@ type config struct {
 	bug           *faulty.Bug
 	settle        time.Duration
 	now           func() time.Time
+	compress      float64
+	clientScale   float64
 }
 
 func defaults() config {
@@ -74,3 +76,14 @@ type GroupProgress struct {
 	// Streams opened and failed, messages received so far.
 	Opened, Failed, Received uint64
 }
+
+// WithCompress runs the scenario on a compressed clock: its duration,
+// graceful stop, group start offsets and every fault's timing (at, for,
+// every, until, grace) are multiplied by f (0 < f <= 1). Thresholds are
+// left alone. Self-tests use it to run the real scenario files quickly.
+func WithCompress(f float64) Option { return func(c *config) { c.compress = f } }
+
+// WithClientScale multiplies every group's clients and connections by f
+// (at least 1 each). Self-tests use it to run the real scenario files under
+// the race detector.
+func WithClientScale(f float64) Option { return func(c *config) { c.clientScale = f } }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -24,6 +25,8 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 			DurationSeconds:     r.duration.Seconds(),
 			GracefulStopSeconds: r.grace.Seconds(),
 			Source:              r.sc.Source,
+			Compress:            r.cfg.compress,
+			ClientScale:         r.cfg.clientScale,
 		},
 		Seed:        r.seed,
 		Start:       r.start,
@@ -34,21 +37,21 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 		Windows:     r.windows,
 		Interrupted: r.interrupted,
 	}
-	if r.link != nil {
-		rep.Link = r.link.Name()
+	if r.linkName != "" {
+		rep.Link = r.linkName
 	} else {
 		rep.Target, rep.Link = r.dial, "tcp"
+	}
+	rep.Leaks = r.leaks
+	rep.Events = r.events.all()
+	rep.Faults = faultWindows(r.applied, r.windows)
+	if r.target != nil {
+		rep.Server = r.serverStats()
 	}
 	if r.cfg.bug != nil {
 		rep.Target += " (planted bug: " + r.cfg.bug.Name + ")"
 	}
-	for _, g := range r.groups {
-		gr, err := groupReport(g)
-		if err != nil {
-			r.errs = append(r.errs, err)
-		}
-		rep.Groups = append(rep.Groups, gr)
-	}
+	rep.Groups = r.groupReports
 	for _, c := range checks {
 		rep.Assertions = append(rep.Assertions, c.Check(rep))
 	}
@@ -62,14 +65,16 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 func groupReport(g *group) (reports.Group, error) {
 	snap := g.rec.Snapshot()
 	out := reports.Group{
-		Name:        g.spec.Name,
-		RPC:         g.spec.RPC,
-		Clients:     g.spec.Clients,
-		Connections: max(g.spec.Connections, 1),
-		Streams:     reports.StreamCounts{Opened: snap.Started, Ended: snap.Ended, Failed: snap.Failed},
-		Messages:    reports.MessageCounts{Sent: snap.Sent, Received: snap.Received},
-		Ends:        snap.Ends,
-		Violations:  snap.Violations,
+		Name:         g.spec.Name,
+		RPC:          g.spec.RPC,
+		Clients:      g.spec.Clients,
+		Connections:  max(g.spec.Connections, 1),
+		StartSeconds: g.spec.Start.D().Seconds(),
+		Read:         readText(g.spec.Read),
+		Streams:      reports.StreamCounts{Opened: snap.Started, Ended: snap.Ended, Failed: snap.Failed},
+		Messages:     reports.MessageCounts{Sent: snap.Sent, Received: snap.Received},
+		Ends:         snap.Ends,
+		Violations:   snap.Violations,
 	}
 	out.Outages = reports.Outages{Opened: snap.Broke, Recovered: snap.Recovered, Unrecovered: snap.Broke - snap.Recovered}
 	var err1, err2, err3 error
@@ -106,5 +111,39 @@ func Environment() reports.Environment {
 		CPUs:        runtime.NumCPU(),
 		GOMAXPROCS:  runtime.GOMAXPROCS(0),
 		Hostname:    host,
+	}
+}
+
+// serverStats reads the builtin target's own measurements.
+func (r *run) serverStats() *reports.ServerStats {
+	st := r.target.Feed.Stats(time.Second)
+	out := &reports.ServerStats{
+		Published: st.Published,
+		FeedRate:  st.Rate,
+		CutOff:    st.CutOff,
+		MaxQueue:  st.MaxQueue,
+	}
+	var err error
+	if out.SendBlocked, err = reports.FromHDR(st.SendBlocked, st.SendBlockedClamped); err != nil {
+		r.errs = append(r.errs, fmt.Errorf("server stats: %w", err))
+	}
+	if r.streams != nil {
+		ss := r.streams.Stats()
+		out.Ends, out.OKAfterCancel, out.Injected = ss.Ends, ss.OKAfterCancel, ss.Injected
+	}
+	return out
+}
+
+// snapshot turns every group's recorder into its report and drops the
+// recorders, so the leak check's heap figure is not the run's own
+// measurements (a few MB of histograms per group).
+func (r *run) snapshot() {
+	for _, g := range r.groups {
+		gr, err := groupReport(g)
+		if err != nil {
+			r.errs = append(r.errs, err)
+		}
+		r.groupReports = append(r.groupReports, gr)
+		g.rec = nil
 	}
 }

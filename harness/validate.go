@@ -2,6 +2,7 @@ package harness
 
 import (
 	"github.com/streambench/streambench/harness/assert"
+	"github.com/streambench/streambench/harness/fault"
 	"github.com/streambench/streambench/harness/scenario"
 )
 
@@ -13,8 +14,16 @@ func Load(path string) (*scenario.Scenario, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := assert.Compile(sc); err != nil {
-		return nil, err
+	_, aerr := assert.Compile(sc)
+	_, ferr := fault.Compile(sc, netKinds(sc))
+	if aerr != nil || ferr != nil {
+		var all scenario.Errors
+		for _, err := range []error{ferr, aerr} {
+			if es, ok := scenario.AsErrors(err); ok {
+				all = append(all, es...)
+			}
+		}
+		return nil, all
 	}
 	return sc, nil
 }

@@ -115,3 +115,30 @@ func TestRecoveryAndServerEOF(t *testing.T) {
 		t.Fatalf("eof passed although 2 handlers returned OK after cancel: %+v", v)
 	}
 }
+
+func TestLeaksCheck(t *testing.T) {
+	a, err := CompileOne(scenario.Assertion{Key: "leaks", Value: "none"}, groups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean := &reports.Report{Leaks: &reports.Leaks{Clean: true, Goroutines: reports.GoroutineLeaks{Baseline: 5, After: 5}}}
+	if v := a.Check(clean); !v.Pass {
+		t.Fatalf("clean evidence failed: %+v", v)
+	}
+	leaky := &reports.Report{Leaks: &reports.Leaks{
+		Goroutines: reports.GoroutineLeaks{Baseline: 5, After: 8, Leaked: []reports.LeakedFunction{{Function: "faulty.(*sqrtLeak).heartbeat", Count: 3}}},
+		Server:     &reports.ServerLeaks{Source: "registry", Subscribers: 2},
+	}}
+	v := a.Check(leaky)
+	if v.Pass || !strings.Contains(v.Actual, "3 goroutines leaked") || !strings.Contains(v.Detail, "3× faulty.(*sqrtLeak).heartbeat") || !strings.Contains(v.Actual, "2 subscribers") {
+		t.Fatalf("leaky evidence verdict: %+v", v)
+	}
+	if v := a.Check(&reports.Report{}); v.Pass {
+		t.Fatal("no evidence passed")
+	}
+	for _, bad := range []scenario.Assertion{{Key: "leaks", Value: "some"}, {Key: "leaks", Args: map[string]string{"colour": "red"}}} {
+		if _, err := CompileOne(bad, groups); err == nil {
+			t.Errorf("%v compiled", bad)
+		}
+	}
+}

@@ -62,13 +62,20 @@ var checks_ = map[string]checkSpec{
 func Checks() [][2]string {
 	var out [][2]string
 	for _, n := range checkNames() {
-		out = append(out, [2]string{n, checks_[n].doc})
+		doc := checks_[n].doc
+		switch n {
+		case "isolation":
+			doc = "with slow readers present the fast group keeps its latency (factor/bound) and the feed rate, and slow readers are cut off: {group: FAST, factor: 3}"
+		case "leaks":
+			doc = "none: after teardown no goroutine, fd, heap or server-side stream is left (settings: settle, heap)"
+		}
+		out = append(out, [2]string{n, doc})
 	}
 	return out
 }
 
 func checkNames() []string {
-	var names []string
+	names := []string{"isolation", "leaks"}
 	for n := range checks_ {
 		names = append(names, n)
 	}
@@ -86,6 +93,9 @@ type check struct {
 }
 
 func compileCheck(text, key, value string, groups []string) (Assertion, error) {
+	if key == "leaks" {
+		return compileLeaks(text, value, nil)
+	}
 	if key == "isolation" {
 		return nil, fmt.Errorf("isolation takes settings: write isolation: {group: FAST, factor: 3} or {group: FAST, bound: 250ms}")
 	}

@@ -38,8 +38,11 @@ type isolation struct {
 var isolationKeys = []string{"group", "slow", "factor", "bound", "floor", "rate", "cutoff"}
 
 func compileWithArgs(a scenario.Assertion, groups []string) (Assertion, error) {
+	if a.Key == "leaks" {
+		return compileLeaks(a.String(), "", a.Args)
+	}
 	if a.Key != "isolation" {
-		return nil, fmt.Errorf("%s takes no settings mapping (only isolation does); write %s: GROUP or %s", a.Key, a.Key, a.Key)
+		return nil, fmt.Errorf("%s takes no settings mapping (only isolation and leaks do); write %s: GROUP or %s", a.Key, a.Key, a.Key)
 	}
 	iso := &isolation{text: a.String(), floor: 10, rate: 0.9, cutoff: true}
 	for k, v := range a.Args {

@@ -89,6 +89,21 @@ func (s *Scenario) Defaults() {
 		if g.Reconnect == nil {
 			r := DefaultReconnect
 			g.Reconnect = &r
+		} else {
+			// A partial reconnect keeps the defaults for what it leaves out.
+			rc, rp := g.Reconnect, p+"reconnect."
+			if rc.Base == 0 && !s.Has(rp+"base") {
+				rc.Base = DefaultReconnect.Base
+			}
+			if rc.Multiplier == 0 && !s.Has(rp+"multiplier") {
+				rc.Multiplier = DefaultReconnect.Multiplier
+			}
+			if rc.Jitter == 0 && !s.Has(rp+"jitter") {
+				rc.Jitter = DefaultReconnect.Jitter
+			}
+			if rc.Max == 0 && !s.Has(rp+"max") {
+				rc.Max = max(DefaultReconnect.Max, rc.Base)
+			}
 		}
 	}
 	s.defaultGroupNames()

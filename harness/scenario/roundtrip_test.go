@@ -167,6 +167,18 @@ func sameScenario(a, b *Scenario) bool {
 		for i := range s.Assert {
 			s.Assert[i].Pos = Pos{}
 		}
+		// Fault settings keep their text; positions and nodes differ.
+		s.Faults = append([]Fault(nil), s.Faults...)
+		for i := range s.Faults {
+			s.Faults[i].Pos = Pos{}
+			if s.Faults[i].Params != nil {
+				params := map[string]Param{}
+				for k, p := range s.Faults[i].Params {
+					params[k] = Param{Value: p.Value}
+				}
+				s.Faults[i].Params = params
+			}
+		}
 	}
 	return reflect.DeepEqual(x, y)
 }

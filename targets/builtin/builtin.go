@@ -40,6 +40,9 @@ type Config struct {
 	Introspection bool
 	// Bug, when set, swaps in a planted bug (self-checks only).
 	Bug *faulty.Bug
+	// MaxConnectionAge makes the server send GOAWAY to connections older
+	// than this (0: never), giving them MaxConnectionAgeGrace to drain.
+	MaxConnectionAge, MaxConnectionAgeGrace time.Duration
 	// ServerOptions are appended to the options built from the fields above.
 	ServerOptions []grpc.ServerOption
 }
@@ -75,9 +78,10 @@ func (t *Target) options() []grpc.ServerOption {
 	if t.cfg.MaxConcurrentStreams > 0 {
 		opts = append(opts, grpc.MaxConcurrentStreams(t.cfg.MaxConcurrentStreams))
 	}
-	if t.cfg.KeepaliveTime > 0 || t.cfg.KeepaliveTimeout > 0 {
+	if t.cfg.KeepaliveTime > 0 || t.cfg.KeepaliveTimeout > 0 || t.cfg.MaxConnectionAge > 0 {
 		opts = append(opts, grpc.KeepaliveParams(keepalive.ServerParameters{
 			Time: t.cfg.KeepaliveTime, Timeout: t.cfg.KeepaliveTimeout,
+			MaxConnectionAge: t.cfg.MaxConnectionAge, MaxConnectionAgeGrace: t.cfg.MaxConnectionAgeGrace,
 		}))
 	}
 	if t.cfg.KeepaliveMinTime > 0 {
@@ -86,6 +90,14 @@ func (t *Target) options() []grpc.ServerOption {
 		}))
 	}
 	return append(opts, t.cfg.ServerOptions...)
+}
+
+// SetMaxConnectionAge sets the max connection age (0: none) the server
+// gets at its next Serve.
+func (t *Target) SetMaxConnectionAge(age, grace time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.cfg.MaxConnectionAge, t.cfg.MaxConnectionAgeGrace = age, grace
 }
 
 // Serve starts a gRPC server on lis in the background. After Stop it may be
@@ -134,8 +146,16 @@ func (t *Target) Stop(grace time.Duration) (graceful bool) {
 		case <-done:
 		case <-timer.C:
 			graceful = false
-			srv.Stop() // makes the GracefulStop above return too
-			<-done
+			srv.Stop()
+			// GracefulStop returns once every handler has; a handler that
+			// never returns (a leak) keeps it blocked. Wait a moment, then
+			// leave it: the leak check names what is stuck.
+			stuck := time.NewTimer(time.Second)
+			select {
+			case <-done:
+			case <-stuck.C:
+			}
+			stuck.Stop()
 		}
 		timer.Stop()
 	} else {
@@ -159,4 +179,24 @@ func (t *Target) Close(grace time.Duration) bool {
 		t.Feed.Close()
 	}
 	return graceful
+}
+
+// Subscribers is the live Subscribe streams the servers know of: the
+// registered Longlived server's own count when it keeps one (a planted bug
+// strands handlers the feed no longer sees), else the feed's.
+func (t *Target) Subscribers() int {
+	if c, ok := t.ll.(interface{ Subscribers() int }); ok && t.ll != pb.LonglivedServer(t.Feed) {
+		return c.Subscribers()
+	}
+	return t.Feed.Subscribers()
+}
+
+// Release ends whatever a planted leak still holds (call it after the leak
+// check has looked). Idempotent; a no-op for the correct servers.
+func (t *Target) Release() {
+	for _, s := range []any{t.ll, t.math} {
+		if l, ok := s.(interface{ Release() }); ok {
+			l.Release()
+		}
+	}
 }

@@ -1,0 +1,155 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/streambench/streambench/harness/clock"
+	"github.com/streambench/streambench/harness/fault"
+	"github.com/streambench/streambench/harness/link"
+	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/reports"
+)
+
+// netKinds are the network fault kinds sc's link can do (none for an
+// address target: streambench dials it directly and owns no link).
+func netKinds(sc *scenario.Scenario) []string {
+	if sc.Target.Address != "" {
+		return nil
+	}
+	return link.KindsOf(sc.Link.Kind)
+}
+
+// events is the run's timeline log, safe for concurrent use.
+type events struct {
+	mu    sync.Mutex
+	start time.Time
+	now   func() time.Time
+	list  []reports.Event
+}
+
+func (e *events) add(kind, fault, detail string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.list = append(e.list, reports.Event{Offset: e.now().Sub(e.start).Seconds(), Kind: kind, Fault: fault, Detail: detail})
+}
+
+func (e *events) all() []reports.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]reports.Event(nil), e.list...)
+}
+
+// chaosEnv is the fault timeline's view of the run (fault.Env).
+type chaosEnv struct{ r *run }
+
+func (e chaosEnv) Network(o fault.Occurrence, conns []fault.Member) (func() error, error) {
+	p := o.Spec.Params.(*fault.NetParams)
+	f := link.Fault{
+		Kind:      o.Spec.Kind.Name,
+		Direction: p.Direction,
+		Latency:   p.Latency.D(),
+		Jitter:    p.Jitter.D(),
+		Rate:      int64(p.Rate),
+		Bytes:     int64(p.Bytes),
+		Timeout:   p.Timeout.D(),
+		Toxicity:  p.Toxicity,
+		// Each occurrence its own seed, derived from the scenario's.
+		Seed: uint64(e.r.seed) ^ uint64(o.Spec.Index+1)<<32 ^ uint64(o.Rep+1),
+	}
+	switch f.Kind {
+	case link.Slicer:
+		f.SliceAverage, f.SliceVariation, f.SliceDelay = int(p.AverageSize), int(p.SizeVariation), p.Delay.D()
+	case link.SlowClose:
+		f.Delay = p.Delay.D()
+	}
+	hit := make(map[link.Label]bool, len(conns))
+	for _, m := range conns {
+		hit[link.Label{Group: m.Group, Conn: m.ID}] = true
+	}
+	return e.r.link.Apply(f, func(l link.Label) bool { return hit[l] })
+}
+
+func (e chaosEnv) StopServer(grace time.Duration) bool { return e.r.target.Stop(grace) }
+
+func (e chaosEnv) StartServer() error {
+	lis, err := e.r.link.Listen()
+	if err != nil {
+		return err
+	}
+	if err := e.r.target.Serve(lis); err != nil {
+		lis.Close()
+		return err
+	}
+	return nil
+}
+
+func (e chaosEnv) SetMaxConnectionAge(age, grace time.Duration) {
+	e.r.target.SetMaxConnectionAge(age, grace)
+}
+
+func (e chaosEnv) Event(kind, fault, detail string) { e.r.events.add(kind, fault, detail) }
+
+// startTimeline runs the fault timeline until ctx ends (the end of the
+// duration); wait returns what it applied once every fault is reverted.
+func (r *run) startTimeline(ctx context.Context) (wait func() []fault.Applied) {
+	if len(r.specs) == 0 {
+		return func() []fault.Applied { return nil }
+	}
+	tl := &fault.Timeline{
+		Occurrences: fault.Expand(r.specs, r.duration),
+		Streams:     r.streams,
+		Seed:        r.seed,
+		Clock:       clock.Real{},
+	}
+	for _, g := range r.groups {
+		for i := 0; i < g.spec.Clients; i++ {
+			tl.Clients = append(tl.Clients, fault.Member{Group: g.spec.Name, ID: i})
+		}
+		for i := range g.spec.Connections {
+			tl.Conns = append(tl.Conns, fault.Member{Group: g.spec.Name, ID: i})
+		}
+	}
+	done := make(chan []fault.Applied, 1)
+	go func() { done <- tl.Run(ctx, r.start, chaosEnv{r}) }()
+	return func() []fault.Applied { return <-done }
+}
+
+// effectSlack is how long after a fault's end its effects still count as
+// its own in FaultWindow.Ends (streams severed at the end of a window end a
+// moment later).
+const effectSlack = 2 * time.Second
+
+// faultWindows turns what the timeline applied into report windows, with
+// the stream ends counted in each (per-second resolution).
+func faultWindows(applied []fault.Applied, windows []reports.Window) []reports.FaultWindow {
+	var out []reports.FaultWindow
+	for _, a := range applied {
+		fw := reports.FaultWindow{
+			Name:  a.Name(),
+			Kind:  a.Spec.Kind.Name,
+			Start: a.Began.Seconds(),
+			End:   a.Ended.Seconds(),
+			Scope: a.Scope,
+		}
+		if a.Err != nil {
+			fw.Scope += fmt.Sprintf(" (not applied: %v)", a.Err)
+		}
+		until := fw.End + effectSlack.Seconds()
+		for _, w := range windows {
+			if w.Offset <= fw.Start || w.Offset > until+1 {
+				continue
+			}
+			for k, n := range w.Ends {
+				if fw.Ends == nil {
+					fw.Ends = map[string]uint64{}
+				}
+				fw.Ends[k] += n
+			}
+		}
+		out = append(out, fw)
+	}
+	return out
+}

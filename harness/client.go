@@ -1,0 +1,168 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/streambench/streambench/harness/driver"
+	"github.com/streambench/streambench/harness/fault"
+	"github.com/streambench/streambench/harness/record"
+	"github.com/streambench/streambench/harness/scenario"
+)
+
+// client is one simulated client: a driver, its sink and its pacing.
+type client struct {
+	d       driver.Driver
+	sink    *record.Client
+	group   string
+	index   int // within its group
+	start   time.Duration
+	repeat  bool
+	pause   time.Duration
+	backoff driver.Backoff
+	rnd     *rand.Rand
+}
+
+// newClient builds client index of group g, with run-wide id.
+func (r *run) newClient(g *group, index int, id int32) *client {
+	spec := g.spec
+	p := driver.Params{
+		ID:            id,
+		Messages:      spec.Messages,
+		Interval:      spec.Interval.D(),
+		Payload:       int(spec.Payload),
+		Base:          baseOf(spec),
+		StreamTimeout: spec.StreamTimeout.D(),
+		Read: driver.ReadMode{
+			Delay:      spec.Read.Delay.D(),
+			StallAfter: spec.Read.StallAfter.D(),
+			StallFor:   spec.Read.StallFor.D(),
+			Stop:       spec.Read.Stop,
+		},
+		Idle: spec.Idle.D(),
+	}
+	sink := g.rec.Client(int(id))
+	cc := g.conns[index%len(g.conns)]
+	return &client{
+		d:       Factories[spec.RPC](cc, p, sink),
+		sink:    sink,
+		group:   spec.Name,
+		index:   index,
+		start:   spec.Start.D(),
+		repeat:  repeatOf(spec),
+		pause:   spec.Pause.D(),
+		backoff: backoffOf(spec),
+		// Jitter draws come from the scenario's seed and the client's id.
+		rnd: rand.New(rand.NewPCG(uint64(r.seed), uint64(id))),
+	}
+}
+
+func backoffOf(g scenario.Group) driver.Backoff {
+	rc := scenario.DefaultReconnect
+	if g.Reconnect != nil {
+		rc = *g.Reconnect
+	}
+	return driver.Backoff{Base: rc.Base.D(), Max: rc.Max.D(), Multiplier: rc.Multiplier, Jitter: rc.Jitter}.WithDefaults()
+}
+
+// dialOptions are the options of group g's ClientConns beyond the link's.
+func (r *run) dialOptions(g scenario.Group) []grpc.DialOption {
+	b := backoffOf(g)
+	opts := []grpc.DialOption{
+		// The ClientConn reconnects with the group's backoff too, so
+		// recovery measures the target, not gRPC's 1s..120s default.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: b.Base, Multiplier: b.Multiplier, Jitter: b.Jitter, MaxDelay: b.Max},
+			MinConnectTimeout: time.Second,
+		}),
+	}
+	if g.Keepalive.Time > 0 || g.Keepalive.Timeout > 0 {
+		opts = append(opts, driver.KeepaliveDialOption(g.Keepalive.Time.D(), g.Keepalive.Timeout.D()))
+	}
+	if w := int32(g.Window); w > 0 {
+		opts = append(opts, grpc.WithInitialWindowSize(w), grpc.WithInitialConnWindowSize(w))
+	}
+	if r.cfg.bug != nil && r.cfg.bug.Client != nil {
+		opts = append(opts, grpc.WithChainStreamInterceptor(r.cfg.bug.Client))
+	}
+	return opts
+}
+
+// run is one client's life: streams one after another until stop, with the
+// group's pause after a good stream and its backoff after failed ones.
+func (c *client) run(ctx, stop context.Context) {
+	// The server side reads group and client from the metadata to scope
+	// stream faults; set once per client, not per stream.
+	ctx = metadata.AppendToOutgoingContext(ctx, fault.MDGroup, c.group, fault.MDClient, strconv.Itoa(c.index))
+	if c.start > 0 && !wait(ctx, stop, c.start) {
+		return
+	}
+	attempt := 0
+	for stop.Err() == nil && ctx.Err() == nil {
+		before := c.sink.Messages()
+		end := c.d.Stream(ctx, stop)
+		if !c.repeat {
+			return
+		}
+		wait_ := c.pause
+		if failed(end) {
+			if c.sink.Messages() > before {
+				attempt = 0 // this stream delivered: a fresh outage
+			}
+			wait_ = max(wait_, c.backoff.Delay(attempt, c.rnd))
+			attempt++
+		} else {
+			attempt = 0
+		}
+		if wait_ > 0 && !wait(ctx, stop, wait_) {
+			return
+		}
+	}
+}
+
+func failed(e record.End) bool {
+	return e.Class != record.Complete && e.Class != record.Canceled
+}
+
+// wait sleeps d unless ctx or stop ends first; it reports whether it slept.
+func wait(ctx, stop context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop.Done():
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// readText describes a group's read mode for reports ("" at full speed).
+func readText(r scenario.Read) string {
+	var parts []string
+	if r.Delay > 0 {
+		parts = append(parts, "delay "+r.Delay.String())
+	}
+	switch {
+	case r.Stop:
+		parts = append(parts, fmt.Sprintf("stop after %s", r.StallAfter))
+	case r.StallFor > 0:
+		parts = append(parts, fmt.Sprintf("stall %s after %s", r.StallFor, r.StallAfter))
+	}
+	out := ""
+	for i, p := range parts {
+		if i > 0 {
+			out += ", "
+		}
+		out += p
+	}
+	return out
+}

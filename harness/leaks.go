@@ -1,0 +1,68 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/streambench/streambench/harness/leak"
+	"github.com/streambench/streambench/harness/scenario"
+)
+
+// defaultLeakSettle bounds how long the leak check waits for things to
+// wind down after teardown.
+const defaultLeakSettle = 5 * time.Second
+
+// leakOptions reads the leak check's settings from the scenario's leaks
+// assertion ({settle: 5s, heap: 64MiB}), if any.
+func leakOptions(sc *scenario.Scenario) (leak.Options, error) {
+	opts := leak.Options{Settle: defaultLeakSettle}
+	for _, a := range sc.Assert {
+		if a.Key != "leaks" {
+			continue
+		}
+		for k, v := range a.Args {
+			switch k {
+			case "settle":
+				d, err := time.ParseDuration(v)
+				if err != nil || d <= 0 {
+					return opts, fmt.Errorf("leaks: settle %q is not a positive duration", v)
+				}
+				opts.Settle = d
+			case "heap":
+				sz, err := scenario.ParseSize(v)
+				if err != nil || sz <= 0 {
+					return opts, fmt.Errorf("leaks: heap %q is not a size such as 64MiB", v)
+				}
+				opts.HeapBound = uint64(sz)
+			}
+		}
+	}
+	return opts, nil
+}
+
+// checkLeaks runs after teardown: everything the run started must have
+// ended. It returns the evidence for the report.
+func (r *run) checkLeaks() {
+	ctx, cancel := context.WithTimeout(context.Background(), r.leakOpts.Settle+10*time.Second)
+	defer cancel()
+	var probes []leak.Probe
+	switch {
+	case r.target != nil:
+		probes = append(probes, leak.RegistryProbe(r.target.Subscribers))
+	case r.address != "":
+		probes = append(probes, leak.ChannelzProbe{Target: r.address})
+	}
+	l, err := leak.Inspect(ctx, r.base, r.leakOpts, probes...)
+	if err != nil && !errors.Is(err, leak.ErrUnsupported) {
+		r.errs = append(r.errs, fmt.Errorf("leak check: %w", err))
+	}
+	r.leaks = l
+	// Only now let planted leaks and skipped closes go, so the process
+	// itself ends clean.
+	if r.target != nil {
+		r.target.Release()
+	}
+	r.closeConnsNow()
+}
