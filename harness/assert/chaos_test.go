@@ -142,3 +142,42 @@ func TestLeaksCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestLatencyShift(t *testing.T) {
+	rep := &reports.Report{
+		Scenario: reports.ScenarioEcho{DurationSeconds: 20},
+		Faults:   []reports.FaultWindow{{Name: "faults[0] latency", Start: 5, End: 12}, {Name: "faults[1] bandwidth", Start: 15, End: 17}},
+	}
+	for s := 1; s <= 20; s++ {
+		us := int64(2000)
+		switch {
+		case s > 5 && s <= 12:
+			us = 102_000
+		case s > 15 && s <= 19:
+			us = 900_000 // the bandwidth window and its aftermath: not a baseline
+		}
+		h := hist(t, us, us)
+		rep.Windows = append(rep.Windows, reports.Window{Offset: float64(s), Group: "pow", Latency: &h})
+	}
+	for _, tc := range []struct {
+		args map[string]string
+		pass bool
+	}{
+		{map[string]string{"group": "pow", "fault": "0", "by": "100ms"}, true},
+		{map[string]string{"group": "pow", "fault": "faults[0]", "by": "100ms", "tolerance": "5%"}, true},
+		{map[string]string{"group": "pow", "fault": "0", "by": "50ms"}, false},
+		{map[string]string{"group": "pow", "fault": "0", "by": "200ms", "tolerance": "30%"}, false},
+		{map[string]string{"group": "pow", "fault": "3", "by": "100ms"}, false},
+	} {
+		a, err := CompileOne(scenario.Assertion{Key: "latency_shift", Args: tc.args}, groups)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := a.Check(rep); v.Pass != tc.pass {
+			t.Errorf("%v: pass=%v actual=%q detail=%q, want %v", tc.args, v.Pass, v.Actual, v.Detail, tc.pass)
+		}
+	}
+	if _, err := CompileOne(scenario.Assertion{Key: "latency_shift", Args: map[string]string{"group": "pow"}}, groups); err == nil {
+		t.Error("latency_shift without fault and by compiled")
+	}
+}

@@ -66,6 +66,8 @@ func Checks() [][2]string {
 		switch n {
 		case "isolation":
 			doc = "with slow readers present the fast group keeps its latency (factor/bound) and the feed rate, and slow readers are cut off: {group: FAST, factor: 3}"
+		case "latency_shift":
+			doc = "a fault moved the group's median latency by the injected amount: {group: pow, fault: 0, by: 100ms, tolerance: 25%}"
 		case "leaks":
 			doc = "none: after teardown no goroutine, fd, heap or server-side stream is left (settings: settle, heap)"
 		}
@@ -75,7 +77,7 @@ func Checks() [][2]string {
 }
 
 func checkNames() []string {
-	names := []string{"isolation", "leaks"}
+	names := []string{"isolation", "latency_shift", "leaks"}
 	for n := range checks_ {
 		names = append(names, n)
 	}
@@ -95,6 +97,9 @@ type check struct {
 func compileCheck(text, key, value string, groups []string) (Assertion, error) {
 	if key == "leaks" {
 		return compileLeaks(text, value, nil)
+	}
+	if key == "latency_shift" {
+		return nil, fmt.Errorf("latency_shift takes settings: write latency_shift: {group: G, fault: 0, by: 100ms, tolerance: 25%%}")
 	}
 	if key == "isolation" {
 		return nil, fmt.Errorf("isolation takes settings: write isolation: {group: FAST, factor: 3} or {group: FAST, bound: 250ms}")

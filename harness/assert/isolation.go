@@ -5,9 +5,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/reports"
@@ -40,6 +37,9 @@ var isolationKeys = []string{"group", "slow", "factor", "bound", "floor", "rate"
 func compileWithArgs(a scenario.Assertion, groups []string) (Assertion, error) {
 	if a.Key == "leaks" {
 		return compileLeaks(a.String(), "", a.Args)
+	}
+	if a.Key == "latency_shift" {
+		return compileShift(a.String(), a.Args, groups)
 	}
 	if a.Key != "isolation" {
 		return nil, fmt.Errorf("%s takes no settings mapping (only isolation and leaks do); write %s: GROUP or %s", a.Key, a.Key, a.Key)
@@ -198,24 +198,4 @@ func (iso *isolation) Check(r *reports.Report) reports.Verdict {
 
 // windowsP99 merges the windows' latency histograms and returns their p99
 // in milliseconds.
-func windowsP99(ws []reports.Window) (float64, bool) {
-	var merged *hdrhistogram.Histogram
-	for _, w := range ws {
-		if w.Latency == nil || w.Latency.Count == 0 {
-			continue
-		}
-		h, err := w.Latency.Decode()
-		if err != nil {
-			continue
-		}
-		if merged == nil {
-			merged = h
-		} else {
-			merged.Merge(h)
-		}
-	}
-	if merged == nil || merged.TotalCount() == 0 {
-		return 0, false
-	}
-	return float64(merged.ValueAtQuantile(99)) / float64(time.Millisecond/time.Microsecond), true
-}
+func windowsP99(ws []reports.Window) (float64, bool) { return windowsQuantile(ws, 99) }

@@ -9,8 +9,13 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// ClientResetAsEOF names the client-stack bug that maps a reset to io.EOF.
-const ClientResetAsEOF = "client_reset_as_eof"
+// Client-side planted bugs.
+const (
+	// ClientResetAsEOF names the client-stack bug that maps a reset to io.EOF.
+	ClientResetAsEOF = "client_reset_as_eof"
+	// ClientSkipsClose names the client that never closes its ClientConns.
+	ClientSkipsClose = "client_skips_close"
+)
 
 func clientBugs() []Bug {
 	return []Bug{{
@@ -18,6 +23,11 @@ func clientBugs() []Bug {
 		Description: "a client stack that turns a broken stream (Unavailable, e.g. a reset connection) into io.EOF — " +
 			"the errors.Is(err, io.EOF) trap: the stream looks complete; caught by eof: clean under sever faults",
 		Client: ResetAsEOF,
+	}, {
+		Name: ClientSkipsClose,
+		Description: "the harness's clients never close their ClientConns (self-test switch): " +
+			"caught by leaks: none as grpc-go's per-connection goroutines (grpcsync.(*CallbackSerializer).run) outliving the run",
+		SkipClose: true,
 	}}
 }
 

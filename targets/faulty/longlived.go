@@ -29,7 +29,7 @@ func longlivedBugs() []Bug {
 	return []Bug{
 		{
 			Name:        SubscribeSkipsSeq,
-			Description: "Subscribe silently drops every update whose seq is a multiple of 50.",
+			Description: "Subscribe silently drops every update whose seq is a multiple of 10.",
 			Longlived:   SkipSeq,
 		},
 		{

@@ -1,0 +1,143 @@
+package assert
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/streambench/streambench/reports"
+)
+
+// latencyShift judges that a fault moved a group's latency by the injected
+// amount:
+//
+//   - latency_shift: {group: pow, fault: 0, by: 100ms, tolerance: 25%}
+//
+// It compares the group's median latency in the seconds inside fault
+// faults[N]'s windows (skipping the first second of each) with its median in
+// the seconds outside every fault window (and their 2 s aftermath); the
+// difference must be within tolerance (default 25%) of by.
+type latencyShift struct {
+	text      string
+	group     string
+	fault     int
+	by        float64 // ms
+	tolerance float64 // ratio
+}
+
+var shiftKeys = []string{"group", "fault", "by", "tolerance"}
+
+func compileShift(text string, args map[string]string, groups []string) (Assertion, error) {
+	s := &latencyShift{text: text, fault: -1, tolerance: 0.25}
+	for k, v := range args {
+		var err error
+		switch k {
+		case "group":
+			s.group, err = v, checkGroupName(v, groups)
+		case "fault":
+			s.fault, err = strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(v, "faults["), "]"))
+			if err == nil && s.fault < 0 {
+				err = fmt.Errorf("fault must be an index of the faults list, got %d", s.fault)
+			}
+		case "by":
+			s.by, err = parseValue(v, unitDuration)
+		case "tolerance":
+			s.tolerance, err = parseValue(v, unitRatio)
+		default:
+			err = fmt.Errorf("unknown setting %q (settings: %s)", k, strings.Join(shiftKeys, ", "))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("latency_shift: %w", err)
+		}
+	}
+	if s.group == "" || s.group == "all" || s.fault < 0 || s.by <= 0 {
+		return nil, fmt.Errorf("latency_shift: group, fault (an index of faults) and by (> 0) are required")
+	}
+	return s, nil
+}
+
+func (s *latencyShift) Check(r *reports.Report) reports.Verdict {
+	v := reports.Verdict{Name: s.text, Expected: fmt.Sprintf("%s median latency +%s ± %s during faults[%d]",
+		s.group, formatValue(s.by, unitDuration), formatValue(s.tolerance, unitRatio), s.fault)}
+	prefix := fmt.Sprintf("faults[%d] ", s.fault)
+	var during [][2]float64
+	var all [][2]float64
+	for _, f := range r.Faults {
+		all = append(all, [2]float64{f.Start, f.End + 2})
+		if strings.HasPrefix(f.Name, prefix) {
+			during = append(during, [2]float64{f.Start + 1, f.End})
+		}
+	}
+	if len(during) == 0 {
+		v.Actual, v.Detail = "n/a", fmt.Sprintf("faults[%d] never ran in this report", s.fault)
+		return v
+	}
+	in := func(off float64, spans [][2]float64) bool {
+		for _, sp := range spans {
+			// A window covers (off-1, off]: it is inside when wholly inside.
+			if off-1 >= sp[0] && off <= sp[1] {
+				return true
+			}
+		}
+		return false
+	}
+	touches := func(off float64, spans [][2]float64) bool {
+		for _, sp := range spans {
+			if off > sp[0] && off-1 < sp[1] {
+				return true
+			}
+		}
+		return false
+	}
+	var inside, outside []reports.Window
+	for _, w := range r.Windows {
+		if w.Group != s.group || w.Offset > r.Scenario.DurationSeconds {
+			continue
+		}
+		switch {
+		case in(w.Offset, during):
+			inside = append(inside, w)
+		case !touches(w.Offset, all):
+			outside = append(outside, w)
+		}
+	}
+	p50In, ok1 := windowsQuantile(inside, 50)
+	p50Out, ok2 := windowsQuantile(outside, 50)
+	if !ok1 || !ok2 {
+		v.Actual, v.Detail = "no samples", fmt.Sprintf("%s: %d seconds inside faults[%d] and %d seconds outside every fault had latency samples; both need some", s.group, len(inside), s.fault, len(outside))
+		return v
+	}
+	shift := p50In - p50Out
+	v.Actual = fmt.Sprintf("+%s (median %s during, %s outside)", formatValue(shift, unitDuration), formatValue(p50In, unitDuration), formatValue(p50Out, unitDuration))
+	v.Pass = math.Abs(shift-s.by) <= s.tolerance*s.by
+	if !v.Pass {
+		v.Detail = fmt.Sprintf("shift %s is not within %s of %s", formatValue(shift, unitDuration), formatValue(s.tolerance, unitRatio), formatValue(s.by, unitDuration))
+	}
+	return v
+}
+
+// windowsQuantile merges the windows' latency and returns quantile q in ms.
+func windowsQuantile(ws []reports.Window, q float64) (float64, bool) {
+	var merged *hdrhistogram.Histogram
+	for _, w := range ws {
+		if w.Latency == nil || w.Latency.Count == 0 {
+			continue
+		}
+		h, err := w.Latency.Decode()
+		if err != nil {
+			continue
+		}
+		if merged == nil {
+			merged = h
+		} else {
+			merged.Merge(h)
+		}
+	}
+	if merged == nil || merged.TotalCount() == 0 {
+		return 0, false
+	}
+	return float64(merged.ValueAtQuantile(q)) / 1000, true
+}
