@@ -46,9 +46,19 @@ func (e *events) all() []reports.Event {
 type chaosEnv struct{ r *run }
 
 func (e chaosEnv) Network(o fault.Occurrence, conns []fault.Member) (func() error, error) {
-	p := o.Spec.Params.(*fault.NetParams)
+	f := netFault(o.Spec, e.r.seed, o.Rep)
+	hit := make(map[link.Label]bool, len(conns))
+	for _, m := range conns {
+		hit[link.Label{Group: m.Group, Conn: m.ID}] = true
+	}
+	return e.r.link.Apply(f, func(l link.Label) bool { return hit[l] })
+}
+
+// netFault is the link fault of a network spec's repetition rep.
+func netFault(s *fault.Spec, seed int64, rep int) link.Fault {
+	p := s.Params.(*fault.NetParams)
 	f := link.Fault{
-		Kind:      o.Spec.Kind.Name,
+		Kind:      s.Kind.Name,
 		Direction: p.Direction,
 		Latency:   p.Latency.D(),
 		Jitter:    p.Jitter.D(),
@@ -57,7 +67,7 @@ func (e chaosEnv) Network(o fault.Occurrence, conns []fault.Member) (func() erro
 		Timeout:   p.Timeout.D(),
 		Toxicity:  p.Toxicity,
 		// Each occurrence its own seed, derived from the scenario's.
-		Seed: uint64(e.r.seed) ^ uint64(o.Spec.Index+1)<<32 ^ uint64(o.Rep+1),
+		Seed: uint64(seed) ^ uint64(s.Index+1)<<32 ^ uint64(rep+1),
 	}
 	switch f.Kind {
 	case link.Slicer:
@@ -65,11 +75,31 @@ func (e chaosEnv) Network(o fault.Occurrence, conns []fault.Member) (func() erro
 	case link.SlowClose:
 		f.Delay = p.Delay.D()
 	}
-	hit := make(map[link.Label]bool, len(conns))
-	for _, m := range conns {
-		hit[link.Label{Group: m.Group, Conn: m.ID}] = true
+	return f
+}
+
+// compileFaults compiles sc's faults and checks each network fault against
+// its link (units toxiproxy counts, settings the link accepts), so a fault
+// the link would refuse is a scenario error, not a failure mid-run.
+func compileFaults(sc *scenario.Scenario) ([]*fault.Spec, error) {
+	specs, err := fault.Compile(sc, netKinds(sc))
+	if err != nil {
+		return nil, err
 	}
-	return e.r.link.Apply(f, func(l link.Label) bool { return hit[l] })
+	var errs scenario.Errors
+	for _, s := range specs {
+		if s.Kind.Layer != fault.Network {
+			continue
+		}
+		if err := link.CheckFor(sc.Link.Kind, netFault(s, 1, 0)); err != nil {
+			path := fmt.Sprintf("faults[%d]", s.Index)
+			errs = append(errs, &scenario.Error{File: sc.File, Pos: sc.PosOf(path), Field: path, Msg: err.Error()})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return specs, nil
 }
 
 func (e chaosEnv) StopServer(grace time.Duration) bool { return e.r.target.Stop(grace) }

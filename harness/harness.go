@@ -65,7 +65,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts ...Option) (*reports.R
 	if err != nil {
 		return nil, err
 	}
-	specs, err := fault.Compile(sc, netKinds(sc))
+	specs, err := compileFaults(sc)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts ...Option) (*reports.R
 	}
 	leakOpts, err := leakOptions(sc)
 	if err != nil {
-		return nil, err
+		return nil, scenario.Errors{{File: sc.File, Field: "assert", Msg: err.Error()}}
 	}
 	r := &run{cfg: cfg, sc: sc, duration: sc.Duration.D(), grace: sc.GracefulStop.D(), seed: sc.Seed, specs: specs, leakOpts: leakOpts}
 	if cfg.duration > 0 {
@@ -288,6 +288,13 @@ func (r *run) execute(ctx context.Context) {
 	// Every fault is reverted before streams drain: a blackhole or a
 	// stopped server would otherwise hold the drain until the hard stop.
 	r.applied = waitFaults()
+	for _, a := range r.applied {
+		if a.Err != nil {
+			// A fault that could not be injected makes the run
+			// untrustworthy: it did not test what the scenario says.
+			r.errs = append(r.errs, fmt.Errorf("%s at %v: not applied: %w", a.Name(), a.Began.Round(time.Millisecond), a.Err))
+		}
+	}
 
 	// Phase 2: streams in flight finish, bounded by the graceful stop.
 	if !waitTimeout(&clients, r.grace) {

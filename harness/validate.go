@@ -2,7 +2,6 @@ package harness
 
 import (
 	"github.com/streambench/streambench/harness/assert"
-	"github.com/streambench/streambench/harness/fault"
 	"github.com/streambench/streambench/harness/scenario"
 )
 
@@ -15,10 +14,14 @@ func Load(path string) (*scenario.Scenario, error) {
 		return nil, err
 	}
 	_, aerr := assert.Compile(sc)
-	_, ferr := fault.Compile(sc, netKinds(sc))
-	if aerr != nil || ferr != nil {
+	_, ferr := compileFaults(sc)
+	var lerr error
+	if _, err := leakOptions(sc); err != nil {
+		lerr = scenario.Errors{{File: sc.File, Field: "assert", Msg: err.Error()}}
+	}
+	if aerr != nil || ferr != nil || lerr != nil {
 		var all scenario.Errors
-		for _, err := range []error{ferr, aerr} {
+		for _, err := range []error{ferr, aerr, lerr} {
 			if es, ok := scenario.AsErrors(err); ok {
 				all = append(all, es...)
 			}

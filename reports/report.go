@@ -189,11 +189,11 @@ type FaultWindow struct {
 	// faults such as sever).
 	Start float64 `json:"start_seconds"`
 	End   float64 `json:"end_seconds"`
-	// Scope says what the fault hit ("all", "group subscribers",
-	// "30% of clients: 600 of 2000").
+	// Scope says what the fault hit ("server", "all connections",
+	// "group subscribers, 30%: 6 of 20 connections", "50%: 5 of 10 clients").
 	Scope string `json:"scope"`
-	// Ends counts stream ends by class from Start until the next window
-	// of any fault begins (or the run ends): the fault's effect.
+	// Ends counts stream ends by class, across all groups, in the
+	// per-second windows from Start to 2 s after End: the fault's effect.
 	Ends map[string]uint64 `json:"ends,omitempty"`
 }
 

@@ -17,6 +17,8 @@ import (
 
 	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/assert"
+	"github.com/streambench/streambench/harness/fault"
+	"github.com/streambench/streambench/harness/link"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/targets/builtin"
 	"github.com/streambench/streambench/targets/faulty"
@@ -161,6 +163,17 @@ func newListCmd(stdout io.Writer) *cobra.Command {
 			fmt.Fprintln(w, "\nMETRICS (assert: - [group.]METRIC OP VALUE)")
 			for _, m := range metrics {
 				fmt.Fprintf(w, "  %s\n", m)
+			}
+			fmt.Fprintln(w, "\nFAULT KINDS (faults: - {at: 10s, kind: NAME, ...settings})")
+			for _, k := range fault.Kinds {
+				fmt.Fprintf(w, "  %s\t%s\t%s\n", k.Name, k.Layer, k.Doc)
+				if ss := k.Settings(); len(ss) > 0 {
+					fmt.Fprintf(w, "  \t\tsettings: %s\n", strings.Join(ss, ", "))
+				}
+			}
+			fmt.Fprintln(w, "\nNETWORK FAULTS BY LINK")
+			for _, l := range scenario.LinkKinds {
+				fmt.Fprintf(w, "  %s\t%s\n", l, strings.Join(link.KindsOf(l), ", "))
 			}
 			fmt.Fprintln(w, "\nPLANTED BUGS (--faulty NAME, self-checks only)")
 			for _, b := range faulty.All() {

@@ -16,7 +16,7 @@ func isolationReport(t *testing.T, latencyDuring int64, perClientDuring uint64, 
 		Scenario: reports.ScenarioEcho{DurationSeconds: 10},
 		Server:   &reports.ServerStats{FeedRate: 100},
 		Groups: []reports.Group{
-			{Name: "fast", Clients: 10},
+			{Name: "fast", RPC: "Longlived/Subscribe", Clients: 10},
 			{Name: "slow", Clients: 2, StartSeconds: 5, Read: "delay 20ms", Ends: map[string]uint64{"status:ResourceExhausted": cutOff}},
 		},
 	}

@@ -106,6 +106,10 @@ func (iso *isolation) Check(r *reports.Report) reports.Verdict {
 		v.Actual, v.Detail = "n/a", fmt.Sprintf("no group %q in the report", iso.group)
 		return v
 	}
+	if fast.RPC != "Longlived/Subscribe" {
+		v.Actual, v.Detail = "n/a", fmt.Sprintf("isolation judges subscribers against the feed rate; %s drives %s", fast.Name, fast.RPC)
+		return v
+	}
 	var slow []*reports.Group
 	for i := range r.Groups {
 		g := &r.Groups[i]

@@ -44,7 +44,7 @@ func TestCompileErrors(t *testing.T) {
 		{"server with scope", "  - {at: 1s, kind: server_restart, scope: {group: pow}}\n", []string{"takes no scope"}},
 		{"instant with for", "  - {at: 1s, for: 2s, kind: sever}\n", []string{"sever is instant"}},
 		{"bad status", "  - {at: 1s, kind: stream_abort, status: Broken}\n", []string{`status "Broken"`, "Unavailable"}},
-		{"hard restart with grace", "  - {at: 1s, kind: server_restart, grace: 1s}\n", []string{"takes no grace"}},
+		{"hard restart with grace", "  - {at: 1s, kind: server_restart, grace: 1s}\n", []string{"f.yaml:7:43", "server_restart takes no settings"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Compile(parse(t, tc.faults), allNet)

@@ -51,21 +51,20 @@ type Kind struct {
 	params func() any
 	// check validates decoded settings.
 	check func(p any) error
-	// allowed are a network kind's settings.
+	// allowed are the kind's settings (fields of its params struct).
 	allowed []string
 }
 
-// Params returns the kind's settings, "name (type)", for documentation.
-func (k Kind) Params() []string {
+// Settings lists the kind's settings with their types, for documentation.
+func (k Kind) Settings() []string {
 	t := reflect.TypeOf(k.params()).Elem()
 	var out []string
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "" || name == "-" {
-			continue
+		if contains(k.allowed, name) {
+			out = append(out, fmt.Sprintf("%s (%s)", name, f.Tag.Get("doc")))
 		}
-		out = append(out, fmt.Sprintf("%s (%s)", name, f.Tag.Get("doc")))
 	}
 	return out
 }
@@ -123,9 +122,6 @@ func netKind(name, doc string, instant bool, allowed ...string) Kind {
 // alone; the result is copied into a *NetParams.
 func (k Kind) decode(file, path string, params map[string]scenario.Param) (any, error) {
 	out := k.params()
-	if k.Layer != Network {
-		return out, scenario.DecodeParams(file, path, params, out)
-	}
 	full := reflect.ValueOf(out).Elem()
 	var fields []reflect.StructField
 	var index []int
@@ -145,7 +141,10 @@ func (k Kind) decode(file, path string, params map[string]scenario.Param) (any, 
 		return nil, reword(err, k)
 	}
 	for j, i := range index {
-		full.Field(i).Set(sub.Elem().Field(j))
+		name, _, _ := strings.Cut(full.Type().Field(i).Tag.Get("yaml"), ",")
+		if _, set := params[name]; set { // keep the kind's defaults otherwise
+			full.Field(i).Set(sub.Elem().Field(j))
+		}
 	}
 	return out, nil
 }
@@ -250,17 +249,17 @@ var Kinds = []Kind{
 	netKind("slow_close", "delay the close of matching connections by delay", false, "delay", "direction", "toxicity"),
 	netKind("timeout", "toxiproxy: stop all data and close the connection after timeout (0: never close)", false, "timeout", "direction", "toxicity"),
 	netKind("reset_peer", "toxiproxy: reset the connection (TCP RST) after timeout", false, "timeout", "direction", "toxicity"),
-	{Name: "server_restart", Layer: Server, Doc: "hard-stop the server (every stream ends at once), serve again on the same address after `for:`",
+	{Name: "server_restart", Layer: Server, Doc: "hard-stop the server (every stream ends at once), serve again on the same address after `for:`", allowed: []string{},
 		params: func() any { return &ServerParams{} }, check: checkServer("server_restart", false, false)},
-	{Name: "graceful_restart", Layer: Server, Doc: "GracefulStop (GOAWAY; in-flight streams drain for up to grace, default 5s, then a hard stop), serve again after `for:`",
+	{Name: "graceful_restart", Layer: Server, Doc: "GracefulStop (GOAWAY; in-flight streams drain for up to grace, default 5s, then a hard stop), serve again after `for:`", allowed: []string{"grace"},
 		params: func() any { return &ServerParams{} }, check: checkServer("graceful_restart", true, false)},
-	{Name: "max_connection_age", Layer: Server, Doc: "while active, the server sends GOAWAY to connections older than age (grace to drain); entering and leaving the window is a graceful restart",
+	{Name: "max_connection_age", Layer: Server, Doc: "while active, the server sends GOAWAY to connections older than age (grace to drain); entering and leaving the window is a graceful restart", allowed: []string{"age", "grace"},
 		params: func() any { return &ServerParams{} }, check: checkServer("max_connection_age", true, true)},
-	{Name: "stream_abort", Layer: Stream, Doc: "end a probability of streams with status after `after` messages",
+	{Name: "stream_abort", Layer: Stream, Doc: "end a probability of streams with status after `after` messages", allowed: []string{"status", "after", "probability"},
 		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_abort")},
-	{Name: "stream_delay", Layer: Stream, Doc: "delay a probability of the server's messages by delay ± jitter",
+	{Name: "stream_delay", Layer: Stream, Doc: "delay a probability of the server's messages by delay ± jitter", allowed: []string{"delay", "jitter", "probability"},
 		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_delay")},
-	{Name: "stream_stall", Layer: Stream, Doc: "stall a probability of streams for stall after `after` messages, then resume",
+	{Name: "stream_stall", Layer: Stream, Doc: "stall a probability of streams for stall after `after` messages, then resume", allowed: []string{"stall", "after", "probability"},
 		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_stall")},
 }
 

@@ -2,7 +2,6 @@ package fault
 
 import (
 	"context"
-	"hash/maphash"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -30,6 +29,7 @@ type Streams struct {
 	mu     sync.Mutex
 
 	ends          sync.Map // code name -> *atomic.Uint64
+	streamsOf     sync.Map // Member -> *atomic.Uint64: streams opened
 	okAfterCancel atomic.Uint64
 	injected      atomic.Uint64
 }
@@ -38,7 +38,7 @@ type activeStream struct {
 	occ     Occurrence
 	params  *StreamParams
 	code    codes.Code
-	clients map[int]bool // nil: every client of group (or all)
+	clients map[Member]bool // nil: every client of group (or all)
 	group   string
 	salt    uint64
 }
@@ -60,9 +60,9 @@ func (s *Streams) Activate(o Occurrence, clients []Member) func() {
 		a.code, _ = ParseCode(p.Status)
 	}
 	if o.Spec.Scope.Fraction > 0 && o.Spec.Scope.Fraction < 1 {
-		a.clients = make(map[int]bool, len(clients))
+		a.clients = make(map[Member]bool, len(clients))
 		for _, m := range clients {
-			a.clients[m.ID] = true
+			a.clients[m] = true
 		}
 	}
 	s.mu.Lock()
@@ -115,12 +115,10 @@ func (s *Streams) countEnd(code codes.Code) {
 	v.(*atomic.Uint64).Add(1)
 }
 
-var streamSeq atomic.Uint64
-
 // Interceptor returns the server stream interceptor.
 func (s *Streams) Interceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		w := &faultStream{ServerStream: ss, s: s, id: -1, stream: streamSeq.Add(1)}
+		w := &faultStream{ServerStream: ss, s: s, id: -1}
 		if md, ok := metadata.FromIncomingContext(ss.Context()); ok {
 			if v := md.Get(MDGroup); len(v) > 0 {
 				w.group = v[0]
@@ -131,6 +129,9 @@ func (s *Streams) Interceptor() grpc.StreamServerInterceptor {
 				}
 			}
 		}
+		// A client's streams are sequential, so its n-th stream is the same
+		// stream in every replay: random choices key on (client, n).
+		w.stream = s.ordinal(Member{Group: w.group, ID: w.id})
 		err := handler(srv, w)
 		code := status.Code(err)
 		s.countEnd(code)
@@ -156,28 +157,36 @@ type faultStream struct {
 	stalled map[*activeStream]bool
 }
 
-var hashSeed = maphash.MakeSeed()
-
-// roll returns a deterministic number in [0,1) for (fault, client, stream
-// or message n).
-func roll(salt uint64, id int, n uint64) float64 {
-	var h maphash.Hash
-	h.SetSeed(hashSeed)
-	var b [24]byte
-	for i := 0; i < 8; i++ {
-		b[i] = byte(salt >> (8 * i))
-		b[8+i] = byte(uint64(id) >> (8 * i))
-		b[16+i] = byte(n >> (8 * i))
+// ordinal returns how many streams client m opened before this one.
+func (s *Streams) ordinal(m Member) uint64 {
+	v, ok := s.streamsOf.Load(m)
+	if !ok {
+		v, _ = s.streamsOf.LoadOrStore(m, new(atomic.Uint64))
 	}
-	h.Write(b[:])
-	return float64(h.Sum64()>>11) / (1 << 53)
+	return v.(*atomic.Uint64).Add(1) - 1
+}
+
+// roll returns a number in [0,1) that depends only on (fault salt, client,
+// stream or message n): the same choices in every replay.
+func roll(salt uint64, id int, n uint64) float64 {
+	h := mix(salt ^ mix(uint64(id)^0x9e3779b97f4a7c15) ^ mix(n+0x632be59bd9b4e019))
+	return float64(h>>11) / (1 << 53)
+}
+
+// mix is splitmix64's finalizer.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 func (w *faultStream) applies(a *activeStream) bool {
 	if a.group != "" && a.group != w.group {
 		return false
 	}
-	if a.clients != nil && !a.clients[w.id] {
+	if a.clients != nil && !a.clients[Member{Group: w.group, ID: w.id}] {
 		return false
 	}
 	return true

@@ -61,6 +61,10 @@ func Compile(sc *scenario.Scenario, netKinds []string) ([]*Spec, error) {
 		}
 		switch k.Layer {
 		case Network:
+			if !builtin {
+				add(p+".kind", "%s is a network fault: it needs a link streambench owns, and an address target is dialled directly (run the builtin target, or put a toxiproxy of your own in front of the target)", k.Name)
+				continue
+			}
 			if !contains(netKinds, k.Name) {
 				add(p+".kind", "link %s cannot do %s; network kinds it can do: %s", linkName(sc), k.Name, strings.Join(netKinds, ", "))
 				continue
@@ -81,6 +85,10 @@ func Compile(sc *scenario.Scenario, netKinds []string) ([]*Spec, error) {
 		}
 		if k.Instant && f.For != 0 {
 			add(p+".for", "%s is instant; it takes no for:", k.Name)
+			continue
+		}
+		if !k.Instant && f.Every > 0 && f.For == 0 {
+			add(p+".for", "a repeating %s needs for: (shorter than every), or each occurrence would last to the end of the run", k.Name)
 			continue
 		}
 		out = append(out, &Spec{

@@ -258,3 +258,25 @@ func mix(seed uint64, l Label) uint64 {
 	x ^= x >> 31
 	return x
 }
+
+// CheckFor reports whether a link of kind linkKind can inject f as given:
+// the kind is one it supports, the settings are valid, and on toxiproxy
+// they are in the units toxiproxy counts (whole milliseconds, KB/s). It
+// needs no live link, so a scenario validator can reject such a fault
+// before the run.
+func CheckFor(linkKind string, f Fault) error {
+	if linkKind == "" {
+		linkKind = KindBufconn
+	}
+	kinds := KindsOf(linkKind)
+	if kinds == nil {
+		return fmt.Errorf("link %q: not one of %s", linkKind, strings.Join(LinkKinds, ", "))
+	}
+	if err := f.check(linkKind, kinds); err != nil {
+		return err
+	}
+	if linkKind == KindToxiproxy {
+		return checkToxiproxyUnits(f)
+	}
+	return nil
+}

@@ -69,14 +69,20 @@ func (v *validator) groupChaos(i int, g *Group) {
 	if rd.StallFor > 0 && rd.StallAfter == 0 && !v.s.Has(p+"read.stall_after") {
 		v.add(p+"read.stall_after", "must be set with stall_for (when in each stream to stall)")
 	}
-	if (rd != Read{}) && g.RPC != RPCSubscribe && g.RPC != RPCPow && g.RPC != RPCSqrt && g.RPC != "" {
-		v.add(p+"read", "%s receives one message; slow reading applies to %s", g.RPC, oneOf([]string{RPCSubscribe, RPCPow, RPCSqrt}))
+	if (rd != Read{}) && g.RPC != RPCSubscribe && g.RPC != "" {
+		v.add(p+"read", "slow reading is implemented for %s only (the Math drivers read at full speed), not %s", RPCSubscribe, g.RPC)
 	}
 	v.nonNegative(p+"idle", g.Idle)
+	if g.Idle > 0 && g.RPC != RPCSubscribe && g.RPC != "" {
+		v.add(p+"idle", "the idle watchdog is implemented for %s only; bound a Math stream with stream_timeout", RPCSubscribe)
+	}
+	if g.Keepalive.Timeout > 0 && g.Keepalive.Time == 0 {
+		v.add(p+"keepalive.timeout", "applies only with keepalive.time (no pings are sent without it)")
+	}
 	v.nonNegative(p+"keepalive.time", g.Keepalive.Time)
 	v.nonNegative(p+"keepalive.timeout", g.Keepalive.Timeout)
 	if g.Window != 0 && (g.Window < minWindow || g.Window > 1<<31-1) {
-		v.add(p+"window", "must be 0 (gRPC's dynamic windows) or between 64KiB and 2GiB, got %s", g.Window)
+		v.add(p+"window", "must be 0 (gRPC's dynamic windows) or from 64KiB to 2GiB-1, got %s", g.Window)
 	}
 }
 
