@@ -131,6 +131,12 @@ loop:
 			}
 			continue
 		}
+		if r == nil {
+			// Over as soon as applied (a restart with no downtime).
+			ap.Ended = offset()
+			env.Event("fault_end", o.Name(), "")
+			continue
+		}
 		reverts[a.i] = r
 	}
 	for k := len(order) - 1; k >= 0; k-- {
