@@ -150,6 +150,18 @@ func (p *pacer) wait(ctx context.Context, d time.Duration) bool {
 
 // streamContext derives one stream's context: cancellable, with the
 // stream timeout as deadline when it is positive.
+// oneStream is every Math driver's Stream: it bounds the stream by
+// timeout, counts it open and ended, and times it; run does the protocol.
+func oneStream(ctx context.Context, timeout time.Duration, sink record.Sink, run func(context.Context, context.CancelFunc) (record.End, string)) record.End {
+	ctx, cancel := streamContext(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	sink.Started()
+	end, detail := run(ctx, cancel)
+	sink.Ended(end, time.Since(start), detail)
+	return end
+}
+
 func streamContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
 	if timeout > 0 {
 		return context.WithTimeout(ctx, timeout)

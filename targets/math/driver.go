@@ -63,13 +63,9 @@ func NewPowDriver(cc grpc.ClientConnInterface, p driver.Params, sink record.Sink
 }
 
 func (d *powDriver) Stream(ctx, _ context.Context) record.End {
-	ctx, cancel := streamContext(ctx, d.p.StreamTimeout)
-	defer cancel()
-	start := time.Now()
-	d.sink.Started()
-	end, detail := d.run(ctx)
-	d.sink.Ended(end, time.Since(start), detail)
-	return end
+	return oneStream(ctx, d.p.StreamTimeout, d.sink, func(ctx context.Context, _ context.CancelFunc) (record.End, string) {
+		return d.run(ctx)
+	})
 }
 
 func (d *powDriver) run(ctx context.Context) (record.End, string) {
@@ -146,13 +142,9 @@ func NewSumDriver(cc grpc.ClientConnInterface, p driver.Params, sink record.Sink
 }
 
 func (d *sumDriver) Stream(ctx, _ context.Context) record.End {
-	ctx, cancel := streamContext(ctx, d.p.StreamTimeout)
-	defer cancel()
-	start := time.Now()
-	d.sink.Started()
-	end, detail := d.run(ctx)
-	d.sink.Ended(end, time.Since(start), detail)
-	return end
+	return oneStream(ctx, d.p.StreamTimeout, d.sink, func(ctx context.Context, _ context.CancelFunc) (record.End, string) {
+		return d.run(ctx)
+	})
 }
 
 func (d *sumDriver) run(ctx context.Context) (record.End, string) {
@@ -254,13 +246,7 @@ func NewSqrtDriver(cc grpc.ClientConnInterface, p driver.Params, sink record.Sin
 func sqrtValue(seq uint64) float64 { return float64(seq) + 0.5 }
 
 func (d *sqrtDriver) Stream(ctx, _ context.Context) record.End {
-	ctx, cancel := streamContext(ctx, d.p.StreamTimeout)
-	defer cancel()
-	start := time.Now()
-	d.sink.Started()
-	end, detail := d.run(ctx, cancel)
-	d.sink.Ended(end, time.Since(start), detail)
-	return end
+	return oneStream(ctx, d.p.StreamTimeout, d.sink, d.run)
 }
 
 // run drives one stream. It always waits for its sender goroutine.
