@@ -70,7 +70,8 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts ...Option) (*reports.R
 		return nil, err
 	}
 	if cfg.target != "" && len(specs) > 0 {
-		return nil, fmt.Errorf("--target: scenario %q injects faults, which need the builtin target and the link streambench owns", sc.Name)
+		return nil, scenario.Errors{{File: sc.File, Pos: sc.PosOf("faults"), Field: "faults",
+			Msg: fmt.Sprintf("this scenario injects faults, which need the builtin target and a link streambench owns; it cannot run against --target %s", cfg.target)}}
 	}
 	leakOpts, err := leakOptions(sc)
 	if err != nil {

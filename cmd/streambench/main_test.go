@@ -94,6 +94,9 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"unknown command", func(t *testing.T) []string { return []string{"rnu"} }, []string{"rnu"}},
 		{"unknown bug", func(t *testing.T) []string { return []string{"run", "--faulty", "nope", mini} }, []string{"pow_early_eof"}},
 		{"remote target", func(t *testing.T) []string { return []string{"run", "--target", "10.0.0.1:80", mini} }, []string{"loopback"}},
+		{"faults against --target", func(t *testing.T) []string {
+			return []string{"run", "--target", "127.0.0.1:1", "../../scenarios/reconnect.yaml"}
+		}, []string{"reconnect.yaml:", "cannot run against --target"}},
 		{"serve remote", func(t *testing.T) []string { return []string{"serve", "--addr", "0.0.0.0:7070"} }, []string{"loopback"}},
 		{"serve bad rate", func(t *testing.T) []string { return []string{"serve", "--rate", "fast"} }, []string{"--rate"}},
 	} {
