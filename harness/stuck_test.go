@@ -1,0 +1,70 @@
+package harness_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/streambench/streambench/harness"
+	"github.com/streambench/streambench/harness/driver"
+	"github.com/streambench/streambench/harness/record"
+	"github.com/streambench/streambench/harness/scenario"
+)
+
+// stuckDriver ignores cancellation until release closes: a client that
+// cannot be stopped.
+type stuckDriver struct{ release chan struct{} }
+
+func (d stuckDriver) Stream(ctx, stop context.Context) record.End {
+	<-d.release
+	return record.End{Class: record.Canceled}
+}
+
+// TestStuckRunEndsWithErrStuck: a client that ignores cancellation cannot
+// hang the run. It ends at the hard deadline with ErrStuck (exit 3 in the
+// CLI) and a report whose leak evidence names what did not stop.
+func TestStuckRunEndsWithErrStuck(t *testing.T) {
+	release := make(chan struct{})
+	saved := harness.Factories[scenario.RPCSum]
+	harness.Factories[scenario.RPCSum] = func(grpc.ClientConnInterface, driver.Params, record.Sink) driver.Driver {
+		return stuckDriver{release}
+	}
+	defer func() {
+		harness.Factories[scenario.RPCSum] = saved
+		close(release)
+		time.Sleep(100 * time.Millisecond) // the stuck clients return
+	}()
+	sc, err := scenario.Parse("stuck.yaml", []byte(`name: stuck
+duration: 300ms
+graceful_stop: 200ms
+groups:
+  - {name: stuck, rpc: Math/Sum, clients: 3}
+assert:
+  - leaks: {settle: 300ms}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	rep, err := harness.Run(context.Background(), sc, harness.WithSettle(500*time.Millisecond))
+	if took := time.Since(start); took > 15*time.Second {
+		t.Fatalf("a stuck run took %v to end", took)
+	}
+	if !errors.Is(err, harness.ErrStuck) {
+		t.Fatalf("err = %v, want ErrStuck", err)
+	}
+	if rep == nil || rep.Passed || rep.Leaks == nil {
+		t.Fatalf("want a failed report with leak evidence, got %+v", rep)
+	}
+	var named bool
+	for _, f := range rep.Leaks.Goroutines.Leaked {
+		named = named || strings.Contains(f.Function, "stuckDriver") && f.Count == 3
+	}
+	if !named {
+		t.Fatalf("leak evidence does not name the 3 stuck clients: %+v", rep.Leaks.Goroutines.Leaked)
+	}
+}
