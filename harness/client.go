@@ -13,6 +13,7 @@ import (
 
 	"github.com/streambench/streambench/harness/driver"
 	"github.com/streambench/streambench/harness/fault"
+	"github.com/streambench/streambench/harness/load"
 	"github.com/streambench/streambench/harness/record"
 	"github.com/streambench/streambench/harness/scenario"
 )
@@ -95,15 +96,34 @@ func (r *run) dialOptions(g scenario.Group) []grpc.DialOption {
 	return opts
 }
 
-// run is one client's life: streams one after another until stop, with the
-// group's pause after a good stream and its backoff after failed ones.
-func (c *client) run(ctx, stop context.Context) {
-	// The server side reads group and client from the metadata to scope
-	// stream faults; set once per client, not per stream.
-	ctx = metadata.AppendToOutgoingContext(ctx, fault.MDGroup, c.group, fault.MDClient, strconv.Itoa(c.index))
-	if c.start > 0 && !wait(ctx, stop, c.start) {
-		return
+// withMetadata tags ctx with the client's group and index: the server side
+// reads them to scope stream faults. Set once per client, not per stream.
+func (c *client) withMetadata(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, fault.MDGroup, c.group, fault.MDClient, strconv.Itoa(c.index))
+}
+
+// runIntervals is a closed-loop client's life under the group's stages:
+// active in each interval (offsets from start), idle between them.
+func (c *client) runIntervals(ctx, stop context.Context, start time.Time, spans []load.Interval) {
+	ctx = c.withMetadata(ctx)
+	for _, sp := range spans {
+		if d := time.Until(start.Add(c.start + sp.From)); d > 0 && !wait(ctx, stop, d) {
+			return
+		}
+		// Leaving the interval is a soft stop: the stream in flight
+		// finishes (a subscriber unsubscribes).
+		spanStop, cancel := context.WithDeadline(stop, start.Add(c.start+sp.To))
+		c.loop(ctx, spanStop)
+		cancel()
+		if stop.Err() != nil || ctx.Err() != nil {
+			return
+		}
 	}
+}
+
+// loop runs streams one after another until stop, with the group's pause
+// after a good stream and its backoff after failed ones.
+func (c *client) loop(ctx, stop context.Context) {
 	attempt := 0
 	for stop.Err() == nil && ctx.Err() == nil {
 		before := c.sink.Messages()

@@ -146,6 +146,8 @@ type group struct {
 	spec  scenario.Group
 	rec   *record.Recorder
 	conns []*grpc.ClientConn
+	// open is the open-loop arrival accounting (nil for closed loop).
+	open *openLoop
 	// last and lastEnds are the cumulative figures at the previous window.
 	last     record.Counters
 	lastEnds map[string]uint64
@@ -258,15 +260,12 @@ func (r *run) execute(ctx context.Context) {
 	r.events = events{start: r.start, now: r.cfg.now}
 	var id int32
 	for _, g := range r.groups {
-		for i := 0; i < g.spec.Clients; i++ {
+		cs := make([]*client, g.spec.Clients)
+		for i := range cs {
 			id++
-			c := r.newClient(g, i, id)
-			clients.Add(1)
-			go func() {
-				defer clients.Done()
-				c.run(hard, stop)
-			}()
+			cs[i] = r.newClient(g, i, id)
 		}
+		r.startGroup(g, cs, hard, stop, &clients)
 	}
 	waitFaults := r.startTimeline(stop)
 

@@ -81,10 +81,15 @@ func groupReport(g *group) (reports.Group, error) {
 	out.Latency, err1 = reports.FromHDR(snap.Latency, snap.Clamped)
 	out.StreamDuration, err2 = reports.FromHDR(snap.Duration, 0)
 	out.Recovery, err3 = reports.FromHDR(snap.Recovery, 0)
+	var err4, err5 error
+	out.LatencyCorrected, err4 = reports.FromHDR(snap.Corrected, 0)
+	if g.open != nil {
+		out.Arrival, err5 = g.open.report()
+	}
 	for _, s := range snap.Samples {
 		out.Samples = append(out.Samples, reports.Sample{End: s.End.Key(), Detail: s.Detail, At: s.At})
 	}
-	if err := errors.Join(err1, err2, err3); err != nil {
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
 		return out, fmt.Errorf("group %s: %w", g.spec.Name, err)
 	}
 	return out, nil

@@ -20,7 +20,23 @@ func scaled(sc *scenario.Scenario, cfg config) *scenario.Scenario {
 		d := func(x scenario.Duration) scenario.Duration { return scenario.Duration(float64(x) * f) }
 		out.Duration, out.GracefulStop = d(sc.Duration), d(sc.GracefulStop)
 		for i := range out.Groups {
-			out.Groups[i].Start = d(out.Groups[i].Start)
+			g := &out.Groups[i]
+			g.Start = d(g.Start)
+			if len(g.Stages) > 0 {
+				st := append([]scenario.ClientStage(nil), g.Stages...)
+				for j := range st {
+					st[j].Duration = d(st[j].Duration)
+				}
+				g.Stages = st
+			}
+			if g.Arrival != nil {
+				a := *g.Arrival
+				a.Stages = append([]scenario.RateStage(nil), a.Stages...)
+				for j := range a.Stages {
+					a.Stages[j].Duration = d(a.Stages[j].Duration)
+				}
+				g.Arrival = &a
+			}
 		}
 		for i := range out.Faults {
 			fl := &out.Faults[i]

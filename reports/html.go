@@ -184,8 +184,8 @@ func WriteHTML(w io.Writer, r *Report) error {
 }
 
 // latencySeries returns a group's latency distributions as named series:
-// "raw" today; a coordinated-omission-corrected series joins it when the
-// report carries one.
+// "raw", and "corrected" (measured from each message's intended send time)
+// when the report carries one.
 func latencySeries(g Group, i int) ([]series, error) {
 	if g.Latency.Count == 0 {
 		return nil, nil
@@ -194,7 +194,15 @@ func latencySeries(g Group, i int) ([]series, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []series{{Name: "raw", Colour: colour(i), Points: percentileSeries(h)}}, nil
+	out := []series{{Name: "raw", Colour: colour(i), Points: percentileSeries(h)}}
+	if g.LatencyCorrected.Count > 0 {
+		c, err := g.LatencyCorrected.Decode()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, series{Name: "corrected", Colour: colour(i + 1), Points: percentileSeries(c)})
+	}
+	return out, nil
 }
 
 // faultBands returns the fault windows as shaded bands.

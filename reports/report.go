@@ -120,8 +120,29 @@ type Group struct {
 	// Outages counts client outages: opened (a stream failed), recovered (a
 	// message arrived again), unrecovered (still broken at the end).
 	Outages Outages `json:"outages"`
+	// LatencyCorrected is latency measured from when each message was
+	// meant to be sent (coordinated-omission corrected): the Math RPCs,
+	// whose messages are paced. Never below the raw figure.
+	LatencyCorrected Histogram `json:"latency_corrected"`
+	// Arrival is an open-loop group's schedule accounting.
+	Arrival *Arrival `json:"arrival,omitempty"`
 	// Samples are example failed ends, for a human to start from.
 	Samples []Sample `json:"samples,omitempty"`
+}
+
+// Arrival accounts for an open-loop group's slots: every slot is
+// scheduled, then started (late when more than 10ms behind), dropped (every
+// client busy and the queue full) or left unstarted when the run stopped:
+// Scheduled = Started + Dropped + Unstarted.
+type Arrival struct {
+	Scheduled uint64 `json:"scheduled"`
+	Started   uint64 `json:"started"`
+	Dropped   uint64 `json:"dropped"`
+	// Unstarted are slots still queued when the run stopped.
+	Unstarted uint64 `json:"unstarted"`
+	Late      uint64 `json:"late"`
+	// StartDelay is how far behind its slot each stream started.
+	StartDelay Histogram `json:"start_delay"`
 }
 
 // Outages counts client outages.

@@ -35,6 +35,14 @@ func WriteSummary(w io.Writer, r *Report) {
 			line += "; violations: " + viol
 		}
 		fmt.Fprintln(w, line)
+		if a := g.Arrival; a != nil {
+			fmt.Fprintf(w, "  %s arrival: %d slots, %d started (%d late > 10ms), %d dropped, %d unstarted; start delay p99 %s\n",
+				g.Name, a.Scheduled, a.Started, a.Late, a.Dropped, a.Unstarted, ms(a.StartDelay.P99MS, a.StartDelay.Count))
+		}
+		if c := g.LatencyCorrected; c.Count > 0 {
+			fmt.Fprintf(w, "  %s latency corrected (from intended send): p50 %s, p99 %s, max %s\n",
+				g.Name, ms(c.P50MS, c.Count), ms(c.P99MS, c.Count), ms(c.MaxMS, c.Count))
+		}
 	}
 
 	if len(r.Assertions) > 0 {

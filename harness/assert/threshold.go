@@ -163,6 +163,11 @@ var counterMetrics = map[string]func(g *reports.Group) uint64{
 	"streams.completed":   func(g *reports.Group) uint64 { return g.Ends["complete"] },
 	"messages.sent":       func(g *reports.Group) uint64 { return g.Messages.Sent },
 	"messages.received":   func(g *reports.Group) uint64 { return g.Messages.Received },
+	"arrival.scheduled":   func(g *reports.Group) uint64 { return arrivalOf(g).Scheduled },
+	"arrival.started":     func(g *reports.Group) uint64 { return arrivalOf(g).Started },
+	"arrival.dropped":     func(g *reports.Group) uint64 { return arrivalOf(g).Dropped },
+	"arrival.late":        func(g *reports.Group) uint64 { return arrivalOf(g).Late },
+	"arrival.unstarted":   func(g *reports.Group) uint64 { return arrivalOf(g).Unstarted },
 	"outages.opened":      func(g *reports.Group) uint64 { return g.Outages.Opened },
 	"outages.recovered":   func(g *reports.Group) uint64 { return g.Outages.Recovered },
 	"outages.unrecovered": func(g *reports.Group) uint64 { return g.Outages.Unrecovered },
@@ -176,12 +181,12 @@ var counterMetrics = map[string]func(g *reports.Group) uint64{
 }
 
 func metricNames() []string {
-	out := []string{"latency.<stat>", "stream_duration.<stat>", "recovery.<stat>"}
+	out := []string{"latency.<stat>", "latency_corrected.<stat>", "stream_duration.<stat>", "recovery.<stat>"}
 	for n := range counterMetrics {
 		out = append(out, n)
 	}
 	out = append(out, "ends.<class or status code>", "violations.<kind>", "error_rate", "messages.rate")
-	sortStrings(out[3:])
+	sortStrings(out[4:])
 	return out
 }
 
@@ -201,7 +206,7 @@ func lookupMetric(name string) (metric, error) {
 	}
 	base, sub, _ := strings.Cut(name, ".")
 	switch base {
-	case "latency", "stream_duration", "recovery":
+	case "latency", "latency_corrected", "stream_duration", "recovery":
 		return histogramMetric(name, base, sub)
 	case "ends":
 		if sub == "" {
@@ -263,6 +268,8 @@ func histogramMetric(name, base, stat string) (metric, error) {
 		switch base {
 		case "latency":
 			return g.Latency
+		case "latency_corrected":
+			return g.LatencyCorrected
 		case "recovery":
 			return g.Recovery
 		}
@@ -332,4 +339,12 @@ func mergeHistograms(gs []*reports.Group, pick func(*reports.Group) reports.Hist
 		merged.Merge(d)
 	}
 	return merged, nil
+}
+
+// arrivalOf is g's open-loop accounting (zero for a closed-loop group).
+func arrivalOf(g *reports.Group) reports.Arrival {
+	if g.Arrival == nil {
+		return reports.Arrival{}
+	}
+	return *g.Arrival
 }

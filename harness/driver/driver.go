@@ -79,3 +79,21 @@ type Driver interface {
 
 // Factory builds the Driver of one client.
 type Factory func(cc grpc.ClientConnInterface, p Params, sink record.Sink) Driver
+
+type intendedKey struct{}
+
+// WithIntended returns ctx carrying the time the stream was meant to start
+// (an open-loop schedule's slot). Drivers measure coordinated-omission
+// corrected latency from it.
+func WithIntended(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, intendedKey{}, t)
+}
+
+// Intended returns when the stream in ctx was meant to start: the
+// WithIntended time, else now (a closed-loop stream starts when it is due).
+func Intended(ctx context.Context) time.Time {
+	if t, ok := ctx.Value(intendedKey{}).(time.Time); ok {
+		return t
+	}
+	return time.Now()
+}

@@ -171,6 +171,13 @@ func (s *shard) endsInto(m map[string]uint64) {
 	}
 }
 
+// CorrectedSink is implemented by sinks that also keep latency measured
+// from each message's intended send time (coordinated-omission
+// corrected). Drivers that pace their messages check for it once.
+type CorrectedSink interface {
+	Corrected(latency time.Duration)
+}
+
 // Counters is a consistent-enough sum of a recorder's counters, cheap to
 // read while clients run (for progress lines and per-second windows).
 type Counters struct {
@@ -203,6 +210,9 @@ type shard struct {
 	latency  *hdrhistogram.Histogram
 	duration *hdrhistogram.Histogram
 	recovery *hdrhistogram.Histogram
+	// corrected is latency measured from when each message was meant to
+	// be sent (coordinated-omission corrected).
+	corrected *hdrhistogram.Histogram
 	// window collects latency since the last Window call.
 	window  *hdrhistogram.Histogram
 	clamped uint64
@@ -232,6 +242,7 @@ func New(n int, now func() time.Time) *Recorder {
 		r.shards[i].latency = NewHistogram()
 		r.shards[i].duration = NewHistogram()
 		r.shards[i].recovery = NewHistogram()
+		r.shards[i].corrected = NewHistogram()
 		r.shards[i].window = NewHistogram()
 		r.shards[i].rec = r
 	}
@@ -272,6 +283,9 @@ func (s *shard) record(h *hdrhistogram.Histogram, d time.Duration) {
 	_ = h.RecordValue(v)
 	s.mu.Unlock()
 }
+
+// Corrected implements CorrectedSink.
+func (s *shard) Corrected(latency time.Duration) { s.record(s.corrected, latency) }
 
 func (s *shard) Violated(k Kind, n uint64) {
 	if k < numKinds {
@@ -328,8 +342,8 @@ type Snapshot struct {
 	Ends map[string]uint64
 	// Violations counts violations by Kind.String().
 	Violations map[string]uint64
-	// Latency, Duration and Recovery are merged histograms (µs).
-	Latency, Duration, Recovery *hdrhistogram.Histogram
+	// Latency, Duration, Recovery and Corrected are merged histograms (µs).
+	Latency, Duration, Recovery, Corrected *hdrhistogram.Histogram
 	// Broke counts outages (a client's streams failing until one delivers
 	// again); Recovered those that ended with a delivered message.
 	Broke, Recovered uint64
@@ -349,6 +363,7 @@ func (r *Recorder) Snapshot() Snapshot {
 		Latency:    NewHistogram(),
 		Duration:   NewHistogram(),
 		Recovery:   NewHistogram(),
+		Corrected:  NewHistogram(),
 	}
 	for i := range r.shards {
 		s := &r.shards[i]
@@ -356,6 +371,7 @@ func (r *Recorder) Snapshot() Snapshot {
 		snap.Latency.Merge(s.latency)
 		snap.Duration.Merge(s.duration)
 		snap.Recovery.Merge(s.recovery)
+		snap.Corrected.Merge(s.corrected)
 		snap.Clamped += s.clamped
 		s.mu.Unlock()
 		snap.Broke += s.broke.Load()

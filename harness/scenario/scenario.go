@@ -180,6 +180,33 @@ type Group struct {
 	// Window is the HTTP/2 receive window (stream and connection) of the
 	// group's ClientConns; 0 keeps gRPC's dynamic (BDP) windows.
 	Window Size `yaml:"window"`
+	// Stages ramp the number of active clients (closed loop): from 0, each
+	// stage moves linearly to its target over its duration; after the last
+	// the target holds. Clients is the most that can be active.
+	Stages []ClientStage `yaml:"stages"`
+	// Arrival makes the group open loop: streams start at this rate
+	// whatever the target does, each on one of Clients (the most streams in
+	// flight); a start that finds every client busy is dropped and counted.
+	Arrival *Arrival `yaml:"arrival"`
+}
+
+// ClientStage is one step of a closed-loop ramp.
+type ClientStage struct {
+	Duration Duration `yaml:"duration"`
+	Target   int      `yaml:"target"`
+}
+
+// Arrival is an open-loop arrival schedule: a constant rate, or stages
+// ramping linearly from Rate (0 when unset) to each stage's target.
+type Arrival struct {
+	Rate   Rate        `yaml:"rate"`
+	Stages []RateStage `yaml:"stages"`
+}
+
+// RateStage is one step of an open-loop ramp.
+type RateStage struct {
+	Duration Duration `yaml:"duration"`
+	Target   Rate     `yaml:"target"`
 }
 
 // Reconnect is an exponential backoff: delay = min(base*multiplier^n, max),

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"fmt"
 	"slices"
 	"time"
 )
@@ -81,6 +82,7 @@ func (v *validator) groupChaos(i int, g *Group) {
 	}
 	v.nonNegative(p+"keepalive.time", g.Keepalive.Time)
 	v.nonNegative(p+"keepalive.timeout", g.Keepalive.Timeout)
+	v.load(p, g)
 	if g.Window != 0 && (g.Window < minWindow || g.Window > 1<<31-1) {
 		v.add(p+"window", "must be 0 (gRPC's dynamic windows) or from 64KiB to 2GiB-1, got %s", g.Window)
 	}
@@ -118,5 +120,44 @@ func (v *validator) fault(i int, f *Fault) {
 	}
 	if fr := f.Scope.Fraction; fr < 0 || fr > 1 {
 		v.add(p+"scope.fraction", "must be between 0 and 1 (0 or unset = all), got %v", fr)
+	}
+}
+
+// load validates a group's load model: closed-loop stages or an open-loop
+// arrival schedule.
+func (v *validator) load(p string, g *Group) {
+	for i, st := range g.Stages {
+		sp := fmt.Sprintf("%sstages[%d].", p, i)
+		if st.Duration <= 0 {
+			v.add(sp+"duration", "must be > 0, got %s", st.Duration)
+		}
+		if st.Target < 0 || (g.Clients > 0 && st.Target > g.Clients) {
+			v.add(sp+"target", "must be between 0 and clients (%d), got %d", g.Clients, st.Target)
+		}
+	}
+	a := g.Arrival
+	if a == nil {
+		return
+	}
+	if len(g.Stages) > 0 {
+		v.add(p+"stages", "closed-loop stages and an open-loop arrival exclude each other; ramp the arrival with arrival.stages")
+	}
+	if g.RPC == RPCSubscribe {
+		v.add(p+"arrival", "open-loop arrival applies to the Math RPCs (%s is one long-lived stream per client)", RPCSubscribe)
+	}
+	if a.Rate < 0 || a.Rate > MaxFeedRate {
+		v.add(p+"arrival.rate", "must be between 0 and %s, got %s", MaxFeedRate, a.Rate)
+	}
+	if a.Rate == 0 && len(a.Stages) == 0 {
+		v.add(p+"arrival", "give a rate (e.g. rate: 100/s) or stages")
+	}
+	for i, st := range a.Stages {
+		sp := fmt.Sprintf("%sarrival.stages[%d].", p, i)
+		if st.Duration <= 0 {
+			v.add(sp+"duration", "must be > 0, got %s", st.Duration)
+		}
+		if st.Target < 0 || st.Target > MaxFeedRate {
+			v.add(sp+"target", "must be between 0 and %s, got %s", MaxFeedRate, st.Target)
+		}
 	}
 }

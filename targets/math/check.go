@@ -6,6 +6,7 @@ import (
 	stdmath "math"
 	"time"
 
+	"github.com/streambench/streambench/harness/driver"
 	"github.com/streambench/streambench/harness/record"
 )
 
@@ -201,4 +202,35 @@ func clampInt32(n int) int32 {
 		return stdmath.MinInt32
 	}
 	return int32(n)
+}
+
+// corrector records coordinated-omission corrected latency: measured from
+// when message i was meant to go out — the stream's intended start (an
+// open-loop slot, or its actual start) plus i intervals — so a sender held
+// up by the target shows in the figure instead of hiding it.
+type corrector struct {
+	sink     record.CorrectedSink
+	start    time.Time
+	interval time.Duration
+	last     uint64 // the highest message index a stream can have
+}
+
+func newCorrector(sink record.Sink, interval time.Duration) corrector {
+	cs, _ := sink.(record.CorrectedSink)
+	return corrector{sink: cs, interval: interval}
+}
+
+// begin starts a stream of n messages.
+func (c *corrector) begin(ctx context.Context, n int) {
+	c.start = driver.Intended(ctx)
+	c.last = uint64(max(n, 1) - 1)
+}
+
+// record notes message i's corrected latency; it is never below raw.
+func (c *corrector) record(i uint64, raw time.Duration) {
+	if c.sink == nil {
+		return
+	}
+	d := time.Since(c.start.Add(time.Duration(min(i, c.last)) * c.interval))
+	c.sink.Corrected(max(d, raw))
 }

@@ -45,6 +45,7 @@ type powDriver struct {
 	resp pb.PowResponse
 	seqs seqCheck
 	viol violations
+	corr corrector
 }
 
 // NewPowDriver returns the driver of a Pow client. Each stream asks for
@@ -59,6 +60,7 @@ func NewPowDriver(cc grpc.ClientConnInterface, p driver.Params, sink record.Sink
 	d.req.IntervalNanos = int64(p.Interval)
 	d.req.PayloadBytes = clampInt32(p.Payload)
 	d.count = max(PowCount(d.req.Count), 0)
+	d.corr = newCorrector(sink, p.Interval)
 	return d
 }
 
@@ -71,6 +73,7 @@ func (d *powDriver) Stream(ctx, _ context.Context) record.End {
 func (d *powDriver) run(ctx context.Context) (record.End, string) {
 	d.seqs.reset(uint64(d.count))
 	d.viol.reset()
+	d.corr.begin(ctx, int(d.count))
 	stream, err := d.client.Pow(ctx, &d.req)
 	if err != nil {
 		return driver.Classify(ctx, err), "Pow: open: " + err.Error()
@@ -89,7 +92,9 @@ func (d *powDriver) run(ctx context.Context) (record.End, string) {
 		if err != nil {
 			return d.viol.end(driver.Classify(ctx, err), "Pow: "+err.Error())
 		}
-		d.sink.Received(sinceUnixNano(d.resp.SentUnixNano))
+		raw := sinceUnixNano(d.resp.SentUnixNano)
+		d.sink.Received(raw)
+		d.corr.record(d.resp.Seq, raw)
 		seq := d.resp.Seq
 		var expect int64
 		switch r, k, n := d.seqs.observe(seq); r {
@@ -127,6 +132,7 @@ type sumDriver struct {
 	resp  pb.SumResponse
 	pace  pacer
 	viol  violations
+	corr  corrector
 	first int64 // value of the first number; the i-th is first+i
 }
 
@@ -136,7 +142,7 @@ type sumDriver struct {
 // count (else WrongResult, class Violation). The latency recorded, once per
 // stream, is the time from the half-close to the reply.
 func NewSumDriver(cc grpc.ClientConnInterface, p driver.Params, sink record.Sink) driver.Driver {
-	d := &sumDriver{client: pb.NewMathClient(cc), p: p, sink: sink, first: int64(p.ID) + 1}
+	d := &sumDriver{client: pb.NewMathClient(cc), p: p, sink: sink, first: int64(p.ID) + 1, corr: newCorrector(sink, p.Interval)}
 	d.req.Payload = make([]byte, max(p.Payload, 0))
 	return d
 }
@@ -149,6 +155,7 @@ func (d *sumDriver) Stream(ctx, _ context.Context) record.End {
 
 func (d *sumDriver) run(ctx context.Context) (record.End, string) {
 	d.viol.reset()
+	d.corr.begin(ctx, d.p.Messages)
 	stream, err := d.client.Sum(ctx)
 	if err != nil {
 		return driver.Classify(ctx, err), "Sum: open: " + err.Error()
@@ -194,7 +201,9 @@ func (d *sumDriver) run(ctx context.Context) (record.End, string) {
 		}
 		return driver.Classify(ctx, err), "Sum: " + err.Error()
 	}
-	d.sink.Received(time.Since(closed))
+	raw := time.Since(closed)
+	d.sink.Received(raw)
+	d.corr.record(uint64(max(d.p.Messages-1, 0)), raw) // the reply was due after the last number
 	if d.resp.Sum != sum || d.resp.Count != sent {
 		d.viol.add(d.sink, record.WrongResult, 1, "Sum: got {sum %d, count %d}, want {sum %d, count %d}", d.resp.Sum, d.resp.Count, sum, sent)
 	}
@@ -222,6 +231,7 @@ type sqrtDriver struct {
 	resp pb.SqrtResponse
 	seqs seqCheck
 	viol violations
+	corr corrector
 }
 
 // NewSqrtDriver returns the driver of a Sqrt client. Each stream is
@@ -238,6 +248,7 @@ type sqrtDriver struct {
 func NewSqrtDriver(cc grpc.ClientConnInterface, p driver.Params, sink record.Sink) driver.Driver {
 	d := &sqrtDriver{client: pb.NewMathClient(cc), p: p, sink: sink, n: max(p.Messages, 0), bytes: max(p.Payload, 0)}
 	d.req.Payload = make([]byte, d.bytes)
+	d.corr = newCorrector(sink, p.Interval)
 	return d
 }
 
@@ -255,6 +266,7 @@ func (d *sqrtDriver) run(ctx context.Context, cancel context.CancelFunc) (record
 	d.viol.reset()
 	d.sent.Store(0)
 	d.sendErr, d.closed = nil, false
+	d.corr.begin(ctx, d.n)
 	stream, err := d.client.Sqrt(ctx)
 	if err != nil {
 		return driver.Classify(ctx, err), "Sqrt: open: " + err.Error()
@@ -314,7 +326,9 @@ func (d *sqrtDriver) receive(ctx context.Context, stream grpc.BidiStreamingClien
 		if err != nil {
 			return driver.Classify(ctx, err), "Sqrt: " + err.Error()
 		}
-		d.sink.Received(sinceUnixNano(d.resp.RequestSentUnixNano))
+		raw := sinceUnixNano(d.resp.RequestSentUnixNano)
+		d.sink.Received(raw)
+		d.corr.record(d.resp.Seq, raw)
 		seq := d.resp.Seq
 		switch r, k, n := d.seqs.observe(seq); r {
 		case seqGap:

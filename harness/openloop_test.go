@@ -1,0 +1,112 @@
+package harness_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/streambench/streambench/harness"
+	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/reports"
+)
+
+func runInline(t *testing.T, src string, opts ...harness.Option) *reports.Report {
+	t.Helper()
+	sc, err := scenario.Parse("inline.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := harness.Run(ctx, sc, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// TestOpenLoopCountsEverySlot runs open-loop.yaml compressed: every slot of
+// the ramp and the constant rate is scheduled and started.
+func TestOpenLoopCountsEverySlot(t *testing.T) {
+	rep := runScaled(t, loadScenario(t, "open-loop"), 0.2, 0.25)
+	requirePassed(t, rep)
+	// pow: 0→300/s over 2 s then 300/s for 4 s = 300 + 1200 slots;
+	// sqrt: 100/s for 6 s = 600.
+	for name, want := range map[string]uint64{"pow": 1500, "sqrt": 600} {
+		a := rep.Group(name).Arrival
+		if a == nil || a.Scheduled < want-2 || a.Scheduled > want+1 || a.Started+a.Dropped+a.Unstarted != a.Scheduled {
+			t.Errorf("%s: arrival %+v, want ~%d slots, each started or dropped", name, a, want)
+		}
+	}
+}
+
+// TestOpenLoopDropsWhenClientsBusy: arrivals do not wait for the target; a
+// slot that finds every client busy is dropped and counted, and the
+// assertion on it fails.
+func TestOpenLoopDropsWhenClientsBusy(t *testing.T) {
+	rep := runInline(t, `name: overload
+duration: 2s
+graceful_stop: 2s
+groups:
+  - {name: pow, rpc: Math/Pow, clients: 2, messages: 10, interval: 50ms, arrival: {rate: 20/s}}
+assert:
+  - arrival.dropped == 0
+`)
+	a := rep.Group("pow").Arrival
+	if a.Scheduled < 38 || a.Dropped == 0 || a.Started+a.Dropped+a.Unstarted != a.Scheduled {
+		t.Fatalf("arrival %+v: want ~40 slots, most dropped (2 clients, 0.5 s streams)", a)
+	}
+	if rep.Passed {
+		t.Fatal("arrival.dropped == 0 passed although slots were dropped")
+	}
+}
+
+// TestCorrectedLatencySeesStalls: a server that stalls mid-stream keeps its
+// per-message latency low (each message is stamped when finally sent) but
+// the corrected latency, measured from when each message was due, shows the
+// stall — coordinated omission, corrected.
+func TestCorrectedLatencySeesStalls(t *testing.T) {
+	rep := runInline(t, `name: stall
+duration: 2s
+graceful_stop: 2s
+groups:
+  - {name: pow, rpc: Math/Pow, clients: 4, messages: 20, interval: 10ms, arrival: {rate: 8/s}}
+faults:
+  - {at: 0s, kind: stream_stall, stall: 300ms, after: 5}
+assert:
+  - pow.latency.p50 < 100ms
+  - pow.latency_corrected.p90 > 250ms
+`)
+	requirePassed(t, rep)
+}
+
+// TestClosedLoopStages ramps clients up then down: the run starts and ends
+// with fewer streams in flight than its middle.
+func TestClosedLoopStages(t *testing.T) {
+	rep := runInline(t, `name: ramp
+duration: 3s
+graceful_stop: 1s
+groups:
+  - name: pow
+    rpc: Math/Pow
+    clients: 20
+    messages: 5
+    interval: 10ms
+    stages:
+      - {duration: 1s, target: 20}
+      - {duration: 1s, target: 20}
+      - {duration: 1s, target: 0}
+`)
+	var started []uint64
+	for _, w := range rep.Windows {
+		if w.Group == "pow" && w.Offset <= 3.2 {
+			started = append(started, w.Started)
+		}
+	}
+	if len(started) < 3 {
+		t.Fatalf("windows: %v", started)
+	}
+	if !(started[0] < started[1] && started[len(started)-1] < started[1]) {
+		t.Fatalf("streams started per second %v: want a ramp up then down", started)
+	}
+}
