@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/streambench/streambench/harness/assert"
@@ -137,6 +138,7 @@ type run struct {
 	end    time.Time
 
 	interrupted  bool
+	resources    reports.Resources
 	windows      []reports.Window
 	groupReports []reports.Group
 	errs         []error
@@ -148,6 +150,8 @@ type group struct {
 	conns []*grpc.ClientConn
 	// open is the open-loop arrival accounting (nil for closed loop).
 	open *openLoop
+	// allOpen is when every client first had a stream open (0: not yet).
+	allOpen time.Duration
 	// last and lastEnds are the cumulative figures at the previous window.
 	last     record.Counters
 	lastEnds map[string]uint64
@@ -188,7 +192,35 @@ func (r *run) setup() error {
 			g.conns = append(g.conns, cc)
 		}
 	}
+	r.connect()
 	return nil
+}
+
+// connectWait bounds how long setup waits for the ClientConns to connect.
+const connectWait = 10 * time.Second
+
+// connect brings every ClientConn up before the clock starts, so thousands
+// of clients opening their first stream at once do not also race their
+// connections' dials (at 100,000 streams that storm timed the dials out).
+// A conn that cannot connect in time is left to connect on demand: its
+// streams then fail and are classified like any other.
+func (r *run) connect() {
+	ctx, cancel := context.WithTimeout(context.Background(), connectWait)
+	defer cancel()
+	for _, g := range r.groups {
+		for _, cc := range g.conns {
+			cc.Connect()
+		}
+	}
+	for _, g := range r.groups {
+		for _, cc := range g.conns {
+			for s := cc.GetState(); s != connectivity.Ready; s = cc.GetState() {
+				if !cc.WaitForStateChange(ctx, s) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // shardCount picks a recorder shard count: enough that clients rarely
@@ -396,14 +428,21 @@ func (r *run) sample(done <-chan struct{}, stop context.Context) {
 	defer tick.Stop()
 	second := time.NewTicker(time.Second)
 	defer second.Stop()
+	ramp := time.NewTicker(50 * time.Millisecond)
+	defer ramp.Stop()
 	for {
 		select {
 		case <-done:
 			r.window()
 			r.emit("done")
 			return
+		case <-ramp.C:
+			if r.noteAllOpen() {
+				ramp.Stop()
+			}
 		case <-second.C:
 			r.window()
+			r.noteResources()
 		case <-tick.C:
 			phase := "running"
 			if stop.Err() != nil {
@@ -459,4 +498,40 @@ func (r *run) emit(phase string) {
 		})
 	}
 	r.cfg.progress(p)
+}
+
+// noteAllOpen records when each group first had a stream open on every
+// client; it reports whether every group has.
+func (r *run) noteAllOpen() bool {
+	all := true
+	for _, g := range r.groups {
+		if g.allOpen > 0 {
+			continue
+		}
+		c := g.rec.Counters()
+		if c.Started-c.Ended >= uint64(g.spec.Clients) {
+			g.allOpen = max(r.cfg.now().Sub(r.start), time.Nanosecond)
+			continue
+		}
+		all = false
+	}
+	return all
+}
+
+// noteResources samples the process's heap and goroutines, keeping the
+// peak and the streams open then.
+func (r *run) noteResources() {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	var open uint64
+	for _, g := range r.groups {
+		c := g.rec.Counters()
+		open += c.Started - min(c.Started, c.Ended)
+	}
+	res := &r.resources
+	if ms.HeapInuse > res.PeakHeapBytes {
+		res.PeakHeapBytes, res.PeakStreams = ms.HeapInuse, max(res.PeakStreams, open)
+	}
+	res.PeakGoroutines = max(res.PeakGoroutines, runtime.NumGoroutine())
+	res.PeakStreams = max(res.PeakStreams, open)
 }

@@ -43,6 +43,14 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 		rep.Target, rep.Link = r.dial, "tcp"
 	}
 	rep.Leaks = r.leaks
+	if res := r.resources; res.PeakGoroutines > 0 {
+		if res.PeakStreams > 0 {
+			res.HeapPerStreamBytes = float64(res.PeakHeapBytes) / float64(res.PeakStreams)
+			res.GoroutinesPerStream = float64(res.PeakGoroutines) / float64(res.PeakStreams)
+		}
+		rep.Resources = &res
+	}
+
 	rep.Events = r.events.all()
 	rep.Faults = faultWindows(r.applied, r.windows)
 	if r.target != nil {
@@ -52,6 +60,11 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 		rep.Target += " (planted bug: " + r.cfg.bug.Name + ")"
 	}
 	rep.Groups = r.groupReports
+	for i, g := range r.groups {
+		if i < len(rep.Groups) && g.allOpen > 0 {
+			rep.Groups[i].AllOpenSeconds = g.allOpen.Seconds()
+		}
+	}
 	for _, c := range checks {
 		rep.Assertions = append(rep.Assertions, c.Check(rep))
 	}

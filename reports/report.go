@@ -48,6 +48,9 @@ type Report struct {
 	Server *ServerStats `json:"server,omitempty"`
 	// Leaks is the end-of-run evidence that everything ended.
 	Leaks *Leaks `json:"leaks,omitempty"`
+	// Resources is what the run cost this process (client and, for a
+	// builtin target, server), sampled every second.
+	Resources *Resources `json:"resources,omitempty"`
 	// Assertions are the verdicts, in scenario order.
 	Assertions []Verdict `json:"assertions"`
 	// Passed is true when every assertion passed and the run was not
@@ -126,6 +129,9 @@ type Group struct {
 	LatencyCorrected Histogram `json:"latency_corrected"`
 	// Arrival is an open-loop group's schedule accounting.
 	Arrival *Arrival `json:"arrival,omitempty"`
+	// AllOpenSeconds is when every client of the group first had a stream
+	// open at once (offset from the start, 50ms resolution; 0: never).
+	AllOpenSeconds float64 `json:"all_open_seconds,omitempty"`
 	// Samples are example failed ends, for a human to start from.
 	Samples []Sample `json:"samples,omitempty"`
 }
@@ -143,6 +149,17 @@ type Arrival struct {
 	Late      uint64 `json:"late"`
 	// StartDelay is how far behind its slot each stream started.
 	StartDelay Histogram `json:"start_delay"`
+}
+
+// Resources is the process's cost at its peak, sampled every second: heap
+// in use and goroutines, and the same per open stream (client and builtin
+// server together).
+type Resources struct {
+	PeakHeapBytes       uint64  `json:"peak_heap_bytes"`
+	PeakGoroutines      int     `json:"peak_goroutines"`
+	PeakStreams         uint64  `json:"peak_streams"`
+	HeapPerStreamBytes  float64 `json:"heap_per_stream_bytes,omitempty"`
+	GoroutinesPerStream float64 `json:"goroutines_per_stream,omitempty"`
 }
 
 // Outages counts client outages.

@@ -45,6 +45,15 @@ func WriteSummary(w io.Writer, r *Report) {
 		}
 	}
 
+	if res := r.Resources; res != nil && res.PeakStreams > 0 {
+		fmt.Fprintf(w, "  resources at peak: %d streams open, heap %.1f MiB (%.1f KiB/stream), %d goroutines (%.2f/stream)\n",
+			res.PeakStreams, float64(res.PeakHeapBytes)/(1<<20), res.HeapPerStreamBytes/1024, res.PeakGoroutines, res.GoroutinesPerStream)
+	}
+	for _, g := range r.Groups {
+		if g.AllOpenSeconds > 0 {
+			fmt.Fprintf(w, "  %s: all %d clients had a stream open %.2fs after the start\n", g.Name, g.Clients, g.AllOpenSeconds)
+		}
+	}
 	if len(r.Assertions) > 0 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

@@ -27,6 +27,8 @@ type runFlags struct {
 	seed       int64
 	faulty     string
 	noProgress bool
+	// clientScale multiplies every group's clients (0: as written).
+	clientScale float64
 	// summaryMD and artifactsURL: the markdown summary for a PR comment.
 	summaryMD    string
 	artifactsURL string
@@ -52,6 +54,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl.Int64Var(&f.seed, "seed", 0, "override the scenario's seed (replay a run)")
 	fl.StringVar(&f.faulty, "faulty", "", "self-check: run the builtin target with a planted bug (see `streambench list`)")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "do not print progress while running")
+	fl.Float64Var(&f.clientScale, "client-scale", 0, "multiply every group's clients and connections (e.g. 20 runs fanout.yaml's 5,000 subscribers as 100,000)")
 	fl.StringVar(&f.summaryMD, "summary-md", "", "also write a markdown summary (for a pull-request comment) to this file")
 	fl.StringVar(&f.artifactsURL, "artifacts-url", "", "link the markdown summary to this URL (e.g. the CI run's artifacts)")
 	return cmd
@@ -87,6 +90,12 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 	}
 	if cmd.Flags().Changed("seed") {
 		opts = append(opts, harness.WithSeed(f.seed))
+	}
+	if f.clientScale < 0 || f.clientScale > 1000 {
+		return exitf(ExitBadInput, "--client-scale: must be between 0 and 1000, got %v", f.clientScale)
+	}
+	if f.clientScale > 0 {
+		opts = append(opts, harness.WithClientScale(f.clientScale))
 	}
 	if f.faulty != "" {
 		bug, ok := faulty.Lookup(f.faulty)
