@@ -251,9 +251,11 @@ type ServerStats struct {
 	MaxQueue int `json:"max_queue"`
 	// Ends counts handler returns by status code name ("OK", "Canceled").
 	Ends map[string]uint64 `json:"ends,omitempty"`
-	// OKAfterCancel counts handlers that returned OK although their
-	// stream's context was already cancelled: the server claimed success
-	// for a stream whose client never saw its end.
+	// OKAfterCancel counts handlers that returned OK with their stream's
+	// context already cancelled and their protocol unfinished (a Pow that
+	// sent fewer messages than asked, a Sum or Sqrt that never saw the
+	// client's half-close): the server claimed success for a stream whose
+	// client never saw its end.
 	OKAfterCancel uint64 `json:"ok_after_cancel"`
 	// Injected counts stream-layer faults injected.
 	Injected uint64 `json:"injected,omitempty"`

@@ -2,6 +2,7 @@ package fault
 
 import (
 	"context"
+	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -88,9 +89,10 @@ func (s *Streams) Activate(o Occurrence, clients []Member) func() {
 type ServerStats struct {
 	// Ends counts handler returns by status code name ("OK", "Canceled", …).
 	Ends map[string]uint64
-	// OKAfterCancel counts handlers that returned OK although their stream's
-	// context was already cancelled: the server claimed success for a
-	// stream whose client never saw its end.
+	// OKAfterCancel counts handlers that returned OK with their stream's
+	// context already cancelled and their protocol unfinished (see
+	// incomplete): the server claimed success for a stream whose client
+	// never saw its end.
 	OKAfterCancel uint64
 	// Injected counts faults injected into streams.
 	Injected uint64
@@ -119,6 +121,7 @@ func (s *Streams) countEnd(code codes.Code) {
 func (s *Streams) Interceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		w := &faultStream{ServerStream: ss, s: s, id: -1}
+		w.want.Store(-1)
 		if md, ok := metadata.FromIncomingContext(ss.Context()); ok {
 			if v := md.Get(MDGroup); len(v) > 0 {
 				w.group = v[0]
@@ -135,7 +138,7 @@ func (s *Streams) Interceptor() grpc.StreamServerInterceptor {
 		err := handler(srv, w)
 		code := status.Code(err)
 		s.countEnd(code)
-		if err == nil && ss.Context().Err() != nil {
+		if err == nil && ss.Context().Err() != nil && w.incomplete(info) {
 			s.okAfterCancel.Add(1)
 		}
 		return err
@@ -150,6 +153,11 @@ type faultStream struct {
 	id     int
 	stream uint64
 	msgs   atomic.Int64
+	// sent, sawEOF and want judge completeness when a handler returns OK
+	// after a cancel (want < 0: the request named no count).
+	sent   atomic.Int64
+	sawEOF atomic.Bool
+	want   atomic.Int64
 	// mu guards aborted and stalled: a handler may Send and Recv from two
 	// goroutines.
 	mu      sync.Mutex
@@ -275,13 +283,48 @@ func (w *faultStream) SendMsg(m any) error {
 	if err := w.before(true); err != nil {
 		return err
 	}
-	return w.ServerStream.SendMsg(m)
+	err := w.ServerStream.SendMsg(m)
+	if err == nil {
+		w.sent.Add(1)
+	}
+	return err
 }
 
 // RecvMsg implements grpc.ServerStream.
 func (w *faultStream) RecvMsg(m any) error {
 	if err := w.ServerStream.RecvMsg(m); err != nil {
+		if err == io.EOF {
+			w.sawEOF.Store(true)
+		}
 		return err
 	}
+	if c, ok := m.(interface{ GetCount() int32 }); ok {
+		w.want.Store(int64(c.GetCount()))
+	}
 	return w.before(false)
+}
+
+// defaultCount is how many messages a server-streaming request with count
+// 0 asks for (the reference Pow's default, as in the gRPC tutorial).
+const defaultCount = 10
+
+// incomplete reports whether a handler that returned OK had not finished
+// its protocol, so its OK was a premature end rather than a race with a
+// late cancel: a client-streaming or bidi handler that never saw the
+// client's half-close, or a server-streaming handler whose request named a
+// message count (GetCount) and that sent fewer. A stream whose completeness
+// it cannot tell (Subscribe: its clean end is an Unsubscribe, judged by the
+// client) is not counted.
+func (w *faultStream) incomplete(info *grpc.StreamServerInfo) bool {
+	if info.IsClientStream {
+		return !w.sawEOF.Load()
+	}
+	want := w.want.Load()
+	if want < 0 {
+		return false
+	}
+	if want == 0 {
+		want = defaultCount
+	}
+	return w.sent.Load() < want
 }
