@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -12,12 +11,11 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/streambench/streambench/harness/driver"
 	"github.com/streambench/streambench/harness/record"
+	"github.com/streambench/streambench/internal/bufnet"
 	"github.com/streambench/streambench/targets/longlived"
 	pb "github.com/streambench/streambench/targets/proto"
 )
@@ -31,25 +29,7 @@ const llWait = 5 * time.Second
 // down at test end (conn first, then the server).
 func llServe(t *testing.T, srv pb.LonglivedServer, dial ...grpc.DialOption) *grpc.ClientConn {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
-	gs := grpc.NewServer()
-	pb.RegisterLonglivedServer(gs, srv)
-	served := make(chan struct{})
-	go func() { defer close(served); _ = gs.Serve(lis) }()
-	opts := append([]grpc.DialOption{
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-	}, dial...)
-	cc, err := grpc.NewClient("passthrough:///bufnet", opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cc.Close()
-		gs.Stop()
-		<-served
-	})
-	return cc
+	return bufnet.Serve(t, func(s *grpc.Server) { pb.RegisterLonglivedServer(s, srv) }, nil, dial...)
 }
 
 func llEventually(t *testing.T, what string, cond func() bool) {

@@ -6,21 +6,18 @@ package faulty
 import (
 	"context"
 	"maps"
-	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/streambench/streambench/harness/driver"
 	"github.com/streambench/streambench/harness/record"
+	"github.com/streambench/streambench/internal/bufnet"
 	mathsrv "github.com/streambench/streambench/targets/math"
 	pb "github.com/streambench/streambench/targets/proto"
 )
@@ -32,34 +29,16 @@ const mathWait = 10 * time.Second
 // returned) arrive on the returned channel. Closed at the test's end.
 func mathServe(t *testing.T, srv pb.MathServer) (*grpc.ClientConn, <-chan error) {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
 	ends := make(chan error, 64)
-	s := grpc.NewServer(grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	record := grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 		err := h(srv, ss)
 		select {
 		case ends <- err:
 		default:
 		}
 		return err
-	}))
-	pb.RegisterMathServer(s, srv)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = s.Serve(lis)
-	}()
-	cc, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cc.Close()
-		s.Stop()
-		wg.Wait()
 	})
+	cc := bufnet.Serve(t, func(s *grpc.Server) { pb.RegisterMathServer(s, srv) }, []grpc.ServerOption{record})
 	return cc, ends
 }
 

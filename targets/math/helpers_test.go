@@ -2,7 +2,6 @@ package math
 
 import (
 	"context"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,11 +9,10 @@ import (
 
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/streambench/streambench/harness/driver"
 	"github.com/streambench/streambench/harness/record"
+	"github.com/streambench/streambench/internal/bufnet"
 	pb "github.com/streambench/streambench/targets/proto"
 )
 
@@ -53,27 +51,9 @@ func (h handlerEnds) next(t testing.TB) error {
 // to it and the channel of handler ends. Both are closed at the test's end.
 func serve(t testing.TB, srv pb.MathServer) (*grpc.ClientConn, handlerEnds) {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
 	ends := make(handlerEnds, 64)
-	s := grpc.NewServer(grpc.StreamInterceptor(ends.interceptor))
-	pb.RegisterMathServer(s, srv)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = s.Serve(lis)
-	}()
-	cc, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cc.Close()
-		s.Stop()
-		wg.Wait()
-	})
+	cc := bufnet.Serve(t, func(s *grpc.Server) { pb.RegisterMathServer(s, srv) },
+		[]grpc.ServerOption{grpc.StreamInterceptor(ends.interceptor)})
 	return cc, ends
 }
 
