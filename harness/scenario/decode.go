@@ -429,18 +429,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, v reflect.Value) error {
 		return d.errorf(n, path, "expected a mapping, got %s", describe(n))
 	}
 	fs := fieldsOf(v.Type())
-	seen := make(map[string]*yaml.Node, len(n.Content)/2)
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
-		key, err := d.key(k, path)
-		if err != nil {
-			return err
-		}
-		fpath := joinPath(path, key)
-		if first, dup := seen[key]; dup {
-			return d.errorf(k, fpath, "duplicate key %s (first set at line %d, column %d)", quote(key), first.Line, first.Column)
-		}
-		seen[key] = k
+	return d.entries(n, path, func(k, val *yaml.Node, key, fpath string) error {
 		idx := -1
 		for _, f := range fs {
 			if f.key == key {
@@ -465,6 +454,28 @@ func (d *decoder) mapping(n *yaml.Node, path string, v reflect.Value) error {
 		if val.Kind == yaml.ScalarNode && val.Value == "" && val.ShortTag() == nullTag {
 			// "key:" with nothing after it: point at the key.
 			d.pos[fpath] = posOf(k)
+		}
+		return nil
+	})
+}
+
+// entries calls each for every key of the mapping n, in order, refusing a
+// key that is not a plain word or that repeats an earlier one.
+func (d *decoder) entries(n *yaml.Node, path string, each func(k, val *yaml.Node, key, fpath string) error) error {
+	seen := make(map[string]*yaml.Node, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		key, err := d.key(k, path)
+		if err != nil {
+			return err
+		}
+		fpath := joinPath(path, key)
+		if first, dup := seen[key]; dup {
+			return d.errorf(k, fpath, "duplicate key %s (first set at line %d, column %d)", quote(key), first.Line, first.Column)
+		}
+		seen[key] = k
+		if err := each(k, val, key, fpath); err != nil {
+			return err
 		}
 	}
 	return nil

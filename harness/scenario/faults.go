@@ -27,23 +27,9 @@ func (f *Fault) decodeNode(d *decoder, n *yaml.Node, path string) error {
 	}
 	*f = Fault{Pos: posOf(n)}
 	v := reflect.ValueOf(f).Elem()
-	seen := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
-		key, err := d.key(k, path)
-		if err != nil {
-			return err
-		}
-		fpath := joinPath(path, key)
-		if first, dup := seen[key]; dup {
-			return d.errorf(k, fpath, "duplicate key %s (first set at line %d, column %d)", quote(key), first.Line, first.Column)
-		}
-		seen[key] = k
+	return d.entries(n, path, func(_, val *yaml.Node, key, fpath string) error {
 		if idx, ok := faultCommon[key]; ok {
-			if err := d.value(val, fpath, v.Field(idx)); err != nil {
-				return err
-			}
-			continue
+			return d.value(val, fpath, v.Field(idx))
 		}
 		if err := d.plain(val, fpath); err != nil {
 			return err
@@ -56,8 +42,8 @@ func (f *Fault) decodeNode(d *decoder, n *yaml.Node, path string) error {
 		}
 		d.pos[fpath] = posOf(val)
 		f.Params[key] = Param{Value: val.Value, Pos: posOf(val), node: val}
-	}
-	return nil
+		return nil
+	})
 }
 
 // ParamNames returns the fault's setting names, sorted.
