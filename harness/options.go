@@ -21,6 +21,7 @@ type config struct {
 	now           func() time.Time
 	compress      float64
 	clientScale   float64
+	onStop        func()
 }
 
 func defaults() config {
@@ -87,3 +88,9 @@ func WithCompress(f float64) Option { return func(c *config) { c.compress = f } 
 // (at least 1 each). Self-tests use it to run the real scenario files under
 // the race detector.
 func WithClientScale(f float64) Option { return func(c *config) { c.clientScale = f } }
+
+// WithOnStop calls fn once, from the run's goroutine, when the run's
+// duration ends (or it is interrupted): every stream is still open and
+// the drain has not begun. `streambench run --memprofile` takes its heap
+// profile there.
+func WithOnStop(fn func()) Option { return func(c *config) { c.onStop = fn } }

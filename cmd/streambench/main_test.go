@@ -53,6 +53,29 @@ func TestRunWritesReport(t *testing.T) {
 	}
 }
 
+// TestRunProfiles: --cpuprofile and --memprofile write pprof files that
+// go tool pprof reads (gzipped protobuf), and an unwritable path is bad input.
+func TestRunProfiles(t *testing.T) {
+	dir := t.TempDir()
+	cpu, mem := filepath.Join(dir, "cpu.pprof"), filepath.Join(dir, "mem.pprof")
+	code, out, errs := cli(t, "run", "--no-progress", "--duration", "1s", "--out", dir,
+		"--cpuprofile", cpu, "--memprofile", mem, mini)
+	if code != ExitPass {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	for _, p := range []string{cpu, mem} {
+		b, err := os.ReadFile(p)
+		if err != nil || len(b) < 100 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("%s: %d bytes, err %v; want a gzipped pprof profile", p, len(b), err)
+		}
+	}
+	code, _, errs = cli(t, "run", "--no-progress", "--duration", "1s", "--out", dir,
+		"--cpuprofile", filepath.Join(dir, "missing", "cpu.pprof"), mini)
+	if code != ExitBadInput || !strings.Contains(errs, "--cpuprofile") {
+		t.Fatalf("unwritable --cpuprofile: exit %d, stderr %q; want 2 naming the flag", code, errs)
+	}
+}
+
 func TestRunFaultyExitsOne(t *testing.T) {
 	code, out, _ := cli(t, "run", "--no-progress", "--duration", "1s", "--out", t.TempDir(), "--faulty", "pow_early_eof", mini)
 	if code != ExitFail {

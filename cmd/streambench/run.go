@@ -32,6 +32,9 @@ type runFlags struct {
 	// summaryMD and artifactsURL: the markdown summary for a PR comment.
 	summaryMD    string
 	artifactsURL string
+	// cpuProfile and memProfile: pprof files of the run itself.
+	cpuProfile string
+	memProfile string
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -57,6 +60,8 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl.Float64Var(&f.clientScale, "client-scale", 0, "multiply every group's clients and connections (e.g. 20 runs fanout.yaml's 5,000 subscribers as 100,000)")
 	fl.StringVar(&f.summaryMD, "summary-md", "", "also write a markdown summary (for a pull-request comment) to this file")
 	fl.StringVar(&f.artifactsURL, "artifacts-url", "", "link the markdown summary to this URL (e.g. the CI run's artifacts)")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (clients, in-process server and harness) to this file, for go tool pprof")
+	fl.StringVar(&f.memProfile, "memprofile", "", "write a heap profile taken at the end of the run's duration to this file")
 	return cmd
 }
 
@@ -141,7 +146,17 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 	fmt.Fprintf(stderr, "streambench %s: running %s for %v\n", harness.Version(), describe(sc), duration)
 	prog := newProgress(stderr, duration, !f.noProgress)
 	opts = append(opts, harness.WithProgress(prog.update, prog.every()))
+	stopProfile, err := startProfiles(f.cpuProfile, f.memProfile)
+	if err != nil {
+		return exitf(ExitBadInput, "%v", err)
+	}
+	if f.memProfile != "" {
+		opts = append(opts, harness.WithOnStop(stopProfile.heap))
+	}
 	rep, runErr := harness.Run(ctx, sc, opts...)
+	if err := stopProfile.stop(); err != nil {
+		return exitf(ExitHarness, "%v", err)
+	}
 	prog.finish()
 	if rep == nil {
 		if _, ok := scenario.AsErrors(runErr); ok {
