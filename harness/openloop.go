@@ -62,12 +62,13 @@ func (o *openLoop) report() (*reports.Arrival, error) {
 // to the clients).
 func (r *run) startGroup(g *group, cs []*client, hard, stop context.Context, wg *sync.WaitGroup) {
 	if g.spec.Arrival == nil {
-		spans := load.Active(g.spec.Stages, len(cs), r.duration-min(g.spec.Start.D(), r.duration))
+		whole := r.duration - min(g.spec.Start.D(), r.duration)
+		spans := load.Active(g.spec.Stages, len(cs), whole)
 		for i, c := range cs {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				c.runIntervals(hard, stop, r.start, spans[i])
+				c.runIntervals(hard, stop, r.start, spans[i], whole)
 			}()
 		}
 		return

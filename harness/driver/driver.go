@@ -36,6 +36,21 @@ type Params struct {
 	// pauses does not count. 0 = off. Unlike keepalive, it detects a
 	// blackholed connection in any bounded time.
 	Idle time.Duration
+	// AfterStop, when set, is how a driver arranges work for when the
+	// run's stop begins (a Subscribe client's Unsubscribe): like
+	// context.AfterFunc(stop, fn), returning a cancel that reports whether
+	// it kept fn from running. The harness sets it to a group's Stopper so
+	// those calls go out in bounded waves. Nil means context.AfterFunc.
+	AfterStop func(fn func()) (cancel func() bool)
+}
+
+// OnStop runs fn once stop ends, through p.AfterStop when set, else with
+// context.AfterFunc. See Params.AfterStop.
+func (p Params) OnStop(stop context.Context, fn func()) (cancel func() bool) {
+	if p.AfterStop != nil {
+		return p.AfterStop(fn)
+	}
+	return context.AfterFunc(stop, fn)
 }
 
 // ReadMode is how a client reads a server stream: as fast as it can (the

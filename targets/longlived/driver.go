@@ -21,12 +21,13 @@ import (
 // Unsubscribe pacing: the call itself is bounded by UnsubscribeTimeout; an
 // answer found=false before the first update arrived is retried (the
 // Unsubscribe may have overtaken the Subscribe it is meant to end) with a
-// growing pause, for at most unsubscribeRetryFor.
+// growing pause, for as long as the stream lasts: at 100,000 subscribers a
+// Subscribe can take seconds to reach the server, and giving up left those
+// streams subscribed until the hard stop cancelled them.
 const (
 	// UnsubscribeTimeout bounds each Unsubscribe call the driver makes.
 	UnsubscribeTimeout = 5 * time.Second
 
-	unsubscribeRetryFor   = 2 * time.Second
 	unsubscribeRetryFirst = 5 * time.Millisecond
 	unsubscribeRetryMax   = 200 * time.Millisecond
 )
@@ -89,6 +90,14 @@ func (d *subscribeDriver) Stream(ctx, stop context.Context) record.End {
 	if err != nil {
 		return d.ended(ctx, sctx, wd, err, opened, 0)
 	}
+	// Established once the server answers: the reference server sends its
+	// response headers as soon as the subscription is registered (others
+	// with their first update). A failure shows again in Recv.
+	if o, ok := d.sink.(record.OpenedSink); ok {
+		if _, herr := stream.Header(); herr == nil {
+			o.Opened(time.Since(opened))
+		}
+	}
 
 	rd := reader{mode: d.p.Read, opened: opened, stop: stop, ctx: sctx, wd: wd}
 	defer rd.close()
@@ -104,7 +113,7 @@ func (d *subscribeDriver) Stream(ctx, stop context.Context) record.End {
 	done := make(chan struct{})
 	uctx, ucancel := context.WithCancel(ctx)
 	wg.Add(1)
-	stopWatch := context.AfterFunc(stop, func() {
+	stopWatch := d.p.OnStop(stop, func() {
 		defer wg.Done()
 		d.unsubscribe(uctx, done, &asked, &received)
 	})
@@ -161,22 +170,26 @@ func (d *subscribeDriver) Stream(ctx, stop context.Context) record.End {
 }
 
 // unsubscribe asks the server to end this client's stream, retrying a
-// found=false answer while nothing has arrived yet (the Unsubscribe may have
-// overtaken the Subscribe). It gives up when done closes or ctx ends.
+// failed call, and a found=false answer while nothing has arrived yet (the
+// Unsubscribe may have overtaken the Subscribe). It gives up when done
+// closes (the stream ended) or ctx ends.
 func (d *subscribeDriver) unsubscribe(ctx context.Context, done <-chan struct{}, asked, received *atomic.Bool) {
 	req := &pb.UnsubscribeRequest{Id: d.p.ID}
-	deadline := time.Now().Add(unsubscribeRetryFor)
 	pause := unsubscribeRetryFirst
 	for {
 		asked.Store(true)
 		cctx, cancel := context.WithTimeout(ctx, UnsubscribeTimeout)
 		resp, err := d.client.Unsubscribe(cctx, req)
 		cancel()
-		if err != nil || resp.GetFound() || received.Load() || time.Now().After(deadline) {
+		if err == nil && (resp.GetFound() || received.Load()) {
 			// Not found after updates arrived: the stream is ending on its
 			// own; its own end is what gets classified.
 			return
 		}
+		// Not found before any update (the Subscribe has not reached the
+		// server yet), or the call failed (a timeout in a storm, or the
+		// connection is gone, in which case the stream ends too and done
+		// closes): try again while the stream lasts.
 		t := time.NewTimer(pause)
 		select {
 		case <-done:
