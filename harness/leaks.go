@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/streambench/streambench/harness/leak"
+	"github.com/streambench/streambench/harness/link"
 	"github.com/streambench/streambench/harness/scenario"
 )
 
@@ -54,7 +55,12 @@ func (r *run) checkLeaks() {
 	case r.address != "":
 		probes = append(probes, leak.ChannelzProbe{Target: r.address})
 	}
-	l, err := leak.Inspect(ctx, r.base, r.leakOpts, probes...)
+	opts := r.leakOpts
+	opts.PeakGoroutines = r.resources.PeakGoroutines
+	for _, g := range r.groups {
+		opts.LateBytes += uint64(max(g.spec.Connections, 1)) * link.LateBytes(r.linkName)
+	}
+	l, err := leak.Inspect(ctx, r.base, opts, probes...)
 	if err != nil && !errors.Is(err, leak.ErrUnsupported) {
 		r.errs = append(r.errs, fmt.Errorf("leak check: %w", err))
 	}

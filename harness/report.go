@@ -84,7 +84,7 @@ func groupReport(g *group) (reports.Group, error) {
 		Connections:  max(g.spec.Connections, 1),
 		StartSeconds: g.spec.Start.D().Seconds(),
 		Read:         readText(g.spec.Read),
-		Streams:      reports.StreamCounts{Opened: snap.Started, Ended: snap.Ended, Failed: snap.Failed},
+		Streams:      reports.StreamCounts{Opened: snap.Started, Established: snap.Opened, Ended: snap.Ended, Failed: snap.Failed},
 		Messages:     reports.MessageCounts{Sent: snap.Sent, Received: snap.Received},
 		Ends:         snap.Ends,
 		Violations:   snap.Violations,
@@ -99,10 +99,17 @@ func groupReport(g *group) (reports.Group, error) {
 	if g.open != nil {
 		out.Arrival, err5 = g.open.report()
 	}
+	var err6 error
+	if snap.Open.TotalCount() > 0 {
+		var h reports.Histogram
+		h, err6 = reports.FromHDR(snap.Open, 0)
+		out.Open = &h
+	}
+	connReports(g, &out)
 	for _, s := range snap.Samples {
 		out.Samples = append(out.Samples, reports.Sample{End: s.End.Key(), Detail: s.Detail, At: s.At})
 	}
-	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
 		return out, fmt.Errorf("group %s: %w", g.spec.Name, err)
 	}
 	return out, nil

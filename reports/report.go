@@ -130,10 +130,54 @@ type Group struct {
 	// Arrival is an open-loop group's schedule accounting.
 	Arrival *Arrival `json:"arrival,omitempty"`
 	// AllOpenSeconds is when every client of the group first had a stream
-	// open at once (offset from the start, 50ms resolution; 0: never).
+	// established at once (offset from the start, 50ms resolution; 0:
+	// never). See Open for what established means.
 	AllOpenSeconds float64 `json:"all_open_seconds,omitempty"`
+	// Open is how long each stream took to be established, from the start
+	// of its open: for Subscribe until the server's response headers
+	// arrived (the reference server sends them once it has registered the
+	// subscription); for the Math RPCs until the call returned (a stream
+	// slot granted and the request sent).
+	Open *Histogram `json:"open,omitempty"`
+	// OpenWait is time spent inside the open call itself, where gRPC
+	// waits for a stream slot (the server's max_concurrent_streams) or for
+	// the connection, and how many streams waited there at once.
+	OpenWait *OpenWait `json:"open_wait,omitempty"`
+	// ConnStats are the group's figures per ClientConn: how the latency
+	// (a feed's fan-out delay) and the waits for a stream slot differ
+	// between connections. Only for groups with more than one connection.
+	ConnStats []ConnStats `json:"conn_stats,omitempty"`
 	// Samples are example failed ends, for a human to start from.
 	Samples []Sample `json:"samples,omitempty"`
+}
+
+// OpenWait is the time streams spent in the open call (waiting for a
+// stream slot or the connection). Quantiles are within 12.5% (upper bucket
+// edge); Max is exact.
+type OpenWait struct {
+	// PeakWaiting is the most streams inside the open call at once: above
+	// a handful, streams queued for a slot (clients per connection over the
+	// server's max_concurrent_streams) or for a connection.
+	PeakWaiting int64   `json:"peak_waiting"`
+	Calls       uint64  `json:"calls"`
+	P50MS       float64 `json:"p50_ms"`
+	P99MS       float64 `json:"p99_ms"`
+	MaxMS       float64 `json:"max_ms"`
+}
+
+// ConnStats are one ClientConn's figures. Latency quantiles are within
+// 12.5% (upper bucket edge); maxima are exact.
+type ConnStats struct {
+	// Index is the connection's number in its group (label group/index).
+	Index int `json:"index"`
+	// Clients is how many of the group's clients share it.
+	Clients  int     `json:"clients"`
+	Messages uint64  `json:"messages"`
+	P50MS    float64 `json:"p50_ms"`
+	P99MS    float64 `json:"p99_ms"`
+	MaxMS    float64 `json:"max_ms"`
+	// OpenWait is the connection's share of Group.OpenWait.
+	OpenWait OpenWait `json:"open_wait"`
 }
 
 // Arrival accounts for an open-loop group's slots: every slot is
@@ -172,6 +216,8 @@ type Outages struct {
 // StreamCounts counts streams.
 type StreamCounts struct {
 	Opened uint64 `json:"opened"`
+	// Established counts streams known to be established (see Group.Open).
+	Established uint64 `json:"established,omitempty"`
 	Ended  uint64 `json:"ended"`
 	Failed uint64 `json:"failed"`
 }

@@ -50,9 +50,7 @@ func WriteSummary(w io.Writer, r *Report) {
 			res.PeakStreams, float64(res.PeakHeapBytes)/(1<<20), res.HeapPerStreamBytes/1024, res.PeakGoroutines, res.GoroutinesPerStream)
 	}
 	for _, g := range r.Groups {
-		if g.AllOpenSeconds > 0 {
-			fmt.Fprintf(w, "  %s: all %d clients had a stream open %.2fs after the start\n", g.Name, g.Clients, g.AllOpenSeconds)
-		}
+		writeOpening(w, g)
 	}
 	if len(r.Assertions) > 0 {
 		fmt.Fprintln(w)
@@ -114,4 +112,35 @@ func formatCounts(m map[string]uint64) string {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// writeOpening prints how a group's streams got established: when all were,
+// how long each took, the wait for a stream slot, and the spread between
+// connections.
+func writeOpening(w io.Writer, g Group) {
+	if g.AllOpenSeconds > 0 {
+		fmt.Fprintf(w, "  %s: all %d clients had a stream established %.2fs after the start\n", g.Name, g.Clients, g.AllOpenSeconds)
+	}
+	if o := g.Open; o != nil && o.Count > 0 {
+		line := fmt.Sprintf("  %s open: %d established, p50 %s, p99 %s, max %s", g.Name, o.Count,
+			ms(o.P50MS, o.Count), ms(o.P99MS, o.Count), ms(o.MaxMS, o.Count))
+		if ow := g.OpenWait; ow != nil {
+			line += fmt.Sprintf("; in the open call (stream slot, connection) p99 %s, max %s, up to %d waiting at once",
+				ms(ow.P99MS, int64(ow.Calls)), ms(ow.MaxMS, int64(ow.Calls)), ow.PeakWaiting)
+		}
+		fmt.Fprintln(w, line)
+	}
+	if len(g.ConnStats) > 1 {
+		lo, hi := g.ConnStats[0], g.ConnStats[0]
+		for _, c := range g.ConnStats[1:] {
+			if c.P99MS < lo.P99MS {
+				lo = c
+			}
+			if c.P99MS > hi.P99MS {
+				hi = c
+			}
+		}
+		fmt.Fprintf(w, "  %s per connection (%d): latency p99 from %s (conn %d) to %s (conn %d)\n", g.Name, len(g.ConnStats),
+			ms(lo.P99MS, int64(lo.Messages)), lo.Index, ms(hi.P99MS, int64(hi.Messages)), hi.Index)
+	}
 }

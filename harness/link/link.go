@@ -144,6 +144,16 @@ type Bufconn struct {
 // NewBufconn returns an in-memory link (pipe buffers of bufconnSize).
 func NewBufconn() *Bufconn { return &Bufconn{size: bufconnSize, reg: newRegistry()} }
 
+// LateBytes is how much heap each connection over a link of this kind may
+// still hold for a few seconds after it closed: for bufconn, its two pipe
+// buffers (see bufconnSize); 0 for the others.
+func LateBytes(kind string) uint64 {
+	if kind == KindBufconn {
+		return 2 * bufconnSize
+	}
+	return 0
+}
+
 // bufconnSize is each in-memory pipe's buffer. grpc-go keeps a closed
 // connection's pipes reachable for seconds after Close (measured: half of
 // them still held 6 s later), so a large buffer shows up in the leak

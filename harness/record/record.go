@@ -171,6 +171,16 @@ func (s *shard) endsInto(m map[string]uint64) {
 	}
 }
 
+// OpenedSink is implemented by sinks that also count streams established
+// and how long each took to establish. Drivers check for it once.
+type OpenedSink interface {
+	// Opened counts one stream established, wait after its open began.
+	// A Subscribe stream is established when the server's response
+	// headers arrive; a Math stream when the call returned (a stream slot
+	// was granted and the request sent).
+	Opened(wait time.Duration)
+}
+
 // CorrectedSink is implemented by sinks that also keep latency measured
 // from each message's intended send time (coordinated-omission
 // corrected). Drivers that pace their messages check for it once.
@@ -181,7 +191,7 @@ type CorrectedSink interface {
 // Counters is a consistent-enough sum of a recorder's counters, cheap to
 // read while clients run (for progress lines and per-second windows).
 type Counters struct {
-	Started, Ended, Failed uint64
+	Started, Opened, Ended, Failed uint64
 	Sent, Received         uint64
 }
 
@@ -213,13 +223,16 @@ type shard struct {
 	// corrected is latency measured from when each message was meant to
 	// be sent (coordinated-omission corrected).
 	corrected *hdrhistogram.Histogram
+	// open is how long streams took to establish (see OpenedSink).
+	open *hdrhistogram.Histogram
 	// window collects latency since the last Window call.
 	window  *hdrhistogram.Histogram
 	clamped uint64
 
 	broke, recovered atomic.Uint64
 
-	started, ended, failed atomic.Uint64
+	started, opened        atomic.Uint64
+	ended, failed          atomic.Uint64
 	sent, received         atomic.Uint64
 	ends                   [numClasses][codes.Unauthenticated + 1]atomic.Uint64
 	violations             [numKinds]atomic.Uint64
@@ -244,6 +257,7 @@ func New(n int, now func() time.Time) *Recorder {
 		r.shards[i].recovery = NewHistogram()
 		r.shards[i].corrected = NewHistogram()
 		r.shards[i].window = NewHistogram()
+		r.shards[i].open = NewHistogram()
 		r.shards[i].rec = r
 	}
 	return r
@@ -295,6 +309,12 @@ func (s *shard) Violated(k Kind, n uint64) {
 
 func (s *shard) Started() { s.started.Add(1) }
 
+// Opened implements OpenedSink.
+func (s *shard) Opened(wait time.Duration) {
+	s.opened.Add(1)
+	s.record(s.open, wait)
+}
+
 func (s *shard) Ended(e End, d time.Duration, detail string) {
 	s.ended.Add(1)
 	if e.Class != Complete && e.Class != Canceled {
@@ -327,6 +347,7 @@ func (r *Recorder) Counters() Counters {
 	for i := range r.shards {
 		s := &r.shards[i]
 		c.Started += s.started.Load()
+		c.Opened += s.opened.Load()
 		c.Ended += s.ended.Load()
 		c.Failed += s.failed.Load()
 		c.Sent += s.sent.Load()
@@ -342,8 +363,9 @@ type Snapshot struct {
 	Ends map[string]uint64
 	// Violations counts violations by Kind.String().
 	Violations map[string]uint64
-	// Latency, Duration, Recovery and Corrected are merged histograms (µs).
-	Latency, Duration, Recovery, Corrected *hdrhistogram.Histogram
+	// Latency, Duration, Recovery, Corrected and Open are merged
+	// histograms (µs).
+	Latency, Duration, Recovery, Corrected, Open *hdrhistogram.Histogram
 	// Broke counts outages (a client's streams failing until one delivers
 	// again); Recovered those that ended with a delivered message.
 	Broke, Recovered uint64
@@ -364,6 +386,7 @@ func (r *Recorder) Snapshot() Snapshot {
 		Duration:   NewHistogram(),
 		Recovery:   NewHistogram(),
 		Corrected:  NewHistogram(),
+		Open:       NewHistogram(),
 	}
 	for i := range r.shards {
 		s := &r.shards[i]
@@ -372,6 +395,7 @@ func (r *Recorder) Snapshot() Snapshot {
 		snap.Duration.Merge(s.duration)
 		snap.Recovery.Merge(s.recovery)
 		snap.Corrected.Merge(s.corrected)
+		snap.Open.Merge(s.open)
 		snap.Clamped += s.clamped
 		s.mu.Unlock()
 		snap.Broke += s.broke.Load()
@@ -396,6 +420,9 @@ func (r *Recorder) Snapshot() Snapshot {
 // Sent may come from another.
 type Client struct {
 	*shard
+	// conn, when set, also gets every latency: the figures of the
+	// connection the client's streams share with others.
+	conn    *Buckets
 	broken  bool
 	brokeAt time.Time
 	now     func() time.Time
@@ -414,9 +441,20 @@ func (r *Recorder) Client(id int) *Client {
 	return &Client{shard: &r.shards[id%len(r.shards)], now: r.now}
 }
 
+// ClientOn returns the sink of client id whose latencies also go to conn,
+// its connection's figures.
+func (r *Recorder) ClientOn(id int, conn *Buckets) *Client {
+	c := r.Client(id)
+	c.conn = conn
+	return c
+}
+
 // Received implements Sink, ending an outage if one is open.
 func (c *Client) Received(latency time.Duration) {
 	c.shard.Received(latency)
+	if c.conn != nil {
+		c.conn.Record(latency)
+	}
 	c.n++
 	if c.broken {
 		c.broken = false

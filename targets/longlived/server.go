@@ -366,6 +366,10 @@ func (s *Server) Subscribe(req *pb.SubscribeRequest, stream grpc.ServerStreaming
 	s.nextSh = (s.nextSh + 1) % len(s.shards)
 	s.live.Add(1) // under the lock: once counted, the publisher feeds it
 	s.mu.Unlock()
+	// Answer at once: the client knows it is subscribed (and how long that
+	// took) without waiting for the next update. An error here shows again
+	// in the first Send.
+	_ = stream.SendHeader(nil)
 
 	defer s.live.Add(-1)
 	defer s.unregister(sub)

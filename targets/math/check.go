@@ -163,6 +163,15 @@ func oneStream(ctx context.Context, timeout time.Duration, sink record.Sink, run
 	return end
 }
 
+// opened tells sink (when it counts them) that a stream began at began is
+// established: for the Math RPCs, whose servers answer only with data, that
+// is when the call returned (a stream slot granted, the request sent).
+func opened(sink record.Sink, began time.Time) {
+	if o, ok := sink.(record.OpenedSink); ok {
+		o.Opened(time.Since(began))
+	}
+}
+
 func streamContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
 	if timeout > 0 {
 		return context.WithTimeout(ctx, timeout)

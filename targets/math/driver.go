@@ -74,10 +74,12 @@ func (d *powDriver) run(ctx context.Context) (record.End, string) {
 	d.seqs.reset(uint64(d.count))
 	d.viol.reset()
 	d.corr.begin(ctx, int(d.count))
+	began := time.Now()
 	stream, err := d.client.Pow(ctx, &d.req)
 	if err != nil {
 		return driver.Classify(ctx, err), "Pow: open: " + err.Error()
 	}
+	opened(d.sink, began)
 	base := d.req.Base
 	want := int64(1) // base^seqs.next
 	for {
@@ -156,10 +158,12 @@ func (d *sumDriver) Stream(ctx, _ context.Context) record.End {
 func (d *sumDriver) run(ctx context.Context) (record.End, string) {
 	d.viol.reset()
 	d.corr.begin(ctx, d.p.Messages)
+	began := time.Now()
 	stream, err := d.client.Sum(ctx)
 	if err != nil {
 		return driver.Classify(ctx, err), "Sum: open: " + err.Error()
 	}
+	opened(d.sink, began)
 	var (
 		sum  int64
 		sent uint64
@@ -267,10 +271,12 @@ func (d *sqrtDriver) run(ctx context.Context, cancel context.CancelFunc) (record
 	d.sent.Store(0)
 	d.sendErr, d.closed = nil, false
 	d.corr.begin(ctx, d.n)
+	began := time.Now()
 	stream, err := d.client.Sqrt(ctx)
 	if err != nil {
 		return driver.Classify(ctx, err), "Sqrt: open: " + err.Error()
 	}
+	opened(d.sink, began)
 	d.wg.Add(1)
 	go d.send(ctx, stream)
 
