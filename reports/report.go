@@ -218,8 +218,8 @@ type StreamCounts struct {
 	Opened uint64 `json:"opened"`
 	// Established counts streams known to be established (see Group.Open).
 	Established uint64 `json:"established,omitempty"`
-	Ended  uint64 `json:"ended"`
-	Failed uint64 `json:"failed"`
+	Ended       uint64 `json:"ended"`
+	Failed      uint64 `json:"failed"`
 }
 
 // MessageCounts counts messages.

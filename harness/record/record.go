@@ -192,7 +192,7 @@ type CorrectedSink interface {
 // read while clients run (for progress lines and per-second windows).
 type Counters struct {
 	Started, Opened, Ended, Failed uint64
-	Sent, Received         uint64
+	Sent, Received                 uint64
 }
 
 // Sample is one non-complete stream end kept as an example.
@@ -231,11 +231,11 @@ type shard struct {
 
 	broke, recovered atomic.Uint64
 
-	started, opened        atomic.Uint64
-	ended, failed          atomic.Uint64
-	sent, received         atomic.Uint64
-	ends                   [numClasses][codes.Unauthenticated + 1]atomic.Uint64
-	violations             [numKinds]atomic.Uint64
+	started, opened atomic.Uint64
+	ended, failed   atomic.Uint64
+	sent, received  atomic.Uint64
+	ends            [numClasses][codes.Unauthenticated + 1]atomic.Uint64
+	violations      [numKinds]atomic.Uint64
 
 	rec *Recorder
 	_   [64]byte // keep neighbouring shards' hot counters off one cache line
