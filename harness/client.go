@@ -96,6 +96,15 @@ func (r *run) dialOptions(g scenario.Group) []grpc.DialOption {
 	if w := int32(g.Window); w > 0 {
 		opts = append(opts, grpc.WithInitialWindowSize(w), grpc.WithInitialConnWindowSize(w))
 	}
+	if b := g.Buffers; b.Write > 0 {
+		opts = append(opts, grpc.WithWriteBufferSize(int(b.Write)))
+	}
+	if b := g.Buffers; b.Read > 0 {
+		opts = append(opts, grpc.WithReadBufferSize(int(b.Read)))
+	}
+	if g.Buffers.SharedWrite {
+		opts = append(opts, grpc.WithSharedWriteBuffer(true))
+	}
 	if r.cfg.bug != nil && r.cfg.bug.Client != nil {
 		opts = append(opts, grpc.WithChainStreamInterceptor(r.cfg.bug.Client))
 	}
@@ -198,4 +207,23 @@ func readText(r scenario.Read) string {
 		out += p
 	}
 	return out
+}
+
+// serverTransportOptions are the builtin server's window and buffer
+// settings (gRPC's defaults where unset).
+func serverTransportOptions(s scenario.Server) []grpc.ServerOption {
+	var opts []grpc.ServerOption
+	if w := int32(s.Window); w > 0 {
+		opts = append(opts, grpc.InitialWindowSize(w), grpc.InitialConnWindowSize(w))
+	}
+	if s.Buffers.Write > 0 {
+		opts = append(opts, grpc.WriteBufferSize(int(s.Buffers.Write)))
+	}
+	if s.Buffers.Read > 0 {
+		opts = append(opts, grpc.ReadBufferSize(int(s.Buffers.Read)))
+	}
+	if s.Buffers.SharedWrite {
+		opts = append(opts, grpc.SharedWriteBuffer(true))
+	}
+	return opts
 }

@@ -270,7 +270,7 @@ func (r *run) startBuiltin() error {
 	// stream faults and counts how handlers end (the server side of eof).
 	r.streams = fault.NewStreams(r.seed)
 	r.target = builtin.New(builtin.Config{
-		ServerOptions: []grpc.ServerOption{grpc.ChainStreamInterceptor(r.streams.Interceptor())},
+		ServerOptions: append(serverTransportOptions(b.Server), grpc.ChainStreamInterceptor(r.streams.Interceptor())),
 		Feed: longlived.Config{
 			Rate:    b.Feed.Rate.PerSecond(),
 			Payload: int(b.Feed.Payload),

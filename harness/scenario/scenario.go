@@ -109,6 +109,24 @@ type Server struct {
 	MaxConcurrentStreams uint32 `yaml:"max_concurrent_streams"`
 	// Keepalive configures server keepalive pings and their enforcement.
 	Keepalive Keepalive `yaml:"keepalive"`
+	// Window is the server's HTTP/2 receive window (stream and
+	// connection); 0 keeps gRPC's dynamic (BDP) windows.
+	Window Size `yaml:"window"`
+	// Buffers sizes the server transport's buffers.
+	Buffers Buffers `yaml:"buffers"`
+}
+
+// Buffers sizes one side's gRPC transport buffers, per connection.
+type Buffers struct {
+	// Write is how much the transport gathers before a write to the
+	// connection (0 = grpc-go's 32KiB).
+	Write Size `yaml:"write"`
+	// Read is the transport's read buffer (0 = grpc-go's 32KiB).
+	Read Size `yaml:"read"`
+	// SharedWrite takes the write buffer from a pool for each flush and
+	// gives it back after, instead of keeping one per connection: less
+	// memory per idle connection, a little more work per flush.
+	SharedWrite bool `yaml:"shared_write"`
 }
 
 // Keepalive configures gRPC keepalive (server side).
@@ -180,6 +198,8 @@ type Group struct {
 	// Window is the HTTP/2 receive window (stream and connection) of the
 	// group's ClientConns; 0 keeps gRPC's dynamic (BDP) windows.
 	Window Size `yaml:"window"`
+	// Buffers sizes the transport buffers of the group's ClientConns.
+	Buffers Buffers `yaml:"buffers"`
 	// Stages ramp the number of active clients (closed loop): from 0, each
 	// stage moves linearly to its target over its duration; after the last
 	// the target holds. Clients is the most that can be active.

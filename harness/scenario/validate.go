@@ -120,6 +120,10 @@ func (v *validator) target() {
 		v.nonNegative(p+"server.keepalive.time", k.Time)
 		v.nonNegative(p+"server.keepalive.timeout", k.Timeout)
 		v.nonNegative(p+"server.keepalive.min_time", k.MinTime)
+		if w := b.Server.Window; w != 0 && (w < minWindow || w > 1<<31-1) {
+			v.add(p+"server.window", "must be 0 (gRPC's dynamic windows) or from 64KiB to 2GiB-1, got %s", w)
+		}
+		v.buffers(p+"server.buffers.", b.Server.Buffers)
 	}
 }
 

@@ -83,6 +83,7 @@ func (v *validator) groupChaos(i int, g *Group) {
 	v.nonNegative(p+"keepalive.time", g.Keepalive.Time)
 	v.nonNegative(p+"keepalive.timeout", g.Keepalive.Timeout)
 	v.load(p, g)
+	v.buffers(p+"buffers.", g.Buffers)
 	if g.Window != 0 && (g.Window < minWindow || g.Window > 1<<31-1) {
 		v.add(p+"window", "must be 0 (gRPC's dynamic windows) or from 64KiB to 2GiB-1, got %s", g.Window)
 	}
@@ -158,6 +159,21 @@ func (v *validator) load(p string, g *Group) {
 		}
 		if st.Target < 0 || st.Target > MaxFeedRate {
 			v.add(sp+"target", "must be between 0 and %s, got %s", MaxFeedRate, st.Target)
+		}
+	}
+}
+
+// maxBuffer bounds a transport buffer: a per-connection cost, and an int.
+const maxBuffer = 64 << 20
+
+// buffers checks one side's transport buffers (path ends with ".").
+func (v *validator) buffers(p string, b Buffers) {
+	for _, f := range []struct {
+		key  string
+		size Size
+	}{{"write", b.Write}, {"read", b.Read}} {
+		if f.size < 0 || f.size > maxBuffer {
+			v.add(p+f.key, "must be from 0 (gRPC's 32KiB) to 64MiB, got %s", f.size)
 		}
 	}
 }

@@ -68,6 +68,13 @@ func TestValidateErrors(t *testing.T) {
 				{"f.yaml:9:25", "target.builtin.server.keepalive.time", []string{"must be >= 0, got -1s"}},
 				{"f.yaml:9:40", "target.builtin.server.keepalive.min_time", []string{"must be >= 0, got -2s"}},
 			}},
+		{"server window and buffers", minimal + "target:\n  builtin:\n    server: {window: 1KiB, buffers: {write: 65MiB, read: 1MiB, shared_write: true}}\n",
+			[]wantErr{
+				{"f.yaml:8:22", "target.builtin.server.window", []string{"from 64KiB to 2GiB-1, got 1KiB"}},
+				{"f.yaml:8:45", "target.builtin.server.buffers.write", []string{"from 0 (gRPC's 32KiB) to 64MiB, got 65MiB"}},
+			}},
+		{"group buffers", "name: v\nduration: 1s\ngroups:\n  - {name: a, rpc: Math/Sum, clients: 1, buffers: {read: -1KiB}}\n",
+			nil}, // a negative size is a decode error, checked below
 		{"no groups", "name: v\nduration: 1s\ngroups: []\n",
 			[]wantErr{{"f.yaml:3:9", "groups", []string{"at least one group is required"}}}},
 		{"groups missing", "name: v\nduration: 1s\n",
