@@ -608,7 +608,7 @@ func TestHeapBound(t *testing.T) {
 	}
 	l := leak.Check(context.Background(), base, leak.Options{Settle: 100 * time.Millisecond, HeapBound: bound})
 	runtime.KeepAlive(keep)
-	if !l.Heap.Exceeded || l.Clean || l.Heap.BoundBytes != bound || l.Heap.AfterBytes < l.Heap.BaselineBytes+48<<20 {
+	if !l.Heap.Exceeded || l.Clean || l.Heap.BoundBytes != bound || l.Heap.AfterBytes+1<<20 < l.Heap.BaselineBytes+48<<20 { // 1 MiB of the baseline may be freed since
 		t.Errorf("48 MiB kept, bound 16 MiB: %+v clean %v", l.Heap, l.Clean)
 	}
 	keep = nil
