@@ -181,3 +181,38 @@ func TestLatencyShift(t *testing.T) {
 		t.Error("latency_shift without fault and by compiled")
 	}
 }
+
+// TestOpeningThresholds: all_open, open.<stat>, open_wait.peak and
+// streams.established read the report's establishment figures; a group
+// that never had all its streams established reads as never.
+func TestOpeningThresholds(t *testing.T) {
+	rep := testReport(t)
+	open := hist(t, 2_000, 40_000, 900_000)
+	rep.Groups[1].Open = &open
+	rep.Groups[1].AllOpenSeconds = 4.2
+	rep.Groups[1].Streams.Established = 3
+	rep.Groups[1].OpenWait = &reports.OpenWait{PeakWaiting: 7}
+	for _, tc := range []struct {
+		expr   string
+		pass   bool
+		actual string
+	}{
+		{"subscribe.all_open < 5s", true, "4.2s"},
+		{"subscribe.all_open < 4s", false, "4.2s"},
+		{"all_open < 1h", false, "never"}, // the other groups never were
+		{"subscribe.open.p99 < 1s", true, ""},
+		{"subscribe.open.max < 500ms", false, ""},
+		{"subscribe.open_wait.peak == 0", false, "7"},
+		{"pow.open_wait.peak == 0", true, "0"},
+		{"subscribe.streams.established >= 3", true, "3"},
+	} {
+		a, err := CompileOne(scenario.Assertion{Expr: tc.expr}, groups)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.expr, err)
+		}
+		v := a.Check(rep)
+		if v.Pass != tc.pass || (tc.actual != "" && v.Actual != tc.actual) {
+			t.Errorf("%s: pass=%v actual=%q, want %v %q", tc.expr, v.Pass, v.Actual, tc.pass, tc.actual)
+		}
+	}
+}

@@ -110,6 +110,9 @@ func (t *threshold) Check(r *reports.Report) reports.Verdict {
 func formatValue(v float64, u unit) string {
 	switch u {
 	case unitDuration:
+		if math.IsInf(v, 1) {
+			return "never" // all_open of a group that never had all streams at once
+		}
 		return time.Duration(v * float64(time.Millisecond)).Round(time.Microsecond).String()
 	case unitRatio:
 		return strconv.FormatFloat(v*100, 'f', -1, 64) + "%"
@@ -158,6 +161,7 @@ var statNames = []string{"p50", "p90", "p99", "p99.9", "p<any 0..100>", "min", "
 var counterMetrics = map[string]func(g *reports.Group) uint64{
 	"errors":              func(g *reports.Group) uint64 { return g.Streams.Failed },
 	"streams.opened":      func(g *reports.Group) uint64 { return g.Streams.Opened },
+	"streams.established": func(g *reports.Group) uint64 { return g.Streams.Established },
 	"streams.ended":       func(g *reports.Group) uint64 { return g.Streams.Ended },
 	"streams.failed":      func(g *reports.Group) uint64 { return g.Streams.Failed },
 	"streams.completed":   func(g *reports.Group) uint64 { return g.Ends["complete"] },
@@ -181,12 +185,12 @@ var counterMetrics = map[string]func(g *reports.Group) uint64{
 }
 
 func metricNames() []string {
-	out := []string{"latency.<stat>", "latency_corrected.<stat>", "stream_duration.<stat>", "recovery.<stat>"}
+	out := []string{"latency.<stat>", "latency_corrected.<stat>", "stream_duration.<stat>", "recovery.<stat>", "open.<stat>"}
 	for n := range counterMetrics {
 		out = append(out, n)
 	}
-	out = append(out, "ends.<class or status code>", "violations.<kind>", "error_rate", "messages.rate")
-	sortStrings(out[4:])
+	out = append(out, "ends.<class or status code>", "violations.<kind>", "error_rate", "messages.rate", "all_open", "open_wait.peak")
+	sortStrings(out[5:])
 	return out
 }
 
@@ -206,8 +210,37 @@ func lookupMetric(name string) (metric, error) {
 	}
 	base, sub, _ := strings.Cut(name, ".")
 	switch base {
-	case "latency", "latency_corrected", "stream_duration", "recovery":
+	case "latency", "latency_corrected", "stream_duration", "recovery", "open":
 		return histogramMetric(name, base, sub)
+	case "all_open":
+		if sub != "" {
+			break
+		}
+		// The latest group's; a group that never had every stream
+		// established at once reads as infinitely late.
+		return metric{name: name, unit: unitDuration, read: func(gs []*reports.Group, _ float64) (float64, bool, error) {
+			var late float64
+			for _, g := range gs {
+				if g.AllOpenSeconds <= 0 {
+					return math.Inf(1), true, nil
+				}
+				late = max(late, g.AllOpenSeconds*1e3) // ms, as every duration
+			}
+			return late, len(gs) > 0, nil
+		}}, nil
+	case "open_wait":
+		if sub != "peak" {
+			break
+		}
+		return metric{name: name, unit: unitCount, read: func(gs []*reports.Group, _ float64) (float64, bool, error) {
+			var peak int64
+			for _, g := range gs {
+				if g.OpenWait != nil {
+					peak = max(peak, g.OpenWait.PeakWaiting)
+				}
+			}
+			return float64(peak), true, nil
+		}}, nil
 	case "ends":
 		if sub == "" {
 			break
@@ -272,6 +305,11 @@ func histogramMetric(name, base, stat string) (metric, error) {
 			return g.LatencyCorrected
 		case "recovery":
 			return g.Recovery
+		case "open":
+			if g.Open == nil {
+				return reports.Histogram{}
+			}
+			return *g.Open
 		}
 		return g.StreamDuration
 	}
