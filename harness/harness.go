@@ -181,6 +181,7 @@ func (r *run) setup() error {
 	}
 	for _, gs := range r.sc.Groups {
 		g := &group{spec: gs, rec: record.New(shardCount(gs.Clients), r.cfg.now)}
+		g.rec.WatchAllOpen(gs.Clients)
 		gs.Connections = max(gs.Connections, 1)
 		g.spec.Connections = gs.Connections
 		r.groups = append(r.groups, g)
@@ -523,19 +524,18 @@ func (r *run) emit(phase string) {
 	r.cfg.progress(p)
 }
 
-// noteAllOpen records when each group first had a stream established on
+// noteAllOpen copies when each group first had a stream established on
 // every client (streams established minus streams ended: a stream that
-// failed before it was established makes this late, never early); it
-// reports whether every group has.
+// failed before it was established makes this late, never early), as its
+// recorder noted it; it reports whether every group has.
 func (r *run) noteAllOpen() bool {
 	all := true
 	for _, g := range r.groups {
 		if g.allOpen > 0 {
 			continue
 		}
-		c := g.rec.Counters()
-		if c.Opened >= c.Ended && c.Opened-c.Ended >= uint64(g.spec.Clients) {
-			g.allOpen = max(r.cfg.now().Sub(r.start), time.Nanosecond)
+		if at := g.rec.AllOpenAt(); !at.IsZero() {
+			g.allOpen = max(at.Sub(r.start), time.Nanosecond)
 			continue
 		}
 		all = false

@@ -130,8 +130,9 @@ type Group struct {
 	// Arrival is an open-loop group's schedule accounting.
 	Arrival *Arrival `json:"arrival,omitempty"`
 	// AllOpenSeconds is when every client of the group first had a stream
-	// established at once (offset from the start, 50ms resolution; 0:
-	// never). See Open for what established means.
+	// established at once: an offset from the start, taken by the client
+	// whose stream completed the count (0: never). See Open for what
+	// established means.
 	AllOpenSeconds float64 `json:"all_open_seconds,omitempty"`
 	// Open is how long each stream took to be established, from the start
 	// of its open: for Subscribe until the server's response headers

@@ -207,9 +207,16 @@ const MaxSamples = 20
 
 // Recorder collects one group's measurements across shards.
 type Recorder struct {
-	shards  []shard
-	now     func() time.Time
-	samples struct {
+	shards []shard
+	now    func() time.Time
+	// live is streams established minus streams ended (an end of a stream
+	// never established makes it low, never high); allOpenAt is when it
+	// first reached wantOpen (UnixNano, 0 = not yet). Touched once per
+	// stream, not per message.
+	live      atomic.Int64
+	wantOpen  int64
+	allOpenAt atomic.Int64
+	samples   struct {
 		sync.Mutex
 		list []Sample
 	}
@@ -313,10 +320,29 @@ func (s *shard) Started() { s.started.Add(1) }
 func (s *shard) Opened(wait time.Duration) {
 	s.opened.Add(1)
 	s.record(s.open, wait)
+	r := s.rec
+	if n := r.live.Add(1); r.wantOpen > 0 && n >= r.wantOpen && r.allOpenAt.Load() == 0 {
+		r.allOpenAt.CompareAndSwap(0, r.now().UnixNano())
+	}
+}
+
+// WatchAllOpen makes the recorder note when n streams are established at
+// once (see AllOpenAt). Call it before clients start.
+func (r *Recorder) WatchAllOpen(n int) { r.wantOpen = int64(n) }
+
+// AllOpenAt is when the streams established and not ended first numbered
+// WatchAllOpen's n, taken by the client whose stream completed the count
+// (so a starved sampler cannot make it late); zero until then.
+func (r *Recorder) AllOpenAt() time.Time {
+	if ns := r.allOpenAt.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 func (s *shard) Ended(e End, d time.Duration, detail string) {
 	s.ended.Add(1)
+	s.rec.live.Add(-1)
 	if e.Class != Complete && e.Class != Canceled {
 		s.failed.Add(1)
 	}

@@ -166,3 +166,28 @@ func TestWindowResetsLatency(t *testing.T) {
 		t.Fatal("window reset touched the run's histogram")
 	}
 }
+
+// TestAllOpenAt: the recorder notes the moment established-minus-ended
+// streams first reach the watched number, from the clock of the client
+// that completed the count, and never before.
+func TestAllOpenAt(t *testing.T) {
+	now := time.Unix(100, 0)
+	r := New(2, func() time.Time { return now })
+	r.WatchAllOpen(3)
+	a, b, c := r.Client(1), r.Client(2), r.Client(3)
+	a.Opened(time.Millisecond)
+	b.Opened(time.Millisecond)
+	b.Ended(End{Class: Status}, time.Second, "reset") // b's stream ended: 1 live
+	now = now.Add(time.Second)
+	c.Opened(time.Millisecond) // 2 live
+	if at := r.AllOpenAt(); !at.IsZero() {
+		t.Fatalf("all open at %v with 2 of 3 live", at)
+	}
+	now = now.Add(time.Second)
+	b.Opened(time.Millisecond) // 3 live
+	now = now.Add(time.Second)
+	a.Opened(time.Millisecond) // later opens do not move it
+	if at, want := r.AllOpenAt(), time.Unix(102, 0); !at.Equal(want) {
+		t.Fatalf("all open at %v, want %v", at, want)
+	}
+}
