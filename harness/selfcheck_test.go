@@ -135,24 +135,33 @@ func TestReconnect(t *testing.T) {
 }
 
 // TestSameSeedSameFaults runs reconnect.yaml twice with one seed: the same
-// faults hit the same connections at the same offsets.
+// faults hit the same connections at the same offsets (as applied, so
+// within a scheduling delay: -race on a busy 2-core machine has applied a
+// fault 200 ms after its offset).
 func TestSameSeedSameFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
 	sc := loadScenario(t, "reconnect")
 	sc.Assert = nil
-	describe := func(rep *reports.Report) []string {
+	describe := func(rep *reports.Report) ([]string, []float64) {
 		var out []string
+		var at []float64
 		for _, f := range rep.Faults {
-			out = append(out, fmt.Sprintf("%s %s at %.1fs", f.Name, f.Scope, f.Start))
+			out = append(out, f.Name+" "+f.Scope)
+			at = append(at, f.Start)
 		}
-		return out
+		return out, at
 	}
-	a := describe(runScaled(t, sc, 0.2, 0.1))
-	b := describe(runScaled(t, sc, 0.2, 0.1))
+	a, aAt := describe(runScaled(t, sc, 0.2, 0.1))
+	b, bAt := describe(runScaled(t, sc, 0.2, 0.1))
 	if strings.Join(a, "\n") != strings.Join(b, "\n") {
 		t.Fatalf("same seed, different faults:\n%s\n---\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+	for i := range aAt {
+		if d := aAt[i] - bAt[i]; d > 0.5 || d < -0.5 {
+			t.Errorf("%s applied at %.2fs, then at %.2fs: more than a scheduling delay apart", a[i], aAt[i], bAt[i])
+		}
 	}
 	if !strings.Contains(strings.Join(a, "\n"), "30%: 1 of 3 connections") {
 		t.Fatalf("the 30%% sever did not pick a seeded subset: %v", a)
