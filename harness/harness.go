@@ -155,8 +155,6 @@ type group struct {
 	stopper *driver.Stopper
 	// stats are per-connection figures, one per conns entry.
 	stats []*connStat
-	// allOpen is when every client first had a stream open (0: not yet).
-	allOpen time.Duration
 	// last and lastEnds are the cumulative figures at the previous window.
 	last     record.Counters
 	lastEnds map[string]uint64
@@ -452,18 +450,12 @@ func (r *run) sample(done <-chan struct{}, stop context.Context) {
 	defer tick.Stop()
 	second := time.NewTicker(time.Second)
 	defer second.Stop()
-	ramp := time.NewTicker(50 * time.Millisecond)
-	defer ramp.Stop()
 	for {
 		select {
 		case <-done:
 			r.window()
 			r.emit("done")
 			return
-		case <-ramp.C:
-			if r.noteAllOpen() {
-				ramp.Stop()
-			}
 		case <-second.C:
 			r.window()
 			r.noteResources()
@@ -522,25 +514,6 @@ func (r *run) emit(phase string) {
 		})
 	}
 	r.cfg.progress(p)
-}
-
-// noteAllOpen copies when each group first had a stream established on
-// every client (streams established minus streams ended: a stream that
-// failed before it was established makes this late, never early), as its
-// recorder noted it; it reports whether every group has.
-func (r *run) noteAllOpen() bool {
-	all := true
-	for _, g := range r.groups {
-		if g.allOpen > 0 {
-			continue
-		}
-		if at := g.rec.AllOpenAt(); !at.IsZero() {
-			g.allOpen = max(at.Sub(r.start), time.Nanosecond)
-			continue
-		}
-		all = false
-	}
-	return all
 }
 
 // noteResources samples the process's heap and goroutines, keeping the

@@ -60,11 +60,6 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 		rep.Target += " (planted bug: " + r.cfg.bug.Name + ")"
 	}
 	rep.Groups = r.groupReports
-	for i, g := range r.groups {
-		if i < len(rep.Groups) && g.allOpen > 0 {
-			rep.Groups[i].AllOpenSeconds = g.allOpen.Seconds()
-		}
-	}
 	for _, c := range checks {
 		rep.Assertions = append(rep.Assertions, c.Check(rep))
 	}
@@ -75,7 +70,7 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 	return rep
 }
 
-func groupReport(g *group) (reports.Group, error) {
+func groupReport(g *group, start time.Time) (reports.Group, error) {
 	snap := g.rec.Snapshot()
 	out := reports.Group{
 		Name:         g.spec.Name,
@@ -106,6 +101,11 @@ func groupReport(g *group) (reports.Group, error) {
 		out.Open = &h
 	}
 	connReports(g, &out)
+	// Stamped by the client whose stream completed the count (see
+	// record.Recorder.AllOpenAt).
+	if at := g.rec.AllOpenAt(); !at.IsZero() {
+		out.AllOpenSeconds = max(at.Sub(start), time.Nanosecond).Seconds()
+	}
 	for _, s := range snap.Samples {
 		out.Samples = append(out.Samples, reports.Sample{End: s.End.Key(), Detail: s.Detail, At: s.At})
 	}
@@ -164,7 +164,7 @@ func (r *run) serverStats() *reports.ServerStats {
 // measurements (a few MB of histograms per group).
 func (r *run) snapshot() {
 	for _, g := range r.groups {
-		gr, err := groupReport(g)
+		gr, err := groupReport(g, r.start)
 		if err != nil {
 			r.errs = append(r.errs, err)
 		}
