@@ -111,6 +111,9 @@ func (a *Assertion) decodeNode(d *decoder, n *yaml.Node, path string) error {
 				}
 				args[name] = av.Value
 			}
+			if len(args) == 0 {
+				args = nil // `leaks: {}` means what `leaks:` means
+			}
 			*a = Assertion{Key: key, Args: args, Pos: posOf(n)}
 			return nil
 		}
