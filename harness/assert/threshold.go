@@ -204,6 +204,18 @@ func sumCounter(f func(*reports.Group) uint64) func(gs []*reports.Group, _ float
 	}
 }
 
+// maxOver is a metric whose value is the largest of f over the selected
+// groups.
+func maxOver(name string, u unit, f func(*reports.Group) float64) metric {
+	return metric{name: name, unit: u, read: func(gs []*reports.Group, _ float64) (float64, bool, error) {
+		var v float64
+		for _, g := range gs {
+			v = max(v, f(g))
+		}
+		return v, len(gs) > 0, nil
+	}}
+}
+
 func lookupMetric(name string) (metric, error) {
 	if f, ok := counterMetrics[name]; ok {
 		return metric{name: name, unit: unitCount, read: sumCounter(f)}, nil
@@ -218,29 +230,22 @@ func lookupMetric(name string) (metric, error) {
 		}
 		// The latest group's; a group that never had every stream
 		// established at once reads as infinitely late.
-		return metric{name: name, unit: unitDuration, read: func(gs []*reports.Group, _ float64) (float64, bool, error) {
-			var late float64
-			for _, g := range gs {
-				if g.AllOpenSeconds <= 0 {
-					return math.Inf(1), true, nil
-				}
-				late = max(late, g.AllOpenSeconds*1e3) // ms, as every duration
+		return maxOver(name, unitDuration, func(g *reports.Group) float64 {
+			if g.AllOpenSeconds <= 0 {
+				return math.Inf(1)
 			}
-			return late, len(gs) > 0, nil
-		}}, nil
+			return g.AllOpenSeconds * 1e3 // ms, as every duration
+		}), nil
 	case "open_wait":
 		if sub != "peak" {
 			break
 		}
-		return metric{name: name, unit: unitCount, read: func(gs []*reports.Group, _ float64) (float64, bool, error) {
-			var peak int64
-			for _, g := range gs {
-				if g.OpenWait != nil {
-					peak = max(peak, g.OpenWait.PeakWaiting)
-				}
+		return maxOver(name, unitCount, func(g *reports.Group) float64 {
+			if g.OpenWait == nil {
+				return 0
 			}
-			return float64(peak), true, nil
-		}}, nil
+			return float64(g.OpenWait.PeakWaiting)
+		}), nil
 	case "ends":
 		if sub == "" {
 			break
