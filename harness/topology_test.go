@@ -71,3 +71,39 @@ assert:
 }
 
 func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
+
+// TestOpeningAssertionsFailOnAStreamLimit: a server that allows 3 streams
+// per connection to 6 subscribers sharing one connection. Half of them
+// wait in the open call for the whole run, so `all_open` reads never and
+// `open_wait.peak == 0` fails; without the limit all_open passes (the
+// peak may still count opens that merely overlapped).
+func TestOpeningAssertionsFailOnAStreamLimit(t *testing.T) {
+	const src = `name: slots
+duration: 2s
+graceful_stop: 2s
+target:
+  builtin:
+    feed: {rate: 20/s}
+    server: {max_concurrent_streams: %s}
+groups:
+  - {name: subs, rpc: Longlived/Subscribe, clients: 6, connections: 1}
+assert:
+  - subs.all_open < 1s
+  - subs.open_wait.peak == 0
+`
+	limited := runInline(t, sprintf(src, "3"))
+	for _, v := range limited.Assertions {
+		if v.Pass {
+			t.Errorf("%s passed with 6 subscribers on 3 stream slots (actual %s)", v.Name, v.Actual)
+		}
+	}
+	if v := limited.Assertions[0]; v.Actual != "never" {
+		t.Errorf("all_open actual = %q, want never", v.Actual)
+	}
+	free := runInline(t, sprintf(src, "0"))
+	for _, v := range free.Assertions {
+		if !v.Pass && v.Name != "subs.open_wait.peak == 0" {
+			t.Errorf("%s failed without a stream limit: %s", v.Name, v.Actual)
+		}
+	}
+}
