@@ -96,11 +96,11 @@ func (r *run) dialOptions(g scenario.Group) []grpc.DialOption {
 	if w := int32(g.Window); w > 0 {
 		opts = append(opts, grpc.WithInitialWindowSize(w), grpc.WithInitialConnWindowSize(w))
 	}
-	if b := g.Buffers; b.Write > 0 {
-		opts = append(opts, grpc.WithWriteBufferSize(int(b.Write)))
+	if g.Buffers.Write > 0 {
+		opts = append(opts, grpc.WithWriteBufferSize(int(g.Buffers.Write)))
 	}
-	if b := g.Buffers; b.Read > 0 {
-		opts = append(opts, grpc.WithReadBufferSize(int(b.Read)))
+	if g.Buffers.Read > 0 {
+		opts = append(opts, grpc.WithReadBufferSize(int(g.Buffers.Read)))
 	}
 	if g.Buffers.SharedWrite {
 		opts = append(opts, grpc.WithSharedWriteBuffer(true))

@@ -26,9 +26,7 @@ type connStat struct {
 // opens in progress at once. It runs once per stream, not per message.
 func (c *connStat) interceptor() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-		n := c.waiting.Add(1)
-		for m := c.waitMax.Load(); n > m && !c.waitMax.CompareAndSwap(m, n); m = c.waitMax.Load() {
-		}
+		record.RaiseTo(&c.waitMax, c.waiting.Add(1))
 		began := time.Now()
 		s, err := streamer(ctx, desc, cc, method, opts...)
 		c.call.Record(time.Since(began))

@@ -51,8 +51,7 @@ func (b *Buckets) Record(d time.Duration) {
 		us = 0
 	}
 	b.counts[bucketOf(uint64(us))].Add(1)
-	for m := b.max.Load(); us > m && !b.max.CompareAndSwap(m, us); m = b.max.Load() {
-	}
+	RaiseTo(&b.max, us)
 }
 
 // Count returns how many values were recorded.
@@ -100,6 +99,12 @@ func (b *Buckets) Merge(o *Buckets) {
 			b.counts[i].Add(n)
 		}
 	}
-	for m, om := b.max.Load(), o.max.Load(); om > m && !b.max.CompareAndSwap(m, om); m = b.max.Load() {
+	RaiseTo(&b.max, o.max.Load())
+}
+
+// RaiseTo sets a to v if v is larger, atomically (a running maximum that
+// many goroutines update).
+func RaiseTo(a *atomic.Int64, v int64) {
+	for m := a.Load(); v > m && !a.CompareAndSwap(m, v); m = a.Load() {
 	}
 }
