@@ -1,12 +1,13 @@
 package driver
 
 import (
+	"container/list"
 	"context"
 	"sync"
 )
 
 // Stopper runs the stop callbacks of many streams with bounded
-// concurrency. When its stop context ends, at most Workers callbacks run
+// concurrency. When its stop context ends, at most workers callbacks run
 // at once, in registration order, until every registered one has run or
 // been cancelled. A Subscribe stream's callback is its Unsubscribe call:
 // 100,000 subscribers ending together would otherwise start 100,000
@@ -17,18 +18,10 @@ type Stopper struct {
 	workers int
 
 	mu      sync.Mutex
-	head    *stopEntry // oldest registered callback not yet taken
-	tail    *stopEntry
-	queued  int  // entries in the list
-	fired   bool // stop ended: callbacks are being run
-	running int  // workers now running
+	queue   list.List // of func(): registered callbacks not yet taken, oldest first
+	fired   bool      // stop ended: callbacks are being run
+	running int       // workers now running
 	release func() bool
-}
-
-type stopEntry struct {
-	fn         func()
-	prev, next *stopEntry
-	listed     bool
 }
 
 // NewStopper returns a Stopper that starts running callbacks when stop
@@ -40,29 +33,23 @@ func NewStopper(stop context.Context, workers int) *Stopper {
 }
 
 // AfterStop arranges for fn to run once stop ends, like
-// context.AfterFunc(stop, fn) but queued behind at most Workers others. The
-// returned function cancels fn and reports whether it did (false: fn has
-// started or finished). Registering after stop ended queues fn too.
+// context.AfterFunc(stop, fn) but queued behind the callbacks already
+// running. The returned function cancels fn and reports whether it did
+// (false: fn has started or finished). Registering after stop ended
+// queues fn too.
 func (s *Stopper) AfterStop(fn func()) (cancel func() bool) {
-	e := &stopEntry{fn: fn}
 	s.mu.Lock()
-	e.prev, e.listed = s.tail, true
-	if s.tail != nil {
-		s.tail.next = e
-	} else {
-		s.head = e
-	}
-	s.tail = e
-	s.queued++
+	e := s.queue.PushBack(fn)
 	s.spawnLocked()
 	s.mu.Unlock()
 	return func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if !e.listed {
+		if e.Value == nil { // taken by a worker, or cancelled before
 			return false
 		}
-		s.unlinkLocked(e)
+		s.queue.Remove(e)
+		e.Value = nil
 		return true
 	}
 }
@@ -83,7 +70,7 @@ func (s *Stopper) spawnLocked() {
 	if !s.fired {
 		return
 	}
-	for s.running < s.workers && s.running < s.queued {
+	for s.running < s.workers && s.running < s.queue.Len() {
 		s.running++
 		go s.work()
 	}
@@ -92,29 +79,15 @@ func (s *Stopper) spawnLocked() {
 func (s *Stopper) work() {
 	for {
 		s.mu.Lock()
-		e := s.head
+		e := s.queue.Front()
 		if e == nil {
 			s.running--
 			s.mu.Unlock()
 			return
 		}
-		s.unlinkLocked(e)
+		fn := s.queue.Remove(e).(func())
+		e.Value = nil
 		s.mu.Unlock()
-		e.fn()
+		fn()
 	}
-}
-
-func (s *Stopper) unlinkLocked(e *stopEntry) {
-	if e.prev != nil {
-		e.prev.next = e.next
-	} else {
-		s.head = e.next
-	}
-	if e.next != nil {
-		e.next.prev = e.prev
-	} else {
-		s.tail = e.prev
-	}
-	e.prev, e.next, e.listed = nil, nil, false
-	s.queued--
 }
