@@ -140,6 +140,10 @@ func writeOpening(w io.Writer, g Group) {
 				hi = c
 			}
 		}
+		if lo.P99MS == hi.P99MS {
+			fmt.Fprintf(w, "  %s per connection (%d): latency p99 %s on every one\n", g.Name, len(g.ConnStats), ms(hi.P99MS, int64(hi.Messages)))
+			return
+		}
 		fmt.Fprintf(w, "  %s per connection (%d): latency p99 from %s (conn %d) to %s (conn %d)\n", g.Name, len(g.ConnStats),
 			ms(lo.P99MS, int64(lo.Messages)), lo.Index, ms(hi.P99MS, int64(hi.Messages)), hi.Index)
 	}

@@ -178,3 +178,34 @@ func TestPercentileSeries(t *testing.T) {
 		})
 	}
 }
+
+// TestSummaryOpening: the text summary says when a group's streams were
+// established, the open-call wait, and the spread between connections (or
+// that every connection had the same p99).
+func TestSummaryOpening(t *testing.T) {
+	g := Group{Name: "subs", Clients: 4, AllOpenSeconds: 1.25,
+		Open:     &Histogram{Count: 4, P50MS: 2, P99MS: 30, MaxMS: 31},
+		OpenWait: &OpenWait{PeakWaiting: 3, Calls: 4, P99MS: 12, MaxMS: 13},
+		ConnStats: []ConnStats{
+			{Index: 0, Messages: 10, P99MS: 5},
+			{Index: 1, Messages: 10, P99MS: 90},
+		}}
+	var b strings.Builder
+	writeOpening(&b, g)
+	for _, want := range []string{
+		"all 4 clients had a stream established 1.25s after the start",
+		"open: 4 established, p50 2.000ms, p99 30.0ms, max 31.0ms",
+		"up to 3 waiting at once",
+		"latency p99 from 5.000ms (conn 0) to 90.0ms (conn 1)",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+	g.ConnStats[1].P99MS = 5
+	b.Reset()
+	writeOpening(&b, g)
+	if !strings.Contains(b.String(), "latency p99 5.000ms on every one") {
+		t.Errorf("equal p99s not said once:\n%s", b.String())
+	}
+}
