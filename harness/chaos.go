@@ -9,18 +9,8 @@ import (
 	"github.com/streambench/streambench/harness/clock"
 	"github.com/streambench/streambench/harness/fault"
 	"github.com/streambench/streambench/harness/link"
-	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/reports"
 )
-
-// netKinds are the network fault kinds sc's link can do (none for an
-// address target: streambench dials it directly and owns no link).
-func netKinds(sc *scenario.Scenario) []string {
-	if sc.Target.Address != "" {
-		return nil
-	}
-	return link.KindsOf(sc.Link.Kind)
-}
 
 // events is the run's timeline log, safe for concurrent use.
 type events struct {
@@ -46,60 +36,12 @@ func (e *events) all() []reports.Event {
 type chaosEnv struct{ r *run }
 
 func (e chaosEnv) Network(o fault.Occurrence, conns []fault.Member) (func() error, error) {
-	f := netFault(o.Spec, e.r.seed, o.Rep)
+	f := o.Spec.Net(e.r.seed, o.Rep)
 	hit := make(map[link.Label]bool, len(conns))
 	for _, m := range conns {
 		hit[link.Label{Group: m.Group, Conn: m.ID}] = true
 	}
 	return e.r.link.Apply(f, func(l link.Label) bool { return hit[l] })
-}
-
-// netFault is the link fault of a network spec's repetition rep.
-func netFault(s *fault.Spec, seed int64, rep int) link.Fault {
-	p := s.Params.(*fault.NetParams)
-	f := link.Fault{
-		Kind:      s.Kind.Name,
-		Direction: p.Direction,
-		Latency:   p.Latency.D(),
-		Jitter:    p.Jitter.D(),
-		Rate:      int64(p.Rate),
-		Bytes:     int64(p.Bytes),
-		Timeout:   p.Timeout.D(),
-		Toxicity:  p.Toxicity,
-		// Each occurrence its own seed, derived from the scenario's.
-		Seed: uint64(seed) ^ uint64(s.Index+1)<<32 ^ uint64(rep+1),
-	}
-	switch f.Kind {
-	case link.Slicer:
-		f.SliceAverage, f.SliceVariation, f.SliceDelay = int(p.AverageSize), int(p.SizeVariation), p.Delay.D()
-	case link.SlowClose:
-		f.Delay = p.Delay.D()
-	}
-	return f
-}
-
-// compileFaults compiles sc's faults and checks each network fault against
-// its link (units toxiproxy counts, settings the link accepts), so a fault
-// the link would refuse is a scenario error, not a failure mid-run.
-func compileFaults(sc *scenario.Scenario) ([]*fault.Spec, error) {
-	specs, err := fault.Compile(sc, netKinds(sc))
-	if err != nil {
-		return nil, err
-	}
-	var errs scenario.Errors
-	for _, s := range specs {
-		if s.Kind.Layer != fault.Network {
-			continue
-		}
-		if err := link.CheckFor(sc.Link.Kind, netFault(s, 1, 0)); err != nil {
-			path := fmt.Sprintf("faults[%d]", s.Index)
-			errs = append(errs, &scenario.Error{File: sc.File, Pos: sc.PosOf(path), Field: path, Msg: err.Error()})
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	return specs, nil
 }
 
 func (e chaosEnv) StopServer(grace time.Duration) bool { return e.r.target.Stop(grace) }

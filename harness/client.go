@@ -34,12 +34,12 @@ type client struct {
 // newClient builds client index of group g, with run-wide id.
 func (r *run) newClient(g *group, index int, id int32) *client {
 	spec := g.spec
+	entry, _ := r.p.rpcs.Lookup(spec.RPC) // the plan validated it
 	p := driver.Params{
 		ID:            id,
 		Messages:      spec.Messages,
 		Interval:      spec.Interval.D(),
 		Payload:       int(spec.Payload),
-		Base:          baseOf(spec),
 		StreamTimeout: spec.StreamTimeout.D(),
 		Read: driver.ReadMode{
 			Delay:      spec.Read.Delay.D(),
@@ -50,6 +50,9 @@ func (r *run) newClient(g *group, index int, id int32) *client {
 		Idle:      spec.Idle.D(),
 		AfterStop: g.stopper.AfterStop,
 	}
+	if entry.Configure != nil {
+		entry.Configure(spec, &p)
+	}
 	sink := g.rec.Client(int(id))
 	st := g.stats[index%len(g.stats)]
 	st.clients++
@@ -58,12 +61,12 @@ func (r *run) newClient(g *group, index int, id int32) *client {
 	}
 	cc := g.conns[index%len(g.conns)]
 	return &client{
-		d:       Factories[spec.RPC](cc, p, sink),
+		d:       entry.Factory(cc, p, sink),
 		sink:    sink,
 		group:   spec.Name,
 		index:   index,
 		start:   spec.Start.D(),
-		repeat:  repeatOf(spec),
+		repeat:  spec.RepeatOrDefault(),
 		pause:   spec.Pause.D(),
 		backoff: backoffOf(spec),
 		// Jitter draws come from the scenario's seed and the client's id.
@@ -105,8 +108,8 @@ func (r *run) dialOptions(g scenario.Group) []grpc.DialOption {
 	if g.Buffers.SharedWrite {
 		opts = append(opts, grpc.WithSharedWriteBuffer(true))
 	}
-	if r.cfg.bug != nil && r.cfg.bug.Client != nil {
-		opts = append(opts, grpc.WithChainStreamInterceptor(r.cfg.bug.Client))
+	if v := r.cfg.variant; v != nil && v.Client != nil {
+		opts = append(opts, grpc.WithChainStreamInterceptor(v.Client))
 	}
 	return opts
 }
@@ -207,23 +210,4 @@ func readText(r scenario.Read) string {
 		out += p
 	}
 	return out
-}
-
-// serverTransportOptions are the builtin server's window and buffer
-// settings (gRPC's defaults where unset).
-func serverTransportOptions(s scenario.Server) []grpc.ServerOption {
-	var opts []grpc.ServerOption
-	if w := int32(s.Window); w > 0 {
-		opts = append(opts, grpc.InitialWindowSize(w), grpc.InitialConnWindowSize(w))
-	}
-	if s.Buffers.Write > 0 {
-		opts = append(opts, grpc.WriteBufferSize(int(s.Buffers.Write)))
-	}
-	if s.Buffers.Read > 0 {
-		opts = append(opts, grpc.ReadBufferSize(int(s.Buffers.Read)))
-	}
-	if s.Buffers.SharedWrite {
-		opts = append(opts, grpc.SharedWriteBuffer(true))
-	}
-	return opts
 }

@@ -5,8 +5,10 @@
 // Everything the CLI does is reachable from here, so a user can run a
 // scenario from their own `go test`:
 //
-//	sc, err := scenario.Load("scenarios/smoke.yaml")
+//	sc, err := harness.Load("scenarios/smoke.yaml")
+//	if err != nil { t.Fatal(err) }
 //	rep, err := harness.Run(ctx, sc, harness.WithDuration(2*time.Second))
+//	if err != nil { t.Fatal(err) }
 //	if !rep.Passed { t.Fatal(rep.Failed()) }
 package harness
 
@@ -14,7 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"net"
 	"runtime"
 	"sync"
 	"time"
@@ -23,7 +25,6 @@ import (
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/streambench/streambench/harness/assert"
 	"github.com/streambench/streambench/harness/driver"
 	"github.com/streambench/streambench/harness/fault"
 	"github.com/streambench/streambench/harness/leak"
@@ -31,66 +32,43 @@ import (
 	"github.com/streambench/streambench/harness/record"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/reports"
-	"github.com/streambench/streambench/targets/builtin"
-	"github.com/streambench/streambench/targets/longlived"
-	mathsrv "github.com/streambench/streambench/targets/math"
 )
 
 // ErrStuck is wrapped by Run's error when teardown did not finish within
 // its deadline.
 var ErrStuck = errors.New("run did not stop in time")
 
-// Factories maps each RPC to the driver that speaks it.
-var Factories = map[string]driver.Factory{
-	scenario.RPCSubscribe: longlived.NewDriver,
-	scenario.RPCPow:       mathsrv.NewPowDriver,
-	scenario.RPCSum:       mathsrv.NewSumDriver,
-	scenario.RPCSqrt:      mathsrv.NewSqrtDriver,
+// ErrTarget is wrapped by Run's error when the target could not be started
+// or reached: the run measured nothing.
+var ErrTarget = errors.New("target unavailable")
+
+// Run resolves sc with the overrides among opts (see NewPlan) and runs
+// it: RunPlan(ctx, plan, opts...). A scenario or override that does not
+// validate is a scenario.Errors and no run.
+func Run(ctx context.Context, sc *scenario.Scenario, opts ...Option) (*reports.Report, error) {
+	p, err := NewPlan(sc, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return RunPlan(ctx, p, opts...)
 }
 
-// Run executes sc and returns its report. Cancelling ctx interrupts the run:
-// clients stop opening streams, streams in flight drain (bounded by the
-// graceful stop) and the partial report comes back with Interrupted set.
+// RunPlan executes p and returns its report. Cancelling ctx interrupts the
+// run: clients stop opening streams, streams in flight drain (bounded by
+// the graceful stop) and the partial report comes back with Interrupted
+// set. Overrides among opts are the plan's business and ignored here.
 //
-// Run returns an error only when the run could not produce a trustworthy
-// report: invalid assertions (a *scenario.Errors), a target that could not
-// start, or a teardown that exceeded its deadline (ErrStuck). The report is
-// returned whenever one exists, even together with an error.
-func Run(ctx context.Context, sc *scenario.Scenario, opts ...Option) (*reports.Report, error) {
-	cfg := defaults()
-	for _, o := range opts {
-		o(&cfg)
+// RunPlan returns an error only when the run could not produce a
+// trustworthy report: a target that could not be reached or started
+// (ErrTarget), a fault that could not be injected, or a teardown that
+// exceeded its deadline (ErrStuck). The report is returned whenever one
+// exists, even together with an error.
+func RunPlan(ctx context.Context, p *Plan, opts ...Option) (*reports.Report, error) {
+	if p == nil {
+		return nil, scenario.Errors{{Msg: "no plan"}}
 	}
-	sc = scaled(sc, cfg)
-	checks, err := assert.Compile(sc)
-	if err != nil {
-		return nil, err
-	}
-	specs, err := compileFaults(sc)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.target != "" && len(specs) > 0 {
-		return nil, scenario.Errors{{File: sc.File, Pos: sc.PosOf("faults"), Field: "faults",
-			Msg: fmt.Sprintf("this scenario injects faults, which need the builtin target and a link streambench owns; it cannot run against --target %s", cfg.target)}}
-	}
-	leakOpts, err := leakOptions(sc)
-	if err != nil {
-		return nil, scenario.Errors{{File: sc.File, Field: "assert", Msg: err.Error()}}
-	}
-	r := &run{cfg: cfg, sc: sc, duration: sc.Duration.D(), grace: sc.GracefulStop.D(), seed: sc.Seed, specs: specs, leakOpts: leakOpts}
-	if cfg.duration > 0 {
-		r.duration = cfg.duration
-	}
-	if cfg.gracefulStop != nil {
-		r.grace = *cfg.gracefulStop
-	}
-	if cfg.seed != nil {
-		r.seed = *cfg.seed
-	}
-	if r.seed == 0 {
-		r.seed = rand.Int64N(1<<53) + 1
-	}
+	cfg := configOf(opts)
+	r := &run{cfg: cfg, p: p, sc: p.sc, duration: p.Duration(), grace: p.GracefulStop(), seed: p.seed, specs: p.specs, leakOpts: p.leaks}
 	// The leak check compares the end of the run with this moment.
 	r.base = leak.TakeBaseline()
 	if err := r.setup(); err != nil {
@@ -102,7 +80,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts ...Option) (*reports.R
 		return nil, err
 	}
 	r.execute(ctx)
-	rep := r.report(checks)
+	rep := r.report(p.checks)
 	if len(r.errs) > 0 {
 		return rep, errors.Join(r.errs...)
 	}
@@ -111,18 +89,16 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts ...Option) (*reports.R
 
 type run struct {
 	cfg      config
-	sc       *scenario.Scenario
+	p        *Plan
+	sc       *scenario.Scenario // the plan's effective scenario: read only
 	duration time.Duration
 	grace    time.Duration
 	seed     int64
 
 	link   link.Link
-	target *builtin.Target
+	target server // the builtin target (nil for an address)
 	dial   string
 	dopts  []grpc.DialOption
-
-	linkName string
-	address  string // an external target's host:port
 
 	base     leak.Baseline
 	leakOpts leak.Options
@@ -163,25 +139,18 @@ type group struct {
 // setup starts the target (when builtin) and dials every group's
 // connections.
 func (r *run) setup() error {
-	switch {
-	case r.cfg.target != "":
-		r.address = r.cfg.target
-	case r.sc.Target.Address != "":
-		r.address = r.sc.Target.Address
+	switch r.p.target {
+	case TargetAddress:
+		r.dial = "passthrough:///" + r.p.Address()
+		r.dopts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	default:
 		if err := r.startBuiltin(); err != nil {
 			return err
 		}
 	}
-	if r.address != "" {
-		r.dial = "passthrough:///" + r.address
-		r.dopts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-	}
 	for _, gs := range r.sc.Groups {
 		g := &group{spec: gs, rec: record.New(shardCount(gs.Clients), r.cfg.now)}
 		g.rec.WatchAllOpen(gs.Clients)
-		gs.Connections = max(gs.Connections, 1)
-		g.spec.Connections = gs.Connections
 		r.groups = append(r.groups, g)
 		extra := r.dialOptions(gs)
 		for i := 0; i < gs.Connections; i++ {
@@ -200,8 +169,7 @@ func (r *run) setup() error {
 			g.conns = append(g.conns, cc)
 		}
 	}
-	r.connect()
-	return nil
+	return r.connect()
 }
 
 // stopWaves bounds how many of a group's stop-time calls (a subscriber's
@@ -215,28 +183,72 @@ func stopWaves(connections int) int { return min(max(8*connections, 128), 1024) 
 // connectWait bounds how long setup waits for the ClientConns to connect.
 const connectWait = 10 * time.Second
 
+// unreachableAfter is how long setup lets a target refuse every connection
+// before it says the target is unreachable (exit 3) instead of running
+// against nothing.
+const unreachableAfter = 3 * time.Second
+
 // connect brings every ClientConn up before the clock starts, so thousands
 // of clients opening their first stream at once do not also race their
 // connections' dials (at 100,000 streams that storm timed the dials out).
-// A conn that cannot connect in time is left to connect on demand: its
-// streams then fail and are classified like any other.
-func (r *run) connect() {
-	ctx, cancel := context.WithTimeout(context.Background(), connectWait)
-	defer cancel()
+// A target that refuses every connection for unreachableAfter is an
+// ErrTarget; a conn that is merely slow is left to connect on demand after
+// connectWait: its streams then fail and are classified like any other.
+func (r *run) connect() error {
+	var all []*grpc.ClientConn
 	for _, g := range r.groups {
 		for _, cc := range g.conns {
 			cc.Connect()
+			all = append(all, cc)
 		}
 	}
-	for _, g := range r.groups {
-		for _, cc := range g.conns {
-			for s := cc.GetState(); s != connectivity.Ready; s = cc.GetState() {
-				if !cc.WaitForStateChange(ctx, s) {
-					return
-				}
+	start := time.Now()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for range tick.C {
+		ready, failing := 0, 0
+		for _, cc := range all {
+			switch cc.GetState() {
+			case connectivity.Ready:
+				ready++
+			case connectivity.TransientFailure:
+				failing++
 			}
 		}
+		elapsed := time.Since(start)
+		switch {
+		case ready == len(all):
+			return nil
+		case ready == 0 && failing > 0 && elapsed >= unreachableAfter:
+			return fmt.Errorf("%w: %s is unreachable: %s", ErrTarget, r.targetName(), r.probeTarget())
+		case elapsed >= connectWait:
+			return nil
+		}
 	}
+	return nil
+}
+
+// targetName names the target in errors and events.
+func (r *run) targetName() string {
+	if a := r.p.Address(); a != "" {
+		return "target " + a
+	}
+	return "the builtin target"
+}
+
+// probeTarget says why the target cannot be reached, from one bounded TCP
+// dial of an address target (gRPC keeps its connection errors to itself).
+func (r *run) probeTarget() string {
+	a := r.p.Address()
+	if a == "" {
+		return "no connection became ready"
+	}
+	c, err := net.DialTimeout("tcp", a, time.Second)
+	if err != nil {
+		return err.Error()
+	}
+	c.Close()
+	return "it accepts TCP connections but no gRPC connection became ready (not a gRPC server, or TLS expected?)"
 }
 
 // shardCount picks a recorder shard count: enough that clients rarely
@@ -250,45 +262,28 @@ func shardCount(clients int) int {
 }
 
 func (r *run) startBuiltin() error {
-	b := r.sc.Target.Builtin
-	if b == nil {
-		b = &scenario.Builtin{}
-	}
 	var l link.Link
 	var err error
 	if t := r.sc.Link.Toxiproxy; t != nil && t.Address != "" {
 		l, err = link.NewToxiproxy(t.Address)
 	} else {
-		l, err = link.New(r.sc.Link.Kind)
+		l, err = link.New(r.p.link)
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: link: %w", ErrTarget, err)
 	}
-	r.link, r.linkName = l, l.Name()
+	r.link = l
 	// Every builtin server gets the stream-layer interceptor: it injects
 	// stream faults and counts how handlers end (the server side of eof).
 	r.streams = fault.NewStreams(r.seed)
-	r.target = builtin.New(builtin.Config{
-		ServerOptions: append(serverTransportOptions(b.Server), grpc.ChainStreamInterceptor(r.streams.Interceptor())),
-		Feed: longlived.Config{
-			Rate:    b.Feed.Rate.PerSecond(),
-			Payload: int(b.Feed.Payload),
-			Ring:    b.Feed.Ring,
-			Queue:   b.Feed.Queue,
-		},
-		MaxConcurrentStreams: b.Server.MaxConcurrentStreams,
-		KeepaliveTime:        b.Server.Keepalive.Time.D(),
-		KeepaliveTimeout:     b.Server.Keepalive.Timeout.D(),
-		KeepaliveMinTime:     b.Server.Keepalive.MinTime.D(),
-		Bug:                  r.cfg.bug,
-	})
+	r.target = newBuiltin(r.sc.Target.Builtin, r.streams.Interceptor(), r.cfg.variant)
 	lis, err := l.Listen()
 	if err != nil {
-		return fmt.Errorf("builtin target: %w", err)
+		return fmt.Errorf("%w: builtin target: %w", ErrTarget, err)
 	}
 	if err := r.target.Serve(lis); err != nil {
 		lis.Close()
-		return err
+		return fmt.Errorf("%w: builtin target: %w", ErrTarget, err)
 	}
 	r.dial = l.Target()
 	return nil
@@ -379,7 +374,7 @@ func (r *run) execute(ctx context.Context) {
 // closeConns closes every ClientConn, unless a planted bug makes the
 // client leak them (then checkLeaks closes them after looking).
 func (r *run) closeConns() {
-	if r.cfg.bug != nil && r.cfg.bug.SkipClose {
+	if r.cfg.variant != nil && r.cfg.variant.LeakConns {
 		return
 	}
 	r.closeConnsNow()
@@ -431,17 +426,6 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 	case <-t.C:
 		return false
 	}
-}
-
-func baseOf(g scenario.Group) int64 {
-	if g.Base != nil {
-		return *g.Base
-	}
-	return 2
-}
-
-func repeatOf(g scenario.Group) bool {
-	return g.Repeat == nil || *g.Repeat
 }
 
 // sample records per-second windows and reports progress until done closes.

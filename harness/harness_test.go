@@ -12,6 +12,7 @@ import (
 	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/reports"
+	"github.com/streambench/streambench/selfcheck"
 	"github.com/streambench/streambench/targets/faulty"
 )
 
@@ -109,7 +110,7 @@ func TestSmokeCatchesPlantedBugs(t *testing.T) {
 			if !ok {
 				t.Fatalf("no planted bug %q", tc.bug)
 			}
-			rep := run(t, loadSmoke(t), harness.WithBug(bug))
+			rep := run(t, loadSmoke(t), selfcheck.Option(bug))
 			if rep.Passed {
 				t.Fatalf("smoke passed against %s", tc.bug)
 			}

@@ -49,16 +49,16 @@ func (r *run) checkLeaks() {
 	ctx, cancel := context.WithTimeout(context.Background(), r.leakOpts.Settle+10*time.Second)
 	defer cancel()
 	var probes []leak.Probe
-	switch {
-	case r.target != nil:
+	switch r.p.target {
+	case TargetBuiltin:
 		probes = append(probes, leak.RegistryProbe(r.target.Subscribers))
-	case r.address != "":
-		probes = append(probes, leak.ChannelzProbe{Target: r.address})
+	case TargetAddress:
+		probes = append(probes, leak.ChannelzProbe{Target: r.p.Address()})
 	}
 	opts := r.leakOpts
 	opts.PeakGoroutines = r.resources.PeakGoroutines
 	for _, g := range r.groups {
-		opts.LateBytes += uint64(max(g.spec.Connections, 1)) * link.LateBytes(r.linkName)
+		opts.LateBytes += uint64(g.spec.Connections) * link.LateBytes(r.p.link)
 	}
 	l, err := leak.Inspect(ctx, r.base, opts, probes...)
 	if err != nil && !errors.Is(err, leak.ErrUnsupported) {

@@ -3,29 +3,37 @@ package harness
 import (
 	"time"
 
-	"github.com/streambench/streambench/targets/faulty"
+	"github.com/streambench/streambench/harness/rpc"
 )
 
-// Option adjusts a run.
+// Option adjusts a run. Some options are overrides of the scenario
+// (WithDuration, WithGracefulStop, WithSeed, WithClientScale, WithCompress,
+// WithTarget): NewPlan applies and validates them. The others (progress,
+// settle, hooks) change how the run is carried out and are read by Run.
 type Option func(*config)
 
 type config struct {
+	ov            Overrides
+	rpcs          *rpc.Catalog
 	progress      func(Progress)
 	progressEvery time.Duration
-	target        string
-	duration      time.Duration
-	gracefulStop  *time.Duration
-	seed          *int64
-	bug           *faulty.Bug
+	variant       *Variant
 	settle        time.Duration
 	now           func() time.Time
-	compress      float64
-	clientScale   float64
 	onStop        func()
 }
 
 func defaults() config {
 	return config{progressEvery: time.Second, settle: 10 * time.Second, now: time.Now}
+}
+
+// configOf applies opts to the defaults.
+func configOf(opts []Option) config {
+	cfg := defaults()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return cfg
 }
 
 // WithProgress calls fn about every `every` while the run goes on (and once
@@ -40,20 +48,22 @@ func WithProgress(fn func(Progress), every time.Duration) Option {
 }
 
 // WithTarget points the run at an external server (host:port, loopback)
-// instead of the scenario's target.
-func WithTarget(addr string) Option { return func(c *config) { c.target = addr } }
+// instead of the scenario's target (an override: NewPlan checks it).
+func WithTarget(addr string) Option { return func(c *config) { c.ov.Target = addr } }
 
-// WithDuration overrides the scenario's duration (tests shorten runs).
-func WithDuration(d time.Duration) Option { return func(c *config) { c.duration = d } }
+// WithDuration overrides the scenario's duration (> 0; NewPlan refuses a
+// fault or group start the shorter run would silently drop).
+func WithDuration(d time.Duration) Option { return func(c *config) { c.ov.Duration = &d } }
 
-// WithGracefulStop overrides the scenario's graceful stop.
-func WithGracefulStop(d time.Duration) Option { return func(c *config) { c.gracefulStop = &d } }
+// WithGracefulStop overrides the scenario's graceful stop (>= 0).
+func WithGracefulStop(d time.Duration) Option { return func(c *config) { c.ov.GracefulStop = &d } }
 
 // WithSeed overrides the scenario's seed (to replay a run).
-func WithSeed(seed int64) Option { return func(c *config) { c.seed = &seed } }
+func WithSeed(seed int64) Option { return func(c *config) { c.ov.Seed = &seed } }
 
-// WithBug runs the builtin target with a planted bug (self-checks only).
-func WithBug(b faulty.Bug) Option { return func(c *config) { c.bug = &b } }
+// WithRPCs makes the run's groups drive the RPCs of c instead of the
+// reference catalog (RPCs). NewPlan validates the groups against c.
+func WithRPCs(c *rpc.Catalog) Option { return func(cfg *config) { cfg.rpcs = c } }
 
 // WithSettle bounds how long teardown may take after the graceful stop
 // before the run is declared stuck (default 10s).
@@ -82,12 +92,12 @@ type GroupProgress struct {
 // graceful stop, group start offsets and every fault's timing (at, for,
 // every, until, grace) are multiplied by f (0 < f <= 1). Thresholds are
 // left alone. Self-tests use it to run the real scenario files quickly.
-func WithCompress(f float64) Option { return func(c *config) { c.compress = f } }
+func WithCompress(f float64) Option { return func(c *config) { c.ov.Compress = &f } }
 
 // WithClientScale multiplies every group's clients and connections by f
-// (at least 1 each). Self-tests use it to run the real scenario files under
-// the race detector.
-func WithClientScale(f float64) Option { return func(c *config) { c.clientScale = f } }
+// (> 0; at least 1 each). Self-tests use it to run the real scenario files
+// under the race detector; `run --client-scale` uses it for scale runs.
+func WithClientScale(f float64) Option { return func(c *config) { c.ov.ClientScale = &f } }
 
 // WithOnStop calls fn once, from the run's goroutine, when the run's
 // duration ends (or it is interrupted): every stream is still open and

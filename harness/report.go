@@ -25,8 +25,8 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 			DurationSeconds:     r.duration.Seconds(),
 			GracefulStopSeconds: r.grace.Seconds(),
 			Source:              r.sc.Source,
-			Compress:            r.cfg.compress,
-			ClientScale:         r.cfg.clientScale,
+			Compress:            deref(r.p.ov.Compress),
+			ClientScale:         deref(r.p.ov.ClientScale),
 		},
 		Seed:        r.seed,
 		Start:       r.start,
@@ -37,10 +37,9 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 		Windows:     r.windows,
 		Interrupted: r.interrupted,
 	}
-	if r.linkName != "" {
-		rep.Link = r.linkName
-	} else {
-		rep.Target, rep.Link = r.dial, "tcp"
+	rep.Link = r.p.link
+	if r.p.target == TargetAddress {
+		rep.Target = r.dial
 	}
 	rep.Leaks = r.leaks
 	if res := r.resources; res.PeakGoroutines > 0 {
@@ -56,8 +55,8 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 	if r.target != nil {
 		rep.Server = r.serverStats()
 	}
-	if r.cfg.bug != nil {
-		rep.Target += " (planted bug: " + r.cfg.bug.Name + ")"
+	if v := r.cfg.variant; v != nil && v.Name != "" {
+		rep.Target += " (planted bug: " + v.Name + ")"
 	}
 	rep.Groups = r.groupReports
 	for _, c := range checks {
@@ -76,7 +75,7 @@ func groupReport(g *group, start time.Time) (reports.Group, error) {
 		Name:         g.spec.Name,
 		RPC:          g.spec.RPC,
 		Clients:      g.spec.Clients,
-		Connections:  max(g.spec.Connections, 1),
+		Connections:  g.spec.Connections,
 		StartSeconds: g.spec.Start.D().Seconds(),
 		Read:         readText(g.spec.Read),
 		Streams:      reports.StreamCounts{Opened: snap.Started, Established: snap.Opened, Ended: snap.Ended, Failed: snap.Failed},
@@ -139,24 +138,27 @@ func Environment() reports.Environment {
 	}
 }
 
-// serverStats reads the builtin target's own measurements.
+// serverStats reads the builtin target's own measurements and the stream
+// interceptor's counts.
 func (r *run) serverStats() *reports.ServerStats {
-	st := r.target.Feed.Stats(time.Second)
-	out := &reports.ServerStats{
-		Published: st.Published,
-		FeedRate:  st.Rate,
-		CutOff:    st.CutOff,
-		MaxQueue:  st.MaxQueue,
-	}
-	var err error
-	if out.SendBlocked, err = reports.FromHDR(st.SendBlocked, st.SendBlockedClamped); err != nil {
-		r.errs = append(r.errs, fmt.Errorf("server stats: %w", err))
+	out, err := r.target.Stats()
+	if err != nil {
+		r.errs = append(r.errs, err)
 	}
 	if r.streams != nil {
 		ss := r.streams.Stats()
 		out.Ends, out.OKAfterCancel, out.Injected = ss.Ends, ss.OKAfterCancel, ss.Injected
 	}
 	return out
+}
+
+// deref is *p, or 0 for nil.
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }
 
 // snapshot turns every group's recorder into its report and drops the

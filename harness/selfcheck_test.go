@@ -11,6 +11,7 @@ import (
 	"github.com/streambench/streambench/harness/leak"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/reports"
+	"github.com/streambench/streambench/selfcheck"
 	"github.com/streambench/streambench/targets/faulty"
 )
 
@@ -98,7 +99,7 @@ func bug(t *testing.T, name string) harness.Option {
 	if !ok {
 		t.Fatalf("no planted bug %q", name)
 	}
-	return harness.WithBug(b)
+	return selfcheck.Option(b)
 }
 
 // TestReconnect runs reconnect.yaml (resets, a hard and a graceful restart)

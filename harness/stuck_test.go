@@ -12,6 +12,7 @@ import (
 	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/driver"
 	"github.com/streambench/streambench/harness/record"
+	"github.com/streambench/streambench/harness/rpc"
 	"github.com/streambench/streambench/harness/scenario"
 )
 
@@ -29,20 +30,21 @@ func (d stuckDriver) Stream(ctx, stop context.Context) record.End {
 // CLI) and a report whose leak evidence names what did not stop.
 func TestStuckRunEndsWithErrStuck(t *testing.T) {
 	release := make(chan struct{})
-	saved := harness.Factories[scenario.RPCSum]
-	harness.Factories[scenario.RPCSum] = func(grpc.ClientConnInterface, driver.Params, record.Sink) driver.Driver {
+	rpcs, err := rpc.New(rpc.Entry{Name: "Test/Stuck", Factory: func(grpc.ClientConnInterface, driver.Params, record.Sink) driver.Driver {
 		return stuckDriver{release}
+	}})
+	if err != nil {
+		t.Fatal(err)
 	}
 	defer func() {
-		harness.Factories[scenario.RPCSum] = saved
 		close(release)
 		time.Sleep(100 * time.Millisecond) // the stuck clients return
 	}()
-	sc, err := scenario.Parse("stuck.yaml", []byte(`name: stuck
+	sc, err := scenario.Decode("stuck.yaml", []byte(`name: stuck
 duration: 300ms
 graceful_stop: 200ms
 groups:
-  - {name: stuck, rpc: Math/Sum, clients: 3}
+  - {name: stuck, rpc: Test/Stuck, clients: 3}
 assert:
   - leaks: {settle: 300ms}
 `))
@@ -50,7 +52,7 @@ assert:
 		t.Fatal(err)
 	}
 	start := time.Now()
-	rep, err := harness.Run(context.Background(), sc, harness.WithSettle(500*time.Millisecond))
+	rep, err := harness.Run(context.Background(), sc, harness.WithRPCs(rpcs), harness.WithSettle(500*time.Millisecond))
 	if took := time.Since(start); took > 15*time.Second {
 		t.Fatalf("a stuck run took %v to end", took)
 	}

@@ -1,32 +1,28 @@
 package harness
 
 import (
-	"github.com/streambench/streambench/harness/assert"
+	"fmt"
+	"os"
+
 	"github.com/streambench/streambench/harness/scenario"
 )
 
-// Load reads, validates and compiles the scenario at path: everything that
-// can be checked without running it. Errors are scenario.Errors with
-// file:line:column positions.
+// Load reads and decodes the scenario at path and checks everything that
+// can be checked without running it, through NewPlan: every problem of the
+// file at once, as scenario.Errors with file:line:column positions. The
+// scenario comes back as written (NewPlan applies defaults and overrides
+// to its own copy).
 func Load(path string) (*scenario.Scenario, error) {
-	sc, err := scenario.Load(path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("scenario: %w", err)
+	}
+	sc, err := scenario.Decode(path, data)
 	if err != nil {
 		return nil, err
 	}
-	_, aerr := assert.Compile(sc)
-	_, ferr := compileFaults(sc)
-	var lerr error
-	if _, err := leakOptions(sc); err != nil {
-		lerr = scenario.Errors{{File: sc.File, Field: "assert", Msg: err.Error()}}
-	}
-	if aerr != nil || ferr != nil || lerr != nil {
-		var all scenario.Errors
-		for _, err := range []error{ferr, aerr, lerr} {
-			if es, ok := scenario.AsErrors(err); ok {
-				all = append(all, es...)
-			}
-		}
-		return nil, all
+	if _, err := NewPlan(sc); err != nil {
+		return nil, err
 	}
 	return sc, nil
 }

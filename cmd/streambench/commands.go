@@ -19,10 +19,11 @@ import (
 	"github.com/streambench/streambench/harness/assert"
 	"github.com/streambench/streambench/harness/fault"
 	"github.com/streambench/streambench/harness/link"
+	"github.com/streambench/streambench/harness/rpc"
 	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/selfcheck"
 	"github.com/streambench/streambench/targets/builtin"
 	"github.com/streambench/streambench/targets/faulty"
-	"github.com/streambench/streambench/targets/longlived"
 )
 
 func versionString() string { return harness.Version() }
@@ -79,10 +80,10 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:7070", "loopback host:port to listen on (port 0 picks a free one)")
-	fl.StringVar(&f.rate, "rate", "100/s", "feed updates per second (e.g. 200/s, 12000/m)")
-	fl.StringVar(&f.payload, "payload", "64B", "feed update payload size (e.g. 256B, 1KiB)")
-	fl.IntVar(&f.ring, "ring", 4096, "updates kept for resubscribers")
-	fl.IntVar(&f.queue, "queue", 1024, "per-subscriber send queue length")
+	fl.StringVar(&f.rate, "rate", scenario.DefaultFeedRate.String(), "feed updates per second (e.g. 200/s, 12000/m)")
+	fl.StringVar(&f.payload, "payload", scenario.DefaultFeedPayload.String(), "feed update payload size (e.g. 256B, 1KiB)")
+	fl.IntVar(&f.ring, "ring", scenario.DefaultFeedRing, "updates kept for resubscribers")
+	fl.IntVar(&f.queue, "queue", scenario.DefaultFeedQueue, "per-subscriber send queue length")
 	fl.Uint32Var(&f.maxStreams, "max-concurrent-streams", 0, "streams per connection (0 = grpc default)")
 	fl.DurationVar(&f.kaTime, "keepalive-time", 0, "server keepalive ping interval (0 = grpc default)")
 	fl.DurationVar(&f.kaTimeout, "keepalive-timeout", 0, "server keepalive ack timeout (0 = grpc default)")
@@ -107,20 +108,20 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	if f.ring < 1 || f.queue < 1 {
 		return exitf(ExitBadInput, "--ring and --queue: must be at least 1")
 	}
-	cfg := builtin.Config{
-		Feed:                 longlived.Config{Rate: rate.PerSecond(), Payload: int(payload), Ring: f.ring, Queue: f.queue},
-		MaxConcurrentStreams: f.maxStreams,
-		KeepaliveTime:        f.kaTime,
-		KeepaliveTimeout:     f.kaTimeout,
-		KeepaliveMinTime:     f.kaMinTime,
-		Introspection:        true,
+	b := &scenario.Builtin{
+		Feed: scenario.Feed{Rate: rate, Payload: payload, Ring: f.ring, Queue: f.queue},
+		Server: scenario.Server{MaxConcurrentStreams: f.maxStreams, Keepalive: scenario.Keepalive{
+			Time: scenario.Duration(f.kaTime), Timeout: scenario.Duration(f.kaTimeout), MinTime: scenario.Duration(f.kaMinTime),
+		}},
 	}
+	cfg := builtin.ConfigOf(b)
+	cfg.Introspection = true
 	if f.faulty != "" {
-		bug, ok := faulty.Lookup(f.faulty)
-		if !ok {
-			return exitf(ExitBadInput, "--faulty: unknown bug %q (bugs: %s)", f.faulty, strings.Join(faulty.Names(), ", "))
+		bug, err := selfcheck.Lookup(f.faulty)
+		if err != nil {
+			return exitf(ExitBadInput, "--faulty: %v", err)
 		}
-		cfg.Bug = &bug
+		selfcheck.Plant(bug, &cfg)
 	}
 	lis, err := net.Listen("tcp", f.addr)
 	if err != nil {
@@ -148,8 +149,8 @@ func newListCmd(stdout io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "RPCS (group rpc:)")
-			for _, r := range scenario.RPCs {
-				fmt.Fprintf(w, "  %s\n", r)
+			for _, e := range harness.RPCs().Entries() {
+				fmt.Fprintf(w, "  %s\t%s\t%s\n", e.Name, rpcCaps(e), e.Doc)
 			}
 			fmt.Fprintln(w, "\nLINKS (link:)")
 			for _, l := range scenario.LinkKinds {
@@ -182,4 +183,20 @@ func newListCmd(stdout io.Writer) *cobra.Command {
 			return w.Flush()
 		},
 	}
+}
+
+// rpcCaps lists what an RPC's groups may set beyond the common fields.
+func rpcCaps(e rpc.Entry) string {
+	var out []string
+	c := e.Caps
+	for _, x := range []struct {
+		on   bool
+		name string
+	}{{c.Messages, "messages"}, {c.Read, "read"}, {c.Idle, "idle"}, {c.Arrival, "arrival"}, {c.Resume, "resumes"}} {
+		if x.on {
+			out = append(out, x.name)
+		}
+	}
+	out = append(out, e.Settings...)
+	return strings.Join(out, ", ")
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -119,7 +120,13 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"remote target", func(t *testing.T) []string { return []string{"run", "--target", "10.0.0.1:80", mini} }, []string{"loopback"}},
 		{"faults against --target", func(t *testing.T) []string {
 			return []string{"run", "--target", "127.0.0.1:1", "../../scenarios/reconnect.yaml"}
-		}, []string{"reconnect.yaml:", "cannot run against --target"}},
+		}, []string{"reconnect.yaml:27:20: faults[0].kind", "set by --target", "faults need the builtin target"}},
+		{"duration override drops faults", func(t *testing.T) []string {
+			return []string{"run", "--duration", "3s", "../../scenarios/reconnect.yaml"}
+		}, []string{"reconnect.yaml:28:", "faults[1].at: must be before the end of the run (duration 3s, set by --duration), got"}},
+		{"duration override zero", func(t *testing.T) []string { return []string{"run", "--duration", "0", mini} }, []string{"--duration: must be > 0"}},
+		{"duration override negative", func(t *testing.T) []string { return []string{"run", "--duration", "-1s", mini} }, []string{"--duration: must be > 0"}},
+		{"client scale zero", func(t *testing.T) []string { return []string{"run", "--client-scale", "0", mini} }, []string{"--client-scale: must be > 0"}},
 		{"serve remote", func(t *testing.T) []string { return []string{"serve", "--addr", "0.0.0.0:7070"} }, []string{"loopback"}},
 		{"serve bad rate", func(t *testing.T) []string { return []string{"serve", "--rate", "fast"} }, []string{"--rate"}},
 	} {
@@ -287,4 +294,29 @@ func TestRunInterrupted(t *testing.T) {
 			t.Fatalf("no abort message:\n%s", buf)
 		}
 	})
+}
+
+// TestDeadTargetExitsThreeAtOnce: a target nobody listens at is said to be
+// unreachable within seconds (exit 3), not run against for the whole
+// duration and reported as a leak-probe failure.
+func TestDeadTargetExitsThreeAtOnce(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close() // nothing listens there now
+	start := time.Now()
+	code, _, errs := cli(t, "run", "--no-progress", "--duration", "30s", "--out", t.TempDir(), "--target", addr, mini)
+	if code != ExitHarness {
+		t.Fatalf("exit %d, want %d\n%s", code, ExitHarness, errs)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("took %v to give up on a dead target", took)
+	}
+	for _, want := range []string{"target " + addr + " is unreachable", "connection refused"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
 }

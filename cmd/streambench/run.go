@@ -17,7 +17,7 @@ import (
 	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/reports"
-	"github.com/streambench/streambench/targets/faulty"
+	"github.com/streambench/streambench/selfcheck"
 )
 
 type runFlags struct {
@@ -57,7 +57,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl.Int64Var(&f.seed, "seed", 0, "override the scenario's seed (replay a run)")
 	fl.StringVar(&f.faulty, "faulty", "", "self-check: run the builtin target with a planted bug (see `streambench list`)")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "do not print progress while running")
-	fl.Float64Var(&f.clientScale, "client-scale", 0, "multiply every group's clients and connections (e.g. 20 runs fanout.yaml's 5,000 subscribers as 100,000)")
+	fl.Float64Var(&f.clientScale, "client-scale", 1, "multiply every group's clients and connections (> 0; e.g. 20 runs fanout.yaml's 5,000 subscribers as 100,000)")
 	fl.StringVar(&f.summaryMD, "summary-md", "", "also write a markdown summary (for a pull-request comment) to this file")
 	fl.StringVar(&f.artifactsURL, "artifacts-url", "", "link the markdown summary to this URL (e.g. the CI run's artifacts)")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (clients, in-process server and harness) to this file, for go tool pprof")
@@ -76,42 +76,21 @@ func exactArgs(n int) cobra.PositionalArgs {
 }
 
 func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.Writer) error {
-	sc, err := harness.Load(path)
+	plan, err := planOf(cmd, path, f)
 	if err != nil {
-		return badInput(err)
+		return err
 	}
 	var opts []harness.Option
-	if f.target != "" {
-		if err := scenario.CheckLoopback(f.target); err != nil {
-			return exitf(ExitBadInput, "--target: %v", err)
-		}
-		opts = append(opts, harness.WithTarget(f.target))
-	}
-	if f.duration < 0 {
-		return exitf(ExitBadInput, "--duration: must not be negative, got %v", f.duration)
-	}
-	if f.duration > 0 {
-		opts = append(opts, harness.WithDuration(f.duration))
-	}
-	if cmd.Flags().Changed("seed") {
-		opts = append(opts, harness.WithSeed(f.seed))
-	}
-	if f.clientScale < 0 || f.clientScale > 1000 {
-		return exitf(ExitBadInput, "--client-scale: must be between 0 and 1000, got %v", f.clientScale)
-	}
-	if f.clientScale > 0 {
-		opts = append(opts, harness.WithClientScale(f.clientScale))
-	}
 	if f.faulty != "" {
-		bug, ok := faulty.Lookup(f.faulty)
-		if !ok {
-			return exitf(ExitBadInput, "--faulty: unknown bug %q (bugs: %s)", f.faulty, strings.Join(faulty.Names(), ", "))
+		bug, err := selfcheck.Lookup(f.faulty)
+		if err != nil {
+			return exitf(ExitBadInput, "--faulty: %v", err)
 		}
-		opts = append(opts, harness.WithBug(bug))
+		opts = append(opts, selfcheck.Option(bug))
 	}
 	outDir := f.out
 	if outDir == "" {
-		outDir = filepath.Join("out", sc.Name)
+		outDir = filepath.Join("out", plan.Name())
 	}
 
 	// First SIGINT/SIGTERM: stop new work, drain, write the partial report.
@@ -139,12 +118,8 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 		}
 	}()
 
-	duration := sc.Duration.D()
-	if f.duration > 0 {
-		duration = f.duration
-	}
-	fmt.Fprintf(stderr, "streambench %s: running %s for %v\n", harness.Version(), describe(sc), duration)
-	prog := newProgress(stderr, duration, !f.noProgress)
+	fmt.Fprintf(stderr, "streambench %s: running %s for %v\n", harness.Version(), plan.Describe(), plan.Duration())
+	prog := newProgress(stderr, plan.Duration(), !f.noProgress)
 	opts = append(opts, harness.WithProgress(prog.update, prog.every()))
 	stopProfile, err := startProfiles(f.cpuProfile, f.memProfile)
 	if err != nil {
@@ -153,7 +128,7 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 	if f.memProfile != "" {
 		opts = append(opts, harness.WithOnStop(stopProfile.heap))
 	}
-	rep, runErr := harness.Run(ctx, sc, opts...)
+	rep, runErr := harness.RunPlan(ctx, plan, opts...)
 	if err := stopProfile.stop(); err != nil {
 		return exitf(ExitHarness, "%v", err)
 	}
@@ -193,12 +168,74 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 	return nil
 }
 
-func describe(sc *scenario.Scenario) string {
-	n := 0
-	for _, g := range sc.Groups {
-		n += g.Clients
+// planOf loads the scenario at path and resolves it with the command
+// line's overrides: every problem, of the file or of an override, is exit 2.
+func planOf(cmd *cobra.Command, path string, f runFlags) (*harness.Plan, error) {
+	sc, err := scenarioAt(path)
+	if err != nil {
+		return nil, err
 	}
-	return fmt.Sprintf("%s (%d groups, %d clients)", sc.Name, len(sc.Groups), n)
+	var ov []harness.Option
+	fl := cmd.Flags()
+	if fl.Changed("target") {
+		ov = append(ov, harness.WithTarget(f.target))
+	}
+	if fl.Changed("duration") {
+		ov = append(ov, harness.WithDuration(f.duration))
+	}
+	if fl.Changed("seed") {
+		ov = append(ov, harness.WithSeed(f.seed))
+	}
+	if fl.Changed("client-scale") {
+		ov = append(ov, harness.WithClientScale(f.clientScale))
+	}
+	plan, err := harness.NewPlan(sc, ov...)
+	if err != nil {
+		return nil, badInput(flagNames(err))
+	}
+	return plan, nil
+}
+
+// scenarioAt reads and decodes the scenario file at path (exit 2 when it
+// cannot).
+func scenarioAt(path string) (*scenario.Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, badInput(fmt.Errorf("scenario: %w", err))
+	}
+	sc, err := scenario.Decode(path, data)
+	if err != nil {
+		return nil, badInput(err)
+	}
+	return sc, nil
+}
+
+// overrideFlags pairs the plan's override names with the flags that set
+// them.
+var overrideFlags = [][2]string{
+	{"duration", "--duration"},
+	{"target", "--target"},
+	{"client scale", "--client-scale"},
+	{"seed", "--seed"},
+}
+
+// flagNames rewords the plan's override errors with the flags that set the
+// overrides, so a user reads "--duration" where a library user reads "the
+// duration override".
+func flagNames(err error) error {
+	es, ok := scenario.AsErrors(err)
+	if !ok {
+		return err
+	}
+	for _, e := range es {
+		for _, p := range overrideFlags {
+			if e.Field == p[0]+" override" {
+				e.Field = p[1]
+			}
+			e.Msg = strings.ReplaceAll(e.Msg, "the "+p[0]+" override", p[1])
+		}
+	}
+	return es
 }
 
 func writeReport(dir string, rep *reports.Report) (string, error) {

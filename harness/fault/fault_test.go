@@ -17,7 +17,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var allNet = []string{"sever", "blackhole", "latency", "bandwidth", "slicer", "limit_data", "slow_close"}
+var allNet = Caps{Link: "bufconn", Net: []string{"bandwidth", "blackhole", "latency", "limit_data", "sever", "slicer", "slow_close"}, Server: true, Stream: true}
 
 func parse(t *testing.T, faults string) *scenario.Scenario {
 	t.Helper()
@@ -38,8 +38,8 @@ func TestCompileErrors(t *testing.T) {
 		{"unknown setting", "  - {at: 1s, kind: latency, latency: 10ms, jiter: 1ms}\n", []string{"f.yaml:7:51", `did you mean "jitter"`, "settings of latency: latency, jitter, direction, toxicity"}},
 		{"bad value", "  - {at: 1s, kind: latency, latency: fast}\n", []string{"f.yaml:7:38", "bad duration"}},
 		{"setting of another kind", "  - {at: 1s, kind: sever, latency: 10ms}\n", []string{"f.yaml:7:36", "unknown key \"latency\"", "sever takes no settings"}},
-		{"missing required", "  - {at: 1s, for: 1s, kind: latency}\n", []string{"latency: must be set"}},
-		{"link cannot", "  - {at: 1s, kind: timeout, timeout: 1s}\n", []string{"link bufconn cannot do timeout", "sever, blackhole"}},
+		{"missing required", "  - {at: 1s, for: 1s, kind: latency}\n", []string{"latency: must be set and > 0"}},
+		{"link cannot", "  - {at: 1s, kind: timeout, timeout: 1s}\n", []string{"link bufconn cannot do timeout", "bandwidth, blackhole"}},
 		{"toxicity off toxiproxy", "  - {at: 1s, kind: latency, latency: 1ms, toxicity: 0.5}\n", []string{"toxicity applies only to a toxiproxy link"}},
 		{"server with scope", "  - {at: 1s, kind: server_restart, scope: {group: pow}}\n", []string{"takes no scope"}},
 		{"instant with for", "  - {at: 1s, for: 2s, kind: sever}\n", []string{"sever is instant"}},
@@ -66,7 +66,8 @@ func TestCompileAddressTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Compile(sc, allNet); err == nil || !strings.Contains(err.Error(), "f.yaml:7:20") {
+	caps := Caps{Link: "tcp", Refused: "the target is an address"}
+	if _, err := Compile(sc, caps); err == nil || !strings.Contains(err.Error(), "f.yaml:7:20") || !strings.Contains(err.Error(), "the target is an address") {
 		t.Fatalf("err = %v, want server faults refused for an address target", err)
 	}
 }

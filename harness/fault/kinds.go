@@ -20,6 +20,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/streambench/streambench/harness/link"
 	"github.com/streambench/streambench/harness/scenario"
 )
 
@@ -69,28 +70,6 @@ func (k Kind) Settings() []string {
 	return out
 }
 
-// Directions a network fault may take.
-const (
-	Upstream   = "upstream"   // client -> server
-	Downstream = "downstream" // server -> client
-	Both       = "both"
-)
-
-// NetParams are the settings of every network kind (each kind reads the
-// ones it needs; the rest stay zero and are rejected by its check).
-type NetParams struct {
-	Direction     string            `yaml:"direction" doc:"upstream | downstream | both"`
-	Latency       scenario.Duration `yaml:"latency" doc:"duration"`
-	Jitter        scenario.Duration `yaml:"jitter" doc:"duration"`
-	Rate          scenario.Size     `yaml:"rate" doc:"bytes per second, e.g. 64KiB"`
-	AverageSize   scenario.Size     `yaml:"average_size" doc:"bytes"`
-	SizeVariation scenario.Size     `yaml:"size_variation" doc:"bytes"`
-	Delay         scenario.Duration `yaml:"delay" doc:"duration"`
-	Bytes         scenario.Size     `yaml:"bytes" doc:"bytes"`
-	Timeout       scenario.Duration `yaml:"timeout" doc:"duration"`
-	Toxicity      float64           `yaml:"toxicity" doc:"0..1, toxiproxy link only"`
-}
-
 // ServerParams are the settings of server kinds.
 type ServerParams struct {
 	Grace scenario.Duration `yaml:"grace" doc:"duration; how long in-flight streams may drain"`
@@ -107,19 +86,22 @@ type StreamParams struct {
 	Stall       scenario.Duration `yaml:"stall" doc:"duration"`
 }
 
-func netKind(name, doc string, instant bool, allowed ...string) Kind {
-	return Kind{Name: name, Layer: Network, Doc: doc, Instant: instant, allowed: allowed,
-		params: func() any { return &NetParams{} },
+// netKind is the registry entry of a network kind: link owns the kind's
+// description, settings and rules; its settings decode into link.Params.
+func netKind(k link.NetKind) Kind {
+	return Kind{Name: k.Name, Layer: Network, Doc: k.Doc, Instant: k.Instant, allowed: k.Settings,
+		params: func() any { return &link.Params{} },
 		check: func(p any) error {
-			np := p.(*NetParams)
-			return checkNet(name, np, allowed)
+			// The kind's rules are link's (Fault.Validate); seed and
+			// toxicity pick do not matter to them.
+			return p.(*link.Params).Fault(k.Name, 1).Validate()
 		}}
 }
 
-// decode reads a fault's settings strictly. A network kind decodes into a
-// struct holding only the NetParams fields it reads (built with
+// decode reads a fault's settings strictly. A kind decodes into a struct
+// holding only the fields of its params it reads (built with
 // reflect.StructOf), so an unknown-setting error lists that kind's settings
-// alone; the result is copied into a *NetParams.
+// alone; the result is copied into its params struct.
 func (k Kind) decode(file, path string, params map[string]scenario.Param) (any, error) {
 	out := k.params()
 	full := reflect.ValueOf(out).Elem()
@@ -172,63 +154,6 @@ func rewordNone(err error, kind string) error {
 	return err
 }
 
-// checkNet rejects settings a network kind does not read and checks ranges.
-func checkNet(kind string, p *NetParams, allowed []string) error {
-	v := reflect.ValueOf(p).Elem()
-	t := v.Type()
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		if !v.Field(i).IsZero() && !contains(allowed, name) {
-			return fmt.Errorf("%s takes no %s (settings: %s)", kind, name, strings.Join(allowed, ", "))
-		}
-	}
-	switch p.Direction {
-	case "", Upstream, Downstream, Both:
-	default:
-		return fmt.Errorf("direction %q: valid choices: %s, %s, %s", p.Direction, Upstream, Downstream, Both)
-	}
-	if p.Toxicity < 0 || p.Toxicity > 1 {
-		return fmt.Errorf("toxicity must be between 0 and 1, got %v", p.Toxicity)
-	}
-	for _, d := range []scenario.Duration{p.Latency, p.Jitter, p.Delay, p.Timeout} {
-		if d < 0 {
-			return fmt.Errorf("durations must not be negative, got %s", d)
-		}
-	}
-	if p.Rate < 0 || p.AverageSize < 0 || p.SizeVariation < 0 || p.Bytes < 0 {
-		return fmt.Errorf("sizes must not be negative")
-	}
-	switch kind {
-	case "latency":
-		if p.Latency <= 0 {
-			return fmt.Errorf("latency: must be set and > 0")
-		}
-		if p.Jitter > p.Latency {
-			return fmt.Errorf("jitter (%s) must not exceed latency (%s)", p.Jitter, p.Latency)
-		}
-	case "bandwidth":
-		if p.Rate <= 0 {
-			return fmt.Errorf("rate: must be set and > 0 (bytes per second, e.g. 64KiB)")
-		}
-	case "slicer":
-		if p.AverageSize <= 0 {
-			return fmt.Errorf("average_size: must be set and > 0")
-		}
-		if p.SizeVariation >= p.AverageSize {
-			return fmt.Errorf("size_variation (%s) must be smaller than average_size (%s)", p.SizeVariation, p.AverageSize)
-		}
-	case "limit_data":
-		if p.Bytes <= 0 {
-			return fmt.Errorf("bytes: must be set and > 0")
-		}
-	case "slow_close":
-		if p.Delay <= 0 {
-			return fmt.Errorf("delay: must be set and > 0")
-		}
-	}
-	return nil
-}
-
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -238,17 +163,9 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// Kinds is the registry of every fault kind, in documentation order.
-var Kinds = []Kind{
-	netKind("sever", "close the matching connections abruptly in both directions (an RST where the link can send one); clients reconnect", true),
-	netKind("blackhole", "bytes stop flowing on the matching connections, which stay open; data resumes when reverted", false, "direction"),
-	netKind("latency", "add latency ± jitter to every chunk on the matching connections (order kept)", false, "latency", "jitter", "direction", "toxicity"),
-	netKind("bandwidth", "cap throughput of the matching connections at rate bytes per second", false, "rate", "direction", "toxicity"),
-	netKind("slicer", "slice data into chunks of average_size ± size_variation bytes, delay apart", false, "average_size", "size_variation", "delay", "direction", "toxicity"),
-	netKind("limit_data", "close each matching connection after bytes bytes", false, "bytes", "direction", "toxicity"),
-	netKind("slow_close", "delay the close of matching connections by delay", false, "delay", "direction", "toxicity"),
-	netKind("timeout", "toxiproxy: stop all data and close the connection after timeout (0: never close)", false, "timeout", "direction", "toxicity"),
-	netKind("reset_peer", "toxiproxy: reset the connection (TCP RST) after timeout", false, "timeout", "direction", "toxicity"),
+// Kinds is the registry of every fault kind, in documentation order: the
+// network kinds of link's table, then the server and stream kinds.
+var Kinds = append(netKinds(), []Kind{
 	{Name: "server_restart", Layer: Server, Doc: "hard-stop the server (every stream ends at once), serve again on the same address after `for:`", allowed: []string{},
 		params: func() any { return &ServerParams{} }, check: checkServer("server_restart", false, false)},
 	{Name: "graceful_restart", Layer: Server, Doc: "GracefulStop (GOAWAY; in-flight streams drain for up to grace, default 5s, then a hard stop), serve again after `for:`", allowed: []string{"grace"},
@@ -261,6 +178,14 @@ var Kinds = []Kind{
 		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_delay")},
 	{Name: "stream_stall", Layer: Stream, Doc: "stall a probability of streams for stall after `after` messages, then resume", allowed: []string{"stall", "after", "probability"},
 		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_stall")},
+}...)
+
+func netKinds() []Kind {
+	var out []Kind
+	for _, k := range link.NetKinds() {
+		out = append(out, netKind(k))
+	}
+	return out
 }
 
 func checkServer(kind string, grace, age bool) func(any) error {

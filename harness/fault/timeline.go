@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streambench/streambench/harness/link"
 	"github.com/streambench/streambench/harness/scenario"
 )
 
@@ -21,24 +22,38 @@ type Spec struct {
 	At, For, Every, Until time.Duration
 	// Scope is whom it hits.
 	Scope scenario.Scope
-	// Params is the kind's decoded settings: *NetParams, *ServerParams or
-	// *StreamParams.
+	// Params is the kind's decoded settings: *link.Params, *ServerParams
+	// or *StreamParams.
 	Params any
 }
 
 // Name is "faults[i] kind".
 func (s *Spec) Name() string { return fmt.Sprintf("faults[%d] %s", s.Index, s.Kind.Name) }
 
-// Compile checks and decodes every fault of sc. netKinds are the network
-// kinds sc's link can do (a network kind it cannot do is an error listing
-// them). Errors are scenario.Errors with positions.
-func Compile(sc *scenario.Scenario, netKinds []string) ([]*Spec, error) {
+// Caps are the fault layers a run's target can take, decided by the plan.
+type Caps struct {
+	// Link is the link kind clients reach the target over.
+	Link string
+	// Net are the network kinds that link can inject.
+	Net []string
+	// Server: streambench controls the target's server (restarts).
+	Server bool
+	// Stream: the target's server runs streambench's stream-fault
+	// interceptor.
+	Stream bool
+	// Refused, when set, says why the target takes no fault at all.
+	Refused string
+}
+
+// Compile checks and decodes every fault of sc against what its target can
+// take (a kind it cannot is an error saying why, with the valid choices).
+// Errors are scenario.Errors with positions.
+func Compile(sc *scenario.Scenario, caps Caps) ([]*Spec, error) {
 	var out []*Spec
 	var errs scenario.Errors
 	add := func(path, format string, args ...any) {
 		errs = append(errs, &scenario.Error{File: sc.File, Pos: sc.PosOf(path), Field: path, Msg: fmt.Sprintf(format, args...)})
 	}
-	builtin := sc.Target.Builtin != nil
 	for i, f := range sc.Faults {
 		p := fmt.Sprintf("faults[%d]", i)
 		k, ok := Lookup(f.Kind)
@@ -59,23 +74,28 @@ func Compile(sc *scenario.Scenario, netKinds []string) ([]*Spec, error) {
 			add(p, "%s: %v", k.Name, err)
 			continue
 		}
+		if caps.Refused != "" {
+			add(p+".kind", "%s: %s", k.Name, caps.Refused)
+			continue
+		}
 		switch k.Layer {
 		case Network:
-			if !builtin {
-				add(p+".kind", "%s is a network fault: it needs a link streambench owns, and an address target is dialled directly (run the builtin target, or put a toxiproxy of your own in front of the target)", k.Name)
+			if !contains(caps.Net, k.Name) {
+				add(p+".kind", "link %s cannot do %s; network kinds it can do: %s", caps.Link, k.Name, strings.Join(caps.Net, ", "))
 				continue
 			}
-			if !contains(netKinds, k.Name) {
-				add(p+".kind", "link %s cannot do %s; network kinds it can do: %s", linkName(sc), k.Name, strings.Join(netKinds, ", "))
+			if np := params.(*link.Params); np.Toxicity != 0 && caps.Link != link.KindToxiproxy {
+				add(p, "toxicity applies only to a toxiproxy link (this link is %s)", caps.Link)
 				continue
 			}
-			if np := params.(*NetParams); np.Toxicity != 0 && sc.Link.Kind != scenario.LinkToxiproxy {
-				add(p, "toxicity applies only to a toxiproxy link (this link is %s)", linkName(sc))
+		case Server:
+			if !caps.Server {
+				add(p+".kind", "%s acts on the target's server, which this target does not let streambench control", k.Name)
 				continue
 			}
-		case Server, Stream:
-			if !builtin {
-				add(p+".kind", "%s acts on the builtin target's server; this scenario's target is an address", k.Name)
+		case Stream:
+			if !caps.Stream {
+				add(p+".kind", "%s acts at the target's gRPC layer, which only the builtin target exposes", k.Name)
 				continue
 			}
 		}
@@ -102,14 +122,10 @@ func Compile(sc *scenario.Scenario, netKinds []string) ([]*Spec, error) {
 	return out, nil
 }
 
-func linkName(sc *scenario.Scenario) string {
-	if sc.Link.Kind == "" {
-		if sc.Target.Address != "" {
-			return scenario.LinkTCP
-		}
-		return scenario.LinkBufconn
-	}
-	return sc.Link.Kind
+// Net is the link fault of a network spec's repetition rep, seeded from
+// the run's seed so each occurrence draws its own picks and jitter.
+func (s *Spec) Net(seed int64, rep int) link.Fault {
+	return s.Params.(*link.Params).Fault(s.Kind.Name, uint64(seed)^uint64(s.Index+1)<<32^uint64(rep+1))
 }
 
 // Occurrence is one application of a Spec: a repeating fault has one per

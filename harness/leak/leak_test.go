@@ -60,7 +60,8 @@ func start(t *testing.T, kind string, bug *faulty.Bug) *target {
 	tg := &target{Target: builtin.New(builtin.Config{
 		Feed:          longlived.Config{Rate: 200, Payload: 64},
 		Introspection: true,
-		Bug:           bug,
+		WrapLonglived: wrapLL(bug),
+		WrapMath:      wrapMath(bug),
 	})}
 	var lis net.Listener
 	switch kind {
@@ -667,3 +668,17 @@ func TestWaitAndIgnore(t *testing.T) {
 
 //go:noinline
 func parked(c chan struct{}) { <-c }
+
+func wrapLL(b *faulty.Bug) func(pb.LonglivedServer) pb.LonglivedServer {
+	if b == nil {
+		return nil
+	}
+	return b.WrapLonglived
+}
+
+func wrapMath(b *faulty.Bug) func(pb.MathServer) pb.MathServer {
+	if b == nil {
+		return nil
+	}
+	return b.WrapMath
+}

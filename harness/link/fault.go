@@ -50,15 +50,13 @@ const (
 
 var (
 	// wrappedKinds are the kinds bufconn and tcp links implement.
-	wrappedKinds = sorted(Sever, Blackhole, Latency, Bandwidth, Slicer, LimitData, SlowClose)
-	// toxiproxyKinds are the kinds toxiproxy links implement.
-	toxiproxyKinds = sorted(Sever, Blackhole, Latency, Bandwidth, Slicer, LimitData, SlowClose, Timeout, ResetPeer)
+	wrappedKinds = kindNames(func(k NetKind) bool { return !k.ToxiproxyOnly })
+	// toxiproxyKinds are the kinds toxiproxy links implement: all.
+	toxiproxyKinds = kindNames(func(NetKind) bool { return true })
 	// Directions lists the valid Fault.Direction values ("" means the
 	// kind's default, see Fault).
 	Directions = []string{Upstream, Downstream, Both}
 )
-
-func sorted(s ...string) []string { slices.Sort(s); return s }
 
 // Fault is one network fault, as plain data. Only the fields of its Kind
 // matter; the others must be zero.
@@ -161,7 +159,7 @@ func (f Fault) Validate() error {
 	case Latency:
 		used["latency"], used["jitter"] = true, true
 		if f.Latency <= 0 {
-			bad("latency %v: must be > 0", f.Latency)
+			bad("latency: must be set and > 0, got %v", f.Latency)
 		}
 		if f.Jitter < 0 || f.Jitter > f.Latency {
 			bad("jitter %v: must be in [0, latency]", f.Jitter)
@@ -169,12 +167,12 @@ func (f Fault) Validate() error {
 	case Bandwidth:
 		used["rate"] = true
 		if f.Rate <= 0 {
-			bad("rate %d: must be > 0 bytes per second", f.Rate)
+			bad("rate: must be set and > 0 (bytes per second, e.g. 64KiB), got %d", f.Rate)
 		}
 	case Slicer:
 		used["slice_average"], used["slice_variation"], used["slice_delay"] = true, true, true
 		if f.SliceAverage <= 0 {
-			bad("slice average %d: must be > 0 bytes", f.SliceAverage)
+			bad("average_size: must be set and > 0, got %d", f.SliceAverage)
 		}
 		if f.SliceVariation < 0 || f.SliceVariation >= f.SliceAverage {
 			bad("slice variation %d: must be in [0, average)", f.SliceVariation)
@@ -185,12 +183,12 @@ func (f Fault) Validate() error {
 	case LimitData:
 		used["bytes"] = true
 		if f.Bytes <= 0 {
-			bad("bytes %d: must be > 0", f.Bytes)
+			bad("bytes: must be set and > 0, got %d", f.Bytes)
 		}
 	case SlowClose:
 		used["delay"] = true
 		if f.Delay <= 0 {
-			bad("delay %v: must be > 0", f.Delay)
+			bad("delay: must be set and > 0, got %v", f.Delay)
 		}
 	case Timeout, ResetPeer:
 		used["timeout"] = true

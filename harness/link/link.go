@@ -45,7 +45,7 @@ import (
 const (
 	KindBufconn   = scenario.LinkBufconn
 	KindTCP       = scenario.LinkTCP
-	KindToxiproxy = "toxiproxy"
+	KindToxiproxy = scenario.LinkToxiproxy
 )
 
 // ErrClosed is returned by a Link used after Close.
@@ -117,7 +117,7 @@ func New(kind string) (Link, error) {
 }
 
 // LinkKinds lists the link kinds New accepts, in documentation order.
-var LinkKinds = []string{KindBufconn, KindTCP, KindToxiproxy}
+var LinkKinds = scenario.LinkKinds
 
 // KindsOf returns the fault kinds a link of the given kind supports, sorted,
 // or nil for an unknown link kind. It needs no live link, so a scenario

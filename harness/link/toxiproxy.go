@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/streambench/streambench/harness/scenario"
 	"io"
 	"net"
 	"slices"
@@ -76,7 +77,7 @@ func NewToxiproxy(address string) (*Toxiproxy, error) {
 		t.be = newEmbedded()
 		return t, nil
 	}
-	if err := checkLoopback(address); err != nil {
+	if err := scenario.CheckLoopback(address); err != nil {
 		return nil, fmt.Errorf("toxiproxy link: address %q: %w", address, err)
 	}
 	be := &external{c: toxiclient.NewClient(address), proxies: map[string]*toxiclient.Proxy{}}
@@ -85,21 +86,6 @@ func NewToxiproxy(address string) (*Toxiproxy, error) {
 	}
 	t.be = be
 	return t, nil
-}
-
-func checkLoopback(address string) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	if host == "localhost" {
-		return nil
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
-		return errors.New("not a loopback address (127.0.0.1, ::1 or localhost)")
-	}
-	return nil
 }
 
 func randomID() string {

@@ -325,7 +325,7 @@ assert:
 		t.Errorf("server: %+v", b.Server)
 	case s.Link.Kind != LinkTCP:
 		t.Errorf("link: %+v", s.Link)
-	case s.Groups[0].BaseOrDefault() != -3 || s.Groups[0].RepeatOrDefault() || s.Groups[0].Payload != 1<<20:
+	case s.Groups[0].Base == nil || *s.Groups[0].Base != -3 || s.Groups[0].RepeatOrDefault() || s.Groups[0].Payload != 1<<20:
 		t.Errorf("group: %+v", s.Groups[0])
 	}
 	want := []string{"leaks", "no_loss: g", "g.latency.p99 < 20ms"}
@@ -352,7 +352,7 @@ func TestLoad(t *testing.T) {
 	}
 
 	path := filepath.Join(t.TempDir(), "ok.yaml")
-	src := "name: ok\nduration: 1s\ngroups: [{rpc: Math/Sum, clients: 1}]\n"
+	src := "name: ok\nduration: 1s\ngroups: [{name: sum, rpc: Math/Sum, clients: 1}]\n"
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}

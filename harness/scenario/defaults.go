@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"strings"
 	"time"
 )
 
@@ -13,18 +12,8 @@ const (
 	DefaultFeedRing     = 4096
 	DefaultFeedQueue    = 1024
 	DefaultConnections  = 1
-	DefaultMessages     = 10
-	DefaultBase         = int64(2)
 	DefaultRepeat       = true
 )
-
-// rpcShortNames is the name a group gets from its RPC when it has none.
-var rpcShortNames = map[string]string{
-	RPCSubscribe: "subscribe",
-	RPCPow:       "pow",
-	RPCSum:       "sum",
-	RPCSqrt:      "sqrt",
-}
 
 // Defaults fills in what the scenario leaves out:
 //
@@ -32,9 +21,11 @@ var rpcShortNames = map[string]string{
 //   - no target: the builtin one; a builtin target's feed gets rate 100/s,
 //     payload 64B, ring 4096 and queue 1024;
 //   - a builtin target's link: bufconn (an address target keeps no link);
-//   - each group: connections 1; for Math RPCs messages 10; for Math/Pow
-//     base 2; repeat true; and, when no other group could claim it, a name
-//     from its RPC ("subscribe", "pow", "sum", "sqrt").
+//   - each group: connections 1, repeat true, the default reconnect
+//     backoff for what it leaves out.
+//
+// What depends on a group's RPC (messages, the RPC's own settings, a name
+// from the RPC) is the RPC catalog's to fill in (harness/rpc).
 //
 // A field the file sets explicitly is never replaced, even when zero
 // ("graceful_stop: 0" stays 0; "messages: 0" stays 0 and fails Validate). In
@@ -75,13 +66,6 @@ func (s *Scenario) Defaults() {
 		if g.Connections == 0 && !s.Has(p+"connections") {
 			g.Connections = DefaultConnections
 		}
-		if isMath(g.RPC) && g.Messages == 0 && !s.Has(p+"messages") {
-			g.Messages = DefaultMessages
-		}
-		if g.RPC == RPCPow && g.Base == nil {
-			b := DefaultBase
-			g.Base = &b
-		}
 		if g.Repeat == nil {
 			r := DefaultRepeat
 			g.Repeat = &r
@@ -106,33 +90,6 @@ func (s *Scenario) Defaults() {
 			}
 		}
 	}
-	s.defaultGroupNames()
-}
-
-// defaultGroupNames names each unnamed group after its RPC when it is the
-// only unnamed group of that RPC and no group has that name already.
-func (s *Scenario) defaultGroupNames() {
-	taken := make(map[string]bool)
-	unnamed := make(map[string]int)
-	for _, g := range s.Groups {
-		if g.Name != "" {
-			taken[g.Name] = true
-		} else {
-			unnamed[g.RPC]++
-		}
-	}
-	for i := range s.Groups {
-		g := &s.Groups[i]
-		name, ok := rpcShortNames[g.RPC]
-		if g.Name == "" && ok && unnamed[g.RPC] == 1 && !taken[name] {
-			g.Name = name
-		}
-	}
-}
-
-// isMath reports whether rpc is one of the Math RPCs, which count messages.
-func isMath(rpc string) bool {
-	return strings.HasPrefix(rpc, "Math/") && rpcShortNames[rpc] != ""
 }
 
 // RepeatOrDefault reports whether a client of g opens a new stream when one
@@ -142,14 +99,6 @@ func (g Group) RepeatOrDefault() bool {
 		return DefaultRepeat
 	}
 	return *g.Repeat
-}
-
-// BaseOrDefault returns Pow's base: Base, or 2 when unset.
-func (g Group) BaseOrDefault() int64 {
-	if g.Base == nil {
-		return DefaultBase
-	}
-	return *g.Base
 }
 
 // Group returns the group named name.

@@ -87,9 +87,9 @@ func AsErrors(err error) (Errors, bool) {
 	return nil, false
 }
 
-// sortErrors orders errors by position; errors without one keep their
+// SortErrors orders errors by position; errors without one keep their
 // relative order at the end.
-func sortErrors(es Errors) {
+func SortErrors(es Errors) {
 	sort.SliceStable(es, func(i, j int) bool {
 		a, b := es[i].Pos, es[j].Pos
 		if (a.Line == 0) != (b.Line == 0) {
@@ -102,8 +102,8 @@ func sortErrors(es Errors) {
 	})
 }
 
-// oneOf renders the valid choices of a fixed set: "a, b or c".
-func oneOf(choices []string) string {
+// OneOf renders the valid choices of a fixed set: "a, b or c".
+func OneOf(choices []string) string {
 	switch len(choices) {
 	case 0:
 		return ""
@@ -113,14 +113,14 @@ func oneOf(choices []string) string {
 	return strings.Join(choices[:len(choices)-1], ", ") + " or " + choices[len(choices)-1]
 }
 
-// unknownChoice builds the message for a value outside a fixed set, with a
+// UnknownChoice builds the message for a value outside a fixed set, with a
 // "did you mean" when one choice is close.
-func unknownChoice(what, got string, choices []string) string {
+func UnknownChoice(what, got string, choices []string) string {
 	msg := fmt.Sprintf("unknown %s %s", what, quote(got))
 	if s := suggest(got, choices); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
-	return msg + "; valid choices: " + oneOf(choices)
+	return msg + "; valid choices: " + OneOf(choices)
 }
 
 // suggest returns the choice closest to got: a case-insensitive match, a

@@ -59,10 +59,10 @@ func TestAsErrors(t *testing.T) {
 }
 
 func TestSuggest(t *testing.T) {
-	choices := []string{RPCSubscribe, RPCPow, RPCSum, RPCSqrt}
+	choices := []string{"Longlived/Subscribe", "Math/Pow", "Math/Sum", "Math/Sqrt"}
 	for in, want := range map[string]string{
-		"Math/pow": RPCPow, "math/sqrt": RPCSqrt, "pow": RPCPow, "Subscribe": RPCSubscribe,
-		"Math/Sun": RPCSum, "Math/Sqr": RPCSqrt, "Math/Power": RPCPow, "Math/Powerful": "", "": "", "Foo": "",
+		"Math/pow": "Math/Pow", "math/sqrt": "Math/Sqrt", "pow": "Math/Pow", "Subscribe": "Longlived/Subscribe",
+		"Math/Sun": "Math/Sum", "Math/Sqr": "Math/Sqrt", "Math/Power": "Math/Pow", "Math/Powerful": "", "": "", "Foo": "",
 	} {
 		if got := suggest(in, choices); got != want {
 			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
@@ -76,7 +76,7 @@ func TestSuggest(t *testing.T) {
 			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.d)
 		}
 	}
-	if got := oneOf([]string{"a", "b", "c"}); got != "a, b or c" {
+	if got := OneOf([]string{"a", "b", "c"}); got != "a, b or c" {
 		t.Errorf("oneOf = %q", got)
 	}
 }

@@ -32,14 +32,14 @@ func (l *Link) decodeNode(d *decoder, n *yaml.Node, path string) error {
 			return nil
 		}
 		if !slices.Contains(LinkKinds, n.Value) || n.ShortTag() != strTag {
-			return d.errorf(n, path, "%s", unknownChoice("link", n.Value, LinkKinds))
+			return d.errorf(n, path, "%s", UnknownChoice("link", n.Value, LinkKinds))
 		}
 		*l = Link{Kind: n.Value}
 		return nil
 	case yaml.MappingNode:
 		return l.decodeMapping(d, n, path)
 	}
-	return d.errorf(n, path, "expected a link kind (%s), got %s", oneOf(LinkKinds), describe(n))
+	return d.errorf(n, path, "expected a link kind (%s), got %s", OneOf(LinkKinds), describe(n))
 }
 
 // decodeMapping reads link's mapping form, {kind: settings}.
@@ -58,7 +58,7 @@ func (l *Link) decodeMapping(d *decoder, n *yaml.Node, path string) error {
 		if slices.Contains(LinkKinds, kind) {
 			return d.errorf(k, kpath, "link %s takes no settings; write link: %s", kind, kind)
 		}
-		return d.errorf(k, kpath, "%s", unknownChoice("link", kind, LinkKinds))
+		return d.errorf(k, kpath, "%s", UnknownChoice("link", kind, LinkKinds))
 	}
 	if err := d.plain(v, kpath); err != nil {
 		return err

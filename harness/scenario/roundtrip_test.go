@@ -76,11 +76,11 @@ func TestFullScenario(t *testing.T) {
 		}},
 		Link: Link{Kind: LinkTCP},
 		Groups: []Group{
-			{Name: "subscribers", RPC: RPCSubscribe, Clients: 2000, Connections: 20, Repeat: ptr(true), Reconnect: ptr(DefaultReconnect),
+			{Name: "subscribers", RPC: "Longlived/Subscribe", Clients: 2000, Connections: 20, Repeat: ptr(true), Reconnect: ptr(DefaultReconnect),
 				Pause: Duration(100 * time.Millisecond), StreamTimeout: Duration(30 * time.Second)},
-			{Name: "pow", RPC: RPCPow, Clients: 300, Connections: 3, Messages: 20, Interval: Duration(20 * time.Millisecond),
+			{Name: "pow", RPC: "Math/Pow", Clients: 300, Connections: 3, Messages: 20, Interval: Duration(20 * time.Millisecond),
 				Payload: 1024, Base: ptr(int64(3)), Repeat: ptr(false), Reconnect: ptr(DefaultReconnect)},
-			{Name: "sqrt", RPC: RPCSqrt, Clients: 10, Connections: 1, Messages: 5, Repeat: ptr(true), Reconnect: ptr(DefaultReconnect)},
+			{Name: "sqrt", RPC: "Math/Sqrt", Clients: 10, Connections: 1, Messages: 5, Repeat: ptr(true), Reconnect: ptr(DefaultReconnect)},
 		},
 		Assert: []Assertion{
 			{Key: "eof", Value: "clean", Pos: Pos{42, 5}},
@@ -143,7 +143,7 @@ func TestMarshalKeepsExplicitZeros(t *testing.T) {
 
 func TestMarshalInCode(t *testing.T) {
 	s := &Scenario{Name: "code", Duration: Duration(time.Second), Target: Target{Address: "127.0.0.1:50051"},
-		Groups: []Group{{RPC: RPCSum, Clients: 2}}, Assert: []Assertion{{Expr: "errors == 0"}}}
+		Groups: []Group{{RPC: "Math/Sum", Clients: 2}}, Assert: []Assertion{{Expr: "errors == 0"}}}
 	s.Defaults()
 	out, err := Marshal(s)
 	if err != nil {

@@ -14,17 +14,6 @@ import (
 // Version is the scenario format version this package reads.
 const Version = 1
 
-// RPC names a client group may drive.
-const (
-	RPCSubscribe = "Longlived/Subscribe"
-	RPCPow       = "Math/Pow"
-	RPCSum       = "Math/Sum"
-	RPCSqrt      = "Math/Sqrt"
-)
-
-// RPCs lists every RPC a group may name, in documentation order.
-var RPCs = []string{RPCSubscribe, RPCPow, RPCSum, RPCSqrt}
-
 // Link kinds.
 const (
 	LinkBufconn   = "bufconn"
@@ -71,6 +60,9 @@ type Scenario struct {
 	// pos maps the path of every field decoded from the file
 	// ("groups[0].clients") to where its value stands; see PosOf.
 	pos map[string]Pos
+	// overrides maps the path of a value an override set to how (see
+	// Override).
+	overrides map[string]string
 }
 
 // Target is the server under test: the builtin reference servers, or an
@@ -158,21 +150,23 @@ type Toxiproxy struct {
 type Group struct {
 	// Name identifies the group in reports and assertions.
 	Name string `yaml:"name"`
-	// RPC is one of RPCs.
+	// RPC is an entry of the RPC catalog (harness/rpc; `streambench list`).
 	RPC string `yaml:"rpc"`
 	// Clients is how many concurrent clients the group runs.
 	Clients int `yaml:"clients"`
 	// Connections is how many ClientConns the clients share (default 1).
 	Connections int `yaml:"connections"`
-	// Messages is the number of messages per stream: Pow's count, the
-	// requests of Sum and Sqrt (default 10). Subscribe ignores it.
+	// Messages is the number of messages per stream, for RPCs whose
+	// streams carry a count (Pow's count, the requests of Sum and Sqrt;
+	// default 10).
 	Messages int `yaml:"messages"`
 	// Interval is the pause between messages: between the client's sends for
 	// Sum and Sqrt, between the server's sends for Pow.
 	Interval Duration `yaml:"interval"`
 	// Payload is the payload size of each message the group asks for or sends.
 	Payload Size `yaml:"payload"`
-	// Base is Pow's base (default 2).
+	// Base is Pow's base (default 2): a setting of the Math/Pow catalog
+	// entry, which defaults and checks it.
 	Base *int64 `yaml:"base"`
 	// Repeat says whether a client opens a new stream when one ends (default
 	// true). A Subscribe client resubscribes from the next seq it needs.

@@ -2,7 +2,6 @@ package scenario
 
 import (
 	"fmt"
-	"math"
 	"net"
 	"regexp"
 	"slices"
@@ -17,7 +16,6 @@ const (
 	MaxFeedRate    = Rate(1_000_000)
 	MaxPayload     = 4 * mib
 	MaxClients     = 1_000_000
-	MaxMessages    = 10_000_000
 	MaxRing        = 10_000_000
 	MaxQueue       = 1_000_000
 	maxNameLen     = 128
@@ -39,7 +37,7 @@ func (s *Scenario) Validate() error {
 	if len(v.errs) == 0 {
 		return nil
 	}
-	sortErrors(v.errs)
+	SortErrors(v.errs)
 	return v.errs
 }
 
@@ -103,7 +101,7 @@ func (v *validator) target() {
 		v.address(s.Target.Address)
 	}
 	if k := s.Link.Kind; k != "" && !slices.Contains(LinkKinds, k) {
-		v.add("link", "%s", unknownChoice("link", k, LinkKinds))
+		v.add("link", "%s", UnknownChoice("link", k, LinkKinds))
 	} else if address && k == LinkBufconn {
 		v.add("link", "bufconn does not apply to an address target, which is reached over TCP; remove link or write link: tcp")
 	}
@@ -156,11 +154,7 @@ func (v *validator) group(i int, g *Group, names map[string]int) {
 	p := indexPath("groups", i) + "."
 	switch {
 	case g.Name == "":
-		// Without a valid rpc the rpc error says it all: fixing it may
-		// give the group its default name.
-		if short, ok := rpcShortNames[g.RPC]; ok {
-			v.add(p+"name", "must be set (it defaults to %q only when one unnamed group drives %s and no group has that name)", short, g.RPC)
-		}
+		// The RPC catalog says it: the name may default from the RPC.
 	case len(g.Name) > maxGroupNameLn || !groupNameRE.MatchString(g.Name):
 		v.add(p+"name", "%s is not a valid group name: use up to %d letters, digits, '_' and '-' (no dots: assertions use them)", quote(g.Name), maxGroupNameLn)
 	default:
@@ -170,28 +164,12 @@ func (v *validator) group(i int, g *Group, names map[string]int) {
 			names[g.Name] = i
 		}
 	}
-	switch {
-	case g.RPC == "":
-		v.add(p+"rpc", "must be set; valid choices: %s", oneOf(RPCs))
-	case !slices.Contains(RPCs, g.RPC):
-		v.add(p+"rpc", "%s", unknownChoice("rpc", g.RPC, RPCs))
-	}
 	clientsOK := v.intRange(p+"clients", g.Clients, 1, MaxClients)
 	switch {
 	case g.Connections < 1:
 		v.add(p+"connections", "must be >= 1, got %d", g.Connections)
 	case clientsOK && g.Connections > g.Clients:
 		v.add(p+"connections", "must be at most clients (%d), got %d", g.Clients, g.Connections)
-	}
-	if isMath(g.RPC) && v.intRange(p+"messages", g.Messages, 1, MaxMessages) && g.RPC == RPCPow {
-		if b := g.BaseOrDefault(); powOverflows(b, g.Messages-1) {
-			field := p + "messages"
-			if g.Base != nil && v.s.Has(p+"base") {
-				field = p + "base"
-			}
-			v.add(field, "Pow's last result base^(messages-1) = %d^%d overflows int64; with base %d, messages may be at most %d",
-				b, g.Messages-1, b, maxPowMessages(b))
-		}
 	}
 	v.nonNegative(p+"interval", g.Interval)
 	v.nonNegative(p+"pause", g.Pause)
@@ -222,39 +200,4 @@ func (v *validator) size(path string, s Size) {
 	if s < 0 || s > MaxPayload {
 		v.add(path, "must be 0 to %s, got %s", MaxPayload, s)
 	}
-}
-
-// absU is |b| as an unsigned number (exact for math.MinInt64).
-func absU(b int64) uint64 {
-	if b < 0 {
-		return uint64(-(b + 1)) + 1
-	}
-	return uint64(b)
-}
-
-// powOverflows reports whether |b|^e exceeds math.MaxInt64.
-func powOverflows(b int64, e int) bool {
-	a := absU(b)
-	if a <= 1 {
-		return false
-	}
-	r := uint64(1)
-	for range e {
-		if r > math.MaxInt64/a {
-			return true
-		}
-		r *= a
-	}
-	return false
-}
-
-// maxPowMessages is the largest message count whose last Pow result,
-// |b|^(messages-1), fits an int64 (|b| >= 2).
-func maxPowMessages(b int64) int {
-	a := absU(b)
-	e := 0
-	for r := uint64(1); r <= math.MaxInt64/a; r *= a {
-		e++
-	}
-	return e + 1
 }

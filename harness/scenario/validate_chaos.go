@@ -43,7 +43,7 @@ func (v *validator) groupChaos(i int, g *Group) {
 	p := indexPath("groups", i) + "."
 	v.nonNegative(p+"start", g.Start)
 	if g.Start > 0 && v.s.Duration > 0 && g.Start >= v.s.Duration {
-		v.add(p+"start", "must be before the end of the run (duration %s), got %s", v.s.Duration, g.Start)
+		v.add(p+"start", "must be before the end of the run (duration %s%s), got %s", v.s.Duration, v.s.OverrideNote("duration"), g.Start)
 	}
 	if r := g.Reconnect; r != nil {
 		rp := p + "reconnect."
@@ -70,13 +70,7 @@ func (v *validator) groupChaos(i int, g *Group) {
 	if rd.StallFor > 0 && rd.StallAfter == 0 && !v.s.Has(p+"read.stall_after") {
 		v.add(p+"read.stall_after", "must be set with stall_for (when in each stream to stall)")
 	}
-	if (rd != Read{}) && g.RPC != RPCSubscribe && g.RPC != "" {
-		v.add(p+"read", "slow reading is implemented for %s only (the Math drivers read at full speed), not %s", RPCSubscribe, g.RPC)
-	}
 	v.nonNegative(p+"idle", g.Idle)
-	if g.Idle > 0 && g.RPC != RPCSubscribe && g.RPC != "" {
-		v.add(p+"idle", "the idle watchdog is implemented for %s only; bound a Math stream with stream_timeout", RPCSubscribe)
-	}
 	if g.Keepalive.Timeout > 0 && g.Keepalive.Time == 0 {
 		v.add(p+"keepalive.timeout", "applies only with keepalive.time (no pings are sent without it)")
 	}
@@ -96,7 +90,7 @@ func (v *validator) fault(i int, f *Fault) {
 	v.nonNegative(p+"every", f.Every)
 	v.nonNegative(p+"until", f.Until)
 	if d := v.s.Duration; d > 0 && f.At >= d {
-		v.add(p+"at", "must be before the end of the run (duration %s), got %s", d, f.At)
+		v.add(p+"at", "must be before the end of the run (duration %s%s), got %s", d, v.s.OverrideNote("duration"), f.At)
 	}
 	if f.Every > 0 && f.For >= f.Every {
 		v.add(p+"for", "must be shorter than every (%s) so windows do not overlap, got %s", f.Every, f.For)
@@ -116,7 +110,7 @@ func (v *validator) fault(i int, f *Fault) {
 			names = append(names, gr.Name)
 		}
 		if !slices.Contains(names, g) {
-			v.add(p+"scope.group", "%s", unknownChoice("group", g, names))
+			v.add(p+"scope.group", "%s", UnknownChoice("group", g, names))
 		}
 	}
 	if fr := f.Scope.Fraction; fr < 0 || fr > 1 {
@@ -142,9 +136,6 @@ func (v *validator) load(p string, g *Group) {
 	}
 	if len(g.Stages) > 0 {
 		v.add(p+"stages", "closed-loop stages and an open-loop arrival exclude each other; ramp the arrival with arrival.stages")
-	}
-	if g.RPC == RPCSubscribe {
-		v.add(p+"arrival", "open-loop arrival applies to the Math RPCs (%s is one long-lived stream per client)", RPCSubscribe)
 	}
 	if a.Rate < 0 || a.Rate > MaxFeedRate {
 		v.add(p+"arrival.rate", "must be between 0 and %s, got %s", MaxFeedRate, a.Rate)

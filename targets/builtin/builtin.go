@@ -17,7 +17,8 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
-	"github.com/streambench/streambench/targets/faulty"
+	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/reports"
 	"github.com/streambench/streambench/targets/longlived"
 	mathsrv "github.com/streambench/streambench/targets/math"
 	pb "github.com/streambench/streambench/targets/proto"
@@ -38,8 +39,10 @@ type Config struct {
 	// channelz, so grpcurl, ghz and streambench's leak checks can use the
 	// server from another process.
 	Introspection bool
-	// Bug, when set, swaps in a planted bug (self-checks only).
-	Bug *faulty.Bug
+	// WrapLonglived and WrapMath, when set, wrap the reference services
+	// before they are registered (the self-checks plant bugs this way).
+	WrapLonglived func(pb.LonglivedServer) pb.LonglivedServer
+	WrapMath      func(pb.MathServer) pb.MathServer
 	// MaxConnectionAge makes the server send GOAWAY to connections older
 	// than this (0: never), giving them MaxConnectionAgeGrace to drain.
 	MaxConnectionAge, MaxConnectionAgeGrace time.Duration
@@ -65,9 +68,11 @@ type Target struct {
 func New(cfg Config) *Target {
 	feed := longlived.New(cfg.Feed)
 	t := &Target{cfg: cfg, Feed: feed, ll: feed, math: mathsrv.New()}
-	if cfg.Bug != nil {
-		t.ll = cfg.Bug.WrapLonglived(t.ll)
-		t.math = cfg.Bug.WrapMath(t.math)
+	if cfg.WrapLonglived != nil {
+		t.ll = cfg.WrapLonglived(t.ll)
+	}
+	if cfg.WrapMath != nil {
+		t.math = cfg.WrapMath(t.math)
 	}
 	feed.Start()
 	return t
@@ -199,4 +204,62 @@ func (t *Target) Release() {
 			l.Release()
 		}
 	}
+}
+
+// ConfigOf translates a scenario's builtin target settings (defaults
+// applied) into the servers' configuration. `streambench serve` and the
+// engine both build their servers through it.
+func ConfigOf(b *scenario.Builtin) Config {
+	if b == nil {
+		b = &scenario.Builtin{}
+	}
+	return Config{
+		ServerOptions: serverTransportOptions(b.Server),
+		Feed: longlived.Config{
+			Rate:    b.Feed.Rate.PerSecond(),
+			Payload: int(b.Feed.Payload),
+			Ring:    b.Feed.Ring,
+			Queue:   b.Feed.Queue,
+		},
+		MaxConcurrentStreams: b.Server.MaxConcurrentStreams,
+		KeepaliveTime:        b.Server.Keepalive.Time.D(),
+		KeepaliveTimeout:     b.Server.Keepalive.Timeout.D(),
+		KeepaliveMinTime:     b.Server.Keepalive.MinTime.D(),
+	}
+}
+
+// serverTransportOptions are the server's window and buffer settings
+// (gRPC's defaults where unset).
+func serverTransportOptions(s scenario.Server) []grpc.ServerOption {
+	var opts []grpc.ServerOption
+	if w := int32(s.Window); w > 0 {
+		opts = append(opts, grpc.InitialWindowSize(w), grpc.InitialConnWindowSize(w))
+	}
+	if s.Buffers.Write > 0 {
+		opts = append(opts, grpc.WriteBufferSize(int(s.Buffers.Write)))
+	}
+	if s.Buffers.Read > 0 {
+		opts = append(opts, grpc.ReadBufferSize(int(s.Buffers.Read)))
+	}
+	if s.Buffers.SharedWrite {
+		opts = append(opts, grpc.SharedWriteBuffer(true))
+	}
+	return opts
+}
+
+// Stats are the feed's own measurements for the report (the stream-end
+// counts come from the engine's interceptor).
+func (t *Target) Stats() (*reports.ServerStats, error) {
+	st := t.Feed.Stats(time.Second)
+	out := &reports.ServerStats{
+		Published: st.Published,
+		FeedRate:  st.Rate,
+		CutOff:    st.CutOff,
+		MaxQueue:  st.MaxQueue,
+	}
+	var err error
+	if out.SendBlocked, err = reports.FromHDR(st.SendBlocked, st.SendBlockedClamped); err != nil {
+		err = fmt.Errorf("server stats: %w", err)
+	}
+	return out, err
 }

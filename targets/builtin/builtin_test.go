@@ -77,7 +77,7 @@ func TestStopBoundedWithStrandedHandler(t *testing.T) {
 	if !ok {
 		t.Fatal("no subscribe_ignores_cancel bug")
 	}
-	tg := New(Config{Bug: &b})
+	tg := New(Config{WrapLonglived: b.WrapLonglived, WrapMath: b.WrapMath})
 	lis := bufconn.Listen(1 << 16)
 	if err := tg.Serve(lis); err != nil {
 		t.Fatal(err)

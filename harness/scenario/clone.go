@@ -1,0 +1,72 @@
+package scenario
+
+import (
+	"maps"
+	"slices"
+)
+
+// Clone returns a deep copy of s: changing the copy (defaults, overrides,
+// scaling) never changes s.
+func (s *Scenario) Clone() *Scenario {
+	out := *s
+	out.pos = maps.Clone(s.pos)
+	out.overrides = maps.Clone(s.overrides)
+	if s.Target.Builtin != nil {
+		b := *s.Target.Builtin
+		out.Target.Builtin = &b
+	}
+	if s.Link.Toxiproxy != nil {
+		t := *s.Link.Toxiproxy
+		out.Link.Toxiproxy = &t
+	}
+	out.Groups = slices.Clone(s.Groups)
+	for i := range out.Groups {
+		g := &out.Groups[i]
+		if g.Base != nil {
+			b := *g.Base
+			g.Base = &b
+		}
+		if g.Repeat != nil {
+			r := *g.Repeat
+			g.Repeat = &r
+		}
+		if g.Reconnect != nil {
+			r := *g.Reconnect
+			g.Reconnect = &r
+		}
+		g.Stages = slices.Clone(g.Stages)
+		if g.Arrival != nil {
+			a := *g.Arrival
+			a.Stages = slices.Clone(a.Stages)
+			g.Arrival = &a
+		}
+	}
+	out.Faults = slices.Clone(s.Faults)
+	for i := range out.Faults {
+		out.Faults[i].Params = maps.Clone(out.Faults[i].Params)
+	}
+	out.Assert = slices.Clone(s.Assert)
+	for i := range out.Assert {
+		out.Assert[i].Args = maps.Clone(out.Assert[i].Args)
+	}
+	return &out
+}
+
+// Override records that the value at path ("duration") was set by an
+// override rather than the file, and how (e.g. "--duration 3s"); errors
+// that depend on that value say so.
+func (s *Scenario) Override(path, how string) {
+	if s.overrides == nil {
+		s.overrides = map[string]string{}
+	}
+	s.overrides[path] = how
+}
+
+// OverrideNote is ", set by HOW" for a value an override set (see
+// Override), else "".
+func (s *Scenario) OverrideNote(path string) string {
+	if how, ok := s.overrides[path]; ok {
+		return ", set by " + how
+	}
+	return ""
+}
