@@ -5,7 +5,6 @@ import (
 	"net"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -125,29 +124,17 @@ func (v *validator) target() {
 	}
 }
 
-// address checks that addr is host:port on a loopback host.
+// address checks that addr is host:port on a loopback host, with a port a
+// server can be dialled at (not 0).
 func (v *validator) address(addr string) {
 	const p = "target.address"
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		v.add(p, "%s is not host:port (e.g. 127.0.0.1:50051)", quote(addr))
+	if err := CheckLoopback(addr); err != nil {
+		v.add(p, "%v", err)
 		return
 	}
-	if !isLoopback(host) {
-		v.add(p, "host %s is not a loopback address; streambench only talks to 127.0.0.0/8, ::1 or localhost", quote(host))
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+	if _, port, _ := net.SplitHostPort(addr); port == "0" {
 		v.add(p, "port %s must be a number from 1 to 65535", quote(port))
 	}
-}
-
-// isLoopback reports whether host is localhost or a loopback IP.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func (v *validator) group(i int, g *Group, names map[string]int) {

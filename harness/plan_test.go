@@ -1,0 +1,157 @@
+package harness_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/streambench/streambench/harness"
+	"github.com/streambench/streambench/harness/driver"
+	"github.com/streambench/streambench/harness/record"
+	"github.com/streambench/streambench/harness/rpc"
+	"github.com/streambench/streambench/harness/scenario"
+)
+
+const planSrc = `name: p
+duration: 20s
+seed: 7
+groups:
+  - {name: subs, rpc: Longlived/Subscribe, clients: 10, connections: 2}
+  - {rpc: Math/Pow, clients: 4}
+faults:
+  - {at: 5s, for: 1s, kind: latency, latency: 10ms}
+  - {at: 12s, kind: server_restart}
+assert:
+  - eof: clean
+`
+
+func decode(t *testing.T, src string) *scenario.Scenario {
+	t.Helper()
+	sc, err := scenario.Decode("p.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+func TestPlanResolvesOnce(t *testing.T) {
+	sc := decode(t, planSrc)
+	before, _ := scenario.Marshal(sc)
+	p, err := harness.NewPlan(sc, harness.WithClientScale(2), harness.WithDuration(15*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := scenario.Marshal(sc)
+	if string(before) != string(after) {
+		t.Errorf("NewPlan changed its input:\n%s\n---\n%s", before, after)
+	}
+	eff := p.Scenario()
+	switch {
+	case p.Duration() != 15*time.Second, p.Seed() != 7, p.Target() != harness.TargetBuiltin, p.Link() != "bufconn":
+		t.Errorf("plan: duration %v seed %d target %s link %s", p.Duration(), p.Seed(), p.Target(), p.Link())
+	case eff.Groups[0].Clients != 20 || eff.Groups[0].Connections != 4 || eff.Groups[1].Name != "pow" || eff.Groups[1].Messages != 10:
+		t.Errorf("effective groups: %+v", eff.Groups)
+	case p.Describe() != "p (2 groups, 28 clients)":
+		t.Errorf("Describe = %q", p.Describe())
+	}
+	// The copy a caller gets cannot change the plan.
+	eff.Groups[0].Clients = 1
+	if p.Scenario().Groups[0].Clients != 20 {
+		t.Error("Scenario() shares the plan's groups")
+	}
+}
+
+func TestPlanSeedPicked(t *testing.T) {
+	p, err := harness.NewPlan(decode(t, strings.Replace(planSrc, "seed: 7", "seed: 0", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Seed() == 0 {
+		t.Error("a zero seed was not replaced by a picked one")
+	}
+	p2, err := harness.NewPlan(decode(t, planSrc), harness.WithSeed(99))
+	if err != nil || p2.Seed() != 99 {
+		t.Errorf("seed override: %v %v", p2, err)
+	}
+}
+
+func TestPlanRefusesBadOverrides(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  harness.Option
+		want []string
+	}{
+		{"duration zero", harness.WithDuration(0), []string{"duration override: must be > 0"}},
+		{"duration negative", harness.WithDuration(-time.Second), []string{"duration override: must be > 0"}},
+		{"duration drops faults", harness.WithDuration(10 * time.Second),
+			[]string{"p.yaml:9:10: faults[1].at: must be before the end of the run (duration 10s, set by the duration override), got 12s"}},
+		{"client scale zero", harness.WithClientScale(0), []string{"client scale override: must be > 0"}},
+		{"compress above one", harness.WithCompress(2), []string{"compress override: must be > 0 and at most 1"}},
+		{"graceful stop negative", harness.WithGracefulStop(-time.Second), []string{"graceful stop override: must be >= 0"}},
+		{"target not loopback", harness.WithTarget("10.0.0.1:80"), []string{"target override", "not a loopback address"}},
+		{"target with faults", harness.WithTarget("127.0.0.1:9"),
+			[]string{"p.yaml:8:29: faults[0].kind: latency: this scenario's target is an address (127.0.0.1:9, set by the target override)",
+				"p.yaml:9:21: faults[1].kind: server_restart"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := harness.NewPlan(decode(t, planSrc), tc.opt)
+			if _, ok := scenario.AsErrors(err); !ok {
+				t.Fatalf("err = %v, want scenario errors", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			// Run refuses the same thing, before anything starts.
+			if rep, err := harness.Run(context.Background(), decode(t, planSrc), tc.opt); rep != nil || err == nil {
+				t.Errorf("Run ran a plan NewPlan refused: %v", err)
+			}
+		})
+	}
+}
+
+// TestRunValidatesCodeBuiltScenarios: a scenario built in Go gets the same
+// validation as a file: an unknown RPC is an error naming the catalog, not
+// a nil driver call.
+func TestRunValidatesCodeBuiltScenarios(t *testing.T) {
+	sc := &scenario.Scenario{Name: "code", Duration: scenario.Duration(time.Second),
+		Groups: []scenario.Group{{Name: "g", RPC: "Math/Cube", Clients: 1}}}
+	rep, err := harness.Run(context.Background(), sc)
+	if rep != nil || err == nil || !strings.Contains(err.Error(), `groups[0].rpc: unknown rpc "Math/Cube"`) ||
+		!strings.Contains(err.Error(), "Math/Pow") {
+		t.Fatalf("Run = %v, %v", rep, err)
+	}
+	sc.Groups[0] = scenario.Group{Name: "g", RPC: "Math/Sum", Clients: 1, Read: scenario.Read{Delay: scenario.Duration(time.Millisecond)}}
+	if _, err := harness.NewPlan(sc); err == nil || !strings.Contains(err.Error(), "slow reading is implemented for Longlived/Subscribe only, not Math/Sum") {
+		t.Errorf("read on Sum: %v", err)
+	}
+	base := int64(3)
+	sc.Groups[0] = scenario.Group{Name: "g", RPC: "Math/Sum", Clients: 1, Base: &base}
+	if _, err := harness.NewPlan(sc); err == nil || !strings.Contains(err.Error(), "base applies to Math/Pow only, not Math/Sum") {
+		t.Errorf("base on Sum: %v", err)
+	}
+}
+
+func TestCatalog(t *testing.T) {
+	names := harness.RPCs().Names()
+	if strings.Join(names, " ") != "Longlived/Subscribe Math/Pow Math/Sum Math/Sqrt" {
+		t.Errorf("catalog = %v", names)
+	}
+	f := func(grpc.ClientConnInterface, driver.Params, record.Sink) driver.Driver { return nil }
+	for _, tc := range []struct {
+		entries []rpc.Entry
+		want    string
+	}{
+		{[]rpc.Entry{{Name: "A/B", Factory: f}, {Name: "A/B", Factory: f}}, "A/B listed twice"},
+		{[]rpc.Entry{{Name: "A/B"}}, "A/B has no driver factory"},
+		{[]rpc.Entry{{Factory: f}}, "an entry has no name"},
+	} {
+		if _, err := rpc.New(tc.entries...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("rpc.New: %v, want %q", err, tc.want)
+		}
+	}
+}
