@@ -169,7 +169,8 @@ func (t *Timeline) apply(o Occurrence, env Env) (func() error, string, error) {
 		stop := t.Streams.Activate(o, picked)
 		return func() error { stop(); return nil }, scope, nil
 	case Server:
-		return t.applyServer(o, env)
+		revert, err := o.Spec.Kind.disrupt(o, env)
+		return revert, "server", err
 	}
 	return nil, "", fmt.Errorf("unknown layer %v", o.Spec.Kind.Layer)
 }
@@ -182,56 +183,4 @@ func count(members []Member, group string) int {
 		}
 	}
 	return n
-}
-
-const defaultGrace = 5 * time.Second
-
-func (t *Timeline) applyServer(o Occurrence, env Env) (func() error, string, error) {
-	p := o.Spec.Params.(*ServerParams)
-	grace := p.Grace.D()
-	if grace == 0 {
-		grace = defaultGrace
-	}
-	restart := func(g time.Duration) error {
-		graceful := env.StopServer(g)
-		detail := "hard stop"
-		if g > 0 {
-			detail = fmt.Sprintf("graceful stop (drained: %v)", graceful)
-		}
-		env.Event("server_stop", o.Name(), detail)
-		return nil
-	}
-	start := func() error {
-		if err := env.StartServer(); err != nil {
-			return fmt.Errorf("restart server: %w", err)
-		}
-		env.Event("server_start", o.Name(), "")
-		return nil
-	}
-	switch o.Spec.Kind.Name {
-	case "server_restart", "graceful_restart":
-		g := time.Duration(0)
-		if o.Spec.Kind.Name == "graceful_restart" {
-			g = grace
-		}
-		if err := restart(g); err != nil {
-			return nil, "server", err
-		}
-		if o.Spec.For == 0 {
-			return nil, "server", start() // down only as long as the stop took
-		}
-		return start, "server", nil
-	case "max_connection_age":
-		env.SetMaxConnectionAge(p.Age.D(), grace)
-		_ = restart(grace)
-		if err := start(); err != nil {
-			return nil, "server", err
-		}
-		return func() error {
-			env.SetMaxConnectionAge(0, 0)
-			_ = restart(grace)
-			return start()
-		}, "server", nil
-	}
-	return nil, "server", fmt.Errorf("unknown server fault %s", o.Spec.Kind.Name)
 }

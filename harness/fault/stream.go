@@ -207,36 +207,12 @@ func (w *faultStream) before(send bool) error {
 	if len(list) == 0 {
 		return nil
 	}
-	ctx := w.Context()
 	for _, a := range list {
 		if !w.applies(a) {
 			continue
 		}
-		p := a.params
-		switch a.occ.Spec.Kind.Name {
-		case "stream_abort":
-			if n > p.After && roll(a.salt, w.id, w.stream) < p.Probability && w.once(a, true) {
-				w.s.injected.Add(1)
-				return status.Errorf(a.code, "streambench fault %s", a.occ.Name())
-			}
-		case "stream_delay":
-			if send && roll(a.salt, w.id, w.stream<<20^uint64(n)) < p.Probability {
-				d := p.Delay.D()
-				if j := p.Jitter.D(); j > 0 {
-					d += time.Duration((2*roll(a.salt+1, w.id, w.stream<<20^uint64(n)) - 1) * float64(j))
-				}
-				w.s.injected.Add(1)
-				if err := sleep(ctx, d); err != nil {
-					return err
-				}
-			}
-		case "stream_stall":
-			if n > p.After && roll(a.salt, w.id, w.stream) < p.Probability && w.once(a, false) {
-				w.s.injected.Add(1)
-				if err := sleep(ctx, p.Stall.D()); err != nil {
-					return err
-				}
-			}
+		if err := a.occ.Spec.Kind.onMessage(w, a, n, send); err != nil {
+			return err
 		}
 	}
 	return nil

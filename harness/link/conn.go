@@ -249,23 +249,8 @@ func (c *faultConn) recompute() {
 			if !on {
 				continue
 			}
-			s := &st[d]
-			switch f.Kind {
-			case Blackhole:
-				s.blackhole = true
-			case Latency:
-				s.latency += f.Latency
-				s.jitter += f.Jitter
-			case Bandwidth:
-				if s.rate == 0 || f.Rate < s.rate {
-					s.rate = f.Rate
-				}
-			case Slicer:
-				s.slice = f
-			case LimitData:
-				s.limit = true
-			case SlowClose:
-				s.slowClose = max(s.slowClose, f.Delay)
+			if k, ok := kindOf(f.Kind); ok && k.fold != nil {
+				k.fold(&st[d], f)
 			}
 		}
 	}

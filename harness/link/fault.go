@@ -100,19 +100,8 @@ func (f Fault) String() string {
 	if f.Direction != "" {
 		b.WriteString(" " + f.Direction)
 	}
-	switch f.Kind {
-	case Latency:
-		fmt.Fprintf(&b, " %v±%v", f.Latency, f.Jitter)
-	case Bandwidth:
-		fmt.Fprintf(&b, " %dB/s", f.Rate)
-	case Slicer:
-		fmt.Fprintf(&b, " %d±%dB/%v", f.SliceAverage, f.SliceVariation, f.SliceDelay)
-	case LimitData:
-		fmt.Fprintf(&b, " %dB", f.Bytes)
-	case SlowClose:
-		fmt.Fprintf(&b, " %v", f.Delay)
-	case Timeout, ResetPeer:
-		fmt.Fprintf(&b, " %v", f.Timeout)
+	if k, ok := kindOf(f.Kind); ok && k.describe != nil {
+		b.WriteString(" " + k.describe(f))
 	}
 	if f.Toxicity != 0 {
 		fmt.Fprintf(&b, " toxicity %g", f.Toxicity)
@@ -130,7 +119,7 @@ func (f Fault) dirs() [2]bool {
 	case Both:
 		return [2]bool{true, true}
 	}
-	if f.Kind == LimitData || f.Kind == ResetPeer {
+	if k, ok := kindOf(f.Kind); ok && k.downstream {
 		return [2]bool{false, true}
 	}
 	return [2]bool{true, true}
@@ -155,45 +144,12 @@ func (f Fault) Validate() error {
 	}
 	// Each kind's own fields must be valid, every other field zero.
 	used := map[string]bool{}
-	switch f.Kind {
-	case Latency:
-		used["latency"], used["jitter"] = true, true
-		if f.Latency <= 0 {
-			bad("latency: must be set and > 0, got %v", f.Latency)
+	if k, ok := kindOf(f.Kind); ok {
+		for _, name := range k.fields {
+			used[name] = true
 		}
-		if f.Jitter < 0 || f.Jitter > f.Latency {
-			bad("jitter %v: must be in [0, latency]", f.Jitter)
-		}
-	case Bandwidth:
-		used["rate"] = true
-		if f.Rate <= 0 {
-			bad("rate: must be set and > 0 (bytes per second, e.g. 64KiB), got %d", f.Rate)
-		}
-	case Slicer:
-		used["slice_average"], used["slice_variation"], used["slice_delay"] = true, true, true
-		if f.SliceAverage <= 0 {
-			bad("average_size: must be set and > 0, got %d", f.SliceAverage)
-		}
-		if f.SliceVariation < 0 || f.SliceVariation >= f.SliceAverage {
-			bad("slice variation %d: must be in [0, average)", f.SliceVariation)
-		}
-		if f.SliceDelay < 0 {
-			bad("slice delay %v: negative", f.SliceDelay)
-		}
-	case LimitData:
-		used["bytes"] = true
-		if f.Bytes <= 0 {
-			bad("bytes: must be set and > 0, got %d", f.Bytes)
-		}
-	case SlowClose:
-		used["delay"] = true
-		if f.Delay <= 0 {
-			bad("delay: must be set and > 0, got %v", f.Delay)
-		}
-	case Timeout, ResetPeer:
-		used["timeout"] = true
-		if f.Timeout < 0 {
-			bad("timeout %v: negative", f.Timeout)
+		if k.validate != nil {
+			k.validate(f, bad)
 		}
 	}
 	for name, set := range map[string]bool{

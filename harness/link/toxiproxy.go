@@ -290,27 +290,8 @@ func (t *Toxiproxy) Apply(f Fault, match func(Label) bool) (func() error, error)
 
 // checkToxiproxyUnits rejects values toxiproxy's units cannot express.
 func checkToxiproxyUnits(f Fault) error {
-	ms := func(name string, d time.Duration) error {
-		if d%time.Millisecond != 0 {
-			return fmt.Errorf("%s %v: toxiproxy counts whole milliseconds", name, d)
-		}
-		return nil
-	}
-	switch f.Kind {
-	case Latency:
-		return errors.Join(ms("latency", f.Latency), ms("jitter", f.Jitter))
-	case Bandwidth:
-		if f.Rate < 1000 || f.Rate%1000 != 0 {
-			return fmt.Errorf("rate %d B/s: toxiproxy counts whole KB/s (multiples of 1000 B/s)", f.Rate)
-		}
-	case Slicer:
-		if f.SliceDelay%time.Microsecond != 0 {
-			return fmt.Errorf("slice delay %v: toxiproxy counts whole microseconds", f.SliceDelay)
-		}
-	case SlowClose:
-		return ms("delay", f.Delay)
-	case Timeout, ResetPeer:
-		return ms("timeout", f.Timeout)
+	if k, ok := kindOf(f.Kind); ok && k.units != nil {
+		return k.units(f)
 	}
 	return nil
 }
@@ -327,21 +308,8 @@ type toxicSpec struct {
 // toxicsOf translates fault id into toxics, one per direction.
 func toxicsOf(id uint64, f Fault) []toxicSpec {
 	typ, attrs := f.Kind, map[string]any{}
-	switch f.Kind {
-	case Blackhole:
-		typ, attrs["timeout"] = Timeout, 0
-	case Latency:
-		attrs["latency"], attrs["jitter"] = f.Latency.Milliseconds(), f.Jitter.Milliseconds()
-	case Bandwidth:
-		attrs["rate"] = f.Rate / 1000
-	case Slicer:
-		attrs["average_size"], attrs["size_variation"], attrs["delay"] = f.SliceAverage, f.SliceVariation, f.SliceDelay.Microseconds()
-	case LimitData:
-		attrs["bytes"] = f.Bytes
-	case SlowClose:
-		attrs["delay"] = f.Delay.Milliseconds()
-	case Timeout, ResetPeer:
-		attrs["timeout"] = f.Timeout.Milliseconds()
+	if k, ok := kindOf(f.Kind); ok && k.toxic != nil {
+		typ, attrs = k.toxic(f)
 	}
 	var out []toxicSpec
 	for d, on := range f.dirs() {

@@ -1,0 +1,124 @@
+package fault
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/streambench/streambench/harness/scenario"
+)
+
+// StreamParams are the settings of stream kinds.
+type StreamParams struct {
+	Status      string            `yaml:"status" doc:"gRPC code name, e.g. Unavailable"`
+	After       int               `yaml:"after" doc:"messages into the stream"`
+	Probability float64           `yaml:"probability" doc:"0..1 of streams (stream_delay: of messages); default 1"`
+	Delay       scenario.Duration `yaml:"delay" doc:"duration"`
+	Jitter      scenario.Duration `yaml:"jitter" doc:"duration"`
+	Stall       scenario.Duration `yaml:"stall" doc:"duration"`
+}
+
+// streamKinds act at the gRPC layer of the builtin target, on individual
+// streams (the stream interceptor in stream.go calls their onMessage).
+var streamKinds = []Kind{
+	{Name: "stream_abort", Layer: Stream, Doc: "end a probability of streams with status after `after` messages", allowed: []string{"status", "after", "probability"},
+		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_abort"), onMessage: abortStream},
+	{Name: "stream_delay", Layer: Stream, Doc: "delay a probability of the server's messages by delay ± jitter", allowed: []string{"delay", "jitter", "probability"},
+		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_delay"), onMessage: delayMessage},
+	{Name: "stream_stall", Layer: Stream, Doc: "stall a probability of streams for stall after `after` messages, then resume", allowed: []string{"stall", "after", "probability"},
+		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_stall"), onMessage: stallStream},
+}
+
+func abortStream(w *faultStream, a *activeStream, n int, _ bool) error {
+	p := a.params
+	if n > p.After && roll(a.salt, w.id, w.stream) < p.Probability && w.once(a, true) {
+		w.s.injected.Add(1)
+		return status.Errorf(a.code, "streambench fault %s", a.occ.Name())
+	}
+	return nil
+}
+
+func delayMessage(w *faultStream, a *activeStream, n int, send bool) error {
+	p := a.params
+	if send && roll(a.salt, w.id, w.stream<<20^uint64(n)) < p.Probability {
+		d := p.Delay.D()
+		if j := p.Jitter.D(); j > 0 {
+			d += time.Duration((2*roll(a.salt+1, w.id, w.stream<<20^uint64(n)) - 1) * float64(j))
+		}
+		w.s.injected.Add(1)
+		return sleep(w.Context(), d)
+	}
+	return nil
+}
+
+func stallStream(w *faultStream, a *activeStream, n int, _ bool) error {
+	p := a.params
+	if n > p.After && roll(a.salt, w.id, w.stream) < p.Probability && w.once(a, false) {
+		w.s.injected.Add(1)
+		return sleep(w.Context(), p.Stall.D())
+	}
+	return nil
+}
+
+func checkStream(kind string) func(any) error {
+	return func(p any) error {
+		sp := p.(*StreamParams)
+		if sp.Probability < 0 || sp.Probability > 1 {
+			return fmt.Errorf("probability must be between 0 and 1, got %v", sp.Probability)
+		}
+		if sp.After < 0 || sp.Delay < 0 || sp.Jitter < 0 || sp.Stall < 0 {
+			return fmt.Errorf("after, delay, jitter and stall must not be negative")
+		}
+		switch kind {
+		case "stream_abort":
+			if _, err := ParseCode(sp.Status); err != nil {
+				return err
+			}
+			if sp.Delay != 0 || sp.Jitter != 0 || sp.Stall != 0 {
+				return fmt.Errorf("stream_abort takes status, after and probability")
+			}
+		case "stream_delay":
+			if sp.Delay <= 0 {
+				return fmt.Errorf("delay: must be set and > 0")
+			}
+			if sp.Status != "" || sp.After != 0 || sp.Stall != 0 {
+				return fmt.Errorf("stream_delay takes delay, jitter and probability")
+			}
+		case "stream_stall":
+			if sp.Stall <= 0 {
+				return fmt.Errorf("stall: must be set and > 0")
+			}
+			if sp.Status != "" || sp.Delay != 0 || sp.Jitter != 0 {
+				return fmt.Errorf("stream_stall takes stall, after and probability")
+			}
+		}
+		return nil
+	}
+}
+
+// codeNames maps gRPC code names to codes (OK excluded: a fault ends a
+// stream with an error).
+var codeNames = func() map[string]codes.Code {
+	m := map[string]codes.Code{}
+	for c := codes.Canceled; c <= codes.Unauthenticated; c++ {
+		m[c.String()] = c
+	}
+	return m
+}()
+
+// ParseCode reads a gRPC status code name other than OK.
+func ParseCode(name string) (codes.Code, error) {
+	if c, ok := codeNames[name]; ok {
+		return c, nil
+	}
+	names := make([]string, 0, len(codeNames))
+	for n := range codeNames {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return 0, fmt.Errorf("status %q: valid choices: %s", name, strings.Join(names, ", "))
+}
