@@ -88,7 +88,7 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl.DurationVar(&f.kaTime, "keepalive-time", 0, "server keepalive ping interval (0 = grpc default)")
 	fl.DurationVar(&f.kaTimeout, "keepalive-timeout", 0, "server keepalive ack timeout (0 = grpc default)")
 	fl.DurationVar(&f.kaMinTime, "keepalive-min-time", 0, "least client ping interval allowed (0 = grpc default)")
-	fl.DurationVar(&f.shutGrace, "graceful-stop", 5*time.Second, "on SIGINT/SIGTERM, how long streams may drain before a hard stop")
+	fl.DurationVar(&f.shutGrace, "graceful-stop", scenario.DefaultGracefulStop.D(), "on SIGINT/SIGTERM, how long streams may drain before a hard stop")
 	fl.StringVar(&f.faulty, "faulty", "", "self-check: serve a planted bug (see `streambench list`)")
 	return cmd
 }
