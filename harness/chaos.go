@@ -77,10 +77,12 @@ func (r *run) startTimeline(ctx context.Context) (wait func() []fault.Applied) {
 		Clock:       clock.Real{},
 	}
 	for _, g := range r.groups {
-		for i := 0; i < g.spec.Clients; i++ {
+		// Every member of the whole run, so that a shard picks what one
+		// process would; what is not this shard's is not here to be hit.
+		for i := range g.share.total {
 			tl.Clients = append(tl.Clients, fault.Member{Group: g.spec.Name, ID: i})
 		}
-		for i := range g.spec.Connections {
+		for i := range g.share.totalConns {
 			tl.Conns = append(tl.Conns, fault.Member{Group: g.spec.Name, ID: i})
 		}
 	}

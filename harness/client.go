@@ -54,12 +54,13 @@ func (r *run) newClient(g *group, index int, id int32) *client {
 		entry.Configure(spec, &p)
 	}
 	sink := g.rec.Client(int(id))
-	st := g.stats[index%len(g.stats)]
+	conn := g.share.localConnFor[index%g.share.totalConns]
+	st := g.stats[conn]
 	st.clients++
-	if len(g.stats) > 1 {
+	if g.share.totalConns > 1 {
 		sink = g.rec.ClientOn(int(id), &st.latency)
 	}
-	cc := g.conns[index%len(g.conns)]
+	cc := g.conns[conn]
 	return &client{
 		d:       entry.Factory(cc, p, sink),
 		sink:    sink,

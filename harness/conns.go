@@ -58,9 +58,9 @@ func connReports(g *group, out *reports.Group) {
 	for i, c := range g.stats {
 		all.Merge(&c.call)
 		peak = max(peak, c.waitMax.Load())
-		if len(g.stats) > 1 {
+		if g.share.totalConns > 1 {
 			out.ConnStats = append(out.ConnStats, reports.ConnStats{
-				Index:    i,
+				Index:    g.share.conns[i],
 				Clients:  c.clients,
 				Messages: c.latency.Count(),
 				P50MS:    ms(c.latency.Quantile(0.50)),

@@ -114,6 +114,7 @@ type run struct {
 	end    time.Time
 
 	interrupted  bool
+	skew         time.Duration // start minus the start barrier
 	resources    reports.Resources
 	resMu        sync.Mutex // guards resources until the run's end
 	windows      []reports.Window
@@ -123,6 +124,9 @@ type run struct {
 
 type group struct {
 	spec  scenario.Group
+	// share is which of the group's clients and connections this process
+	// runs (all of them unless the run is a shard).
+	share *share
 	rec   *record.Recorder
 	conns []*grpc.ClientConn
 	// open is the open-loop arrival accounting (nil for closed loop).
@@ -141,19 +145,20 @@ type group struct {
 func (r *run) setup() error {
 	switch r.p.target {
 	case TargetAddress:
-		r.dial = "passthrough:///" + r.p.Address()
+		r.dial = addressDial + r.p.Address()
 		r.dopts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	default:
 		if err := r.startBuiltin(); err != nil {
 			return err
 		}
 	}
-	for _, gs := range r.sc.Groups {
-		g := &group{spec: gs, rec: record.New(shardCount(gs.Clients), r.cfg.now)}
-		g.rec.WatchAllOpen(gs.Clients)
+	for gi, gs := range r.sc.Groups {
+		sh := &r.p.shares[gi]
+		g := &group{spec: gs, share: sh, rec: record.New(shardCount(len(sh.clients)), r.cfg.now)}
+		g.rec.WatchAllOpen(len(sh.clients))
 		r.groups = append(r.groups, g)
 		extra := r.dialOptions(gs)
-		for i := 0; i < gs.Connections; i++ {
+		for _, i := range sh.conns {
 			opts := r.dopts
 			if r.link != nil {
 				opts = r.link.DialOptionsFor(link.Label{Group: gs.Name, Conn: i})
@@ -299,16 +304,28 @@ func (r *run) execute(ctx context.Context) {
 	defer closeStop()
 
 	var clients sync.WaitGroup
+	if at := r.cfg.startAt; !at.IsZero() {
+		if d := time.Until(at); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
+	}
 	r.start = r.cfg.now()
+	if at := r.cfg.startAt; !at.IsZero() {
+		r.skew = r.start.Sub(at)
+	}
 	r.events = events{start: r.start, now: r.cfg.now}
-	var id int32
 	for _, g := range r.groups {
 		g.stopper = driver.NewStopper(stop, stopWaves(len(g.conns)))
 		defer g.stopper.Close()
-		cs := make([]*client, g.spec.Clients)
-		for i := range cs {
-			id++
-			cs[i] = r.newClient(g, i, id)
+		cs := make([]*client, len(g.share.clients))
+		for i, j := range g.share.clients {
+			// Ids are global, so shards of one run never share one.
+			cs[i] = r.newClient(g, j, g.share.firstID+int32(j)+1)
 		}
 		r.startGroup(g, cs, hard, stop, &clients)
 	}

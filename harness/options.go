@@ -21,6 +21,7 @@ type config struct {
 	settle        time.Duration
 	now           func() time.Time
 	onStop        func()
+	startAt       time.Time
 }
 
 func defaults() config {
@@ -57,6 +58,16 @@ func WithDuration(d time.Duration) Option { return func(c *config) { c.ov.Durati
 
 // WithGracefulStop overrides the scenario's graceful stop (>= 0).
 func WithGracefulStop(d time.Duration) Option { return func(c *config) { c.ov.GracefulStop = &d } }
+
+// WithShard makes the run shard s of a sharded run (an override: NewPlan
+// checks it). See Shard.
+func WithShard(s Shard) Option { return func(c *config) { c.ov.Shard = &s } }
+
+// WithStartAt holds the clients until t (after the target is reached and
+// every connection is up), so the shards of a sharded run start together.
+// The report says how far from t the clients actually started. A t in the
+// past starts at once.
+func WithStartAt(t time.Time) Option { return func(c *config) { c.startAt = t } }
 
 // WithSeed overrides the scenario's seed (to replay a run).
 func WithSeed(seed int64) Option { return func(c *config) { c.ov.Seed = &seed } }

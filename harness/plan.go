@@ -1,11 +1,14 @@
 package harness
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/streambench/streambench/harness/assert"
@@ -48,6 +51,58 @@ type Overrides struct {
 	// Target points the run at a server at this loopback host:port instead
 	// of the scenario's target.
 	Target string
+	// Shard makes the run one shard of a sharded run (see Shard).
+	Shard *Shard
+}
+
+// Shard is one part of a run spread over several processes or machines.
+// Shard Index of Count runs the clients j of every group with
+// j mod Count == Index (the same split for the same scenario, whatever the
+// seed: every client belongs to exactly one shard) on the connections they
+// use, keeping their global identities (client ids, connection labels), so
+// seeded fault picks hit the same clients as in one process. Open-loop
+// arrival rates and closed-loop stage targets are split in the same
+// proportion. Faults that act on the server and the target's leak check
+// are shard 0's. `streambench merge` joins the shards' reports.
+type Shard struct {
+	Index, Count int
+}
+
+// String is "i/n".
+func (s Shard) String() string { return strconv.Itoa(s.Index) + "/" + strconv.Itoa(s.Count) }
+
+// ParseShard reads "i/n" (0 <= i < n).
+func ParseShard(text string) (Shard, error) {
+	a, b, ok := strings.Cut(text, "/")
+	i, err1 := strconv.Atoi(strings.TrimSpace(a))
+	n, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if !ok || err1 != nil || err2 != nil {
+		return Shard{}, fmt.Errorf("%q is not i/n (e.g. 0/4: the first of four shards)", text)
+	}
+	s := Shard{Index: i, Count: n}
+	return s, s.check()
+}
+
+// maxShards bounds a sharded run's shard count.
+const maxShards = 10_000
+
+func (s Shard) check() error {
+	if s.Count < 1 || s.Count > maxShards || s.Index < 0 || s.Index >= s.Count {
+		return fmt.Errorf("shard %d/%d: want 0 <= i < n <= %d", s.Index, s.Count, maxShards)
+	}
+	return nil
+}
+
+// share is one group's part of the run: the global indices of the clients
+// this process runs and of the connections they use, out of the group's
+// total (all of them in an unsharded run).
+type share struct {
+	clients      []int
+	conns        []int
+	total        int // the group's clients in the whole run
+	totalConns   int // and connections
+	firstID      int32
+	localConnFor map[int]int // global connection index -> position in conns
 }
 
 // Plan is a scenario resolved for one run: the scenario with its defaults
@@ -65,6 +120,7 @@ type Plan struct {
 	specs  []*fault.Spec
 	leaks  leak.Options
 	rpcs   *rpc.Catalog
+	shares []share
 }
 
 // NewPlan resolves sc for one run with the given overrides and RPC catalog
@@ -110,6 +166,10 @@ func NewPlan(sc *scenario.Scenario, opts ...Option) (*Plan, error) {
 	if p.leaks, err = leakOptions(eff); err != nil {
 		errs = append(errs, &scenario.Error{File: eff.File, Pos: leaksPos(eff), Field: "assert", Msg: err.Error()})
 	}
+	if len(errs) == 0 {
+		// Shares divide valid groups only.
+		errs = p.shard(eff)
+	}
 	if len(errs) > 0 {
 		return nil, sorted(errs)
 	}
@@ -140,6 +200,11 @@ func (ov Overrides) check() scenario.Errors {
 	if ov.Target != "" {
 		if err := scenario.CheckLoopback(ov.Target); err != nil {
 			bad("target", "%v", err)
+		}
+	}
+	if ov.Shard != nil {
+		if err := ov.Shard.check(); err != nil {
+			bad("shard", "%v", err)
 		}
 	}
 	return errs
@@ -244,6 +309,81 @@ func checkNetFaults(sc *scenario.Scenario, linkKind string, specs []*fault.Spec)
 	return errs
 }
 
+// shard computes every group's share and, for a shard, scales what the
+// groups' load models ask for to it and drops the server faults of shards
+// other than 0. The effective scenario keeps the whole run's clients and
+// connections; the shares say which of them this process runs.
+func (p *Plan) shard(eff *scenario.Scenario) scenario.Errors {
+	sh := p.ov.Shard
+	var errs scenario.Errors
+	if sh != nil && sh.Count > 1 && p.target != TargetAddress {
+		errs = append(errs, &scenario.Error{File: eff.File, Pos: eff.PosOf("target"), Field: "target",
+			Msg: "a sharded run needs a target every shard reaches: an address (--target), not the builtin target each process would run for itself"})
+	}
+	var firstID int32
+	for gi := range eff.Groups {
+		g := &eff.Groups[gi]
+		s := share{total: g.Clients, totalConns: g.Connections, firstID: firstID, localConnFor: map[int]int{}}
+		firstID += int32(g.Clients)
+		for j := range g.Clients {
+			if sh != nil && j%sh.Count != sh.Index {
+				continue
+			}
+			s.clients = append(s.clients, j)
+			c := j % g.Connections
+			if _, ok := s.localConnFor[c]; !ok {
+				s.localConnFor[c] = len(s.conns)
+				s.conns = append(s.conns, c)
+			}
+		}
+		if sh != nil && sh.Count > 1 {
+			frac := float64(len(s.clients)) / float64(g.Clients)
+			for i := range g.Stages {
+				g.Stages[i].Target = int(math.Round(float64(g.Stages[i].Target) * frac))
+			}
+			if a := g.Arrival; a != nil {
+				a.Rate = scenario.Rate(float64(a.Rate) * frac)
+				for i := range a.Stages {
+					a.Stages[i].Target = scenario.Rate(float64(a.Stages[i].Target) * frac)
+				}
+			}
+		}
+		p.shares = append(p.shares, s)
+	}
+	if sh != nil && sh.Index > 0 {
+		kept := p.specs[:0:0]
+		for _, s := range p.specs {
+			if s.Kind.Layer != fault.Server {
+				kept = append(kept, s)
+			}
+		}
+		p.specs = kept
+	}
+	return errs
+}
+
+// SetID identifies the run a shard belongs to: a hash of the scenario
+// source, the seed, the shard count, the duration and the client scale.
+// Every shard of one run computes the same.
+func (p *Plan) SetID() string {
+	h := sha256.New()
+	n := 1
+	if p.ov.Shard != nil {
+		n = p.ov.Shard.Count
+	}
+	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%v\x00%v\x00%s", p.sc.Source, p.seed, n, p.Duration(), deref(p.ov.ClientScale), p.Address())
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// Shard is the shard this plan runs (nil for a whole run).
+func (p *Plan) Shard() *Shard {
+	if p.ov.Shard == nil {
+		return nil
+	}
+	s := *p.ov.Shard
+	return &s
+}
+
 // leaksPos is where the scenario's leaks assertion stands.
 func leaksPos(sc *scenario.Scenario) scenario.Pos {
 	for _, a := range sc.Assert {
@@ -292,17 +432,21 @@ func (p *Plan) Link() string { return p.link }
 // Overrides are the overrides the plan was made with.
 func (p *Plan) Overrides() Overrides { return p.ov }
 
-// Clients is how many clients the groups run in all.
+// Clients is how many clients this process runs in all (a shard's share).
 func (p *Plan) Clients() int {
 	n := 0
-	for _, g := range p.sc.Groups {
-		n += g.Clients
+	for _, s := range p.shares {
+		n += len(s.clients)
 	}
 	return n
 }
 
 // Describe is a one-line description for banners: "smoke (4 groups, 1200
-// clients)".
+// clients)", with the shard when there is one.
 func (p *Plan) Describe() string {
-	return fmt.Sprintf("%s (%d groups, %d clients)", p.sc.Name, len(p.sc.Groups), p.Clients())
+	d := fmt.Sprintf("%s (%d groups, %d clients)", p.sc.Name, len(p.sc.Groups), p.Clients())
+	if sh := p.ov.Shard; sh != nil {
+		d += ", shard " + sh.String()
+	}
+	return d
 }

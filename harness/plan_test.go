@@ -2,6 +2,8 @@ package harness_test
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +155,78 @@ func TestCatalog(t *testing.T) {
 		if _, err := rpc.New(tc.entries...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("rpc.New: %v, want %q", err, tc.want)
 		}
+	}
+}
+
+const shardSrc = `name: s
+duration: 20s
+seed: 3
+target: {address: "127.0.0.1:9"}
+groups:
+  - {name: subs, rpc: Longlived/Subscribe, clients: 10, connections: 4}
+  - {name: pow, rpc: Math/Pow, clients: 7, arrival: {rate: 100/s}}
+  - {name: sum, rpc: Math/Sum, clients: 9, connections: 3, stages: [{duration: 5s, target: 9}]}
+`
+
+// TestShardsSplitEveryClientOnce: the shards of a run take every client of
+// every group exactly once, and split open-loop rates and stage targets in
+// the same proportion.
+func TestShardsSplitEveryClientOnce(t *testing.T) {
+	const n = 3
+	total := 0
+	var rate float64
+	for i := range n {
+		p, err := harness.NewPlan(decode(t, shardSrc), harness.WithShard(harness.Shard{Index: i, Count: n}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += p.Clients()
+		eff := p.Scenario()
+		rate += float64(eff.Groups[1].Arrival.Rate)
+		if !strings.Contains(p.Describe(), fmt.Sprintf("shard %d/%d", i, n)) {
+			t.Errorf("Describe = %q", p.Describe())
+		}
+		if p0, _ := harness.NewPlan(decode(t, shardSrc), harness.WithShard(harness.Shard{Index: 0, Count: n})); p0.SetID() != p.SetID() {
+			t.Error("shards of one run have different set ids")
+		}
+	}
+	if total != 26 {
+		t.Errorf("the shards run %d clients in all, want 26", total)
+	}
+	if math.Abs(rate-100) > 1e-9 {
+		t.Errorf("the shards' arrival rates add up to %v, want 100", rate)
+	}
+	p1, _ := harness.NewPlan(decode(t, shardSrc))
+	p2, _ := harness.NewPlan(decode(t, shardSrc), harness.WithShard(harness.Shard{Index: 0, Count: 2}))
+	if p1.SetID() == p2.SetID() {
+		t.Error("a whole run and a shard of a two-shard run share a set id")
+	}
+}
+
+func TestShardRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		src  string
+		sh   harness.Shard
+		want string
+	}{
+		{"builtin target", planSrc, harness.Shard{Index: 0, Count: 2}, "a sharded run needs a target every shard reaches"},
+		{"index out of range", shardSrc, harness.Shard{Index: 2, Count: 2}, "shard override: shard 2/2: want 0 <= i < n"},
+		{"no shards", shardSrc, harness.Shard{Index: 0, Count: 0}, "want 0 <= i < n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := harness.NewPlan(decode(t, tc.src), harness.WithShard(tc.sh))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	for _, text := range []string{"1", "a/b", "3/2", "-1/2", "1/0"} {
+		if _, err := harness.ParseShard(text); err == nil {
+			t.Errorf("ParseShard(%q) accepted", text)
+		}
+	}
+	if s, err := harness.ParseShard(" 1/4"); err != nil || s != (harness.Shard{Index: 1, Count: 4}) {
+		t.Errorf("ParseShard(1/4) = %v, %v", s, err)
 	}
 }

@@ -59,14 +59,26 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 		rep.Target += " (planted bug: " + v.Name + ")"
 	}
 	rep.Groups = r.groupReports
-	for _, c := range checks {
-		rep.Assertions = append(rep.Assertions, c.Check(rep))
-	}
 	for _, err := range r.errs {
 		rep.Errors = append(rep.Errors, err.Error())
 	}
-	rep.Passed = len(rep.Failed()) == 0 && len(rep.Errors) == 0 && !rep.Interrupted
+	if sh := r.p.ov.Shard; sh != nil {
+		// A shard's share is judged with the others, by merge.
+		rep.Shard = &reports.ShardInfo{Index: sh.Index, Count: sh.Count, Set: r.p.SetID(),
+			StartAt: r.cfg.startAt, SkewSeconds: r.skew.Seconds()}
+		checks = nil
+	}
+	judge(rep, checks)
 	return rep
+}
+
+// judge sets rep's verdicts and whether it passed.
+func judge(rep *reports.Report, checks []assert.Assertion) {
+	rep.Assertions = nil
+	for _, c := range checks {
+		rep.Assertions = append(rep.Assertions, c.Check(rep))
+	}
+	rep.Passed = len(rep.Failed()) == 0 && len(rep.Errors) == 0 && !rep.Interrupted
 }
 
 func groupReport(g *group, start time.Time) (reports.Group, error) {
@@ -74,8 +86,8 @@ func groupReport(g *group, start time.Time) (reports.Group, error) {
 	out := reports.Group{
 		Name:         g.spec.Name,
 		RPC:          g.spec.RPC,
-		Clients:      g.spec.Clients,
-		Connections:  g.spec.Connections,
+		Clients:      len(g.share.clients),
+		Connections:  len(g.share.conns),
 		StartSeconds: g.spec.Start.D().Seconds(),
 		Read:         readText(g.spec.Read),
 		Streams:      reports.StreamCounts{Opened: snap.Started, Established: snap.Opened, Ended: snap.Ended, Failed: snap.Failed},

@@ -60,6 +60,40 @@ type Report struct {
 	Interrupted bool `json:"interrupted,omitempty"`
 	// Errors are harness or target failures (empty on a healthy run).
 	Errors []string `json:"errors,omitempty"`
+	// Warnings are things a reader should know that do not fail the run
+	// (a shard that started late).
+	Warnings []string `json:"warnings,omitempty"`
+	// Shard says which shard of which sharded run this report is (nil for
+	// a whole run). A shard's assertions are judged on the merged report.
+	Shard *ShardInfo `json:"shard,omitempty"`
+	// Shards summarises the shards a merged report was made of.
+	Shards []ShardSummary `json:"shards,omitempty"`
+}
+
+// ShardInfo places a shard's report in its sharded run.
+type ShardInfo struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+	// Set identifies the sharded run: a hash of the scenario source, the
+	// seed, the shard count, the duration and the client scale. Every
+	// shard of one run has the same Set.
+	Set string `json:"set"`
+	// StartAt is the start barrier the shard waited for (zero: none), and
+	// SkewSeconds how late (positive) or early its clients started.
+	StartAt     time.Time `json:"start_at,omitempty"`
+	SkewSeconds float64   `json:"skew_seconds"`
+}
+
+// ShardSummary is one shard's part of a merged report.
+type ShardSummary struct {
+	Index       int       `json:"index"`
+	File        string    `json:"file,omitempty"`
+	Start       time.Time `json:"start"`
+	SkewSeconds float64   `json:"skew_seconds"`
+	Clients     int       `json:"clients"`
+	// Resources are the shard process's peaks.
+	Resources *Resources `json:"resources,omitempty"`
+	Errors    []string   `json:"errors,omitempty"`
 }
 
 // ScenarioEcho records the scenario as run.

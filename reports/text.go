@@ -12,7 +12,9 @@ import (
 // WriteSummary writes a human summary of r: a table per group, how streams
 // ended, and every verdict.
 func WriteSummary(w io.Writer, r *Report) {
-	fmt.Fprintf(w, "\n%s — seed %d, %.1fs, target %s over %s\n\n", r.Scenario.Name, r.Seed, r.Elapsed, r.Target, r.Link)
+	fmt.Fprintf(w, "\n%s — seed %d, %.1fs, target %s over %s\n", r.Scenario.Name, r.Seed, r.Elapsed, r.Target, r.Link)
+	writeShards(w, r)
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "group\trpc\tclients\tstreams\tfailed\tmsgs\tmsgs/s\tp50\tp90\tp99\tp99.9\tmax\t")
 	for _, g := range r.Groups {
@@ -146,5 +148,27 @@ func writeOpening(w io.Writer, g Group) {
 		}
 		fmt.Fprintf(w, "  %s per connection (%d): latency p99 from %s (conn %d) to %s (conn %d)\n", g.Name, len(g.ConnStats),
 			ms(lo.P99MS, int64(lo.Messages)), lo.Index, ms(hi.P99MS, int64(hi.Messages)), hi.Index)
+	}
+}
+
+// writeShards says which shard a report is, or which shards a merged one
+// joins, and any warning.
+func writeShards(w io.Writer, r *Report) {
+	if s := r.Shard; s != nil {
+		fmt.Fprintf(w, "shard %d/%d of run %s", s.Index, s.Count, s.Set)
+		if !s.StartAt.IsZero() {
+			fmt.Fprintf(w, ", started %+.3fs from the barrier", s.SkewSeconds)
+		}
+		fmt.Fprintln(w, "; its assertions are judged on the merged report (streambench merge)")
+	}
+	if len(r.Shards) > 0 {
+		fmt.Fprintf(w, "merged from %d shards:", len(r.Shards))
+		for _, s := range r.Shards {
+			fmt.Fprintf(w, " %d (%d clients, %+.3fs)", s.Index, s.Clients, s.SkewSeconds)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(w, "WARNING %s\n", warn)
 	}
 }

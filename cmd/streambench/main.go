@@ -88,7 +88,7 @@ failure, 130 interrupted.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRunCmd(stdout, stderr), newValidateCmd(stdout), newCompareCmd(stdout), newReportCmd(stdout),
+	root.AddCommand(newRunCmd(stdout, stderr), newValidateCmd(stdout), newCompareCmd(stdout), newReportCmd(stdout), newMergeCmd(stdout),
 		newServeCmd(stdout, stderr), newListCmd(stdout))
 	return root
 }

@@ -35,6 +35,9 @@ type runFlags struct {
 	// cpuProfile and memProfile: pprof files of the run itself.
 	cpuProfile string
 	memProfile string
+	// shard ("i/n") and startAt (RFC 3339): a sharded run's part.
+	shard   string
+	startAt string
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -62,6 +65,8 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl.StringVar(&f.artifactsURL, "artifacts-url", "", "link the markdown summary to this URL (e.g. the CI run's artifacts)")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (clients, in-process server and harness) to this file, for go tool pprof")
 	fl.StringVar(&f.memProfile, "memprofile", "", "write a heap profile taken at the end of the run's duration to this file")
+	fl.StringVar(&f.shard, "shard", "", "run shard i of n (\"i/n\") of a sharded run against a shared --target; join the reports with streambench merge")
+	fl.StringVar(&f.startAt, "start-at", "", "hold the clients until this RFC 3339 time (e.g. 2026-12-01T12:00:00Z), so the shards of a run start together")
 	return cmd
 }
 
@@ -81,6 +86,16 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 		return err
 	}
 	var opts []harness.Option
+	if f.startAt != "" {
+		at, err := time.Parse(time.RFC3339, f.startAt)
+		if err != nil {
+			return exitf(ExitBadInput, "--start-at: %q is not an RFC 3339 time such as 2026-12-01T12:00:00Z", f.startAt)
+		}
+		if until := time.Until(at); until > maxStartWait {
+			return exitf(ExitBadInput, "--start-at: %s is %v away; at most %v", f.startAt, until.Round(time.Second), maxStartWait)
+		}
+		opts = append(opts, harness.WithStartAt(at))
+	}
 	if f.faulty != "" {
 		bug, err := selfcheck.Lookup(f.faulty)
 		if err != nil {
@@ -91,6 +106,9 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 	outDir := f.out
 	if outDir == "" {
 		outDir = filepath.Join("out", plan.Name())
+		if sh := plan.Shard(); sh != nil {
+			outDir = filepath.Join("out", fmt.Sprintf("%s-shard-%d-of-%d", plan.Name(), sh.Index, sh.Count))
+		}
 	}
 
 	// First SIGINT/SIGTERM: stop new work, drain, write the partial report.
@@ -139,16 +157,20 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 		}
 		return exitf(ExitHarness, "%v", runErr)
 	}
+	return emit(stdout, outDir, rep, runErr, renderTargets{summaryMD: f.summaryMD, artifactsURL: f.artifactsURL})
+}
+
+// emit writes rep's files to outDir (report.json, report.html, junit.xml,
+// and the markdown summary when asked), prints the summary and returns
+// the exit a run with this report and error gets: 3 on a harness error, 130
+// when interrupted, 1 when an assertion failed.
+func emit(stdout io.Writer, outDir string, rep *reports.Report, runErr error, extra renderTargets) error {
 	reportPath, err := writeReport(outDir, rep)
 	if err != nil {
 		return exitf(ExitHarness, "%v", err)
 	}
-	written, err := writeRenderings(rep, renderTargets{
-		html:         filepath.Join(outDir, "report.html"),
-		junit:        filepath.Join(outDir, "junit.xml"),
-		summaryMD:    f.summaryMD,
-		artifactsURL: f.artifactsURL,
-	})
+	extra.html, extra.junit = filepath.Join(outDir, "report.html"), filepath.Join(outDir, "junit.xml")
+	written, err := writeRenderings(rep, extra)
 	if err != nil {
 		return exitf(ExitHarness, "%v", err)
 	}
@@ -162,11 +184,17 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 		return exitf(ExitHarness, "%v", runErr)
 	case rep.Interrupted:
 		return &exitError{code: ExitInterrupted, err: errors.New("interrupted; partial report written")}
+	case len(rep.Errors) > 0:
+		return exitf(ExitHarness, "%s", strings.Join(rep.Errors, "; "))
 	case !rep.Passed:
 		return &exitError{code: ExitFail, err: fmt.Errorf("%d assertion(s) failed", len(rep.Failed()))}
 	}
 	return nil
 }
+
+// maxStartWait bounds how far ahead --start-at may be: a barrier is for
+// shards starting together, not a scheduler.
+const maxStartWait = time.Hour
 
 // planOf loads the scenario at path and resolves it with the command
 // line's overrides: every problem, of the file or of an override, is exit 2.
@@ -188,6 +216,13 @@ func planOf(cmd *cobra.Command, path string, f runFlags) (*harness.Plan, error) 
 	}
 	if fl.Changed("client-scale") {
 		ov = append(ov, harness.WithClientScale(f.clientScale))
+	}
+	if f.shard != "" {
+		sh, err := harness.ParseShard(f.shard)
+		if err != nil {
+			return nil, exitf(ExitBadInput, "--shard: %v", err)
+		}
+		ov = append(ov, harness.WithShard(sh))
 	}
 	plan, err := harness.NewPlan(sc, ov...)
 	if err != nil {
