@@ -123,7 +123,7 @@ type run struct {
 }
 
 type group struct {
-	spec  scenario.Group
+	spec scenario.Group
 	// share is which of the group's clients and connections this process
 	// runs (all of them unless the run is a shard).
 	share *share
