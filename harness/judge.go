@@ -44,7 +44,9 @@ func planOf(rep *reports.Report) (*Plan, error) {
 		opts = append(opts, WithCompress(e.Compress))
 	}
 	if addr, ok := strings.CutPrefix(rep.Target, addressDial); ok {
-		opts = append(opts, WithTarget(addr))
+		// Judging sends nothing: the target may be whatever the run
+		// was allowed to reach.
+		opts = append(opts, WithTarget(addr), WithRemoteTarget())
 	}
 	return NewPlan(sc, opts...)
 }

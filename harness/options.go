@@ -69,6 +69,11 @@ func WithShard(s Shard) Option { return func(c *config) { c.ov.Shard = &s } }
 // past starts at once.
 func WithStartAt(t time.Time) Option { return func(c *config) { c.startAt = t } }
 
+// WithRemoteTarget lets the target be any host:port, not only a loopback
+// one: for runs inside a cluster of the user's, such as a sharded run's
+// Kubernetes Job. streambench's own tests never use it.
+func WithRemoteTarget() Option { return func(c *config) { c.ov.AllowRemote = true } }
+
 // WithSeed overrides the scenario's seed (to replay a run).
 func WithSeed(seed int64) Option { return func(c *config) { c.ov.Seed = &seed } }
 

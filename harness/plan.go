@@ -53,6 +53,10 @@ type Overrides struct {
 	Target string
 	// Shard makes the run one shard of a sharded run (see Shard).
 	Shard *Shard
+	// AllowRemote lets the target be a host other than loopback: for runs
+	// inside a user's own cluster (a sharded run's Kubernetes Job), never
+	// the default.
+	AllowRemote bool
 }
 
 // Shard is one part of a run spread over several processes or machines.
@@ -140,6 +144,9 @@ func NewPlan(sc *scenario.Scenario, opts ...Option) (*Plan, error) {
 	}
 	errs := ov.check()
 	eff := sc.Clone()
+	if ov.AllowRemote {
+		eff.AllowRemote()
+	}
 	eff.Defaults()
 	rpcs.Defaults(eff)
 	if len(errs) == 0 {
@@ -198,7 +205,7 @@ func (ov Overrides) check() scenario.Errors {
 		bad("compress", "must be > 0 and at most 1, got %v", *f)
 	}
 	if ov.Target != "" {
-		if err := scenario.CheckLoopback(ov.Target); err != nil {
+		if err := scenario.CheckAddress(ov.Target, ov.AllowRemote); err != nil {
 			bad("target", "%v", err)
 		}
 	}

@@ -230,3 +230,19 @@ func TestShardRefusals(t *testing.T) {
 		t.Errorf("ParseShard(1/4) = %v, %v", s, err)
 	}
 }
+
+// TestRemoteTargetIsOptIn: a host other than loopback is refused unless the
+// caller says --allow-remote-target (NewPlan sends nothing either way).
+func TestRemoteTargetIsOptIn(t *testing.T) {
+	src := strings.Replace(shardSrc, `"127.0.0.1:9"`, `"streambench-target.default.svc:7070"`, 1)
+	if _, err := harness.NewPlan(decode(t, src)); err == nil || !strings.Contains(err.Error(), "not a loopback address") {
+		t.Errorf("remote address accepted without the opt-in: %v", err)
+	}
+	if _, err := harness.NewPlan(decode(t, shardSrc), harness.WithTarget("target.svc:7070")); err == nil {
+		t.Error("remote --target accepted without the opt-in")
+	}
+	p, err := harness.NewPlan(decode(t, src), harness.WithRemoteTarget(), harness.WithShard(harness.Shard{Index: 1, Count: 4}))
+	if err != nil || p.Address() != "streambench-target.default.svc:7070" {
+		t.Errorf("with the opt-in: %v, %v", p, err)
+	}
+}

@@ -64,6 +64,7 @@ type serveFlags struct {
 	kaTime, kaTimeout    time.Duration
 	kaMinTime, shutGrace time.Duration
 	faulty               string
+	remoteClients        bool
 }
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -89,12 +90,13 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl.DurationVar(&f.kaTimeout, "keepalive-timeout", 0, "server keepalive ack timeout (0 = grpc default)")
 	fl.DurationVar(&f.kaMinTime, "keepalive-min-time", 0, "least client ping interval allowed (0 = grpc default)")
 	fl.DurationVar(&f.shutGrace, "graceful-stop", scenario.DefaultGracefulStop.D(), "on SIGINT/SIGTERM, how long streams may drain before a hard stop")
+	fl.BoolVar(&f.remoteClients, "allow-remote-clients", false, "let --addr be a non-loopback address (0.0.0.0:7070), to serve clients in other pods of your cluster")
 	fl.StringVar(&f.faulty, "faulty", "", "self-check: serve a planted bug (see `streambench list`)")
 	return cmd
 }
 
 func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
-	if err := scenario.CheckLoopback(f.addr); err != nil {
+	if err := scenario.CheckAddress(f.addr, f.remoteClients); err != nil {
 		return exitf(ExitBadInput, "--addr: %v", err)
 	}
 	rate, err := scenario.ParseRate(f.rate)

@@ -38,6 +38,8 @@ type runFlags struct {
 	// shard ("i/n") and startAt (RFC 3339): a sharded run's part.
 	shard   string
 	startAt string
+	// allowRemote lets --target be a host other than loopback.
+	allowRemote bool
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -65,6 +67,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl.StringVar(&f.artifactsURL, "artifacts-url", "", "link the markdown summary to this URL (e.g. the CI run's artifacts)")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (clients, in-process server and harness) to this file, for go tool pprof")
 	fl.StringVar(&f.memProfile, "memprofile", "", "write a heap profile taken at the end of the run's duration to this file")
+	fl.BoolVar(&f.allowRemote, "allow-remote-target", false, "let --target (or the scenario's target.address) be a host other than loopback, for runs inside your own cluster (the Kubernetes Job in deploy/kubernetes)")
 	fl.StringVar(&f.shard, "shard", "", "run shard i of n (\"i/n\") of a sharded run against a shared --target; join the reports with streambench merge")
 	fl.StringVar(&f.startAt, "start-at", "", "hold the clients until this RFC 3339 time (e.g. 2026-12-01T12:00:00Z), so the shards of a run start together")
 	return cmd
@@ -207,6 +210,9 @@ func planOf(cmd *cobra.Command, path string, f runFlags) (*harness.Plan, error) 
 	fl := cmd.Flags()
 	if fl.Changed("target") {
 		ov = append(ov, harness.WithTarget(f.target))
+	}
+	if f.allowRemote {
+		ov = append(ov, harness.WithRemoteTarget())
 	}
 	if fl.Changed("duration") {
 		ov = append(ov, harness.WithDuration(f.duration))

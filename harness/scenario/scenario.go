@@ -63,6 +63,8 @@ type Scenario struct {
 	// overrides maps the path of a value an override set to how (see
 	// Override).
 	overrides map[string]string
+	// remote lets target.address be any host (AllowRemote).
+	remote bool
 }
 
 // Target is the server under test: the builtin reference servers, or an

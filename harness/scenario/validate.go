@@ -128,7 +128,7 @@ func (v *validator) target() {
 // server can be dialled at (not 0).
 func (v *validator) address(addr string) {
 	const p = "target.address"
-	if err := CheckLoopback(addr); err != nil {
+	if err := CheckAddress(addr, v.s.remote); err != nil {
 		v.add(p, "%v", err)
 		return
 	}
