@@ -2,6 +2,8 @@ package harness
 
 import (
 	"context"
+	"errors"
+	"syscall"
 	"fmt"
 	"sync"
 	"time"
@@ -44,9 +46,17 @@ func (e chaosEnv) Network(o fault.Occurrence, conns []fault.Member) (func() erro
 	return e.r.link.Apply(f, func(l link.Label) bool { return hit[l] })
 }
 
-func (e chaosEnv) StopServer(grace time.Duration) bool { return e.r.target.Stop(grace) }
+func (e chaosEnv) StopServer(grace time.Duration) bool {
+	if c := e.r.cmd; c != nil {
+		return c.Stop(grace)
+	}
+	return e.r.target.Stop(grace)
+}
 
 func (e chaosEnv) StartServer() error {
+	if c := e.r.cmd; c != nil {
+		return c.Restart()
+	}
 	lis, err := e.r.link.Listen()
 	if err != nil {
 		return err
@@ -63,6 +73,23 @@ func (e chaosEnv) SetMaxConnectionAge(age, grace time.Duration) {
 }
 
 func (e chaosEnv) Event(kind, fault, detail string) { e.r.events.add(kind, fault, detail) }
+
+// errNoProcess: the plan lets only a command target be paused.
+var errNoProcess = errors.New("the target is not a process streambench runs")
+
+func (e chaosEnv) Pause() error {
+	if c := e.r.cmd; c != nil {
+		return c.Signal(syscall.SIGSTOP)
+	}
+	return errNoProcess
+}
+
+func (e chaosEnv) Resume() error {
+	if c := e.r.cmd; c != nil {
+		return c.Signal(syscall.SIGCONT)
+	}
+	return errNoProcess
+}
 
 // startTimeline runs the fault timeline until ctx ends (the end of the
 // duration); wait returns what it applied once every fault is reverted.

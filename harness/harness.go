@@ -18,12 +18,12 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/streambench/streambench/harness/driver"
 	"github.com/streambench/streambench/harness/fault"
@@ -77,6 +77,9 @@ func RunPlan(ctx context.Context, p *Plan, opts ...Option) (*reports.Report, err
 		if r.target != nil {
 			r.target.Release()
 		}
+		if r.cmd != nil {
+			r.cmd.Close()
+		}
 		return nil, err
 	}
 	r.execute(ctx)
@@ -96,9 +99,10 @@ type run struct {
 	seed     int64
 
 	link   link.Link
-	target server // the builtin target (nil for an address)
+	target server         // the builtin target (nil otherwise)
+	cmd    *commandTarget // a command target (nil otherwise)
+	proc   *reports.TargetProcess
 	dial   string
-	dopts  []grpc.DialOption
 
 	base     leak.Baseline
 	leakOpts leak.Options
@@ -120,6 +124,10 @@ type run struct {
 	windows      []reports.Window
 	groupReports []reports.Group
 	errs         []error
+	// crash is a command target's exit nobody asked for, set by its
+	// watcher (guarded by crashMu) and joined to errs at teardown.
+	crash   error
+	crashMu sync.Mutex
 }
 
 type group struct {
@@ -145,8 +153,13 @@ type group struct {
 func (r *run) setup() error {
 	switch r.p.target {
 	case TargetAddress:
-		r.dial = addressDial + r.p.Address()
-		r.dopts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+		if err := r.front(r.p.Address()); err != nil {
+			return err
+		}
+	case TargetCommand:
+		if err := r.startCommand(); err != nil {
+			return err
+		}
 	default:
 		if err := r.startBuiltin(); err != nil {
 			return err
@@ -159,10 +172,7 @@ func (r *run) setup() error {
 		r.groups = append(r.groups, g)
 		extra := r.dialOptions(gs)
 		for _, i := range sh.conns {
-			opts := r.dopts
-			if r.link != nil {
-				opts = r.link.DialOptionsFor(link.Label{Group: gs.Name, Conn: i})
-			}
+			opts := r.link.DialOptionsFor(link.Label{Group: gs.Name, Conn: i})
 			st := &connStat{}
 			g.stats = append(g.stats, st)
 			opts = append(append([]grpc.DialOption(nil), opts...), extra...)
@@ -264,6 +274,41 @@ func shardCount(clients int) int {
 		n = clients
 	}
 	return n
+}
+
+// front puts the plan's link in front of a target listening at addr.
+func (r *run) front(addr string) error {
+	toxiproxy := ""
+	if t := r.sc.Link.Toxiproxy; t != nil {
+		toxiproxy = t.Address
+	}
+	l, err := link.Front(r.p.link, addr, toxiproxy)
+	if err != nil {
+		return fmt.Errorf("%w: link: %w", ErrTarget, err)
+	}
+	r.link, r.dial = l, l.Target()
+	return nil
+}
+
+// startCommand starts a command target and waits until it serves; a
+// target that exits by itself later is an event and a harness error.
+func (r *run) startCommand() error {
+	c, err := newCommandTarget(r.sc.Target, r.cfg.artifacts)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrTarget, err)
+	}
+	c.crashed = func(status string, tail []string) {
+		r.events.add("target_exit", "", status)
+		r.crashMu.Lock()
+		defer r.crashMu.Unlock()
+		r.crash = fmt.Errorf("%w: the target process (%s) exited by itself at %.1fs (%s); its last output:\n%s",
+			ErrTarget, strings.Join(c.spec.Argv, " "), r.cfg.now().Sub(r.start).Seconds(), status, strings.Join(tail, "\n"))
+	}
+	r.cmd = c
+	if err := c.start(); err != nil {
+		return fmt.Errorf("%w: %w", ErrTarget, err)
+	}
+	return r.front(c.Addr())
 }
 
 func (r *run) startBuiltin() error {
@@ -386,6 +431,15 @@ func (r *run) execute(ctx context.Context) {
 	r.teardownTarget()
 	r.snapshot()
 	r.checkLeaks()
+	if r.cmd != nil {
+		// After the leak check, which may ask the process's channelz.
+		r.proc = r.cmd.Close()
+		r.crashMu.Lock()
+		if r.crash != nil {
+			r.errs = append(r.errs, r.crash)
+		}
+		r.crashMu.Unlock()
+	}
 }
 
 // closeConns closes every ClientConn, unless a planted bug makes the

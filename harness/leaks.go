@@ -58,6 +58,12 @@ func (r *run) checkLeaks() {
 		if sh := r.p.ov.Shard; sh == nil || sh.Index == 0 {
 			probes = append(probes, leak.ChannelzProbe{Target: r.p.Address()})
 		}
+	case TargetCommand:
+		// A process that died has nothing left to ask; its exit is the
+		// run's error already.
+		if r.cmd.alive() {
+			probes = append(probes, leak.ChannelzProbe{Target: r.cmd.Addr()})
+		}
 	}
 	opts := r.leakOpts
 	opts.PeakGoroutines = r.resources.PeakGoroutines

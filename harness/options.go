@@ -22,6 +22,7 @@ type config struct {
 	now           func() time.Time
 	onStop        func()
 	startAt       time.Time
+	artifacts     string
 }
 
 func defaults() config {
@@ -73,6 +74,11 @@ func WithStartAt(t time.Time) Option { return func(c *config) { c.startAt = t } 
 // one: for runs inside a cluster of the user's, such as a sharded run's
 // Kubernetes Job. streambench's own tests never use it.
 func WithRemoteTarget() Option { return func(c *config) { c.ov.AllowRemote = true } }
+
+// WithArtifacts names the folder a run may write files to besides the
+// report: a command target's output (target.log). "" keeps only its last
+// lines, for errors.
+func WithArtifacts(dir string) Option { return func(c *config) { c.artifacts = dir } }
 
 // WithSeed overrides the scenario's seed (to replay a run).
 func WithSeed(seed int64) Option { return func(c *config) { c.ov.Seed = &seed } }

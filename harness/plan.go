@@ -25,9 +25,12 @@ const (
 	// TargetBuiltin is the in-process reference servers, reached over a
 	// link streambench owns.
 	TargetBuiltin = "builtin"
-	// TargetAddress is a running server at a loopback host:port, dialled
-	// directly over TCP.
+	// TargetAddress is a running server at a loopback host:port, reached
+	// through a tcp or toxiproxy link in front of it.
 	TargetAddress = "address"
+	// TargetCommand is a process streambench starts on a free loopback
+	// port, reached like an address, and restarts, pauses and stops itself.
+	TargetCommand = "command"
 )
 
 // Overrides are what a caller changes in a scenario for one run: the CLI's
@@ -281,22 +284,40 @@ func compress(eff *scenario.Scenario, f float64) {
 
 // targetOf decides the target kind and link of an effective scenario.
 func targetOf(sc *scenario.Scenario) (target, linkKind string) {
-	if sc.Target.Address != "" && sc.Target.Builtin == nil {
-		return TargetAddress, link.KindTCP
+	target = TargetBuiltin
+	switch sc.Target.Kind() {
+	case "address":
+		target = TargetAddress
+	case "command":
+		target = TargetCommand
 	}
-	if sc.Link.Kind == "" {
-		return TargetBuiltin, link.KindBufconn
+	switch {
+	case sc.Link.Kind != "":
+		return target, sc.Link.Kind
+	case target == TargetBuiltin:
+		return target, link.KindBufconn
 	}
-	return TargetBuiltin, sc.Link.Kind
+	return target, link.KindTCP
 }
 
-// faultCaps says which fault layers the plan's target can take.
+// faultCaps says which faults the plan's target can take: every network
+// kind of its link (which sits in front of any target); the stream kinds
+// and every server kind on the builtin target; on a command target the
+// server kinds that act on a process.
 func (p *Plan) faultCaps() fault.Caps {
-	if p.target != TargetBuiltin {
-		why := "this scenario's target is an address (" + p.sc.Target.Address + p.sc.OverrideNote("target") + "), which streambench dials directly: faults need the builtin target and a link streambench owns"
-		return fault.Caps{Link: p.link, Refused: why}
+	caps := fault.Caps{Link: p.link, Net: link.KindsOf(p.link)}
+	switch p.target {
+	case TargetBuiltin:
+		caps.Stream = true
+		caps.Server = fault.ServerKinds(fault.OnBuiltin)
+	case TargetCommand:
+		caps.Server = fault.ServerKinds(fault.OnProcess)
 	}
-	return fault.Caps{Link: p.link, Net: link.KindsOf(p.link), Server: true, Stream: true}
+	caps.Target = p.target + " target"
+	if p.target == TargetAddress {
+		caps.Target = "address target (" + p.sc.Target.Address + p.sc.OverrideNote("target") + ")"
+	}
+	return caps
 }
 
 // checkNetFaults checks each network fault against its link (units

@@ -95,8 +95,7 @@ func TestPlanRefusesBadOverrides(t *testing.T) {
 		{"graceful stop negative", harness.WithGracefulStop(-time.Second), []string{"graceful stop override: must be >= 0"}},
 		{"target not loopback", harness.WithTarget("10.0.0.1:80"), []string{"target override", "not a loopback address"}},
 		{"target with faults", harness.WithTarget("127.0.0.1:9"),
-			[]string{"p.yaml:8:29: faults[0].kind: latency: this scenario's target is an address (127.0.0.1:9, set by the target override)",
-				"p.yaml:9:21: faults[1].kind: server_restart"}},
+			[]string{"p.yaml:9:21: faults[1].kind: server_restart", "the address target (127.0.0.1:9, set by the target override) takes no server faults"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := harness.NewPlan(decode(t, planSrc), tc.opt)
@@ -244,5 +243,55 @@ func TestRemoteTargetIsOptIn(t *testing.T) {
 	p, err := harness.NewPlan(decode(t, src), harness.WithRemoteTarget(), harness.WithShard(harness.Shard{Index: 1, Count: 4}))
 	if err != nil || p.Address() != "streambench-target.default.svc:7070" {
 		t.Errorf("with the opt-in: %v, %v", p, err)
+	}
+}
+
+// TestFaultsByTargetKind: every target takes its link's network faults;
+// the server faults each target kind can take, and the reason for the
+// others, are said at the fault's line.
+func TestFaultsByTargetKind(t *testing.T) {
+	const cmd = "target:\n  command: [streambench, serve, --addr, \"127.0.0.1:{port}\"]\n"
+	const addr = "target: {address: \"127.0.0.1:9\"}\n"
+	const builtin = ""
+	for _, tc := range []struct {
+		name, target, fault, want string
+	}{
+		{"pause on builtin", builtin, "{at: 1s, for: 1s, kind: pause}", "pause acts on a process streambench runs (SIGSTOP, SIGCONT); the builtin target takes server faults server_restart, graceful_restart, max_connection_age"},
+		{"max age on command", cmd, "{at: 1s, kind: max_connection_age, age: 1s}", "the command target takes server faults server_restart, graceful_restart, pause"},
+		{"restart on address", addr, "{at: 1s, kind: server_restart}", "the address target (127.0.0.1:9) takes no server faults"},
+		{"stream fault on command", cmd, "{at: 1s, kind: stream_abort, status: Unavailable}", "only the builtin target exposes (the command target does not)"},
+		{"sever on address", addr, "{at: 1s, kind: sever}", ""},
+		{"pause on command", cmd, "{at: 1s, for: 1s, kind: pause}", ""},
+		{"latency on command", cmd + "link: toxiproxy\n", "{at: 1s, for: 1s, kind: latency, latency: 10ms}", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "name: f\nduration: 10s\n" + tc.target + "groups:\n  - {rpc: Math/Pow, clients: 1}\nfaults:\n  - " + tc.fault + "\n"
+			_, err := harness.NewPlan(decode(t, src))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCommandTargetValidation(t *testing.T) {
+	for _, tc := range []struct{ target, want string }{
+		{"  command: [server]\n", "put {port} in an argument or an env entry"},
+		{"  command: [\"\", \"{port}\"]\n", "the program (the first entry) must not be empty"},
+		{"  command: [s, \"{port}\"]\n  env: [NOEQUALS]\n", `target.env[0]: "NOEQUALS" is not KEY=VALUE`},
+		{"  command: [s, \"{port}\"]\n  ready: {tcp: true, log: up}\n", "give one of tcp and log"},
+		{"  command: [s, \"{port}\"]\n  ready: {log: \"(\"}\n", "target.ready.log: not a regexp"},
+		{"  command: [s, \"{port}\"]\n  ready: {timeout: 0s}\n", "target.ready.timeout: must be > 0"},
+		{"  address: \"127.0.0.1:9\"\n  ready: {tcp: true}\n", "target.ready: applies to a command target only"},
+		{"  command: [s, \"{port}\"]\n  address: \"127.0.0.1:9\"\n", "set exactly one of target.builtin, target.address and target.command"},
+		{"  command: [s, \"{port}\"]\nlink: bufconn\n", "reach an address or command target over tcp"},
+	} {
+		src := "name: c\nduration: 1s\ntarget:\n" + tc.target + "groups:\n  - {rpc: Math/Pow, clients: 1}\n"
+		if _, err := harness.NewPlan(decode(t, src)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %q", tc.target, err, tc.want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -38,8 +39,12 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 		Interrupted: r.interrupted,
 	}
 	rep.Link = r.p.link
-	if r.p.target == TargetAddress {
-		rep.Target = r.dial
+	switch r.p.target {
+	case TargetAddress:
+		rep.Target = addressDial + r.p.Address()
+	case TargetCommand:
+		rep.Target = "command: " + strings.Join(r.sc.Target.Command, " ")
+		rep.TargetProcess = r.proc
 	}
 	rep.Leaks = r.leaks
 	if res := r.resources; res.PeakGoroutines > 0 {

@@ -46,6 +46,9 @@ type Report struct {
 	Faults []FaultWindow `json:"faults,omitempty"`
 	// Server holds what the builtin target measured on its side.
 	Server *ServerStats `json:"server,omitempty"`
+	// TargetProcess is a command target's process: how it was started,
+	// where its output went and how it ended.
+	TargetProcess *TargetProcess `json:"target_process,omitempty"`
 	// Leaks is the end-of-run evidence that everything ended.
 	Leaks *Leaks `json:"leaks,omitempty"`
 	// Resources is what the run cost this process (client and, for a
@@ -68,6 +71,20 @@ type Report struct {
 	Shard *ShardInfo `json:"shard,omitempty"`
 	// Shards summarises the shards a merged report was made of.
 	Shards []ShardSummary `json:"shards,omitempty"`
+}
+
+// TargetProcess is a command target's process.
+type TargetProcess struct {
+	Argv []string `json:"argv"`
+	Port int      `json:"port"`
+	// Pid is the last process's id (a restart starts a new one).
+	Pid      int `json:"pid"`
+	Restarts int `json:"restarts"`
+	// Exit is how the last process ended ("signal: terminated" after
+	// streambench's SIGTERM, "exit status 0", ...).
+	Exit string `json:"exit"`
+	// Log is the file its stdout and stderr went to ("" when none).
+	Log string `json:"log,omitempty"`
 }
 
 // ShardInfo places a shard's report in its sharded run.

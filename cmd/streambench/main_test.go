@@ -120,7 +120,7 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"remote target", func(t *testing.T) []string { return []string{"run", "--target", "10.0.0.1:80", mini} }, []string{"loopback"}},
 		{"faults against --target", func(t *testing.T) []string {
 			return []string{"run", "--target", "127.0.0.1:1", "../../scenarios/reconnect.yaml"}
-		}, []string{"reconnect.yaml:27:20: faults[0].kind", "set by --target", "faults need the builtin target"}},
+		}, []string{"reconnect.yaml:28:30: faults[1].kind: server_restart", "the address target (127.0.0.1:1, set by --target) takes no server faults"}},
 		{"duration override drops faults", func(t *testing.T) []string {
 			return []string{"run", "--duration", "3s", "../../scenarios/reconnect.yaml"}
 		}, []string{"reconnect.yaml:28:", "faults[1].at: must be before the end of the run (duration 3s, set by --duration), got"}},

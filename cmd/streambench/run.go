@@ -139,6 +139,7 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 		}
 	}()
 
+	opts = append(opts, harness.WithArtifacts(outDir))
 	fmt.Fprintf(stderr, "streambench %s: running %s for %v\n", harness.Version(), plan.Describe(), plan.Duration())
 	prog := newProgress(stderr, plan.Duration(), !f.noProgress)
 	opts = append(opts, harness.WithProgress(prog.update, prog.every()))

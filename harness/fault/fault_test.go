@@ -17,7 +17,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var allNet = Caps{Link: "bufconn", Net: []string{"bandwidth", "blackhole", "latency", "limit_data", "sever", "slicer", "slow_close"}, Server: true, Stream: true}
+var allNet = Caps{Link: "bufconn", Net: []string{"bandwidth", "blackhole", "latency", "limit_data", "sever", "slicer", "slow_close"}, Server: ServerKinds(OnBuiltin), Stream: true}
 
 func parse(t *testing.T, faults string) *scenario.Scenario {
 	t.Helper()
@@ -158,6 +158,8 @@ func (e *fakeEnv) Network(o Occurrence, conns []Member) (func() error, error) {
 	return func() error { e.note("net revert %s", o.Name()); return nil }, nil
 }
 func (e *fakeEnv) StopServer(grace time.Duration) bool { e.note("stop grace=%v", grace); return true }
+func (e *fakeEnv) Pause() error                        { e.note("pause"); return nil }
+func (e *fakeEnv) Resume() error                       { e.note("resume"); return nil }
 func (e *fakeEnv) StartServer() error                  { e.note("start"); return nil }
 func (e *fakeEnv) SetMaxConnectionAge(age, grace time.Duration) {
 	e.note("age %v %v", age, grace)

@@ -15,12 +15,33 @@ type ServerParams struct {
 
 // serverKinds act on the target's server process through Env.
 var serverKinds = []Kind{
-	{Name: "server_restart", Layer: Server, Doc: "hard-stop the server (every stream ends at once), serve again on the same address after `for:`", allowed: []string{},
+	{Name: "server_restart", Layer: Server, on: OnBuiltin | OnProcess, acts: "the target's server (a command target's process: SIGKILL, then started again on the same port)",
+		Doc: "hard-stop the server (every stream ends at once; a command target's process is killed), serve again on the same address after `for:`", allowed: []string{},
 		params: func() any { return &ServerParams{} }, check: checkServer("server_restart", false, false), disrupt: restartServer(false)},
-	{Name: "graceful_restart", Layer: Server, Doc: "GracefulStop (GOAWAY; in-flight streams drain for up to grace, default 5s, then a hard stop), serve again after `for:`", allowed: []string{"grace"},
+	{Name: "graceful_restart", Layer: Server, on: OnBuiltin | OnProcess, acts: "the target's server (a command target's process: SIGTERM, SIGKILL after grace, started again)",
+		Doc: "GracefulStop (GOAWAY; in-flight streams drain for up to grace, default 5s, then a hard stop; a command target gets SIGTERM, then SIGKILL after grace), serve again after `for:`", allowed: []string{"grace"},
 		params: func() any { return &ServerParams{} }, check: checkServer("graceful_restart", true, false), disrupt: restartServer(true)},
-	{Name: "max_connection_age", Layer: Server, Doc: "while active, the server sends GOAWAY to connections older than age (grace to drain); entering and leaving the window is a graceful restart", allowed: []string{"age", "grace"},
+	{Name: "max_connection_age", Layer: Server, on: OnBuiltin, acts: "the builtin server's settings",
+		Doc: "while active, the server sends GOAWAY to connections older than age (grace to drain); entering and leaving the window is a graceful restart", allowed: []string{"age", "grace"},
 		params: func() any { return &ServerParams{} }, check: checkServer("max_connection_age", true, true), disrupt: maxConnectionAge},
+	{Name: "pause", Layer: Server, on: OnProcess, acts: "a process streambench runs (SIGSTOP, SIGCONT)",
+		Doc: "SIGSTOP the target's process for `for:`, then SIGCONT: a hung server that keeps its sockets open (command targets)", allowed: []string{},
+		params: func() any { return &ServerParams{} }, check: checkServer("pause", false, false), disrupt: pauseServer},
+}
+
+// pauseServer stops the process (SIGSTOP) until the occurrence ends.
+func pauseServer(o Occurrence, env Env) (func() error, error) {
+	if err := env.Pause(); err != nil {
+		return nil, err
+	}
+	env.Event("server_pause", o.Name(), "SIGSTOP")
+	return func() error {
+		if err := env.Resume(); err != nil {
+			return err
+		}
+		env.Event("server_resume", o.Name(), "SIGCONT")
+		return nil
+	}, nil
 }
 
 func checkServer(kind string, grace, age bool) func(any) error {
@@ -101,4 +122,26 @@ func maxConnectionAge(o Occurrence, env Env) (func() error, error) {
 		stopServer(o, env, grace)
 		return startServer(o, env)
 	}, nil
+}
+
+// Targets is a set of targets a server kind can act on.
+type Targets int
+
+// Targets a server kind can act on.
+const (
+	// OnBuiltin: the in-process reference servers.
+	OnBuiltin Targets = 1 << iota
+	// OnProcess: a process streambench started (a command target).
+	OnProcess
+)
+
+// ServerKinds lists the server kinds that can act on target t.
+func ServerKinds(t Targets) []string {
+	var out []string
+	for _, k := range serverKinds {
+		if k.on&t != 0 {
+			out = append(out, k.Name)
+		}
+	}
+	return out
 }

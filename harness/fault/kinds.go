@@ -52,6 +52,11 @@ type Kind struct {
 	// allowed are the kind's settings (fields of its params struct).
 	allowed []string
 
+	// on says which targets a server kind can act on (OnBuiltin,
+	// OnProcess or both), and acts what it acts on, for errors.
+	on   Targets
+	acts string
+
 	// The kind's behaviour, by layer (the capability it has):
 	// disrupt starts a server kind's occurrence through env and returns
 	// its revert (nil: nothing to revert).

@@ -23,6 +23,10 @@ type Env interface {
 	// SetMaxConnectionAge sets the server's max connection age (0: none)
 	// for its next start.
 	SetMaxConnectionAge(age, grace time.Duration)
+	// Pause stops the target's process (SIGSTOP); Resume lets it go on
+	// (SIGCONT). Only a command target has a process to pause.
+	Pause() error
+	Resume() error
 	// Event records a moment on the run's timeline.
 	Event(kind, fault, detail string)
 }

@@ -36,11 +36,15 @@ type Caps struct {
 	Link string
 	// Net are the network kinds that link can inject.
 	Net []string
-	// Server: streambench controls the target's server (restarts).
-	Server bool
+	// Server are the server kinds the target can take (restarts of an
+	// in-process server, or of a process streambench runs; pauses of a
+	// process).
+	Server []string
 	// Stream: the target's server runs streambench's stream-fault
 	// interceptor.
 	Stream bool
+	// Target names the target in errors ("address target (127.0.0.1:9)").
+	Target string
 	// Refused, when set, says why the target takes no fault at all.
 	Refused string
 }
@@ -89,13 +93,13 @@ func Compile(sc *scenario.Scenario, caps Caps) ([]*Spec, error) {
 				continue
 			}
 		case Server:
-			if !caps.Server {
-				add(p+".kind", "%s acts on the target's server, which this target does not let streambench control", k.Name)
+			if !contains(caps.Server, k.Name) {
+				add(p+".kind", "%s acts on %s; the %s takes %s", k.Name, k.acts, caps.Target, serverChoices(caps.Server))
 				continue
 			}
 		case Stream:
 			if !caps.Stream {
-				add(p+".kind", "%s acts at the target's gRPC layer, which only the builtin target exposes", k.Name)
+				add(p+".kind", "%s acts at the target's gRPC layer, which only the builtin target exposes (the %s does not)", k.Name, caps.Target)
 				continue
 			}
 		}
@@ -120,6 +124,13 @@ func Compile(sc *scenario.Scenario, caps Caps) ([]*Spec, error) {
 		return nil, errs
 	}
 	return out, nil
+}
+
+func serverChoices(kinds []string) string {
+	if len(kinds) == 0 {
+		return "no server faults (only a builtin or command target does)"
+	}
+	return "server faults " + strings.Join(kinds, ", ")
 }
 
 // Net is the link fault of a network spec's repetition rep, seeded from

@@ -232,6 +232,9 @@ type TCP struct {
 	mu   sync.Mutex
 	addr string
 	reg  *registry
+	// upstream: addr is a server's own listener that the link sits in
+	// front of (Front); Listen is then an error.
+	upstream bool
 }
 
 // NewTCP returns a loopback TCP link.
@@ -244,6 +247,9 @@ func (t *TCP) Name() string { return KindTCP }
 func (t *TCP) Listen() (net.Listener, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.upstream {
+		return nil, fmt.Errorf("tcp link: in front of %s, which listens itself", t.addr)
+	}
 	addr := t.addr
 	if addr == "" {
 		addr = "127.0.0.1:0"

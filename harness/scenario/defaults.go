@@ -12,6 +12,8 @@ const (
 	DefaultFeedRing     = 4096
 	DefaultFeedQueue    = 1024
 	DefaultConnections  = 1
+	DefaultReadyTimeout = Duration(10 * time.Second)
+	DefaultStopTimeout  = Duration(5 * time.Second)
 	DefaultRepeat       = true
 )
 
@@ -38,8 +40,19 @@ func (s *Scenario) Defaults() {
 	if s.GracefulStop == 0 && !s.Has("graceful_stop") {
 		s.GracefulStop = DefaultGracefulStop
 	}
-	if s.Target.Builtin == nil && s.Target.Address == "" {
+	if s.Target.Builtin == nil && s.Target.Address == "" && len(s.Target.Command) == 0 {
 		s.Target.Builtin = &Builtin{}
+	}
+	if len(s.Target.Command) > 0 {
+		if s.Target.Ready == nil {
+			s.Target.Ready = &Ready{}
+		}
+		if s.Target.Ready.Timeout == 0 && !s.Has("target.ready.timeout") {
+			s.Target.Ready.Timeout = DefaultReadyTimeout
+		}
+		if s.Target.StopTimeout == 0 && !s.Has("target.stop_timeout") {
+			s.Target.StopTimeout = DefaultStopTimeout
+		}
 	}
 	if b := s.Target.Builtin; b != nil {
 		f := &b.Feed
@@ -56,7 +69,7 @@ func (s *Scenario) Defaults() {
 		if f.Queue == 0 && !s.Has(p+"queue") {
 			f.Queue = DefaultFeedQueue
 		}
-		if s.Link.Kind == "" && s.Target.Address == "" {
+		if s.Link.Kind == "" {
 			s.Link.Kind = LinkBufconn
 		}
 	}

@@ -67,13 +67,60 @@ type Scenario struct {
 	remote bool
 }
 
-// Target is the server under test: the builtin reference servers, or an
-// address of a server speaking the reference protocol. Exactly one is set.
+// Target is the server under test: the builtin reference servers, the
+// address of a running server, or a command streambench starts. Exactly one
+// kind is set.
 type Target struct {
 	// Builtin runs the reference servers in-process with these settings.
 	Builtin *Builtin `yaml:"builtin"`
 	// Address is host:port of an external server (loopback only).
 	Address string `yaml:"address"`
+	// Command is a process streambench starts, serves the run against and
+	// stops: the program and its arguments, "{port}" replaced by a free
+	// loopback port it must listen on.
+	Command []string `yaml:"command"`
+	// Env adds KEY=VALUE entries to the command's environment ("{port}"
+	// replaced too).
+	Env []string `yaml:"env"`
+	// Dir is the command's working directory (default: streambench's).
+	Dir string `yaml:"dir"`
+	// Ready says when the command serves (default: grpc.health.v1 answers
+	// SERVING), within a bound.
+	Ready *Ready `yaml:"ready"`
+	// StopTimeout is how long the command gets after SIGTERM before
+	// SIGKILL, at the end of the run (default 5s).
+	StopTimeout Duration `yaml:"stop_timeout"`
+}
+
+// Ready is how streambench knows a command target serves: grpc.health.v1
+// answering SERVING (the default), a TCP connect, or an output line.
+type Ready struct {
+	// TCP: ready once a TCP connect to its port succeeds.
+	TCP bool `yaml:"tcp"`
+	// Log: ready once a line of its output matches this regexp.
+	Log string `yaml:"log"`
+	// Timeout bounds the wait (default 10s); a target not ready by then is
+	// a target failure (exit 3).
+	Timeout Duration `yaml:"timeout"`
+}
+
+// Kind is the target's kind: "builtin", "address", "command", or "" when
+// none or several are set (Validate says which).
+func (t Target) Kind() string {
+	n, kind := 0, ""
+	if t.Builtin != nil {
+		n, kind = n+1, "builtin"
+	}
+	if t.Address != "" {
+		n, kind = n+1, "address"
+	}
+	if len(t.Command) > 0 {
+		n, kind = n+1, "command"
+	}
+	if n != 1 {
+		return ""
+	}
+	return kind
 }
 
 // Builtin holds the settings of the in-process reference servers.

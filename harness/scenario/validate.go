@@ -89,20 +89,22 @@ func (v *validator) scenario() {
 
 func (v *validator) target() {
 	s := v.s
-	builtin, address := s.Target.Builtin != nil, s.Target.Address != ""
-	switch {
-	case builtin && address:
-		v.add("target", "set exactly one of target.builtin and target.address, not both")
-	case !builtin && !address:
-		v.add("target", "set one of target.builtin and target.address")
+	t := s.Target
+	builtin, address, command := t.Builtin != nil, t.Address != "", len(t.Command) > 0
+	switch n := btoi(builtin) + btoi(address) + btoi(command); {
+	case n > 1:
+		v.add("target", "set exactly one of target.builtin, target.address and target.command, not several")
+	case n == 0:
+		v.add("target", "set one of target.builtin, target.address and target.command")
 	}
 	if address {
-		v.address(s.Target.Address)
+		v.address(t.Address)
 	}
+	v.command(t)
 	if k := s.Link.Kind; k != "" && !slices.Contains(LinkKinds, k) {
 		v.add("link", "%s", UnknownChoice("link", k, LinkKinds))
-	} else if address && k == LinkBufconn {
-		v.add("link", "bufconn does not apply to an address target, which is reached over TCP; remove link or write link: tcp")
+	} else if !builtin && k == LinkBufconn {
+		v.add("link", "bufconn is in-memory and reaches only the builtin target; reach an address or command target over tcp (the default) or toxiproxy")
 	}
 	if b := s.Target.Builtin; b != nil {
 		const p = "target.builtin."
@@ -122,6 +124,62 @@ func (v *validator) target() {
 		}
 		v.buffers(p+"server.buffers.", b.Server.Buffers)
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// portToken is replaced in a command target's argv and env by the port it
+// must listen on.
+const portToken = "{port}"
+
+// command checks a command target's settings, and that the other target
+// kinds set none of them.
+func (v *validator) command(t Target) {
+	if len(t.Command) == 0 {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"env", len(t.Env) > 0}, {"dir", t.Dir != ""}, {"ready", t.Ready != nil}, {"stop_timeout", t.StopTimeout != 0}} {
+			if f.set {
+				v.add("target."+f.name, "applies to a command target only (target.command)")
+			}
+		}
+		return
+	}
+	if t.Command[0] == "" {
+		v.add("target.command", "the program (the first entry) must not be empty")
+	}
+	hasPort := false
+	for _, a := range append(append([]string(nil), t.Command...), t.Env...) {
+		hasPort = hasPort || strings.Contains(a, portToken)
+	}
+	if !hasPort {
+		v.add("target.command", "tell the process where to listen: put %s in an argument or an env entry (e.g. --addr 127.0.0.1:%s); streambench picks a free loopback port", portToken, portToken)
+	}
+	for i, e := range t.Env {
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+			v.add(indexPath("target.env", i), "%s is not KEY=VALUE", quote(e))
+		}
+	}
+	if r := t.Ready; r != nil {
+		if r.TCP && r.Log != "" {
+			v.add("target.ready", "give one of tcp and log (or neither: grpc.health.v1 SERVING)")
+		}
+		if r.Log != "" {
+			if _, err := regexp.Compile(r.Log); err != nil {
+				v.add("target.ready.log", "not a regexp: %v", err)
+			}
+		}
+		if r.Timeout <= 0 || r.Timeout > MaxDuration {
+			v.add("target.ready.timeout", "must be > 0 and at most %s, got %s", MaxDuration, r.Timeout)
+		}
+	}
+	v.nonNegative("target.stop_timeout", t.StopTimeout)
 }
 
 // address checks that addr is host:port on a loopback host, with a port a

@@ -28,9 +28,6 @@ func (v *validator) chaos() {
 			v.add("link.toxiproxy.address", "%v", err)
 		}
 	}
-	if s.Link.Kind == LinkToxiproxy && s.Target.Address != "" {
-		v.add("link", "a toxiproxy link proxies the builtin target; an address target is reached over tcp")
-	}
 	for i := range s.Groups {
 		v.groupChaos(i, &s.Groups[i])
 	}

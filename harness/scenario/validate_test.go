@@ -11,7 +11,7 @@ func TestValidateInCode(t *testing.T) {
 	want := []string{
 		"name: must be set; it names the report folder (out/<name>/)",
 		"duration: must be set, e.g. duration: 30s",
-		"target: set one of target.builtin and target.address",
+		"target: set one of target.builtin, target.address and target.command",
 		"groups: at least one group is required",
 	}
 	if err == nil || err.Error() != strings.Join(want, "\n") {

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streambench/streambench/reports"
+)
+
+// writeScenario writes a scenario whose command target is bin's reference
+// servers (the streambench serve process) with extra top-level YAML.
+func commandScenario(t *testing.T, bin, name, command, rest string) string {
+	t.Helper()
+	if command == "" {
+		command = fmt.Sprintf("[%q, serve, --addr, \"127.0.0.1:{port}\"]", bin)
+	}
+	src := fmt.Sprintf("name: %s\nseed: 9\n", name) + "target:\n  command: " + command + "\n" + rest
+	path := filepath.Join(t.TempDir(), name+".yaml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestCommandTargetRidesOutProcessFaults: the reference servers run as a
+// process streambench starts; a toxiproxy link sits in front of it; the
+// process is severed from, killed and restarted, paused (SIGSTOP) and
+// gracefully restarted. Streams end, clients recover, nothing is wrong or
+// premature, and the process is stopped at the end (its exit and output
+// file in the report).
+func TestCommandTargetRidesOutProcessFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a process")
+	}
+	bin := buildBinary(t)
+	path := commandScenario(t, bin, "cmdfaults", "", `duration: 9s
+graceful_stop: 5s
+link: toxiproxy
+groups:
+  - {name: pow, rpc: Math/Pow, clients: 20, connections: 2, messages: 10, interval: 20ms, idle: 0s}
+  - {name: sqrt, rpc: Math/Sqrt, clients: 10, messages: 5, stream_timeout: 3s}
+faults:
+  - {at: 1s, kind: sever}
+  - {at: 2s, for: 500ms, kind: server_restart}
+  - {at: 4s, for: 1s, kind: pause}
+  - {at: 6s, kind: graceful_restart, grace: 500ms}
+assert:
+  - eof: clean
+  - correct
+  - recovered
+  - pow.streams.completed > 20
+`)
+	out := t.TempDir()
+	code, stdout, stderr := cli(t, "run", "--no-progress", "--out", out, path)
+	if code != ExitPass {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	rep, err := reports.Load(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := rep.TargetProcess
+	if p == nil || p.Restarts != 2 || p.Pid == 0 || p.Exit != "exit status 0" || p.Log != filepath.Join(out, "target.log") {
+		t.Fatalf("target process: %+v", p)
+	}
+	if b, err := os.ReadFile(p.Log); err != nil || !strings.Contains(string(b), "listening on 127.0.0.1:") {
+		t.Errorf("target.log: %q, %v", b, err)
+	}
+	kinds := map[string]int{}
+	for _, e := range rep.Events {
+		kinds[e.Kind]++
+	}
+	for _, k := range []string{"server_stop", "server_start", "server_pause", "server_resume"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s event: %v", k, kinds)
+		}
+	}
+	if rep.Group("pow").Ends["status:Unavailable"] == 0 {
+		t.Errorf("no stream saw the faults: %v", rep.Group("pow").Ends)
+	}
+}
+
+// TestCommandTargetThatDiesIsAHarnessError: a target process that exits by
+// itself during the run is an event on the timeline and a harness error
+// naming it with its last output (exit 3), not a leak-probe error.
+func TestCommandTargetThatDiesIsAHarnessError(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a process")
+	}
+	bin := buildBinary(t)
+	command := fmt.Sprintf("[timeout, 2, %q, serve, --addr, \"127.0.0.1:{port}\"]", bin)
+	path := commandScenario(t, bin, "cmddies", command, `duration: 5s
+groups:
+  - {name: pow, rpc: Math/Pow, clients: 4, messages: 5, interval: 10ms}
+`)
+	out := t.TempDir()
+	start := time.Now()
+	code, stdout, stderr := cli(t, "run", "--no-progress", "--out", out, path)
+	if code != ExitHarness {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, ExitHarness, stdout, stderr)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("took %v", took)
+	}
+	for _, w := range []string{"target process", "exited by itself", "streambench serve: stopping"} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, stderr)
+		}
+	}
+	if strings.Contains(stderr, "leak check: channelz") {
+		t.Errorf("the dead target shows as a leak-probe error:\n%s", stderr)
+	}
+	rep, err := reports.Load(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range rep.Events {
+		found = found || e.Kind == "target_exit"
+	}
+	if !found {
+		t.Errorf("no target_exit event: %+v", rep.Events)
+	}
+}
+
+// TestCommandTargetNeverReady: a process that never serves, or exits
+// before it does, is exit 3 within the readiness bound, with its output.
+func TestCommandTargetNeverReady(t *testing.T) {
+	for _, tc := range []struct {
+		name, command string
+		want          []string
+	}{
+		{"never serves", `[sleep, "30"]` + "\n  env: [\"PORT={port}\"]\n  ready: {timeout: 1s}", []string{"not ready (grpc.health.v1 SERVING", "before the bound"}},
+		{"exits first", `[sh, -c, "echo no such thing on {port}; exit 7"]` + "\n  ready: {tcp: true, timeout: 5s}", []string{"exited (exit status 7) before it was ready", "no such thing on"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := commandScenario(t, "", "never", tc.command, "duration: 5s\ngroups:\n  - {name: pow, rpc: Math/Pow, clients: 1}\n")
+			start := time.Now()
+			code, stdout, stderr := cli(t, "run", "--no-progress", "--out", t.TempDir(), path)
+			if code != ExitHarness {
+				t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+			}
+			if took := time.Since(start); took > 10*time.Second {
+				t.Errorf("took %v", took)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+}
