@@ -3,9 +3,9 @@ package harness
 import (
 	"context"
 	"errors"
-	"syscall"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/streambench/streambench/harness/clock"
