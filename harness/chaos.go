@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"errors"
+	"slices"
 	"fmt"
 	"sync"
 	"syscall"
@@ -22,10 +23,19 @@ type events struct {
 	list  []reports.Event
 }
 
-func (e *events) add(kind, fault, detail string) {
+func (e *events) add(kind, fault, detail string) { e.addAt(e.now(), kind, fault, detail) }
+
+// addAt records an event that happened at t (before now), keeping the list
+// in time order.
+func (e *events) addAt(t time.Time, kind, fault, detail string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.list = append(e.list, reports.Event{Offset: e.now().Sub(e.start).Seconds(), Kind: kind, Fault: fault, Detail: detail})
+	ev := reports.Event{Offset: t.Sub(e.start).Seconds(), Kind: kind, Fault: fault, Detail: detail}
+	i := len(e.list)
+	for i > 0 && e.list[i-1].Offset > ev.Offset {
+		i--
+	}
+	e.list = slices.Insert(e.list, i, ev)
 }
 
 func (e *events) all() []reports.Event {

@@ -128,6 +128,8 @@ type run struct {
 	// watcher (guarded by crashMu) and joined to errs at teardown.
 	crash   error
 	crashMu sync.Mutex
+	// watch is what the address target's watcher found.
+	watch targetWatch
 }
 
 type group struct {
@@ -375,6 +377,8 @@ func (r *run) execute(ctx context.Context) {
 		r.startGroup(g, cs, hard, stop, &clients)
 	}
 	waitFaults := r.startTimeline(stop)
+	watchDone := make(chan struct{})
+	waitWatch := r.watchTarget(watchDone)
 
 	samplerDone := make(chan struct{})
 	samplerStop := make(chan struct{})
@@ -416,8 +420,13 @@ func (r *run) execute(ctx context.Context) {
 		}
 	}
 	r.end = r.cfg.now()
+	close(watchDone)
+	waitWatch()
 	close(samplerStop)
 	<-samplerDone
+	if err := r.targetDown(); err != nil {
+		r.errs = append(r.errs, err)
+	}
 
 	// Teardown in the order the link needs: faults off, clients closed,
 	// server stopped, link closed (toxiproxy leaks a latency pipe

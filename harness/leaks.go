@@ -55,7 +55,8 @@ func (r *run) checkLeaks() {
 	case TargetAddress:
 		// A sharded run's target is shard 0's to check: the other shards'
 		// streams would still be in flight in its counters.
-		if sh := r.p.ov.Shard; sh == nil || sh.Index == 0 {
+		// A target found down has nothing to ask either.
+		if sh := r.p.ov.Shard; (sh == nil || sh.Index == 0) && !r.targetIsDown() {
 			probes = append(probes, leak.ChannelzProbe{Target: r.p.Address()})
 		}
 	case TargetCommand:

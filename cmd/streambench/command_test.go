@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +156,60 @@ func TestCommandTargetNeverReady(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAddressTargetThatDiesIsSaid: an address target (a serve process
+// streambench did not start) killed mid-run is a target_down event at its
+// time and a harness error naming it and the streams that failed after it
+// (exit 3), not a leak-probe error at the end.
+func TestAddressTargetThatDiesIsSaid(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a process")
+	}
+	bin := buildBinary(t)
+	srv := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
+	stdout, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = srv.Wait(); close(done) }()
+	t.Cleanup(func() { _ = srv.Process.Kill(); <-done })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := regexp.MustCompile(`127\.0\.0\.1:\d+`).FindString(line)
+	kill := time.AfterFunc(1500*time.Millisecond, func() { _ = srv.Process.Kill() })
+	defer kill.Stop()
+	out := t.TempDir()
+	code, so, se := cli(t, "run", "--no-progress", "--duration", "5s", "--out", out, "--target", addr, mini)
+	if code != ExitHarness {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, ExitHarness, so, se)
+	}
+	for _, w := range []string{"target " + addr + " stopped answering at ", "connection refused", "streams failed from then on"} {
+		if !strings.Contains(se, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, se)
+		}
+	}
+	if strings.Contains(se, "leak check: channelz") {
+		t.Errorf("a dead target shows as a leak-probe error:\n%s", se)
+	}
+	rep, err := reports.Load(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at float64
+	for _, e := range rep.Events {
+		if e.Kind == "target_down" {
+			at = e.Offset
+		}
+	}
+	if at < 1 || at > 3 {
+		t.Errorf("target_down at %.2fs, want soon after the kill at 1.5s: %+v", at, rep.Events)
 	}
 }
