@@ -3,8 +3,8 @@ package harness
 import (
 	"context"
 	"errors"
-	"slices"
 	"fmt"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
