@@ -36,6 +36,16 @@ func (e *events) add(kind, fault, detail string) {
 	e.list = append(e.list, reports.Event{Offset: e.now().Sub(e.start).Seconds(), Kind: kind, Fault: fault, Detail: detail})
 }
 
+// from returns the events added after the first i.
+func (e *events) from(i int) []reports.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if i >= len(e.list) {
+		return nil
+	}
+	return append([]reports.Event(nil), e.list[i:]...)
+}
+
 func (e *events) all() []reports.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()

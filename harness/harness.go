@@ -141,6 +141,7 @@ type run struct {
 	resources    reports.Resources
 	resMu        sync.Mutex // guards resources until the run's end
 	windows      []reports.Window
+	live         liveFaults // the faults Progress shows (the sampler's)
 	groupReports []reports.Group
 	errs         []error
 }
@@ -506,13 +507,22 @@ func (r *run) emit(phase string) {
 		return
 	}
 	p := Progress{Elapsed: r.cfg.now().Sub(r.start), Duration: r.duration, Phase: phase}
+	last, span := r.lastWindows()
 	for _, g := range r.groups {
 		c := g.rec.Counters()
-		p.Groups = append(p.Groups, GroupProgress{
+		gp := GroupProgress{
 			Name: g.spec.Name, Active: c.Started - c.Ended,
 			Opened: c.Started, Failed: c.Failed, Received: c.Received,
-		})
+		}
+		if w, ok := last[g.spec.Name]; ok && span > 0 {
+			gp.Rate = float64(w.Received) / span
+			if w.Latency != nil {
+				gp.P99 = time.Duration(w.Latency.P99MS * float64(time.Millisecond))
+			}
+		}
+		p.Groups = append(p.Groups, gp)
 	}
+	p.Faults = r.live.update(r.events.from(r.live.seen), p.Elapsed, r.instantFault)
 	r.cfg.progress(p)
 }
 
