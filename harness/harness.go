@@ -508,6 +508,7 @@ func (r *run) emit(phase string) {
 	}
 	p := Progress{Elapsed: r.cfg.now().Sub(r.start), Duration: r.duration, Phase: phase}
 	last, span := r.lastWindows()
+	p.Window = time.Duration(span * float64(time.Second))
 	for _, g := range r.groups {
 		c := g.rec.Counters()
 		gp := GroupProgress{

@@ -67,6 +67,9 @@ type Progress struct {
 	Phase string
 	// Groups are per-group running totals.
 	Groups []GroupProgress
+	// Window is the span of the per-second window that GroupProgress.Rate
+	// and P99 cover (0 before the first window: no figure yet).
+	Window time.Duration
 	// Faults names the fault occurrences active now ("faults[1] latency
 	// #2"), oldest first; an instant one (sever) for a second after it fired.
 	Faults []string

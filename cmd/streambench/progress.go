@@ -42,9 +42,10 @@ type progress struct {
 	opts []mpb.ContainerOption
 	tty  bool
 
-	once sync.Once // makes the live view
-	mu   sync.Mutex
-	last harness.Progress
+	once     sync.Once // makes the live view
+	finished sync.Once // ends it
+	mu       sync.Mutex
+	last     harness.Progress
 	// live view (tty): the container and a bar per group, made on the
 	// first update (the group names come with it).
 	bars      *mpb.Progress
@@ -126,7 +127,7 @@ func plainLine(pr harness.Progress) string {
 		if i > 0 {
 			sep = " | "
 		}
-		fmt.Fprintf(&b, "%s%s: %s open, %s msg/s, p99 %s, %d err", sep, g.Name, count(g.Active), rate(g.Rate), latency(g.P99), g.Failed)
+		fmt.Fprintf(&b, "%s%s: %s open, %s msg/s, p99 %s, %d err", sep, g.Name, count(g.Active), rate(pr, g.Rate), latency(g.P99), g.Failed)
 	}
 	if len(pr.Faults) > 0 {
 		b.WriteString(" | faults: " + strings.Join(pr.Faults, ", "))
@@ -144,13 +145,16 @@ func (p *progress) updateLive(pr harness.Progress) {
 	p.mu.Lock()
 	bars := p.groupBars
 	p.mu.Unlock()
-	total := p.duration.Milliseconds()
-	cur := min(pr.Elapsed.Milliseconds(), total)
+	// A bar whose current reaches its total completes and is drawn no
+	// more, so it stops a millisecond short until the run is done.
+	cur := min(pr.Elapsed.Milliseconds(), max(p.duration.Milliseconds(), 1)-1)
 	for _, b := range bars {
 		b.SetCurrent(cur)
-		if pr.Phase == "done" {
-			b.SetTotal(-1, true)
-		}
+	}
+	if pr.Phase == "done" {
+		// Stop mpb's goroutines now: the run's leak check comes after
+		// "done" and would count them as leaked.
+		p.finish()
 	}
 }
 
@@ -192,7 +196,7 @@ func (p *progress) stats(i, width int) string {
 		return ""
 	}
 	keep := 2 + barLeast + len(timeLeft(p.last))
-	return statsLine(p.last.Groups[i], p.nameWidth, width-keep)
+	return statsLine(p.last, i, p.nameWidth, width-keep)
 }
 
 // tail is the time left and the active faults, fitted to width less the
@@ -207,15 +211,16 @@ func (p *progress) tail(width int) string {
 // fields have fixed widths so that the lines stay aligned from frame to
 // frame; when they do not all fit, latency, then rate, then errors, then
 // open streams are left out, and the name is cut last.
-func statsLine(g harness.GroupProgress, nameWidth, width int) string {
+func statsLine(pr harness.Progress, i, nameWidth, width int) string {
 	if width <= 0 {
 		return ""
 	}
+	g := pr.Groups[i]
 	name := clipText(g.Name, nameWidth)
 	name += strings.Repeat(" ", nameWidth-utf8.RuneCountInString(name))
 	fields := []string{
 		fmt.Sprintf("%7s open", count(g.Active)),
-		fmt.Sprintf("%7s msg/s", rate(g.Rate)),
+		fmt.Sprintf("%7s msg/s", rate(pr, g.Rate)),
 		fmt.Sprintf("p99 %7s", latency(g.P99)),
 		fmt.Sprintf("%6s err", count(g.Failed)),
 	}
@@ -314,8 +319,14 @@ func thousands(n uint64) string {
 	return s[:len(s)-3] + "," + s[len(s)-3:]
 }
 
-// rate renders messages per second like count.
-func rate(r float64) string { return count(uint64(r + 0.5)) }
+// rate renders messages per second like count ("-" before the first
+// per-second window).
+func rate(pr harness.Progress, r float64) string {
+	if pr.Window <= 0 {
+		return "-"
+	}
+	return count(uint64(r + 0.5))
+}
 
 // latency renders a p99 in at most 7 columns ("-" when there is none).
 func latency(d time.Duration) string {
@@ -333,7 +344,9 @@ func latency(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-// finish ends the live view: the last frame stays on screen.
+// finish ends the live view (the last frame stays on screen) and waits for
+// mpb's goroutines to end. The "done" update calls it; calling it again
+// does nothing.
 func (p *progress) finish() {
 	p.mu.Lock()
 	bars, groupBars := p.bars, p.groupBars
@@ -341,10 +354,10 @@ func (p *progress) finish() {
 	if bars == nil {
 		return
 	}
-	for _, b := range groupBars {
-		if !b.Completed() {
+	p.finished.Do(func() {
+		for _, b := range groupBars {
 			b.SetTotal(-1, true)
 		}
-	}
-	bars.Wait()
+		bars.Wait()
+	})
 }

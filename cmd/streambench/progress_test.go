@@ -12,6 +12,7 @@ import (
 
 	"github.com/mattn/go-runewidth"
 	"github.com/vbauerster/mpb/v8"
+	"go.uber.org/goleak"
 
 	"github.com/streambench/streambench/harness"
 )
@@ -79,7 +80,7 @@ var ansiRE = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
 // sample is a run with long group names, big figures and two faults.
 func sample(phase string, elapsed time.Duration) harness.Progress {
 	return harness.Progress{
-		Elapsed: elapsed, Duration: 90 * time.Second, Phase: phase,
+		Elapsed: elapsed, Duration: 90 * time.Second, Phase: phase, Window: time.Second,
 		Groups: []harness.GroupProgress{
 			{Name: "subscribers", Active: 120_000, Opened: 130_000, Failed: 12_345, Received: 9_000_000, Rate: 61_234.4, P99: 4321 * time.Millisecond},
 			{Name: "pow", Active: 300, Opened: 3000, Failed: 0, Received: 60_000, Rate: 5960, P99: 1234 * time.Microsecond},
@@ -133,7 +134,15 @@ func TestLiveProgressFitsTheTerminal(t *testing.T) {
 					t.Errorf("first line lacks %q:\n%s", s, lines[0])
 				}
 			}
+			p.update(sample("draining", 91*time.Second))
+			if f := ft.frame(t, refresh); !strings.Contains(f, "draining") {
+				t.Errorf("the frame after the duration does not say draining:\n%s", f)
+			}
 			p.update(sample("done", 95*time.Second))
+			// The run's leak check follows "done": mpb must be gone by then.
+			if err := goleak.Find(); err != nil {
+				t.Errorf("the live view still runs after done: %v", err)
+			}
 			p.finish()
 			ft.mu.Lock()
 			last := ansiRE.ReplaceAllString(ft.frames[len(ft.frames)-1], "")
@@ -148,9 +157,9 @@ func TestLiveProgressFitsTheTerminal(t *testing.T) {
 // TestStatsLineFits: at every width from 1 to 160 the figures fit in the
 // width given, and the widest shows them all.
 func TestStatsLineFits(t *testing.T) {
-	g := sample("running", time.Second).Groups[0]
+	pr := sample("running", time.Second)
 	for w := 1; w <= 160; w++ {
-		s := statsLine(g, 11, w)
+		s := statsLine(pr, 0, 11, w)
 		if n := runewidth.StringWidth(s); n > w {
 			t.Fatalf("width %d: %q is %d columns", w, s, n)
 		}
@@ -158,7 +167,12 @@ func TestStatsLineFits(t *testing.T) {
 			t.Fatalf("width %d: tail %q leaves no room for the bar", w, tl)
 		}
 	}
-	if s := statsLine(g, 11, 160); s != "subscribers    120k open   61.2k msg/s p99   4.32s  12.3k err" {
+	pr.Window = 0
+	if s := statsLine(pr, 0, 11, 160); !strings.Contains(s, "      - msg/s") {
+		t.Errorf("before the first window the rate is %q, want -", s)
+	}
+	pr.Window = time.Second
+	if s := statsLine(pr, 0, 11, 160); s != "subscribers    120k open   61.2k msg/s p99   4.32s  12.3k err" {
 		t.Errorf("full line = %q", s)
 	}
 }
