@@ -151,13 +151,13 @@ func parseYAML(file string, data []byte) (*yaml.Node, *Error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &Error{File: file, Pos: Pos{Line: 1, Column: 1}, Msg: "empty file; " + scenarioShape}
 		}
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, data, err)
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, data, err)
 	default:
 		return nil, &Error{File: file, Pos: posOf(&next), Msg: "a scenario file holds one YAML document; remove the second one (or its \"---\")"}
 	}
@@ -169,20 +169,108 @@ func parseYAML(file string, data []byte) (*yaml.Node, *Error) {
 
 const scenarioShape = "a scenario is a mapping with at least name, duration and groups"
 
-// yamlError converts a YAML syntax error. The parser reports lines only;
-// when it reports none the problem is on the first line.
-func yamlError(file string, err error) *Error {
+// yamlError converts a YAML syntax error. The parser reports lines only,
+// and not always; syntaxPos finds the position.
+func yamlError(file string, data []byte, err error) *Error {
 	msg := err.Error()
-	pos := Pos{Line: 1}
+	line := 0
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		if n, err := strconv.Atoi(m[1]); err == nil && n > 0 {
-			pos.Line = n
+			line = n
 		}
 		msg = m[2]
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
-	return &Error{File: file, Pos: pos, Msg: "invalid YAML: " + msg}
+	return &Error{File: file, Pos: syntaxPos(data, line, err.Error()), Msg: "invalid YAML: " + msg}
+}
+
+// maxSyntaxSearch bounds the bytes syntaxPos parses in all.
+const maxSyntaxSearch = 8 << 20
+
+// syntaxPos finds the line and column of a YAML syntax error whose text is
+// msg; line is the line the text names (0 when it names none).
+//
+// yaml.v3 keeps the position in its parser, but its error text carries a
+// line only (for the parser's errors, the line where the enclosing
+// construct began, counted from 0; none when that is the first line), and
+// it exports no error type with the position. So syntaxPos cuts the source
+// after each character in turn, from the start of the named line, and
+// parses what comes before the cut: the first cut that fails with the very
+// same text is where the parser met the problem. That is exact for the
+// scanner's errors (a stray ":", a tab, a character that cannot start a
+// token), which stop at the offending character; for the parser's it is
+// the first token that cannot belong where it stands (a key indented too
+// far, the next key after an unclosed "["). When no cut reproduces the
+// text, the position is the named line's first non-blank character. The
+// search parses at most maxSyntaxSearch bytes in all (a few kilobytes of
+// scenario are searched whole); past that the same fallback holds.
+func syntaxPos(data []byte, line int, msg string) Pos {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	budget := maxSyntaxSearch
+	search := func(l int) int {
+		prefix := bytes.Join(lines[:l-1], nil)
+		text := bytes.TrimRight(lines[l-1], "\r\n")
+		cut := make([]byte, 0, len(prefix)+len(text)+1)
+		for i := range text {
+			if !utf8.RuneStart(text[i]) {
+				continue
+			}
+			end := i + 1
+			for end < len(text) && !utf8.RuneStart(text[end]) {
+				end++
+			}
+			if budget -= len(prefix) + end + 1; budget < 0 {
+				return 0
+			}
+			cut = append(append(append(cut[:0], prefix...), text[:end]...), '\n')
+			if yamlFailure(cut) == msg {
+				return utf8.RuneCount(text[:i]) + 1
+			}
+		}
+		return 0
+	}
+	firstNonBlank := func(l int) int {
+		text := bytes.TrimRight(lines[l-1], "\r\n")
+		for i, r := range string(text) {
+			if r != ' ' && r != '\t' {
+				return utf8.RuneCount(text[:i]) + 1
+			}
+		}
+		return 1
+	}
+	for l := max(line, 1); l <= len(lines) && budget > 0; l++ {
+		if c := search(l); c > 0 {
+			return Pos{Line: l, Column: c}
+		}
+	}
+	switch {
+	case line == 0:
+		return Pos{Line: 1, Column: firstNonBlank(1)}
+	case line > len(lines):
+		return Pos{Line: line}
+	}
+	return Pos{Line: line, Column: firstNonBlank(line)}
+}
+
+// yamlFailure is the text of the first error parsing data's documents
+// ("" when they parse).
+func yamlFailure(data []byte) (msg string) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg = ""
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			if errors.Is(err, io.EOF) {
+				return ""
+			}
+			return err.Error()
+		}
+	}
 }
 
 // checkText refuses what YAML forbids in a stream with a precise position:
@@ -338,29 +426,47 @@ func (d *decoder) integer(n *yaml.Node, path string, v reflect.Value) error {
 		return err
 	}
 	if n.ShortTag() != intTag {
+		// YAML resolves a run of digits too long for 64 bits as a float.
+		if n.ShortTag() == floatTag && n.Style&yaml.TaggedStyle == 0 && digitsRE.MatchString(s) {
+			return d.errorf(n, path, "integer %s is out of range (%s)", clip(s), intRange(v))
+		}
 		return d.errorf(n, path, "expected an integer, got %s", describe(n))
 	}
 	i, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 0, 64)
 	if err != nil {
 		var ne *strconv.NumError
 		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
-			return d.errorf(n, path, "integer %s is out of range", s)
+			return d.errorf(n, path, "integer %s is out of range (%s)", clip(s), intRange(v))
 		}
 		return d.errorf(n, path, "expected an integer, got %s", describe(n))
 	}
 	switch v.Kind() {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		if i < 0 || v.OverflowUint(uint64(i)) {
-			return d.errorf(n, path, "integer %s is out of range (0 to %d)", s, maxUint(v))
+			return d.errorf(n, path, "integer %s is out of range (%s)", s, intRange(v))
 		}
 		v.SetUint(uint64(i))
 	default:
 		if v.OverflowInt(i) {
-			return d.errorf(n, path, "integer %s is out of range", s)
+			return d.errorf(n, path, "integer %s is out of range (%s)", s, intRange(v))
 		}
 		v.SetInt(i)
 	}
 	return nil
+}
+
+// digitsRE matches a decimal integer as YAML writes one.
+var digitsRE = regexp.MustCompile(`^[-+]?[0-9][0-9_]*$`)
+
+// intRange says which integers v holds: "0 to 255", "-9223372036854775808
+// to 9223372036854775807".
+func intRange(v reflect.Value) string {
+	switch v.Kind() {
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return fmt.Sprintf("0 to %d", maxUint(v))
+	}
+	bits := v.Type().Bits()
+	return fmt.Sprintf("%d to %d", int64(-1)<<(bits-1), int64(1)<<(bits-1)-1)
 }
 
 // maxUint is the largest value an unsigned v holds.
