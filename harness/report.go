@@ -27,6 +27,7 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 			Source:              r.sc.Source,
 			Compress:            r.cfg.compress,
 			ClientScale:         r.cfg.clientScale,
+			Target:              r.cfg.target,
 		},
 		Seed:        r.seed,
 		Start:       r.start,
@@ -58,6 +59,7 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 	}
 	if r.cfg.bug != nil {
 		rep.Target += " (planted bug: " + r.cfg.bug.Name + ")"
+		rep.Scenario.Faulty = r.cfg.bug.Name
 	}
 	rep.Groups = r.groupReports
 	for _, c := range checks {

@@ -55,7 +55,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl.StringVar(&f.target, "target", "", "run against this server (host:port on loopback) instead of the scenario's target")
 	fl.DurationVar(&f.duration, "duration", 0, "override the scenario's duration")
 	fl.Int64Var(&f.seed, "seed", 0, "override the scenario's seed (replay a run)")
-	fl.StringVar(&f.faulty, "faulty", "", "self-check: run the builtin target with a planted bug (see `streambench list`)")
+	fl.StringVar(&f.faulty, "faulty", "", "self-check: run the builtin target with a planted bug by name (streambench list names them)")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "do not print progress while running")
 	fl.Float64Var(&f.clientScale, "client-scale", 0, "multiply every group's clients and connections (e.g. 20 runs fanout.yaml's 5,000 subscribers as 100,000)")
 	fl.StringVar(&f.summaryMD, "summary-md", "", "also write a markdown summary (for a pull-request comment) to this file")
