@@ -93,10 +93,10 @@ func netFault(s *fault.Spec, seed int64, rep int) link.Fault {
 // the link would refuse is a scenario error, not a failure mid-run.
 func compileFaults(sc *scenario.Scenario) ([]*fault.Spec, error) {
 	specs, err := fault.Compile(sc, netKinds(sc))
-	if err != nil {
+	errs, _ := scenario.AsErrors(err)
+	if err != nil && errs == nil {
 		return nil, err
 	}
-	var errs scenario.Errors
 	for _, s := range specs {
 		if s.Kind.Layer != fault.Network {
 			continue
@@ -107,6 +107,7 @@ func compileFaults(sc *scenario.Scenario) ([]*fault.Spec, error) {
 		}
 	}
 	if len(errs) > 0 {
+		errs.Sort()
 		return nil, errs
 	}
 	return specs, nil

@@ -76,7 +76,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts ...Option) (*reports.R
 	}
 	leakOpts, err := leakOptions(sc)
 	if err != nil {
-		return nil, scenario.Errors{{File: sc.File, Field: "assert", Msg: err.Error()}}
+		return nil, err
 	}
 	r := &run{cfg: cfg, sc: sc, duration: sc.Duration.D(), grace: sc.GracefulStop.D(), seed: sc.Seed, specs: specs, leakOpts: leakOpts}
 	if cfg.duration > 0 {

@@ -31,7 +31,8 @@ func (s *Spec) Name() string { return fmt.Sprintf("faults[%d] %s", s.Index, s.Ki
 
 // Compile checks and decodes every fault of sc. netKinds are the network
 // kinds sc's link can do (a network kind it cannot do is an error listing
-// them). Errors are scenario.Errors with positions.
+// them). Errors are scenario.Errors with positions; the
+// faults that did compile are returned with them.
 func Compile(sc *scenario.Scenario, netKinds []string) ([]*Spec, error) {
 	var out []*Spec
 	var errs scenario.Errors
@@ -97,7 +98,9 @@ func Compile(sc *scenario.Scenario, netKinds []string) ([]*Spec, error) {
 		})
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		// The faults that compiled come back too, so a caller can check
+		// them further and report every problem at once.
+		return out, errs
 	}
 	return out, nil
 }

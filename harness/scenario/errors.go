@@ -87,6 +87,11 @@ func AsErrors(err error) (Errors, bool) {
 	return nil, false
 }
 
+// Sort orders es by position, in place; errors without one keep their
+// relative order at the end. Callers that gather errors from several
+// checks (harness.Load) use it to report them in file order.
+func (es Errors) Sort() { sortErrors(es) }
+
 // sortErrors orders errors by position; errors without one keep their
 // relative order at the end.
 func sortErrors(es Errors) {
