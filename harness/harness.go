@@ -5,9 +5,17 @@
 // Everything the CLI does is reachable from here, so a user can run a
 // scenario from their own `go test`:
 //
-//	sc, err := scenario.Load("scenarios/smoke.yaml")
+//	sc, err := harness.Load("scenarios/smoke.yaml")
+//	if err != nil {
+//		t.Fatal(err)
+//	}
 //	rep, err := harness.Run(ctx, sc, harness.WithDuration(2*time.Second))
-//	if !rep.Passed { t.Fatal(rep.Failed()) }
+//	if err != nil {
+//		t.Fatal(err)
+//	}
+//	if !rep.Passed {
+//		t.Fatal(rep.Failed())
+//	}
 package harness
 
 import (
