@@ -379,3 +379,64 @@ func encode(n *yaml.Node) (string, error) {
 	}
 	return b.String(), enc.Close()
 }
+
+// TestTablesAreWhole: a markdown table ends at its first blank line, so a
+// blank line between two rows splits it, and the rows after it render as
+// a paragraph of pipes.
+func TestTablesAreWhole(t *testing.T) {
+	files, _ := filepath.Glob("*.md")
+	files = append([]string{"../README.md"}, files...)
+	sepRE := regexp.MustCompile(`^\|[\s:|-]+\|\s*$`)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(data), "\n")
+		inFence := false
+		for i := 0; i+2 < len(lines); i++ {
+			if strings.HasPrefix(strings.TrimSpace(lines[i]), "```") {
+				inFence = !inFence
+			}
+			if inFence {
+				continue
+			}
+			row := strings.HasPrefix(lines[i], "|")
+			if row && strings.TrimSpace(lines[i+1]) == "" && strings.HasPrefix(lines[i+2], "|") &&
+				!(i+3 < len(lines) && sepRE.MatchString(lines[i+3])) {
+				t.Errorf("%s:%d: a blank line splits a table (the rows after it are not a table)", f, i+2)
+			}
+		}
+	}
+}
+
+// TestCIRunsScenariosAtFullLength: docs/reports.md says CI runs every
+// scenario at its full length; .github/workflows/ci.yml and .ci/run must
+// not shorten them.
+func TestCIRunsScenariosAtFullLength(t *testing.T) {
+	doc, err := os.ReadFile("reports.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "every scenario at its full length") {
+		t.Fatal("docs/reports.md no longer says how long CI runs the scenarios; update this test with it")
+	}
+	for _, f := range []string{"../.github/workflows/ci.yml", "../.ci/run"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs := 0
+		for i, l := range strings.Split(string(data), "\n") {
+			if strings.Contains(l, "streambench run") || strings.Contains(l, "streambench\" run") || strings.Contains(l, "/streambench run") {
+				runs++
+				if strings.Contains(l, "--duration") {
+					t.Errorf("%s:%d runs a scenario shortened, but docs/reports.md says full length: %s", f, i+1, strings.TrimSpace(l))
+				}
+			}
+		}
+		if runs == 0 {
+			t.Errorf("%s: found no scenario run; update this test", f)
+		}
+	}
+}
