@@ -355,9 +355,34 @@ func (p *progress) finish() {
 		return
 	}
 	p.finished.Do(func() {
+		p.mu.Lock()
+		// An interrupted run keeps its bars where they stopped.
+		short := p.last.Elapsed < p.duration
+		p.mu.Unlock()
 		for _, b := range groupBars {
-			b.SetTotal(-1, true)
+			if short {
+				b.Abort(false)
+			} else {
+				b.SetTotal(-1, true)
+			}
 		}
 		bars.Wait()
 	})
+}
+
+// println writes a line for the user: above the live view while there is
+// one (so the redraw does not overwrite it), plainly otherwise.
+func (p *progress) println(s string) {
+	p.mu.Lock()
+	bars := p.bars
+	p.mu.Unlock()
+	if bars != nil {
+		// The carriage return starts the line at column 0 even when the
+		// terminal echoed "^C" where the redraw begins. After Wait, mpb
+		// refuses the write (ErrDone): print it plainly.
+		if _, err := fmt.Fprintln(bars, "\r"+s); err == nil {
+			return
+		}
+	}
+	fmt.Fprintln(p.w, s)
 }

@@ -248,3 +248,33 @@ func TestProgressDisabled(t *testing.T) {
 		t.Errorf("--no-progress printed %q", out.String())
 	}
 }
+
+// TestLiveProgressInterrupted: a line printed during the run (the Ctrl-C
+// notice) goes above the live view instead of being drawn over, and an
+// interrupted run's bars stay where they stopped.
+func TestLiveProgressInterrupted(t *testing.T) {
+	ft := newFakeTerm(120)
+	refresh := make(chan any)
+	p := newProgressOn(io.Discard, 90*time.Second, true, true,
+		[]mpb.ContainerOption{mpb.WithConsoleWriter(ft), mpb.WithManualRefresh(refresh)})
+	p.update(sample("running", 30*time.Second))
+	p.println("streambench: interrupted")
+	frame := ansiRE.ReplaceAllString(ft.frame(t, refresh), "")
+	if !strings.HasPrefix(frame, "\rstreambench: interrupted\n") || strings.Count(frame, "\n") != 4 {
+		t.Errorf("the notice is not one line above the three group lines:\n%s", frame)
+	}
+	p.update(sample("done", 31*time.Second))
+	ft.mu.Lock()
+	last := ansiRE.ReplaceAllString(ft.frames[len(ft.frames)-1], "")
+	ft.mu.Unlock()
+	if !strings.Contains(last, "done") || !strings.Contains(last, ">-") {
+		t.Errorf("an interrupted run's last frame should say done with a partial bar:\n%s", last)
+	}
+	// After the view ends, a line is printed plainly.
+	var out bytes.Buffer
+	q := newProgressOn(&out, time.Second, true, false, nil)
+	q.println("plain")
+	if out.String() != "plain\n" {
+		t.Errorf("println without a live view wrote %q", out.String())
+	}
+}

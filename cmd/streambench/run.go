@@ -123,13 +123,18 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 	defer signal.Stop(sigs)
 	sigDone := make(chan struct{})
 	defer close(sigDone)
+	duration := sc.Duration.D()
+	if f.duration > 0 {
+		duration = f.duration
+	}
+	prog := newProgress(stderr, duration, !f.noProgress)
 	go func() {
 		select {
 		case <-sigs:
 		case <-sigDone:
 			return
 		}
-		fmt.Fprintln(stderr, "\nstreambench: interrupted: draining streams and writing the report (Ctrl-C again to abort)")
+		prog.println("streambench: interrupted: draining streams and writing the report (Ctrl-C again to abort)")
 		cancel()
 		select {
 		case <-sigs:
@@ -139,12 +144,7 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 		}
 	}()
 
-	duration := sc.Duration.D()
-	if f.duration > 0 {
-		duration = f.duration
-	}
 	fmt.Fprintf(stderr, "streambench %s: running %s for %v\n", harness.Version(), describe(sc), duration)
-	prog := newProgress(stderr, duration, !f.noProgress)
 	opts = append(opts, harness.WithProgress(prog.update, prog.every()))
 	stopProfile, err := startProfiles(f.cpuProfile, f.memProfile)
 	if err != nil {
