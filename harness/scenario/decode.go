@@ -207,11 +207,16 @@ const maxSyntaxSearch = 8 << 20
 // scenario are searched whole); past that the same fallback holds.
 func syntaxPos(data []byte, line int, msg string) Pos {
 	lines := bytes.SplitAfter(data, []byte("\n"))
+	// starts[l-1] is where line l begins in data.
+	starts := make([]int, len(lines))
+	for i := 1; i < len(lines); i++ {
+		starts[i] = starts[i-1] + len(lines[i-1])
+	}
 	budget := maxSyntaxSearch
+	cut := make([]byte, 0, len(data)+1)
 	search := func(l int) int {
-		prefix := bytes.Join(lines[:l-1], nil)
+		prefix := data[:starts[l-1]]
 		text := bytes.TrimRight(lines[l-1], "\r\n")
-		cut := make([]byte, 0, len(prefix)+len(text)+1)
 		for i := range text {
 			if !utf8.RuneStart(text[i]) {
 				continue

@@ -194,6 +194,8 @@ func TestDecodeErrors(t *testing.T) {
 			wantErr{"f.yaml:40002:1", "", []string{"mapping values are not allowed"}}},
 		{"the same error in a small file: exact", "name: x\nx: " + strings.Repeat("a", 100) + ": y\n",
 			wantErr{"f.yaml:2:104", "", []string{"mapping values are not allowed"}}},
+		{"an error the parser gives no line for, after 500,000 blank lines", strings.Repeat("\n", 500000) + "a: 'x' y\n",
+			wantErr{"f.yaml:500001:8", "", []string{"did not find expected key"}}},
 		{"a multi-byte character before the error", "name: é\nx: é: y\n", wantErr{"f.yaml:2:5", "", []string{"mapping values are not allowed"}}},
 		{"invalid UTF-8", "name: x\nseed: \xff\n", wantErr{"f.yaml:2:7", "", []string{"not valid UTF-8"}}},
 		{"control character", "name: a\x07b\n", wantErr{"f.yaml:1:8", "", []string{"control character U+0007"}}},
