@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -185,9 +186,6 @@ func yamlError(file string, data []byte, err error) *Error {
 	return &Error{File: file, Pos: syntaxPos(data, line, err.Error()), Msg: "invalid YAML: " + msg}
 }
 
-// maxSyntaxSearch bounds the bytes syntaxPos parses in all.
-const maxSyntaxSearch = 8 << 20
-
 // syntaxPos finds the line and column of a YAML syntax error whose text is
 // msg; line is the line the text names (0 when it names none).
 //
@@ -195,67 +193,69 @@ const maxSyntaxSearch = 8 << 20
 // line only (for the parser's errors, the line where the enclosing
 // construct began, counted from 0; none when that is the first line), and
 // it exports no error type with the position. So syntaxPos cuts the source
-// after each character in turn, from the start of the named line, and
-// parses what comes before the cut: the first cut that fails with the very
-// same text is where the parser met the problem. That is exact for the
-// scanner's errors (a stray ":", a tab, a character that cannot start a
-// token), which stop at the offending character; for the parser's it is
-// the first token that cannot belong where it stands (a key indented too
-// far, the next key after an unclosed "["). When no cut reproduces the
-// text, the position is the named line's first non-blank character. The
-// search parses at most maxSyntaxSearch bytes in all (a few kilobytes of
-// scenario are searched whole); past that the same fallback holds.
+// short and parses what comes before the cut: the parser reads in order and
+// stops at its first problem, so every cut past the problem fails with the
+// very same text and every cut before it does not. A binary search over the
+// cut, from the start of the named line to the end of the file, finds the
+// first cut that fails the same way: about log2(size) parses (20 for the
+// largest file Decode accepts). That is exact for the scanner's errors (a
+// stray ":", a tab, a character that cannot start a token), which stop at
+// the offending character; for the parser's it is the first token that
+// cannot belong where it stands (a key indented too far, the end of the
+// file inside an unclosed "["). A cut can change what the parser sees
+// ahead of it (a ":" at the cut reads as a mapping value), so in rare cases
+// the position is a little off; when no cut reproduces the text at all,
+// the position is the named line's first non-blank character.
 func syntaxPos(data []byte, line int, msg string) Pos {
 	lines := bytes.SplitAfter(data, []byte("\n"))
-	// starts[l-1] is where line l begins in data.
-	starts := make([]int, len(lines))
-	for i := 1; i < len(lines); i++ {
-		starts[i] = starts[i-1] + len(lines[i-1])
-	}
-	budget := maxSyntaxSearch
-	cut := make([]byte, 0, len(data)+1)
-	search := func(l int) int {
-		prefix := data[:starts[l-1]]
-		text := bytes.TrimRight(lines[l-1], "\r\n")
-		for i := range text {
-			if !utf8.RuneStart(text[i]) {
-				continue
-			}
-			end := i + 1
-			for end < len(text) && !utf8.RuneStart(text[end]) {
-				end++
-			}
-			if budget -= len(prefix) + end + 1; budget < 0 {
-				return 0
-			}
-			cut = append(append(append(cut[:0], prefix...), text[:end]...), '\n')
-			if yamlFailure(cut) == msg {
-				return utf8.RuneCount(text[:i]) + 1
-			}
-		}
-		return 0
-	}
-	firstNonBlank := func(l int) int {
+	firstNonBlank := func(l int) Pos {
 		text := bytes.TrimRight(lines[l-1], "\r\n")
 		for i, r := range string(text) {
 			if r != ' ' && r != '\t' {
-				return utf8.RuneCount(text[:i]) + 1
+				return Pos{Line: l, Column: utf8.RuneCount(text[:i]) + 1}
 			}
 		}
-		return 1
+		return Pos{Line: l, Column: 1}
 	}
-	for l := max(line, 1); l <= len(lines) && budget > 0; l++ {
-		if c := search(l); c > 0 {
-			return Pos{Line: l, Column: c}
-		}
-	}
-	switch {
-	case line == 0:
-		return Pos{Line: 1, Column: firstNonBlank(1)}
-	case line > len(lines):
+	if line > len(lines) {
 		return Pos{Line: line}
 	}
-	return Pos{Line: line, Column: firstNonBlank(line)}
+	from := 0
+	for _, l := range lines[:max(line, 1)-1] {
+		from += len(l)
+	}
+	cut := make([]byte, 0, len(data)+1)
+	fails := func(end int) bool {
+		cut = append(append(cut[:0], data[:end]...), '\n')
+		return yamlFailure(cut) == msg
+	}
+	if !fails(len(data)) {
+		return firstNonBlank(max(line, 1))
+	}
+	// The first end (a rune boundary after from) whose cut fails as the
+	// whole file does; the problem is the rune just before it.
+	n := len(data) - from
+	end := from + sort.Search(n, func(k int) bool {
+		e := from + k + 1
+		for e < len(data) && !utf8.RuneStart(data[e]) {
+			e++
+		}
+		return fails(e)
+	}) + 1
+	for end < len(data) && !utf8.RuneStart(data[end]) {
+		end++
+	}
+	at := end - 1
+	for at > 0 && !utf8.RuneStart(data[at]) {
+		at--
+	}
+	l := 1 + bytes.Count(data[:at], []byte("\n"))
+	start := bytes.LastIndexByte(data[:at], '\n') + 1
+	if data[at] == '\n' {
+		// The end of a line: the column after its last character.
+		return Pos{Line: l, Column: utf8.RuneCount(bytes.TrimRight(data[start:at], "\r")) + 1}
+	}
+	return Pos{Line: l, Column: utf8.RuneCount(data[start:at]) + 1}
 }
 
 // yamlFailure is the text of the first error parsing data's documents
