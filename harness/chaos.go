@@ -38,6 +38,16 @@ func (e *events) addAt(t time.Time, kind, fault, detail string) {
 	e.list = slices.Insert(e.list, i, ev)
 }
 
+// from returns the events added after the first i.
+func (e *events) from(i int) []reports.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if i >= len(e.list) {
+		return nil
+	}
+	return append([]reports.Event(nil), e.list[i:]...)
+}
+
 func (e *events) all() []reports.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -6,10 +6,16 @@
 // scenario from their own `go test`:
 //
 //	sc, err := harness.Load("scenarios/smoke.yaml")
-//	if err != nil { t.Fatal(err) }
+//	if err != nil {
+//		t.Fatal(err)
+//	}
 //	rep, err := harness.Run(ctx, sc, harness.WithDuration(2*time.Second))
-//	if err != nil { t.Fatal(err) }
-//	if !rep.Passed { t.Fatal(rep.Failed()) }
+//	if err != nil {
+//		t.Fatal(err)
+//	}
+//	if !rep.Passed {
+//		t.Fatal(rep.Failed())
+//	}
 package harness
 
 import (
@@ -122,6 +128,7 @@ type run struct {
 	resources    reports.Resources
 	resMu        sync.Mutex // guards resources until the run's end
 	windows      []reports.Window
+	live         liveFaults // the faults Progress shows (the sampler's)
 	groupReports []reports.Group
 	errs         []error
 	// crash is a command target's exit nobody asked for, set by its
@@ -570,13 +577,23 @@ func (r *run) emit(phase string) {
 		return
 	}
 	p := Progress{Elapsed: r.cfg.now().Sub(r.start), Duration: r.duration, Phase: phase}
+	last, span := r.lastWindows()
+	p.Window = time.Duration(span * float64(time.Second))
 	for _, g := range r.groups {
 		c := g.rec.Counters()
-		p.Groups = append(p.Groups, GroupProgress{
+		gp := GroupProgress{
 			Name: g.spec.Name, Active: c.Started - c.Ended,
 			Opened: c.Started, Failed: c.Failed, Received: c.Received,
-		})
+		}
+		if w, ok := last[g.spec.Name]; ok && span > 0 {
+			gp.Rate = float64(w.Received) / span
+			if w.Latency != nil {
+				gp.P99 = time.Duration(w.Latency.P99MS * float64(time.Millisecond))
+			}
+		}
+		p.Groups = append(p.Groups, gp)
 	}
+	p.Faults = r.live.update(r.events.from(r.live.seen), p.Elapsed, r.instantFault)
 	r.cfg.progress(p)
 }
 

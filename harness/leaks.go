@@ -16,29 +16,44 @@ import (
 const defaultLeakSettle = 5 * time.Second
 
 // leakOptions reads the leak check's settings from the scenario's leaks
-// assertion ({settle: 5s, heap: 64MiB}), if any.
+// assertion ({settle: 5s, heap: 64MiB}), if any. A bad setting is a
+// scenario.Errors at the assertion's position (every bad one, in file
+// order).
 func leakOptions(sc *scenario.Scenario) (leak.Options, error) {
 	opts := leak.Options{Settle: defaultLeakSettle}
-	for _, a := range sc.Assert {
+	var errs scenario.Errors
+	for i, a := range sc.Assert {
 		if a.Key != "leaks" {
 			continue
 		}
-		for k, v := range a.Args {
+		bad := func(format string, args ...any) {
+			errs = append(errs, &scenario.Error{File: sc.File, Pos: a.Pos, Field: fmt.Sprintf("assert[%d]", i), Msg: fmt.Sprintf(format, args...)})
+		}
+		for _, k := range []string{"settle", "heap"} {
+			v, ok := a.Args[k]
+			if !ok {
+				continue
+			}
 			switch k {
 			case "settle":
 				d, err := time.ParseDuration(v)
 				if err != nil || d <= 0 {
-					return opts, fmt.Errorf("leaks: settle %q is not a positive duration", v)
+					bad("leaks: settle %q is not a positive duration such as 5s", v)
+					continue
 				}
 				opts.Settle = d
 			case "heap":
 				sz, err := scenario.ParseSize(v)
 				if err != nil || sz <= 0 {
-					return opts, fmt.Errorf("leaks: heap %q is not a size such as 64MiB", v)
+					bad("leaks: heap %q is not a size such as 64MiB", v)
+					continue
 				}
 				opts.HeapBound = uint64(sz)
 			}
 		}
+	}
+	if len(errs) > 0 {
+		return opts, errs
 	}
 	return opts, nil
 }

@@ -99,6 +99,12 @@ type Progress struct {
 	Phase string
 	// Groups are per-group running totals.
 	Groups []GroupProgress
+	// Window is the span of the per-second window that GroupProgress.Rate
+	// and P99 cover (0 before the first window: no figure yet).
+	Window time.Duration
+	// Faults names the fault occurrences active now ("faults[1] latency
+	// #2"), oldest first; an instant one (sever) for a second after it fired.
+	Faults []string
 }
 
 // GroupProgress is one group's running totals.
@@ -108,6 +114,12 @@ type GroupProgress struct {
 	Active uint64
 	// Streams opened and failed, messages received so far.
 	Opened, Failed, Received uint64
+	// Rate is messages received per second over the latest per-second
+	// window (0 before the first one).
+	Rate float64
+	// P99 is the message latency p99 over that window (0 when it received
+	// nothing).
+	P99 time.Duration
 }
 
 // WithCompress runs the scenario on a compressed clock: its duration,

@@ -159,22 +159,30 @@ func NewPlan(sc *scenario.Scenario, opts ...Option) (*Plan, error) {
 		es, _ := scenario.AsErrors(err)
 		errs = append(errs, es...)
 	}
-	errs = append(errs, rpcs.Validate(eff)...)
+	validated := map[string]bool{}
+	for _, e := range errs {
+		validated[e.Field] = true
+	}
+	errs = also(errs, rpcs.Validate(eff), validated)
 	p := &Plan{sc: eff, ov: ov, seed: eff.Seed, rpcs: rpcs}
 	p.target, p.link = targetOf(eff)
 	var err error
-	if p.specs, err = fault.Compile(eff, p.faultCaps()); err != nil {
-		es, _ := scenario.AsErrors(err)
-		errs = append(errs, es...)
-	} else {
-		errs = append(errs, checkNetFaults(eff, p.link, p.specs)...)
+	p.specs, err = fault.Compile(eff, p.faultCaps())
+	if es, ok := scenario.AsErrors(err); ok {
+		errs = also(errs, es, validated)
+	} else if err != nil {
+		return nil, err
 	}
+	// The faults that compiled are checked against the link even when
+	// others did not, so every problem is said at once.
+	errs = also(errs, checkNetFaults(eff, p.link, p.specs), validated)
 	if p.checks, err = assert.Compile(eff); err != nil {
 		es, _ := scenario.AsErrors(err)
-		errs = append(errs, es...)
+		errs = also(errs, es, validated)
 	}
 	if p.leaks, err = leakOptions(eff); err != nil {
-		errs = append(errs, &scenario.Error{File: eff.File, Pos: leaksPos(eff), Field: "assert", Msg: err.Error()})
+		es, _ := scenario.AsErrors(err)
+		errs = also(errs, es, validated)
 	}
 	if len(errs) == 0 {
 		// Shares divide valid groups only.
@@ -412,14 +420,16 @@ func (p *Plan) Shard() *Shard {
 	return &s
 }
 
-// leaksPos is where the scenario's leaks assertion stands.
-func leaksPos(sc *scenario.Scenario) scenario.Pos {
-	for _, a := range sc.Assert {
-		if a.Key == "leaks" {
-			return a.Pos
+// also appends to errs the errors of a later check, except those about a
+// field the scenario's own validation refused already (a fault without a
+// kind is not refused again by the fault compiler).
+func also(errs, later scenario.Errors, validated map[string]bool) scenario.Errors {
+	for _, e := range later {
+		if e.Field == "" || !validated[e.Field] {
+			errs = append(errs, e)
 		}
 	}
-	return sc.PosOf("assert")
+	return errs
 }
 
 func sorted(es scenario.Errors) scenario.Errors {

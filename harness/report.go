@@ -28,6 +28,7 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 			Source:              r.sc.Source,
 			Compress:            deref(r.p.ov.Compress),
 			ClientScale:         deref(r.p.ov.ClientScale),
+			Target:              r.p.ov.Target,
 		},
 		Seed:        r.seed,
 		Start:       r.start,
@@ -62,6 +63,7 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 	}
 	if v := r.cfg.variant; v != nil && v.Name != "" {
 		rep.Target += " (planted bug: " + v.Name + ")"
+		rep.Scenario.Faulty = v.Name
 	}
 	rep.Groups = r.groupReports
 	for _, err := range r.errs {

@@ -127,6 +127,11 @@ type ScenarioEcho struct {
 	// or scaled in clients (self-tests).
 	Compress    float64 `json:"compress,omitempty"`
 	ClientScale float64 `json:"client_scale,omitempty"`
+	// Target is the external server the run was pointed at instead of the
+	// scenario's target (run --target), and Faulty the planted bug the
+	// builtin target ran with (run --faulty); both empty otherwise.
+	Target string `json:"target,omitempty"`
+	Faulty string `json:"faulty,omitempty"`
 }
 
 // Environment describes where the run happened.

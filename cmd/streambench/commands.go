@@ -31,7 +31,7 @@ func versionString() string { return harness.Version() }
 func newValidateCmd(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:     "validate SCENARIO.yaml...",
-		Short:   "Check scenarios without running them (exit 2 on the first bad one)",
+		Short:   "Check scenarios without running them: every file, every problem (exit 2 if any is bad)",
 		Example: "  streambench validate scenarios/*.yaml",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -91,7 +91,7 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl.DurationVar(&f.kaMinTime, "keepalive-min-time", 0, "least client ping interval allowed (0 = grpc default)")
 	fl.DurationVar(&f.shutGrace, "graceful-stop", scenario.DefaultGracefulStop.D(), "on SIGINT/SIGTERM, how long streams may drain before a hard stop")
 	fl.BoolVar(&f.remoteClients, "allow-remote-clients", false, "let --addr be a non-loopback address (0.0.0.0:7070), to serve clients in other pods of your cluster")
-	fl.StringVar(&f.faulty, "faulty", "", "self-check: serve a planted bug (see `streambench list`)")
+	fl.StringVar(&f.faulty, "faulty", "", "self-check: serve a planted bug by name (streambench list names them)")
 	return cmd
 }
 

@@ -52,6 +52,14 @@ func TestRunWritesReport(t *testing.T) {
 	if _, err := rep.Groups[0].Latency.Decode(); err != nil {
 		t.Fatalf("latency histogram does not decode: %v", err)
 	}
+	// The replay line keeps the --duration override.
+	page, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "streambench run --seed 7 --duration 1s " + mini; !strings.Contains(string(page), want) {
+		t.Errorf("report.html lacks the replay command %q", want)
+	}
 }
 
 // TestRunProfiles: --cpuprofile and --memprofile write pprof files that

@@ -60,7 +60,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl.StringVar(&f.target, "target", "", "run against this server (host:port on loopback) instead of the scenario's target")
 	fl.DurationVar(&f.duration, "duration", 0, "override the scenario's duration")
 	fl.Int64Var(&f.seed, "seed", 0, "override the scenario's seed (replay a run)")
-	fl.StringVar(&f.faulty, "faulty", "", "self-check: run the builtin target with a planted bug (see `streambench list`)")
+	fl.StringVar(&f.faulty, "faulty", "", "self-check: run the builtin target with a planted bug by name (streambench list names them)")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "do not print progress while running")
 	fl.Float64Var(&f.clientScale, "client-scale", 1, "multiply every group's clients and connections (> 0; e.g. 20 runs fanout.yaml's 5,000 subscribers as 100,000)")
 	fl.StringVar(&f.summaryMD, "summary-md", "", "also write a markdown summary (for a pull-request comment) to this file")
@@ -123,13 +123,14 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 	defer signal.Stop(sigs)
 	sigDone := make(chan struct{})
 	defer close(sigDone)
+	prog := newProgress(stderr, plan.Duration(), !f.noProgress)
 	go func() {
 		select {
 		case <-sigs:
 		case <-sigDone:
 			return
 		}
-		fmt.Fprintln(stderr, "\nstreambench: interrupted: draining streams and writing the report (Ctrl-C again to abort)")
+		prog.println("streambench: interrupted: draining streams and writing the report (Ctrl-C again to abort)")
 		cancel()
 		select {
 		case <-sigs:
@@ -141,7 +142,6 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 
 	opts = append(opts, harness.WithArtifacts(outDir))
 	fmt.Fprintf(stderr, "streambench %s: running %s for %v\n", harness.Version(), plan.Describe(), plan.Duration())
-	prog := newProgress(stderr, plan.Duration(), !f.noProgress)
 	opts = append(opts, harness.WithProgress(prog.update, prog.every()))
 	stopProfile, err := startProfiles(f.cpuProfile, f.memProfile)
 	if err != nil {

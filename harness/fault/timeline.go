@@ -51,7 +51,8 @@ type Caps struct {
 
 // Compile checks and decodes every fault of sc against what its target can
 // take (a kind it cannot is an error saying why, with the valid choices).
-// Errors are scenario.Errors with positions.
+// Errors are scenario.Errors with positions; the faults that did compile
+// are returned with them.
 func Compile(sc *scenario.Scenario, caps Caps) ([]*Spec, error) {
 	var out []*Spec
 	var errs scenario.Errors
@@ -121,7 +122,9 @@ func Compile(sc *scenario.Scenario, caps Caps) ([]*Spec, error) {
 		})
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		// The faults that compiled come back too, so a caller can check
+		// them further and report every problem at once.
+		return out, errs
 	}
 	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -151,13 +152,13 @@ func parseYAML(file string, data []byte) (*yaml.Node, *Error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &Error{File: file, Pos: Pos{Line: 1, Column: 1}, Msg: "empty file; " + scenarioShape}
 		}
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, data, err)
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, data, err)
 	default:
 		return nil, &Error{File: file, Pos: posOf(&next), Msg: "a scenario file holds one YAML document; remove the second one (or its \"---\")"}
 	}
@@ -169,20 +170,112 @@ func parseYAML(file string, data []byte) (*yaml.Node, *Error) {
 
 const scenarioShape = "a scenario is a mapping with at least name, duration and groups"
 
-// yamlError converts a YAML syntax error. The parser reports lines only;
-// when it reports none the problem is on the first line.
-func yamlError(file string, err error) *Error {
+// yamlError converts a YAML syntax error. The parser reports lines only,
+// and not always; syntaxPos finds the position.
+func yamlError(file string, data []byte, err error) *Error {
 	msg := err.Error()
-	pos := Pos{Line: 1}
+	line := 0
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		if n, err := strconv.Atoi(m[1]); err == nil && n > 0 {
-			pos.Line = n
+			line = n
 		}
 		msg = m[2]
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
-	return &Error{File: file, Pos: pos, Msg: "invalid YAML: " + msg}
+	return &Error{File: file, Pos: syntaxPos(data, line, err.Error()), Msg: "invalid YAML: " + msg}
+}
+
+// syntaxPos finds the line and column of a YAML syntax error whose text is
+// msg; line is the line the text names (0 when it names none).
+//
+// yaml.v3 keeps the position in its parser, but its error text carries a
+// line only (for the parser's errors, the line where the enclosing
+// construct began, counted from 0; none when that is the first line), and
+// it exports no error type with the position. So syntaxPos cuts the source
+// short and parses what comes before the cut: the parser reads in order and
+// stops at its first problem, so every cut past the problem fails with the
+// very same text and every cut before it does not. A binary search over the
+// cut, from the start of the named line to the end of the file, finds the
+// first cut that fails the same way: about log2(size) parses (20 for the
+// largest file Decode accepts). That is exact for the scanner's errors (a
+// stray ":", a tab, a character that cannot start a token), which stop at
+// the offending character; for the parser's it is the first token that
+// cannot belong where it stands (a key indented too far, the end of the
+// file inside an unclosed "["). A cut can change what the parser sees
+// ahead of it (a ":" at the cut reads as a mapping value), so in rare cases
+// the position is a little off; when no cut reproduces the text at all,
+// the position is the named line's first non-blank character.
+func syntaxPos(data []byte, line int, msg string) Pos {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	firstNonBlank := func(l int) Pos {
+		text := bytes.TrimRight(lines[l-1], "\r\n")
+		for i, r := range string(text) {
+			if r != ' ' && r != '\t' {
+				return Pos{Line: l, Column: utf8.RuneCount(text[:i]) + 1}
+			}
+		}
+		return Pos{Line: l, Column: 1}
+	}
+	if line > len(lines) {
+		return Pos{Line: line}
+	}
+	from := 0
+	for _, l := range lines[:max(line, 1)-1] {
+		from += len(l)
+	}
+	cut := make([]byte, 0, len(data)+1)
+	fails := func(end int) bool {
+		cut = append(append(cut[:0], data[:end]...), '\n')
+		return yamlFailure(cut) == msg
+	}
+	if !fails(len(data)) {
+		return firstNonBlank(max(line, 1))
+	}
+	// The first end (a rune boundary after from) whose cut fails as the
+	// whole file does; the problem is the rune just before it.
+	n := len(data) - from
+	end := from + sort.Search(n, func(k int) bool {
+		e := from + k + 1
+		for e < len(data) && !utf8.RuneStart(data[e]) {
+			e++
+		}
+		return fails(e)
+	}) + 1
+	for end < len(data) && !utf8.RuneStart(data[end]) {
+		end++
+	}
+	at := end - 1
+	for at > 0 && !utf8.RuneStart(data[at]) {
+		at--
+	}
+	l := 1 + bytes.Count(data[:at], []byte("\n"))
+	start := bytes.LastIndexByte(data[:at], '\n') + 1
+	if data[at] == '\n' {
+		// The end of a line: the column after its last character.
+		return Pos{Line: l, Column: utf8.RuneCount(bytes.TrimRight(data[start:at], "\r")) + 1}
+	}
+	return Pos{Line: l, Column: utf8.RuneCount(data[start:at]) + 1}
+}
+
+// yamlFailure is the text of the first error parsing data's documents
+// ("" when they parse).
+func yamlFailure(data []byte) (msg string) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg = ""
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			if errors.Is(err, io.EOF) {
+				return ""
+			}
+			return err.Error()
+		}
+	}
 }
 
 // checkText refuses what YAML forbids in a stream with a precise position:
@@ -338,29 +431,47 @@ func (d *decoder) integer(n *yaml.Node, path string, v reflect.Value) error {
 		return err
 	}
 	if n.ShortTag() != intTag {
+		// YAML resolves a run of digits too long for 64 bits as a float.
+		if n.ShortTag() == floatTag && n.Style&yaml.TaggedStyle == 0 && digitsRE.MatchString(s) {
+			return d.errorf(n, path, "integer %s is out of range (%s)", clip(s), intRange(v))
+		}
 		return d.errorf(n, path, "expected an integer, got %s", describe(n))
 	}
 	i, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 0, 64)
 	if err != nil {
 		var ne *strconv.NumError
 		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
-			return d.errorf(n, path, "integer %s is out of range", s)
+			return d.errorf(n, path, "integer %s is out of range (%s)", clip(s), intRange(v))
 		}
 		return d.errorf(n, path, "expected an integer, got %s", describe(n))
 	}
 	switch v.Kind() {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		if i < 0 || v.OverflowUint(uint64(i)) {
-			return d.errorf(n, path, "integer %s is out of range (0 to %d)", s, maxUint(v))
+			return d.errorf(n, path, "integer %s is out of range (%s)", s, intRange(v))
 		}
 		v.SetUint(uint64(i))
 	default:
 		if v.OverflowInt(i) {
-			return d.errorf(n, path, "integer %s is out of range", s)
+			return d.errorf(n, path, "integer %s is out of range (%s)", s, intRange(v))
 		}
 		v.SetInt(i)
 	}
 	return nil
+}
+
+// digitsRE matches a decimal integer as YAML writes one.
+var digitsRE = regexp.MustCompile(`^[-+]?[0-9][0-9_]*$`)
+
+// intRange says which integers v holds: "0 to 255", "-9223372036854775808
+// to 9223372036854775807".
+func intRange(v reflect.Value) string {
+	switch v.Kind() {
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return fmt.Sprintf("0 to %d", maxUint(v))
+	}
+	bits := v.Type().Bits()
+	return fmt.Sprintf("%d to %d", int64(-1)<<(bits-1), int64(1)<<(bits-1)-1)
 }
 
 // maxUint is the largest value an unsigned v holds.

@@ -63,9 +63,9 @@ func (v *validator) scenario() {
 		v.add("name", "%s is not a safe file name: use up to %d letters, digits, '.', '_' and '-'", quote(s.Name), maxNameLen)
 	}
 	switch d := s.Duration; {
-	case d == 0:
+	case d == 0 && !s.Has("duration"):
 		v.add("duration", "must be set, e.g. duration: 30s")
-	case d < 0:
+	case d <= 0:
 		v.add("duration", "must be > 0, got %s", d)
 	case d > MaxDuration:
 		v.add("duration", "must be at most %s, got %s", MaxDuration, d)

@@ -1,0 +1,52 @@
+package reports
+
+import (
+	"bytes"
+	"html"
+	"strings"
+	"testing"
+)
+
+func TestReplayCommand(t *testing.T) {
+	tests := []struct {
+		name string
+		echo ScenarioEcho
+		seed int64
+		want string
+	}{
+		{"as written", ScenarioEcho{File: "scenarios/smoke.yaml", DurationSeconds: 10}, 1,
+			"streambench run --seed 1 --duration 10s scenarios/smoke.yaml"},
+		{"every override", ScenarioEcho{File: "scenarios/fanout.yaml", DurationSeconds: 3.5, ClientScale: 0.25, Target: "127.0.0.1:7070", Faulty: "pow_early_eof"}, -42,
+			"streambench run --seed -42 --duration 3.5s --client-scale 0.25 --target 127.0.0.1:7070 --faulty pow_early_eof scenarios/fanout.yaml"},
+		{"a path with a space", ScenarioEcho{File: "my scenarios/it's.yaml", DurationSeconds: 60}, 7,
+			`streambench run --seed 7 --duration 1m0s 'my scenarios/it'\''s.yaml'`},
+		{"compressed in time", ScenarioEcho{File: "s.yaml", DurationSeconds: 6, Compress: 0.1}, 1,
+			"streambench run --seed 1 --duration 6s s.yaml  # the run was compressed ×0.1 in time (harness.WithCompress), which the command line cannot do"},
+		{"built in code", ScenarioEcho{DurationSeconds: 2}, 3, "streambench run --seed 3 --duration 2s SCENARIO.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &Report{Scenario: tt.echo, Seed: tt.seed}
+			if got := r.ReplayCommand(); got != tt.want {
+				t.Errorf("ReplayCommand() = %q\nwant               %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestHTMLReplayLine: report.html shows the whole replay command, overrides
+// included.
+func TestHTMLReplayLine(t *testing.T) {
+	r := fixture(t, 1)
+	r.Scenario.File = "scenarios/smoke.yaml"
+	r.Scenario.DurationSeconds = 3
+	r.Scenario.Target = "127.0.0.1:7070"
+	var b bytes.Buffer
+	if err := WriteHTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	want := "<code>" + html.EscapeString(r.ReplayCommand()) + "</code>"
+	if !strings.Contains(b.String(), want) || !strings.Contains(want, "--duration 3s --target 127.0.0.1:7070") {
+		t.Errorf("report.html lacks %s", want)
+	}
+}
