@@ -11,6 +11,7 @@ import (
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/reports"
 	"github.com/streambench/streambench/targets/builtin"
+	"github.com/streambench/streambench/targets/generic"
 	"github.com/streambench/streambench/targets/longlived"
 	mathsrv "github.com/streambench/streambench/targets/math"
 )
@@ -29,6 +30,7 @@ var rpcsOnce = sync.OnceValue(func() *rpc.Catalog {
 		mathsrv.PowRPC,
 		mathsrv.SumRPC,
 		mathsrv.SqrtRPC,
+		generic.RPC,
 	)
 	if err != nil {
 		panic(err) // a programming error in the list above; a test covers it

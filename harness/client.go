@@ -49,6 +49,8 @@ func (r *run) newClient(g *group, index int, id int32) *client {
 		},
 		Idle:      spec.Idle.D(),
 		AfterStop: g.stopper.AfterStop,
+		Setup:     g.setup,
+		Seed:      uint64(r.seed)*0x9e3779b97f4a7c15 ^ uint64(id),
 	}
 	if entry.Configure != nil {
 		entry.Configure(spec, &p)

@@ -80,16 +80,16 @@ func TestDocsFaultKindsMatchRegistry(t *testing.T) {
 func TestDocsRPCsMatchCatalog(t *testing.T) {
 	groups := rowKeys(section(t, readDoc(t, "scenarios.md"), "## groups"))
 	row := groups["rpc"]
-	documented := regexp.MustCompile("`([A-Za-z]+/[A-Za-z]+)`").FindAllStringSubmatch(row, -1)
-	var docNames []string
-	for _, m := range documented {
-		docNames = append(docNames, m[1])
-	}
 	names := harness.RPCs().Names()
-	slices.Sort(docNames)
-	slices.Sort(names)
-	if !slices.Equal(docNames, names) {
-		t.Errorf("docs/scenarios.md groups.rpc lists %v; the catalog has %v", docNames, names)
+	for _, n := range names {
+		if !strings.Contains(row, "`"+n+"`") {
+			t.Errorf("docs/scenarios.md groups.rpc does not list %s", n)
+		}
+	}
+	for _, m := range regexp.MustCompile("`([A-Za-z]+/[A-Za-z]+)`").FindAllStringSubmatch(row, -1) {
+		if !slices.Contains(names, m[1]) {
+			t.Errorf("docs/scenarios.md groups.rpc lists %s, which the catalog does not have", m[1])
+		}
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -150,6 +151,8 @@ type group struct {
 	open *openLoop
 	// stopper sends the group's stop-time calls (Unsubscribe) in waves.
 	stopper *driver.Stopper
+	// setup is what the group's RPC entry prepared (rpc.Entry.Setup).
+	setup any
 	// stats are per-connection figures, one per conns entry.
 	stats []*connStat
 	// last and lastEnds are the cumulative figures at the previous window.
@@ -193,7 +196,44 @@ func (r *run) setup() error {
 			g.conns = append(g.conns, cc)
 		}
 	}
-	return r.connect()
+	if err := r.connect(); err != nil {
+		return err
+	}
+	return r.prepareGroups()
+}
+
+// setupWait bounds an RPC entry's setup of a group (a method resolved over
+// server reflection).
+const setupWait = 30 * time.Second
+
+// prepareGroups runs each group's RPC entry setup once, over one of its
+// connections.
+func (r *run) prepareGroups() error {
+	dir := ""
+	if r.sc.File != "" {
+		dir = filepath.Dir(r.sc.File)
+	}
+	for gi, g := range r.groups {
+		e, _ := r.p.rpcs.Lookup(g.spec.RPC)
+		if e.Setup == nil || len(g.conns) == 0 {
+			continue
+		}
+		bad := func(field, msg string) error {
+			path := fmt.Sprintf("groups[%d].%s", gi, field)
+			return scenario.Errors{{File: r.sc.File, Pos: r.sc.PosOf(path), Field: path, Msg: msg}}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), setupWait)
+		res, err := e.Setup(ctx, g.spec, dir, bad, g.conns[0])
+		cancel()
+		if err != nil {
+			if _, ok := scenario.AsErrors(err); ok {
+				return err
+			}
+			return fmt.Errorf("%w: group %s: %w", ErrTarget, g.spec.Name, err)
+		}
+		g.setup = res
+	}
+	return nil
 }
 
 // stopWaves bounds how many of a group's stop-time calls (a subscriber's

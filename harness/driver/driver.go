@@ -42,6 +42,12 @@ type Params struct {
 	// it kept fn from running. The harness sets it to a group's Stopper so
 	// those calls go out in bounded waves. Nil means context.AfterFunc.
 	AfterStop func(fn func()) (cancel func() bool)
+	// Setup is what the RPC's catalog entry prepared for the group once
+	// before the run (rpc.Entry.Setup; nil when it has none).
+	Setup any
+	// Seed seeds the client's random draws (the scenario's seed mixed
+	// with the client's id).
+	Seed uint64
 }
 
 // OnStop runs fn once stop ends, through p.AfterStop when set, else with

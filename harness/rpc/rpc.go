@@ -9,10 +9,13 @@
 package rpc
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"slices"
 	"strings"
+
+	"google.golang.org/grpc"
 
 	"github.com/streambench/streambench/harness/driver"
 	"github.com/streambench/streambench/harness/scenario"
@@ -67,6 +70,17 @@ type Entry struct {
 	// Configure, when set, copies the RPC's own settings of g into a
 	// client's driver parameters.
 	Configure func(g scenario.Group, p *driver.Params)
+	// ImpliedBy, when set, is a group setting that selects this entry when
+	// the group names no rpc (a group with a call drives the generic RPC).
+	ImpliedBy string
+	// Setup, when set, prepares a group once before its clients start,
+	// with a connection to the target (the generic RPC resolves its method
+	// there, over server reflection if need be); the result reaches every
+	// client's driver as Params.Setup. dir is the scenario file's folder,
+	// for paths relative to it; bad builds the error of a problem that is
+	// the scenario's (an unknown method), at the group's field (relative
+	// to the group, e.g. "call.method").
+	Setup func(ctx context.Context, g scenario.Group, dir string, bad func(field, msg string) error, cc grpc.ClientConnInterface) (any, error)
 	// Factory builds one client's driver.
 	Factory driver.Factory
 }
@@ -133,6 +147,13 @@ func (c *Catalog) Defaults(sc *scenario.Scenario) {
 	}
 	for i := range sc.Groups {
 		g := &sc.Groups[i]
+		if g.RPC == "" {
+			for _, e := range c.entries {
+				if e.ImpliedBy != "" && fieldSet(*g, e.ImpliedBy) {
+					g.RPC = e.Name
+				}
+			}
+		}
 		e, ok := c.Lookup(g.RPC)
 		if !ok {
 			continue
@@ -163,7 +184,7 @@ func (c *Catalog) Validate(sc *scenario.Scenario) scenario.Errors {
 		e, ok := c.Lookup(g.RPC)
 		switch {
 		case g.RPC == "":
-			add("rpc", "must be set; valid choices: %s", scenario.OneOf(c.Names()))
+			add("rpc", "must be set; valid choices: %s%s", scenario.OneOf(c.Names()), c.implied())
 			continue
 		case !ok:
 			add("rpc", "%s", scenario.UnknownChoice("rpc", g.RPC, c.Names()))
@@ -201,6 +222,17 @@ func (c *Catalog) Validate(sc *scenario.Scenario) scenario.Errors {
 		}
 	}
 	return errs
+}
+
+// implied says which settings select an entry without rpc.
+func (c *Catalog) implied() string {
+	var out string
+	for _, e := range c.entries {
+		if e.ImpliedBy != "" {
+			out += fmt.Sprintf(" (or set %s: for %s)", e.ImpliedBy, e.Name)
+		}
+	}
+	return out
 }
 
 // with lists the entries whose caps satisfy ok.

@@ -79,6 +79,8 @@ func (e encoder) value(v reflect.Value, path string) (*yaml.Node, error) {
 			m.Content = append(m.Content, scalarNode(strTag, name), val)
 		}
 		return m, nil
+	case Data:
+		return x.node()
 	case Assertion:
 		if x.Key == "" {
 			return scalarNode(strTag, x.Expr), nil

@@ -247,6 +247,9 @@ type Group struct {
 	// stage moves linearly to its target over its duration; after the last
 	// the target holds. Clients is the most that can be active.
 	Stages []ClientStage `yaml:"stages"`
+	// Call makes the group drive any gRPC method generically (the RPC
+	// catalog's generic entry; rpc may then be left out).
+	Call *Call `yaml:"call"`
 	// Arrival makes the group open loop: streams start at this rate
 	// whatever the target does, each on one of Clients (the most streams in
 	// flight); a start that finds every client busy is dropped and counted.

@@ -1,0 +1,180 @@
+package harness_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streambench/streambench/harness"
+	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/selfcheck"
+)
+
+// genericScenario writes src into a folder next to a copy of the
+// reference .proto, so the scenario names it by a relative path.
+func genericScenario(t *testing.T, src string) *scenario.Scenario {
+	t.Helper()
+	dir := t.TempDir()
+	proto, err := os.ReadFile("../targets/proto/streambench.proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "streambench.proto"), proto, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "generic.yaml")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := harness.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+// genericSrc drives the reference Math service through the generic RPC
+// (no generated stubs: the .proto compiled in process), all three stream
+// shapes, with the expectations a user would write for a service of their
+// own.
+const genericSrc = `name: generic
+seed: 4
+duration: 2s
+groups:
+  - name: pow
+    clients: 6
+    call:
+      method: streambench.v1.Math/Pow
+      proto: [streambench.proto]
+      data: {base: 2, count: 8, payload_bytes: 16, interval_nanos: 1000000}
+      expect:
+        count: 8
+        sequence: seq
+        timestamp: sent_unix_nano
+        fields: [{path: payload, size: 16}]
+  - name: sum
+    clients: 4
+    messages: 10
+    call:
+      method: streambench.v1.Math/Sum
+      proto: [streambench.proto]
+      data: {seq: "{{index}}", value: "{{index}}"}
+      expect:
+        count: 1
+        fields: [{path: sum, equals: 45}, {path: count, equals: 10}]
+  - name: sqrt
+    clients: 4
+    call:
+      method: streambench.v1.Math/Sqrt
+      proto: [streambench.proto]
+      data: [{seq: 0, value: 4}, {seq: 1, value: 9}, {seq: 2, value: 16}]
+      expect:
+        count: 3
+        sequence: seq
+  - name: feed
+    clients: 4
+    call:
+      method: streambench.v1.Longlived/Subscribe
+      proto: [streambench.proto]
+      data: {id: "{{client}}", from_seq: "{{last.seq + 1}}"}
+      expect: {sequence: seq, timestamp: sent_unix_nano}
+assert:
+  - eof: clean
+  - correct
+  - no_loss
+  - no_duplicates
+  - errors == 0
+  - pow.streams.completed > 5
+  - sum.streams.completed > 3
+  - sqrt.streams.completed > 3
+  - feed.messages.received > 100
+`
+
+func TestGenericCallsPassOnTheReferenceServers(t *testing.T) {
+	sc := genericScenario(t, genericSrc)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := harness.Run(ctx, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Passed {
+		for _, g := range rep.Groups {
+			t.Logf("%s: ends %v violations %v samples %+v", g.Name, g.Ends, g.Violations, g.Samples)
+		}
+		t.Fatalf("failed: %+v", rep.Failed())
+	}
+	if g := rep.Group("pow"); g.Messages.Received < 8*6 || g.Latency.Count == 0 {
+		t.Errorf("pow: %+v", g.Messages)
+	}
+}
+
+// TestGenericCallsCatchPlantedBugs: the same oracles as the reference
+// drivers, through declared expectations: a Pow that ends early is a
+// premature EOF; a Sum that drops its last value is a wrong value; a Pow
+// that skips a seq is a gap.
+func TestGenericCallsCatchPlantedBugs(t *testing.T) {
+	for _, tc := range []struct {
+		bug, fails string
+	}{
+		{"pow_early_eof", "eof: clean"},
+		{"sum_drops_last", "correct"},
+		{"subscribe_skips_seq", "no_loss"},
+	} {
+		t.Run(tc.bug, func(t *testing.T) {
+			sc := genericScenario(t, genericSrc)
+			bug, err := selfcheck.Lookup(tc.bug)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			rep, err := harness.Run(ctx, sc, selfcheck.Option(bug))
+			if err != nil {
+				t.Fatal(err)
+			}
+			failed := false
+			for _, v := range rep.Failed() {
+				failed = failed || v.Name == tc.fails
+			}
+			if !failed {
+				t.Errorf("%s did not fail; failed: %+v", tc.fails, rep.Failed())
+			}
+		})
+	}
+}
+
+// TestGenericCallErrorsNameTheLine: a method the .proto does not have, a
+// request that does not fit the message, a field path that does not exist
+// are exit-2 errors at the scenario's line, before any load.
+func TestGenericCallErrorsNameTheLine(t *testing.T) {
+	for _, tc := range []struct{ from, to, want string }{
+		{"method: streambench.v1.Math/Pow", "method: streambench.v1.Math/Cube", "generic.yaml:8:15: groups[0].call.method: service streambench.v1.Math has no method Cube; its methods: Pow, Sum, Sqrt"},
+		{"data: {base: 2,", "data: {bass: 2,", `groups[0].call.data: message 0: does not fit streambench.v1.PowRequest`},
+		{"sequence: seq\n        timestamp", "sequence: seqq\n        timestamp", "groups[0].call.expect: sequence seqq: streambench.v1.PowResponse has no field seqq"},
+		{"proto: [streambench.proto]\n      data: {base", "proto: [missing.proto]\n      data: {base", "groups[0].call.proto: compile missing.proto"},
+		{`data: {seq: "{{index}}"`, `data: {seq: "{{indx}}"`, `groups[1].call.data: seq: {{indx}}: unknown variable "indx"`},
+	} {
+		src := strings.Replace(genericSrc, tc.from, tc.to, 1)
+		if src == genericSrc {
+			t.Fatalf("%q not in the scenario", tc.from)
+		}
+		dir := t.TempDir()
+		proto, _ := os.ReadFile("../targets/proto/streambench.proto")
+		_ = os.WriteFile(filepath.Join(dir, "streambench.proto"), proto, 0o644)
+		path := filepath.Join(dir, "generic.yaml")
+		_ = os.WriteFile(path, []byte(src), 0o644)
+		var err error
+		if sc, lerr := harness.Load(path); lerr != nil {
+			err = lerr
+		} else {
+			_, err = harness.Run(context.Background(), sc, harness.WithDuration(time.Second))
+		}
+		if _, ok := scenario.AsErrors(err); !ok || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s -> %s: err = %v, want scenario error %q", tc.from, tc.to, err, tc.want)
+		}
+	}
+}

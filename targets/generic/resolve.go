@@ -1,0 +1,303 @@
+// Package generic drives any gRPC method without generated stubs: the
+// method is resolved from server reflection, .proto files (compiled in
+// process) or a protoset; requests are built from templates as dynamic
+// messages and sent through ClientConn.NewStream; every response is
+// checked against the call's expectations, so the reference oracles —
+// premature EOF, gaps, duplicates, wrong values, latency — apply to a
+// service nobody here wrote. It is the RPC catalog's generic entry (RPC).
+package generic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/bufbuild/protocompile"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	refv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	refv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+)
+
+// Source says where a method's descriptors come from: .proto files with
+// import paths, a protoset, or (neither) the target's server reflection.
+// Relative paths are taken from Dir.
+type Source struct {
+	Proto       []string
+	ImportPaths []string
+	Protoset    string
+	Dir         string
+}
+
+// Reflection reports whether the method is resolved from the server.
+func (s Source) Reflection() bool { return len(s.Proto) == 0 && s.Protoset == "" }
+
+// SplitMethod reads "package.Service/Method" (or "package.Service.Method",
+// as ghz also accepts) into the service's and the method's names.
+func SplitMethod(call string) (service protoreflect.FullName, method protoreflect.Name, err error) {
+	svc, m, ok := strings.Cut(call, "/")
+	if !ok {
+		i := strings.LastIndex(call, ".")
+		if i < 0 {
+			return "", "", fmt.Errorf("%q is not package.Service/Method", call)
+		}
+		svc, m = call[:i], call[i+1:]
+	}
+	service, method = protoreflect.FullName(svc), protoreflect.Name(m)
+	if !service.IsValid() || !method.IsValid() || strings.Contains(m, "/") {
+		return "", "", fmt.Errorf("%q is not package.Service/Method", call)
+	}
+	return service, method, nil
+}
+
+// Resolve finds the method call names in the source's descriptors; cc is
+// used for server reflection only.
+func Resolve(ctx context.Context, src Source, call string, cc grpc.ClientConnInterface) (protoreflect.MethodDescriptor, error) {
+	service, method, err := SplitMethod(call)
+	if err != nil {
+		return nil, err
+	}
+	var files interface {
+		FindDescriptorByName(protoreflect.FullName) (protoreflect.Descriptor, error)
+	}
+	switch {
+	case len(src.Proto) > 0:
+		files, err = compileProtos(ctx, src)
+	case src.Protoset != "":
+		files, err = readProtoset(src.path(src.Protoset))
+	default:
+		files, err = fromReflection(ctx, cc, string(service))
+	}
+	if err != nil {
+		return nil, err
+	}
+	d, err := files.FindDescriptorByName(service)
+	if err != nil {
+		return nil, &NotFoundError{fmt.Sprintf("service %s: not found in %s", service, src.what())}
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if !ok {
+		return nil, &NotFoundError{fmt.Sprintf("%s is not a service", service)}
+	}
+	md := sd.Methods().ByName(method)
+	if md == nil {
+		var names []string
+		for i := range sd.Methods().Len() {
+			names = append(names, string(sd.Methods().Get(i).Name()))
+		}
+		return nil, &NotFoundError{fmt.Sprintf("service %s has no method %s; its methods: %s", service, method, strings.Join(names, ", "))}
+	}
+	return md, nil
+}
+
+// NotFoundError says the service or method is not in the descriptors: the
+// scenario's mistake, not the target's.
+type NotFoundError struct{ msg string }
+
+func (e *NotFoundError) Error() string { return e.msg }
+
+func (s Source) what() string {
+	switch {
+	case len(s.Proto) > 0:
+		return strings.Join(s.Proto, ", ")
+	case s.Protoset != "":
+		return s.Protoset
+	}
+	return "the target's server reflection"
+}
+
+func (s Source) path(p string) string {
+	if filepath.IsAbs(p) || s.Dir == "" {
+		return p
+	}
+	return filepath.Join(s.Dir, p)
+}
+
+// compileProtos compiles the source's .proto files in process.
+func compileProtos(ctx context.Context, src Source) (resolver, error) {
+	paths := make([]string, 0, len(src.ImportPaths)+1)
+	for _, p := range src.ImportPaths {
+		paths = append(paths, src.path(p))
+	}
+	if len(paths) == 0 {
+		paths = append(paths, src.path("."))
+	}
+	c := protocompile.Compiler{Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{ImportPaths: paths})}
+	files, err := c.Compile(ctx, src.Proto...)
+	if err != nil {
+		return nil, fmt.Errorf("compile %s: %w", strings.Join(src.Proto, ", "), err)
+	}
+	return files.AsResolver(), nil
+}
+
+// resolver finds descriptors by name.
+type resolver interface {
+	FindDescriptorByName(protoreflect.FullName) (protoreflect.Descriptor, error)
+}
+
+// readProtoset reads a compiled FileDescriptorSet (protoc -o, buf build -o).
+func readProtoset(path string) (resolver, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("protoset: %w", err)
+	}
+	var set descriptorpb.FileDescriptorSet
+	if err := proto.Unmarshal(b, &set); err != nil {
+		return nil, fmt.Errorf("protoset %s: %w", path, err)
+	}
+	files, err := protodesc.NewFiles(&set)
+	if err != nil {
+		return nil, fmt.Errorf("protoset %s: %w", path, err)
+	}
+	return files, nil
+}
+
+// fromReflection asks the server for the file that declares symbol and
+// every file it imports: reflection v1, then v1alpha for older servers.
+func fromReflection(ctx context.Context, cc grpc.ClientConnInterface, symbol string) (resolver, error) {
+	protos, err := reflectV1(ctx, cc, symbol)
+	if status.Code(errors.Unwrap(err)) == codes.Unimplemented || status.Code(err) == codes.Unimplemented {
+		protos, err = reflectV1alpha(ctx, cc, symbol)
+	}
+	if status.Code(err) == codes.NotFound {
+		return nil, &NotFoundError{fmt.Sprintf("service %s: the server's reflection does not know it", symbol)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("server reflection: %w", err)
+	}
+	files, err := protodesc.NewFiles(&descriptorpb.FileDescriptorSet{File: protos})
+	if err != nil {
+		return nil, fmt.Errorf("server reflection: %w", err)
+	}
+	return files, nil
+}
+
+// reflectV1 fetches symbol's file and its imports over reflection v1.
+func reflectV1(ctx context.Context, cc grpc.ClientConnInterface, symbol string) ([]*descriptorpb.FileDescriptorProto, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := refv1.NewServerReflectionClient(cc).ServerReflectionInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ask := func(req *refv1.ServerReflectionRequest) ([][]byte, error) {
+		if err := st.Send(req); err != nil {
+			return nil, err
+		}
+		res, err := st.Recv()
+		if err != nil {
+			return nil, err
+		}
+		if e := res.GetErrorResponse(); e != nil {
+			return nil, status.Error(codes.Code(e.GetErrorCode()), e.GetErrorMessage())
+		}
+		return res.GetFileDescriptorResponse().GetFileDescriptorProto(), nil
+	}
+	return fetchFiles(symbol,
+		func(s string) ([][]byte, error) {
+			return ask(&refv1.ServerReflectionRequest{MessageRequest: &refv1.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: s}})
+		},
+		func(f string) ([][]byte, error) {
+			return ask(&refv1.ServerReflectionRequest{MessageRequest: &refv1.ServerReflectionRequest_FileByFilename{FileByFilename: f}})
+		})
+}
+
+// reflectV1alpha is reflectV1 over the older v1alpha service.
+func reflectV1alpha(ctx context.Context, cc grpc.ClientConnInterface, symbol string) ([]*descriptorpb.FileDescriptorProto, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := refv1alpha.NewServerReflectionClient(cc).ServerReflectionInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ask := func(req *refv1alpha.ServerReflectionRequest) ([][]byte, error) {
+		if err := st.Send(req); err != nil {
+			return nil, err
+		}
+		res, err := st.Recv()
+		if err != nil {
+			return nil, err
+		}
+		if e := res.GetErrorResponse(); e != nil {
+			return nil, status.Error(codes.Code(e.GetErrorCode()), e.GetErrorMessage())
+		}
+		return res.GetFileDescriptorResponse().GetFileDescriptorProto(), nil
+	}
+	return fetchFiles(symbol,
+		func(s string) ([][]byte, error) {
+			return ask(&refv1alpha.ServerReflectionRequest{MessageRequest: &refv1alpha.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: s}})
+		},
+		func(f string) ([][]byte, error) {
+			return ask(&refv1alpha.ServerReflectionRequest{MessageRequest: &refv1alpha.ServerReflectionRequest_FileByFilename{FileByFilename: f}})
+		})
+}
+
+// maxReflectedFiles bounds how many files reflection may bring.
+const maxReflectedFiles = 1000
+
+// fetchFiles gathers the file declaring symbol and, transitively, the
+// files it imports (well-known ones come from this binary).
+func fetchFiles(symbol string, bySymbol, byName func(string) ([][]byte, error)) ([]*descriptorpb.FileDescriptorProto, error) {
+	have := map[string]*descriptorpb.FileDescriptorProto{}
+	var order []string
+	add := func(raw [][]byte) error {
+		for _, b := range raw {
+			var fd descriptorpb.FileDescriptorProto
+			if err := proto.Unmarshal(b, &fd); err != nil {
+				return fmt.Errorf("a file descriptor: %w", err)
+			}
+			if _, ok := have[fd.GetName()]; !ok {
+				have[fd.GetName()] = &fd
+				order = append(order, fd.GetName())
+			}
+		}
+		return nil
+	}
+	raw, err := bySymbol(symbol)
+	if err != nil {
+		return nil, err
+	}
+	if err := add(raw); err != nil {
+		return nil, err
+	}
+	for i := 0; i < len(order); i++ {
+		if len(order) > maxReflectedFiles {
+			return nil, fmt.Errorf("more than %d files", maxReflectedFiles)
+		}
+		for _, dep := range have[order[i]].GetDependency() {
+			if _, ok := have[dep]; ok {
+				continue
+			}
+			if fd, err := protoregistry.GlobalFiles.FindFileByPath(dep); err == nil {
+				have[dep] = protodesc.ToFileDescriptorProto(fd)
+				order = append(order, dep)
+				continue
+			}
+			raw, err := byName(dep)
+			if err != nil && !errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("file %s: %w", dep, err)
+			}
+			if err := add(raw); err != nil {
+				return nil, err
+			}
+			if _, ok := have[dep]; !ok {
+				return nil, fmt.Errorf("file %s: the server did not send it", dep)
+			}
+		}
+	}
+	out := make([]*descriptorpb.FileDescriptorProto, 0, len(order))
+	for _, n := range order {
+		out = append(out, have[n])
+	}
+	return out, nil
+}
