@@ -14,7 +14,12 @@ func setRun(lat float64, failed uint64, rate float64) *Report {
 	h := func(v float64) Histogram {
 		return Histogram{Unit: UnitMicroseconds, Count: 10000, P50MS: v, P90MS: 1.5 * v, P99MS: 2 * v, P999MS: 3 * v, MaxMS: 4 * v}
 	}
-	return &Report{Schema: Schema, Seed: 1, Elapsed: 3,
+	var windows []Window
+	for i := 1; i <= 3; i++ {
+		windows = append(windows, Window{Offset: float64(i), Group: "g", Received: uint64(rate)})
+	}
+	windows = append(windows, Window{Offset: 4.5, Group: "g", Received: 1}) // graceful stop: not counted
+	return &Report{Schema: Schema, Seed: 1, Elapsed: 4.5, Windows: windows,
 		Scenario:    ScenarioEcho{Name: "s", DurationSeconds: 3, Source: "name: s\nduration: 3s\n"},
 		Environment: Environment{Streambench: "devel", CPUs: 2},
 		Groups: []Group{{Name: "g", Latency: h(lat), StreamDuration: h(100 * lat),
@@ -270,5 +275,23 @@ func TestRunsNeeded(t *testing.T) {
 	}
 	if p := minP(3, 3); p <= Alpha {
 		t.Fatalf("minP(3,3) = %v, want > %v", p, Alpha)
+	}
+}
+
+// TestSteadyRate: a set's throughput is the median per-second rate over
+// the scenario's duration: the ramp-up second and the graceful stop after
+// the duration do not count.
+func TestSteadyRate(t *testing.T) {
+	r := &Report{Scenario: ScenarioEcho{DurationSeconds: 3}}
+	for i, n := range []uint64{500, 1000, 1000, 100, 100, 100} {
+		r.Windows = append(r.Windows, Window{Offset: float64(i + 1), Group: "g", Received: n})
+		r.Windows = append(r.Windows, Window{Offset: float64(i + 1), Group: "other", Received: 7})
+	}
+	got, ok := steadyRate(r, &Group{Name: "g"})
+	if !ok || got != 1000 {
+		t.Fatalf("steadyRate = %v, %v; want 1000", got, ok)
+	}
+	if _, ok := steadyRate(&Report{}, &Group{Name: "g"}); ok {
+		t.Fatal("steadyRate without windows claims a value")
 	}
 }

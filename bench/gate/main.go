@@ -2,25 +2,25 @@
 // `streambench compare` calls a regression between runs of the same code
 // (A/A, goal 0) and how often it catches a planted slowdown (A/B).
 //
-// It builds streambench, runs the scenario in blocks of `run --count K`
-// (correct target: pool A; `--faulty BUG`: pool B), alternating A and B
-// blocks so that machine drift falls on both, then forms the comparisons
-// from the pools with a seeded random generator:
+// It builds streambench and makes N = comparisons + K - 1 triples of runs,
+// each run one `streambench run --count 1 --duration D` invocation: A
+// (correct target), B (`--faulty BUG`) and A' (correct target again), in an
+// order that rotates from triple to triple, so that the three sequences see
+// the same machine load. Comparison i (i = 0 … comparisons-1) takes the K
+// consecutive triples i … i+K-1:
 //
-//   - sets A/A: -comparisons times, a random permutation of pool A, the
-//     first K runs as base and the next K as head;
-//   - sets A/B: -comparisons times, K random runs of pool A as base and K
-//     random runs of pool B as head;
-//   - single A/A: every ordered pair of distinct pool-A runs, report vs
-//     report (the single-run compare and its noise floor);
-//   - single A/B: pool-A run i vs pool-B run i.
+//   - sets A/A: the K A runs as base, the K A' runs as head;
+//   - sets A/B: the K A runs as base, the K B runs as head;
+//   - single A/A: in every triple, A vs A' and A' vs A (2N comparisons);
+//   - single A/B: in every triple, A vs B (N comparisons).
 //
-// Comparisons share runs, so they are not independent trials. With -docs
-// it writes the figures between the gate markers of that file.
+// Neighbouring set comparisons share K-1 runs a side, so the comparisons
+// are not independent trials. With -docs it writes the figures between the
+// gate markers of that file.
 //
 // Run it from the repository root:
 //
-//	go run ./bench/gate -docs docs/reports.md     # ~3 min: 25 runs of 3 s
+//	go run ./bench/gate -docs docs/reports.md     # ~5 min: 72 runs of 3 s
 package main
 
 import (
@@ -29,7 +29,6 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,13 +45,10 @@ type config struct {
 	scenario    string
 	duration    time.Duration
 	k           int
-	blocksA     int
-	blocksB     int
 	comparisons int
 	bug         string
 	work        string
 	docs        string
-	seed        uint64
 	reuse       bool
 }
 
@@ -60,15 +56,12 @@ func main() {
 	var c config
 	flag.StringVar(&c.scenario, "scenario", "scenarios/smoke.yaml", "scenario to run")
 	flag.DurationVar(&c.duration, "duration", 3*time.Second, "run --duration of every run")
-	flag.IntVar(&c.k, "k", 5, "runs a side in each set comparison (and runs per block)")
-	flag.IntVar(&c.blocksA, "blocks-a", 3, "blocks of K runs against the correct target (pool A)")
-	flag.IntVar(&c.blocksB, "blocks-b", 2, "blocks of K runs against the planted bug (pool B)")
+	flag.IntVar(&c.k, "k", 5, "runs a side in each set comparison")
 	flag.IntVar(&c.comparisons, "comparisons", 20, "set comparisons of each kind (A/A, A/B)")
-	flag.StringVar(&c.bug, "bug", "pow_slow_20pct", "planted bug of pool B (streambench list)")
+	flag.StringVar(&c.bug, "bug", "pow_slow_20pct", "planted bug of the B runs (streambench list)")
 	flag.StringVar(&c.work, "work", "", "folder for the binary and the runs (default: a new temporary folder, removed at the end)")
 	flag.StringVar(&c.docs, "docs", "", "write the figures between the gate markers of this markdown file")
-	flag.Uint64Var(&c.seed, "seed", 1, "seed of the generator that forms the comparisons")
-	flag.BoolVar(&c.reuse, "reuse", false, "with -work: reuse the blocks already in it (re-analyse without running)")
+	flag.BoolVar(&c.reuse, "reuse", false, "with -work: reuse the runs already in it (re-analyse without running)")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "gate:", err)
@@ -76,9 +69,12 @@ func main() {
 	}
 }
 
+// kinds of run in a triple.
+var kinds = []struct{ name, label string }{{"a", "A"}, {"b", "B"}, {"c", "A'"}}
+
 func run(c config) error {
-	if c.k < 1 || c.blocksA < 1 || c.blocksB < 1 || c.comparisons < 1 || c.blocksA*c.k < 2*c.k {
-		return fmt.Errorf("need -k >= 1, -blocks-a >= 2, -blocks-b >= 1, -comparisons >= 1")
+	if c.k < 1 || c.comparisons < 1 || c.duration <= 0 {
+		return fmt.Errorf("need -k >= 1, -comparisons >= 1 and -duration > 0")
 	}
 	if c.work == "" {
 		dir, err := os.MkdirTemp("", "streambench-gate-")
@@ -88,7 +84,7 @@ func run(c config) error {
 		defer os.RemoveAll(dir)
 		c.work = dir
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	start := time.Now().UTC()
 	loadBefore := loadavg()
@@ -96,96 +92,63 @@ func run(c config) error {
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/streambench").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
 	}
-	var poolA, poolB []string // report files
-	for b := 0; b < max(c.blocksA, c.blocksB); b++ {
-		for _, blk := range []struct {
-			pool *[]string
-			n    int
-			name string
-			bug  string
-		}{{&poolA, c.blocksA, "a", ""}, {&poolB, c.blocksB, "b", c.bug}} {
-			if b >= blk.n {
-				continue
-			}
-			out := filepath.Join(c.work, fmt.Sprintf("%s%d", blk.name, b+1))
-			if side, err := reports.LoadSide(filepath.Join(out, reports.SetFileName)); err == nil && c.reuse && len(side.Files) == c.k {
-				*blk.pool = append(*blk.pool, side.Files...)
-				continue
-			}
-			args := []string{"run", "--no-progress", "--count", fmt.Sprint(c.k), "--duration", c.duration.String(), "--out", out}
-			if blk.bug != "" {
-				args = append(args, "--faulty", blk.bug)
-			}
-			args = append(args, c.scenario)
-			fmt.Fprintf(os.Stderr, "gate: %s %s\n", bin, strings.Join(args, " "))
-			cmd := exec.CommandContext(ctx, bin, args...)
-			cmd.Stdout, cmd.Stderr = nil, nil
-			if out, err := cmd.CombinedOutput(); err != nil {
-				var ee *exec.ExitError
-				if !errors.As(err, &ee) || ee.ExitCode() != 1 { // 1: an assertion failed, still a measurement
-					return fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, tail(string(out), 2000))
+	n := c.comparisons + c.k - 1
+	runs := make([][]*reports.Report, len(kinds)) // runs[kind][triple]
+	files := make([][]string, len(kinds))
+	for t := range n {
+		for j := range kinds {
+			kind := (j + t) % len(kinds) // rotate the order
+			out := filepath.Join(c.work, fmt.Sprintf("%s%02d", kinds[kind].name, t+1))
+			if _, err := os.Stat(filepath.Join(out, reports.SetFileName)); err != nil || !c.reuse {
+				if err := runOne(ctx, bin, out, kind == 1, c); err != nil {
+					return err
 				}
 			}
 			side, err := reports.LoadSide(out)
 			if err != nil {
 				return err
 			}
-			*blk.pool = append(*blk.pool, side.Files...)
+			files[kind] = append(files[kind], side.Files...)
+			runs[kind] = append(runs[kind], side.Reports...)
 		}
 	}
-	loadAfter := loadavg()
-	a, err := loadAll(poolA)
-	if err != nil {
-		return err
+	res := results{config: c, start: start, loadBefore: loadBefore, loadAfter: loadavg(), triples: n, maxChange: map[string]float64{}}
+	res.elapsed = time.Since(start)
+	side := func(kind, i int) *reports.Side {
+		return reports.SetSide(kinds[kind].label, files[kind][i:i+c.k], runs[kind][i:i+c.k])
 	}
-	b, err := loadAll(poolB)
-	if err != nil {
-		return err
-	}
-	rng := rand.New(rand.NewPCG(c.seed, 0x9a7e))
-	var res results
-	res.config = c
-	res.start, res.elapsed = start, time.Since(start)
-	res.loadBefore, res.loadAfter = loadBefore, loadAfter
-	res.poolA, res.poolB = len(poolA), len(poolB)
-	for i := 0; i < c.comparisons; i++ {
-		p := rng.Perm(len(poolA))
-		cmp, err := compare(pick(poolA, a, p[:c.k]), pick(poolA, a, p[c.k:2*c.k]))
+	for i := range c.comparisons {
+		aa, err := reports.CompareSides(side(0, i), side(2, i), reports.CompareOptions{})
 		if err != nil {
 			return err
 		}
-		res.aa.add(cmp)
-	}
-	for i := 0; i < c.comparisons; i++ {
-		pa, pb := rng.Perm(len(poolA))[:c.k], rng.Perm(len(poolB))[:c.k]
-		cmp, err := compare(pick(poolA, a, pa), pick(poolB, b, pb))
+		res.aa.add(aa)
+		ab, err := reports.CompareSides(side(0, i), side(1, i), reports.CompareOptions{})
 		if err != nil {
 			return err
 		}
-		res.ab.add(cmp)
+		res.ab.add(ab)
 	}
-	res.maxChange = map[string]float64{}
-	for i := range a {
-		for j := range a {
-			if i == j {
-				continue
-			}
-			cmp, err := reports.Compare(a[i], a[j], nil)
+	for t := range n {
+		for _, pair := range [][2]int{{0, 2}, {2, 0}} {
+			cmp, err := reports.Compare(runs[pair[0]][t], runs[pair[1]][t], nil)
 			if err != nil {
 				return err
 			}
 			res.singleAA.add(cmp)
 			for _, g := range cmp.Groups {
 				for _, m := range g.Metrics {
-					if m.Unit != "ratio" && !math.IsNaN(m.Change) && m.BaseN >= reports.MinSamples {
+					enough := m.BaseN >= reports.MinSamples && m.HeadN >= reports.MinSamples
+					if m.Unit == "msg/s" {
+						enough = m.BaseN >= reports.MinWindows && m.HeadN >= reports.MinWindows
+					}
+					if m.Unit != "ratio" && enough && !math.IsNaN(m.Change) {
 						res.maxChange[m.Metric] = math.Max(res.maxChange[m.Metric], math.Abs(m.Change))
 					}
 				}
 			}
 		}
-	}
-	for i := 0; i < min(len(a), len(b)); i++ {
-		cmp, err := reports.Compare(a[i], b[i], nil)
+		cmp, err := reports.Compare(runs[0][t], runs[1][t], nil)
 		if err != nil {
 			return err
 		}
@@ -199,36 +162,31 @@ func run(c config) error {
 	return nil
 }
 
+// runOne makes one run (a set of one) into out.
+func runOne(ctx context.Context, bin, out string, faulty bool, c config) error {
+	if err := os.RemoveAll(out); err != nil {
+		return err
+	}
+	args := []string{"run", "--no-progress", "--count", "1", "--duration", c.duration.String(), "--out", out}
+	if faulty {
+		args = append(args, "--faulty", c.bug)
+	}
+	args = append(args, c.scenario)
+	fmt.Fprintf(os.Stderr, "gate: %s %s\n", bin, strings.Join(args, " "))
+	if outb, err := exec.CommandContext(ctx, bin, args...).CombinedOutput(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 { // 1: an assertion failed, still a measurement
+			return fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, tail(string(outb), 2000))
+		}
+	}
+	return nil
+}
+
 func tail(s string, n int) string {
 	if len(s) > n {
 		return "…" + s[len(s)-n:]
 	}
 	return s
-}
-
-func loadAll(files []string) ([]*reports.Report, error) {
-	var out []*reports.Report
-	for _, f := range files {
-		r, err := reports.Load(f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
-
-func pick(files []string, reps []*reports.Report, idx []int) *reports.Side {
-	var fs []string
-	var rs []*reports.Report
-	for _, i := range idx {
-		fs, rs = append(fs, files[i]), append(rs, reps[i])
-	}
-	return reports.SetSide("pool", fs, rs)
-}
-
-func compare(base, head *reports.Side) (*reports.Comparison, error) {
-	return reports.CompareSides(base, head, reports.CompareOptions{})
 }
 
 // tally counts comparisons and which metrics moved.
@@ -283,7 +241,7 @@ type results struct {
 	start                 time.Time
 	elapsed               time.Duration
 	loadBefore, loadAfter string
-	poolA, poolB          int
+	triples               int
 	aa, ab                tally
 	singleAA, singleAB    tally
 	maxChange             map[string]float64
@@ -295,16 +253,16 @@ func (r *results) markdown() string {
 	fmt.Fprintf(&b, "Measured %s UTC on %s (%d cores, %s, %s/%s, %s), %s wall time.\n",
 		r.start.Format("2006-01-02 15:04"), cpuModel(), runtime.NumCPU(), host, runtime.GOOS, runtime.GOARCH, runtime.Version(), r.elapsed.Round(time.Second))
 	fmt.Fprintf(&b, "Load average before/after: %s / %s. The machine was shared with other engineers' builds and tests while this ran.\n\n", r.loadBefore, r.loadAfter)
-	fmt.Fprintf(&b, "```sh\ngo run ./bench/gate -scenario %s -duration %s -k %d -blocks-a %d -blocks-b %d -comparisons %d -bug %s -seed %d -docs docs/reports.md\n```\n\n",
-		r.scenario, r.duration, r.k, r.blocksA, r.blocksB, r.comparisons, r.bug, r.seed)
-	fmt.Fprintf(&b, "Pools: A = %d runs against the correct target, B = %d runs with `--faulty %s`, made in blocks of `run --count %d --duration %s`, alternating A and B blocks.\n\n",
-		r.poolA, r.poolB, r.bug, r.k, r.duration)
+	fmt.Fprintf(&b, "```sh\ngo run ./bench/gate -scenario %s -duration %s -k %d -comparisons %d -bug %s -docs docs/reports.md\n```\n\n",
+		r.scenario, r.duration, r.k, r.comparisons, r.bug)
+	fmt.Fprintf(&b, "Runs: %d triples of `streambench run --count 1 --duration %s %s`: A (correct target), B (`--faulty %s`) and A' (correct target), the order rotating from triple to triple; %d runs in all. Set comparison i takes triples i … i+%d (neighbouring comparisons share %d runs a side).\n\n",
+		r.triples, r.duration, r.scenario, r.bug, 3*r.triples, r.k-1, r.k-1)
 	fmt.Fprintln(&b, "| comparison | how formed | comparisons | verdict REGRESSED | metrics that regressed (in how many comparisons) |")
 	fmt.Fprintln(&b, "|---|---|--:|--:|---|")
-	fmt.Fprintf(&b, "| sets A/A (goal 0) | a random permutation of pool A: first %d runs base, next %d head | %d | **%d** | %s |\n", r.k, r.k, r.aa.n, r.aa.regressed, r.aa.which())
-	fmt.Fprintf(&b, "| sets A/B (goal >= %d) | %d random runs of pool A vs %d random runs of pool B | %d | **%d** | %s |\n", r.comparisons-r.comparisons/20, r.k, r.k, r.ab.n, r.ab.regressed, r.ab.which())
-	fmt.Fprintf(&b, "| single A/A | every ordered pair of distinct pool-A runs | %d | **%d** | %s |\n", r.singleAA.n, r.singleAA.regressed, r.singleAA.which())
-	fmt.Fprintf(&b, "| single A/B | pool-A run i vs pool-B run i | %d | **%d** | %s |\n\n", r.singleAB.n, r.singleAB.regressed, r.singleAB.which())
+	fmt.Fprintf(&b, "| sets A/A (goal 0) | %d A runs (base) vs the %d A' runs of the same triples (head) | %d | **%d** | %s |\n", r.k, r.k, r.aa.n, r.aa.regressed, r.aa.which())
+	fmt.Fprintf(&b, "| sets A/B (goal >= %d) | %d A runs (base) vs the %d B runs of the same triples (head) | %d | **%d** | %s |\n", r.comparisons-r.comparisons/20, r.k, r.k, r.ab.n, r.ab.regressed, r.ab.which())
+	fmt.Fprintf(&b, "| single A/A | in each triple, A vs A' and A' vs A | %d | **%d** | %s |\n", r.singleAA.n, r.singleAA.regressed, r.singleAA.which())
+	fmt.Fprintf(&b, "| single A/B | in each triple, A vs B | %d | **%d** | %s |\n\n", r.singleAB.n, r.singleAB.regressed, r.singleAB.which())
 	keys := make([]string, 0, len(r.maxChange))
 	for k := range r.maxChange {
 		keys = append(keys, k)
@@ -314,7 +272,7 @@ func (r *results) markdown() string {
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%s %.0f%%", k, 100*r.maxChange[k]))
 	}
-	fmt.Fprintf(&b, "Largest single-run A/A change per metric (any group, any pair, at least %d values): %s.\n", reports.MinSamples, strings.Join(parts, ", "))
+	fmt.Fprintf(&b, "Largest single-run A/A change per metric (any group, A vs A' of a triple, at least %d values or %d per-second windows a side): %s.\n", reports.MinSamples, reports.MinWindows, strings.Join(parts, ", "))
 	return b.String()
 }
 
