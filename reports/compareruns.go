@@ -62,29 +62,25 @@ var runMetrics = []runMetric{
 	{key: "recovery", unit: "ms", higherWorse: true, value: histValue(recoveryOf, func(h Histogram) float64 { return h.P99MS })},
 }
 
-// steadyRate is a run's throughput for a set comparison: the median of
-// the group's per-second receive rates over the scenario's duration. The
-// median leaves out the ramp-up second and the graceful stop after the
-// duration, whose length varies from run to run (received / elapsed moved
+// steadyRate is a run's throughput: the messages the group received
+// during the scenario's duration (its per-second windows up to the
+// duration) over that time. The graceful stop after the duration, whose
+// length varies from run to run, does not count (received / elapsed moved
 // by up to 30% between A/A runs of smoke.yaml for that reason alone).
 func steadyRate(r *Report, g *Group) (float64, bool) {
-	var rates []float64
-	prev := 0.0
+	var received uint64
+	end := 0.0
 	for _, w := range r.Windows {
-		if w.Group != g.Name {
+		if w.Group != g.Name || (r.Scenario.DurationSeconds > 0 && w.Offset > r.Scenario.DurationSeconds+0.5) {
 			continue
 		}
-		d := w.Offset - prev
-		prev = w.Offset
-		if d <= 0 || (r.Scenario.DurationSeconds > 0 && w.Offset > r.Scenario.DurationSeconds+0.5) {
-			continue
-		}
-		rates = append(rates, float64(w.Received)/d)
+		received += w.Received
+		end = max(end, w.Offset)
 	}
-	if len(rates) == 0 {
+	if end <= 0 {
 		return 0, false
 	}
-	return benchmath.AssumeNothing.Summary(sample(rates), 0.95).Center, true
+	return float64(received) / end, true
 }
 
 // groupNames returns every group of the runs, base's first run's order
