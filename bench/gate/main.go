@@ -95,6 +95,7 @@ func run(c config) error {
 	n := c.comparisons + c.k - 1
 	runs := make([][]*reports.Report, len(kinds)) // runs[kind][triple]
 	files := make([][]string, len(kinds))
+	loads := make([]float64, n) // per triple: the highest 1-minute load average before its runs
 	for t := range n {
 		for j := range kinds {
 			kind := (j + t) % len(kinds) // rotate the order
@@ -108,6 +109,11 @@ func run(c config) error {
 			if err != nil {
 				return err
 			}
+			l, err := readLoad(out)
+			if err != nil {
+				return err
+			}
+			loads[t] = max(loads[t], l)
 			files[kind] = append(files[kind], side.Files...)
 			runs[kind] = append(runs[kind], side.Reports...)
 		}
@@ -128,6 +134,7 @@ func run(c config) error {
 			return err
 		}
 		res.ab.add(ab)
+		res.rows = append(res.rows, row{first: i + 1, last: i + c.k, load: slices.Max(loads[i : i+c.k]), aa: aa.Verdict(), ab: ab.Verdict()})
 	}
 	for t := range n {
 		for _, pair := range [][2]int{{0, 2}, {2, 0}} {
@@ -165,6 +172,12 @@ func run(c config) error {
 // runOne makes one run (a set of one) into out.
 func runOne(ctx context.Context, bin, out string, faulty bool, c config) error {
 	if err := os.RemoveAll(out); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, loadFile), []byte(loadavg()+"\n"), 0o644); err != nil {
 		return err
 	}
 	args := []string{"run", "--no-progress", "--count", "1", "--duration", c.duration.String(), "--out", out}
@@ -245,6 +258,15 @@ type results struct {
 	aa, ab                tally
 	singleAA, singleAB    tally
 	maxChange             map[string]float64
+	rows                  []row
+}
+
+// row is one set comparison: its triples, the highest load average before
+// any of their runs, and the verdicts.
+type row struct {
+	first, last int
+	load        float64
+	aa, ab      reports.MetricVerdict
 }
 
 func (r *results) markdown() string {
@@ -263,6 +285,13 @@ func (r *results) markdown() string {
 	fmt.Fprintf(&b, "| sets A/B (goal >= %d) | %d A runs (base) vs the %d B runs of the same triples (head) | %d | **%d** | %s |\n", r.comparisons-r.comparisons/20, r.k, r.k, r.ab.n, r.ab.regressed, r.ab.which())
 	fmt.Fprintf(&b, "| single A/A | in each triple, A vs A' and A' vs A | %d | **%d** | %s |\n", r.singleAA.n, r.singleAA.regressed, r.singleAA.which())
 	fmt.Fprintf(&b, "| single A/B | in each triple, A vs B | %d | **%d** | %s |\n\n", r.singleAB.n, r.singleAB.regressed, r.singleAB.which())
+	fmt.Fprintf(&b, "Per set comparison (load: the highest 1-minute load average sampled just before any of its %d runs; %d cores):\n\n", 3*r.k, runtime.NumCPU())
+	fmt.Fprintln(&b, "| comparison | triples | load | A/A verdict | A/B verdict |")
+	fmt.Fprintln(&b, "|--:|---|--:|---|---|")
+	for i, w := range r.rows {
+		fmt.Fprintf(&b, "| %d | %d–%d | %.1f | %s | %s |\n", i+1, w.first, w.last, w.load, w.aa, w.ab)
+	}
+	fmt.Fprintln(&b)
 	keys := make([]string, 0, len(r.maxChange))
 	for k := range r.maxChange {
 		keys = append(keys, k)
@@ -293,6 +322,23 @@ func writeBetweenMarkers(path, text string) error {
 	}
 	s = s[:i+len(beginMarker)] + "\n" + text + s[j:]
 	return os.WriteFile(path, []byte(s), 0o644)
+}
+
+// loadFile holds the load average sampled just before a run.
+const loadFile = "loadavg.txt"
+
+// readLoad returns the 1-minute load average recorded before the run in
+// out.
+func readLoad(out string) (float64, error) {
+	raw, err := os.ReadFile(filepath.Join(out, loadFile))
+	if err != nil {
+		return 0, err
+	}
+	var one float64
+	if _, err := fmt.Sscan(string(raw), &one); err != nil {
+		return 0, fmt.Errorf("%s: %w", filepath.Join(out, loadFile), err)
+	}
+	return one, nil
 }
 
 func loadavg() string {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/reports"
@@ -16,8 +15,8 @@ import (
 // maxCount bounds --count: a set is for a statistical test, not a soak.
 const maxCount = 100
 
-func addCountFlag(fl *pflag.FlagSet, count *int) {
-	fl.IntVar(count, "count", 1, fmt.Sprintf("run the scenario K times (1..%d) with the same seed: run-1/ … run-K/ and a set.json under --out, for `streambench compare`", maxCount))
+func addCountFlag(cmd *cobra.Command, count *int) {
+	cmd.Flags().IntVar(count, "count", 1, fmt.Sprintf("run the scenario K times (1..%d) with the same seed: run-1/ … run-K/ and a set.json under --out, for `streambench compare`", maxCount))
 }
 
 // runCount runs the scenario f.count times, one after the other, through

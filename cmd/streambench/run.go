@@ -56,8 +56,8 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 			return runScenario(cmd, args[0], f, stdout, stderr)
 		},
 	}
+	addCountFlag(cmd, &f.count)
 	fl := cmd.Flags()
-	addCountFlag(fl, &f.count)
 	fl.StringVar(&f.out, "out", "", "folder for report.json, report.html and junit.xml (default out/<scenario name>)")
 	fl.StringVar(&f.target, "target", "", "run against this server (host:port on loopback) instead of the scenario's target")
 	fl.DurationVar(&f.duration, "duration", 0, "override the scenario's duration")
