@@ -294,3 +294,42 @@ func TestSteadyRate(t *testing.T) {
 		t.Fatal("steadyRate without windows claims a value")
 	}
 }
+
+// TestSetComparisonWriters: a set comparison renders as one: the text
+// and markdown say TOO FEW RUNS for 2 + 2 runs, the page explains the U
+// test, draws every run's curve and styles the banner.
+func TestSetComparisonWriters(t *testing.T) {
+	base := []*Report{fixture(t, 1), fixture(t, 1)}
+	head := []*Report{fixture(t, 1), fixture(t, 1.1)}
+	c, err := CompareSides(sideOf("base", base), sideOf("head", head), CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Verdict() != TooFewRuns || c.Regressed() {
+		t.Fatalf("verdict %s, want %s", c.Verdict(), TooFewRuns)
+	}
+	var text, md, page strings.Builder
+	if err := c.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteMarkdown(&md, MarkdownOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, got string
+		want []string
+	}{
+		{"text", text.String(), []string{"base base/set.json (2 runs, seed 7)", "too few runs: n=2+2", "TOO FEW RUNS: none of", "need >=4 runs a side (run --count 5)"}},
+		{"markdown", md.String(), []string{"### ⚠️ `fixture`", "TOO FEW RUNS"}},
+		{"html", page.String(), []string{`class="banner too_few_runs"`, "Mann–Whitney U test", "base run 2", "head run 2", "too few runs"}},
+	} {
+		for _, w := range tc.want {
+			if !strings.Contains(tc.got, w) {
+				t.Errorf("%s lacks %q:\n%s", tc.name, w, tc.got)
+			}
+		}
+	}
+}
