@@ -320,7 +320,7 @@ func TestSetComparisonWriters(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, got string
-		want []string
+		want      []string
 	}{
 		{"text", text.String(), []string{"base base/set.json (2 runs, seed 7)", "too few runs: n=2+2", "TOO FEW RUNS: none of", "need >=4 runs a side (run --count 5)"}},
 		{"markdown", md.String(), []string{"### ⚠️ `fixture`", "TOO FEW RUNS"}},
