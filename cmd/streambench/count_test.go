@@ -65,6 +65,17 @@ func TestRunCount(t *testing.T) {
 		t.Fatalf("faulty set: %v", err)
 	}
 
+	// A run that ends in 2 (here: an unwritable profile) stops the set with
+	// that code before any run, and no set file is written.
+	stopped := t.TempDir()
+	code, _, errs = cli(t, "run", "--no-progress", "--duration", "1s", "--count", "3", "--out", stopped, "--cpuprofile", filepath.Join(stopped, "missing", "cpu.pprof"), mini)
+	if code != ExitBadInput || !strings.Contains(errs, "--cpuprofile") {
+		t.Fatalf("set with a bad run: exit %d, stderr %q; want 2", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(stopped, reports.SetFileName)); !os.IsNotExist(err) {
+		t.Fatalf("set.json written for a set that never ran: %v", err)
+	}
+
 	for _, bad := range []string{"0", "-1", "101", "x"} {
 		code, _, errs := cli(t, "run", "--count", bad, mini)
 		if code != ExitBadInput || !strings.Contains(errs, "count") {
