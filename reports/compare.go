@@ -527,8 +527,8 @@ func compareQuantile(key string, q float64, bh, hh *hdrhistogram.Histogram, bw, 
 // rounded up. The machine was shared with other engineers' builds and tests
 // (1-minute load average 3 to 10). Largest changes: latency p50 +118,995%
 // (×1,191, a run that stalled under load), stream duration p99 +482%,
-// throughput 1,385% (the Sum group, which under load delivered almost
-// nothing within the 3 s of one run). docs/reports.md has the measurements.
+// throughput +1,385% (one run received 1/15 of what the other did within
+// the 3 s). docs/reports.md has the measurements.
 const (
 	// NoiseFloorLatency applies to the message latency quantiles p50 … max.
 	NoiseFloorLatency = 1200.0
