@@ -169,7 +169,7 @@ func artifactsDir(t *testing.T) string {
 func TestHTMLInChromium(t *testing.T) {
 	bin := chromiumPath(t)
 	r := fixture(t, 1)
-	head := fixture(t, 1.6)
+	head := fixture(t, regressedScale)
 	cmp, err := Compare(r, head, nil)
 	if err != nil {
 		t.Fatal(err)

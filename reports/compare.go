@@ -15,11 +15,15 @@ import (
 // MetricVerdict is the outcome of comparing one metric between two runs.
 type MetricVerdict string
 
-// The three verdicts of a comparison.
+// The verdicts of a comparison.
 const (
 	Improved  MetricVerdict = "improved"
 	Unchanged MetricVerdict = "unchanged"
 	Regressed MetricVerdict = "regressed"
+	// TooFewRuns is a set comparison's metric with so few runs that the
+	// U test could not reach significance even if every head run were
+	// worse than every base run: never a regression.
+	TooFewRuns MetricVerdict = "too_few_runs"
 )
 
 // Statistical settings of Compare.
@@ -39,10 +43,12 @@ const (
 	MinWindows = 3
 )
 
-// Tolerance keys, in display order. Latency and stream-duration tolerances
-// are relative increases, error_rate an absolute increase in percentage
-// points, throughput a relative decrease.
-var ToleranceKeys = []string{"p50", "p90", "p99", "p99.9", "max", "duration.p50", "duration.p99", "error_rate", "throughput"}
+// Tolerance keys, in display order. Latency, stream-duration and recovery
+// tolerances are relative increases, error_rate an absolute increase in
+// percentage points, throughput a relative decrease. recovery (the p99 of
+// the time from a broken stream to the next message) is judged in set
+// comparisons only.
+var ToleranceKeys = []string{"p50", "p90", "p99", "p99.9", "max", "duration.p50", "duration.p99", "error_rate", "throughput", "recovery"}
 
 // Tolerances maps a tolerance key to its value: a fraction (0.10 = 10%)
 // for relative metrics, a fraction of streams (0.001 = 0.1 percentage
@@ -54,7 +60,7 @@ func DefaultTolerances() Tolerances {
 	return Tolerances{
 		"p50": 0.05, "p90": 0.10, "p99": 0.10, "p99.9": 0.20, "max": 0.50,
 		"duration.p50": 0.05, "duration.p99": 0.10,
-		"error_rate": 0.001, "throughput": 0.05,
+		"error_rate": 0.001, "throughput": 0.05, "recovery": 0.20,
 	}
 }
 
@@ -121,8 +127,10 @@ func (t Tolerances) String(key string) string {
 	return "+" + trimFloat(v*100) + "%"
 }
 
-// ErrMismatch marks reports that cannot be compared (different scenarios).
-var ErrMismatch = errors.New("reports do not match")
+// ErrMismatch marks runs that are not like for like (a different scenario
+// source, seed, duration, client scale, time compression or streambench
+// version between or within the sides).
+var ErrMismatch = errors.New("runs are not like for like")
 
 // RunInfo identifies one side of a comparison.
 type RunInfo struct {
@@ -132,20 +140,42 @@ type RunInfo struct {
 	Elapsed     float64   `json:"elapsed_seconds"`
 	Streambench string    `json:"streambench"`
 	Passed      bool      `json:"passed"`
+	// Runs is how many runs the side holds (set comparisons); Elapsed is
+	// then the first run's and Passed is true when every run passed.
+	Runs int `json:"runs,omitempty"`
 }
 
-// Comparison is two runs of one scenario compared metric by metric.
+// Comparison modes.
+const (
+	// ModeSingle compares one report with one report: within-run
+	// statistics plus the single-run noise floor.
+	ModeSingle = "single"
+	// ModeRuns compares sets of runs: a Mann–Whitney U test on each
+	// run's statistic.
+	ModeRuns = "runs"
+)
+
+// Comparison is two runs (or two sets of runs) of one scenario compared
+// metric by metric.
 type Comparison struct {
-	Scenario   string            `json:"scenario"`
+	Scenario string `json:"scenario"`
+	// Mode is ModeSingle or ModeRuns.
+	Mode       string            `json:"mode"`
 	Base       RunInfo           `json:"base"`
 	Head       RunInfo           `json:"head"`
 	Tolerances Tolerances        `json:"tolerances"`
 	Groups     []GroupComparison `json:"groups"`
-	// Notes are things a reader should know (differing durations, groups
-	// present on one side only).
+	// Alpha is the significance level of the U test (ModeRuns).
+	Alpha float64 `json:"alpha,omitempty"`
+	// Mismatches are the differences between runs that
+	// CompareOptions.AllowMismatch let through; without it they are an
+	// error.
+	Mismatches []string `json:"mismatches,omitempty"`
+	// Notes are things a reader should know (groups present on one side
+	// only, an interrupted run, different machines).
 	Notes []string `json:"notes,omitempty"`
 
-	base, head *Report
+	base, head []*Report
 }
 
 // GroupComparison is one client group's metrics.
@@ -159,34 +189,47 @@ type GroupComparison struct {
 // MetricComparison is one metric before and after.
 type MetricComparison struct {
 	// Metric is the tolerance key: "p99", "duration.p50", "error_rate",
-	// "throughput".
+	// "throughput", "recovery".
 	Metric string `json:"metric"`
 	// Unit of Base, Head and the intervals: "ms", "ratio" or "msg/s".
-	Unit string  `json:"unit"`
+	Unit string `json:"unit"`
+	// Base and Head are the figures: each run's value (ModeSingle) or the
+	// median of the runs' values (ModeRuns).
 	Base float64 `json:"base"`
 	Head float64 `json:"head"`
 	// Change is (Head-Base)/Base (NaN when Base is 0); for error_rate it is
 	// Head-Base.
 	Change float64 `json:"-"`
-	// BaseLow..BaseHigh and HeadLow..HeadHigh are each run's uncertainty
-	// interval for the metric (95%).
+	// BaseLow..BaseHigh and HeadLow..HeadHigh are each side's spread: the
+	// run's 95% uncertainty interval (ModeSingle) or the lowest and highest
+	// run (ModeRuns).
 	BaseLow  float64 `json:"base_low"`
 	BaseHigh float64 `json:"base_high"`
 	HeadLow  float64 `json:"head_low"`
 	HeadHigh float64 `json:"head_high"`
-	// BaseN and HeadN are the sample counts behind the figures.
+	// BaseN and HeadN are the sample counts behind the figures: values in
+	// the histogram (ModeSingle) or runs (ModeRuns).
 	BaseN int64 `json:"base_n"`
 	HeadN int64 `json:"head_n"`
+	// BaseRuns and HeadRuns are each run's value, in run order (ModeRuns).
+	BaseRuns []float64 `json:"base_runs,omitempty"`
+	HeadRuns []float64 `json:"head_runs,omitempty"`
+	// P is the U test's p-value (ModeRuns; absent when too few runs).
+	P *float64 `json:"p,omitempty"`
+	// Significant is true when P <= the comparison's Alpha.
+	Significant bool `json:"significant,omitempty"`
 	// Verdict and why.
 	Verdict MetricVerdict `json:"verdict"`
 	Why     string        `json:"why"`
+	mode    string
 }
 
 // Regressed reports whether any metric regressed beyond tolerance.
 func (c *Comparison) Regressed() bool { return c.Verdict() == Regressed }
 
 // Verdict is regressed when any metric regressed, improved when some
-// improved and none regressed, unchanged otherwise.
+// improved and none regressed, too few runs when every metric had too few
+// runs to judge, unchanged otherwise.
 func (c *Comparison) Verdict() MetricVerdict {
 	out := Unchanged
 	for _, g := range c.Groups {
@@ -199,7 +242,18 @@ func (c *Comparison) Verdict() MetricVerdict {
 			}
 		}
 	}
+	if out == Unchanged && c.total() > 0 && c.Count(TooFewRuns) == c.total() {
+		return TooFewRuns
+	}
 	return out
+}
+
+func (c *Comparison) total() int {
+	n := 0
+	for _, g := range c.Groups {
+		n += len(g.Metrics)
+	}
+	return n
 }
 
 // Count returns how many metrics have verdict v.
@@ -219,34 +273,85 @@ func runInfo(r *Report) RunInfo {
 	return RunInfo{File: r.Scenario.File, Start: r.Start, Seed: r.Seed, Elapsed: r.Elapsed, Streambench: r.Environment.Streambench, Passed: r.Passed}
 }
 
-// Compare compares head against base, group by group. Reports of
-// different scenarios are refused with an error wrapping ErrMismatch; a
-// histogram that does not decode is an error too.
+func sideInfo(s *Side) RunInfo {
+	ri := runInfo(s.Reports[0])
+	ri.File = s.Path
+	if s.Set {
+		ri.Runs = len(s.Reports)
+		for _, r := range s.Reports {
+			ri.Passed = ri.Passed && r.Passed
+		}
+	}
+	return ri
+}
+
+// CompareOptions tunes CompareSides.
+type CompareOptions struct {
+	// Tolerances over DefaultTolerances (nil: the defaults).
+	Tolerances Tolerances
+	// AllowMismatch compares runs that are not like for like, recording
+	// the differences in Comparison.Mismatches instead of refusing.
+	AllowMismatch bool
+}
+
+// Compare compares one report with another (ModeSingle). Reports that are
+// not like for like (see Identity) are refused with an error wrapping
+// ErrMismatch; a histogram that does not decode is an error too.
 func Compare(base, head *Report, tol Tolerances) (*Comparison, error) {
 	if base == nil || head == nil {
 		return nil, fmt.Errorf("compare: missing report")
 	}
-	if base.Scenario.Name != head.Scenario.Name {
-		return nil, fmt.Errorf("%w: base is scenario %q, head is scenario %q; compare runs of one scenario", ErrMismatch, base.Scenario.Name, head.Scenario.Name)
+	return CompareSides(SingleSide(base.Scenario.File, base), SingleSide(head.Scenario.File, head), CompareOptions{Tolerances: tol})
+}
+
+// CompareSides compares head against base, group by group. Two single
+// reports are compared run against run (ModeSingle); when either side is a
+// set, each metric is judged from the runs' values (ModeRuns). Sides that
+// are not like for like, between or within themselves, are refused with an
+// error wrapping ErrMismatch unless o.AllowMismatch is set.
+func CompareSides(base, head *Side, o CompareOptions) (*Comparison, error) {
+	if base == nil || head == nil || len(base.Reports) == 0 || len(head.Reports) == 0 {
+		return nil, fmt.Errorf("compare: %w on one side", errNoReports)
 	}
-	if tol == nil {
-		tol = DefaultTolerances()
+	mm := Mismatches(base, head)
+	if len(mm) > 0 && !o.AllowMismatch {
+		return nil, fmt.Errorf("%w: %s", ErrMismatch, strings.Join(mm, "; "))
 	}
-	for _, k := range ToleranceKeys {
-		if _, ok := tol[k]; !ok {
-			tol[k] = DefaultTolerances()[k]
+	tol := Tolerances{}
+	for k, v := range DefaultTolerances() {
+		tol[k] = v
+	}
+	for k, v := range o.Tolerances {
+		tol[k] = v
+	}
+	c := &Comparison{Scenario: base.Reports[0].Scenario.Name, Base: sideInfo(base), Head: sideInfo(head), Tolerances: tol,
+		Mismatches: mm, base: base.Reports, head: head.Reports}
+	for _, side := range []struct {
+		name string
+		s    *Side
+	}{{"base", base}, {"head", head}} {
+		for i, r := range side.s.Reports {
+			if r.Interrupted {
+				c.Notes = append(c.Notes, fmt.Sprintf("%s run %s was interrupted: its report is partial", side.name, side.s.Files[i]))
+			}
 		}
 	}
-	c := &Comparison{Scenario: base.Scenario.Name, Base: runInfo(base), Head: runInfo(head), Tolerances: tol, base: base, head: head}
-	if base.Scenario.DurationSeconds != head.Scenario.DurationSeconds {
-		c.Notes = append(c.Notes, fmt.Sprintf("durations differ: base ran %gs, head %gs", base.Scenario.DurationSeconds, head.Scenario.DurationSeconds))
+	if bc, hc := base.Reports[0].Environment.CPUs, head.Reports[0].Environment.CPUs; bc != hc {
+		c.Notes = append(c.Notes, fmt.Sprintf("machines differ: base had %d cores, head %d", bc, hc))
 	}
-	if base.Interrupted || head.Interrupted {
-		c.Notes = append(c.Notes, "one of the runs was interrupted: its report is partial")
+	if !base.Set && !head.Set {
+		c.Mode = ModeSingle
+		if err := c.compareSingle(base.Reports[0], head.Reports[0], tol); err != nil {
+			return nil, err
+		}
+		return c, nil
 	}
-	if base.Environment.CPUs != head.Environment.CPUs {
-		c.Notes = append(c.Notes, fmt.Sprintf("machines differ: base had %d cores, head %d", base.Environment.CPUs, head.Environment.CPUs))
-	}
+	c.Mode, c.Alpha = ModeRuns, Alpha
+	c.compareRuns(base.Reports, head.Reports, tol)
+	return c, nil
+}
+
+func (c *Comparison) compareSingle(base, head *Report, tol Tolerances) error {
 	for _, bg := range base.Groups {
 		hg := head.Group(bg.Name)
 		if hg == nil {
@@ -256,7 +361,7 @@ func Compare(base, head *Report, tol Tolerances) (*Comparison, error) {
 		}
 		gc, err := compareGroup(base, head, &bg, hg, tol)
 		if err != nil {
-			return nil, fmt.Errorf("compare group %s: %w", bg.Name, err)
+			return fmt.Errorf("compare group %s: %w", bg.Name, err)
 		}
 		c.Groups = append(c.Groups, gc)
 	}
@@ -266,7 +371,7 @@ func Compare(base, head *Report, tol Tolerances) (*Comparison, error) {
 			c.Notes = append(c.Notes, fmt.Sprintf("group %s is in the head run only", hg.Name))
 		}
 	}
-	return c, nil
+	return nil
 }
 
 var quantileMetrics = []struct {
@@ -394,16 +499,68 @@ func compareQuantile(key string, q float64, bh, hh *hdrhistogram.Histogram, bw, 
 	switch {
 	case m.BaseN < MinSamples || m.HeadN < MinSamples:
 		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within noise: too few samples (%d vs %d, need %d)", m.BaseN, m.HeadN, MinSamples)
-	case m.Head > m.Base*(1+tol) && m.HeadLow > m.BaseHigh:
-		m.Verdict, m.Why = Regressed, fmt.Sprintf("%s > tolerance %s and outside noise (head ≥ %s, base ≤ %s)", fmtPct(m.Change), "+"+trimFloat(tol*100)+"%", ms(m.HeadLow, 1), ms(m.BaseHigh, 1))
-	case m.Head < m.Base*(1-tol) && m.HeadHigh < m.BaseLow:
-		m.Verdict, m.Why = Improved, fmt.Sprintf("%s beyond tolerance %s and outside noise (head ≤ %s, base ≥ %s)", fmtPct(m.Change), "-"+trimFloat(tol*100)+"%", ms(m.HeadHigh, 1), ms(m.BaseLow, 1))
+	case m.Head > m.Base*(1+tol) && m.HeadLow > m.BaseHigh && beyondFloor(key, m.Base, m.Head):
+		m.Verdict, m.Why = Regressed, fmt.Sprintf("%s > tolerance %s and the noise floor %s, outside noise (head ≥ %s, base ≤ %s)", fmtPct(m.Change), "+"+trimFloat(tol*100)+"%", floorText(key), ms(m.HeadLow, 1), ms(m.BaseHigh, 1))
+	case m.Head < m.Base*(1-tol) && m.HeadHigh < m.BaseLow && beyondFloor(key, m.Head, m.Base):
+		m.Verdict, m.Why = Improved, fmt.Sprintf("%s beyond tolerance %s and the noise floor %s, outside noise (head ≤ %s, base ≥ %s)", fmtPct(m.Change), "-"+trimFloat(tol*100)+"%", floorText(key), ms(m.HeadHigh, 1), ms(m.BaseLow, 1))
 	case math.Abs(m.Head-m.Base) <= m.Base*tol:
 		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within tolerance ±%s%%", trimFloat(tol*100))
+	case !beyondFloor(key, m.Base, m.Head) && !beyondFloor(key, m.Head, m.Base):
+		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within the single-run noise floor %s (A/A runs; compare sets of runs to see less)", floorText(key))
 	default:
 		m.Verdict, m.Why = Unchanged, "within noise: the runs' 95% intervals overlap"
 	}
 	return m
+}
+
+// Single-run noise floors. Two runs of the same code, scenario and seed,
+// one right after the other, differ far more than the sampling noise
+// within a run (scheduling, GC and other load on the machine shift a whole
+// run), so a single-run compare flags a metric only when it moved beyond
+// its tolerance, outside both runs' intervals AND by more than the floor:
+// the larger figure must exceed the smaller by more than a factor of
+// 1 + floor, in either direction. Each figure is the largest A/A change
+// that `go run ./bench/gate` measured on the project's 2-core machine on
+// 2026-12-01 in three sessions (14:23, 14:29 and 14:35 UTC; smoke.yaml,
+// 3 s runs; in each session the two correct-target runs A and A' of 24
+// time-adjacent triples, compared both ways: 144 comparisons, any group),
+// rounded up. The machine was shared with other engineers' builds and tests
+// (1-minute load average 3 to 10). Largest changes: latency p50 +118,995%
+// (×1,191, a run that stalled under load), stream duration p99 +482%,
+// throughput +1,385% (one run received 1/15 of what the other did within
+// the 3 s). docs/reports.md has the measurements.
+const (
+	// NoiseFloorLatency applies to the message latency quantiles p50 … max.
+	NoiseFloorLatency = 1200.0
+	// NoiseFloorDuration applies to the stream duration quantiles.
+	NoiseFloorDuration = 5.0
+	// NoiseFloorThroughput applies to messages received per second.
+	NoiseFloorThroughput = 14.0
+)
+
+// NoiseFloor returns the single-run noise floor of a tolerance key (0 for
+// error_rate, whose A/A runs of smoke.yaml never failed a stream: the z
+// test and the tolerance decide it).
+func NoiseFloor(key string) float64 {
+	switch {
+	case key == "throughput":
+		return NoiseFloorThroughput
+	case strings.HasPrefix(key, "duration."):
+		return NoiseFloorDuration
+	case key == "error_rate" || key == "recovery":
+		return 0
+	}
+	return NoiseFloorLatency
+}
+
+// beyondFloor reports whether hi exceeds lo by more than the key's noise
+// floor factor.
+func beyondFloor(key string, lo, hi float64) bool {
+	return hi > lo*(1+NoiseFloor(key))
+}
+
+func floorText(key string) string {
+	return "×" + trimFloat(1+NoiseFloor(key))
 }
 
 func relChange(base, head float64) float64 {
@@ -512,12 +669,10 @@ func meanVar(xs []float64) (mean, variance float64) {
 
 func compareThroughput(base, head *Report, bg, hg *Group, tol float64) MetricComparison {
 	m := MetricComparison{Metric: "throughput", Unit: "msg/s"}
-	if base.Elapsed > 0 {
-		m.Base = float64(bg.Messages.Received) / base.Elapsed
-	}
-	if head.Elapsed > 0 {
-		m.Head = float64(hg.Messages.Received) / head.Elapsed
-	}
+	// The steady rate, as in set comparisons: received / elapsed would
+	// count the graceful stop, whose length varies from run to run.
+	m.Base, _ = steadyRate(base, bg)
+	m.Head, _ = steadyRate(head, hg)
 	m.Change = relChange(m.Base, m.Head)
 	br, hr := windowRates(base, bg.Name), windowRates(head, hg.Name)
 	m.BaseN, m.HeadN = int64(len(br)), int64(len(hr))
@@ -542,12 +697,14 @@ func compareThroughput(base, head *Report, bg, hg *Group, tol float64) MetricCom
 		}
 	}
 	switch {
-	case m.Head < m.Base*(1-tol) && t < -TestZ:
-		m.Verdict, m.Why = Regressed, fmt.Sprintf("%s below tolerance -%s%%, Welch t = %.1f over per-second rates", fmtPct(m.Change), trimFloat(tol*100), t)
-	case m.Head > m.Base*(1+tol) && t > TestZ:
-		m.Verdict, m.Why = Improved, fmt.Sprintf("%s, Welch t = %.1f over per-second rates", fmtPct(m.Change), t)
+	case m.Head < m.Base*(1-tol) && t < -TestZ && beyondFloor("throughput", m.Head, m.Base):
+		m.Verdict, m.Why = Regressed, fmt.Sprintf("%s below tolerance -%s%% and the noise floor %s, Welch t = %.1f over per-second rates", fmtPct(m.Change), trimFloat(tol*100), floorText("throughput"), t)
+	case m.Head > m.Base*(1+tol) && t > TestZ && beyondFloor("throughput", m.Base, m.Head):
+		m.Verdict, m.Why = Improved, fmt.Sprintf("%s beyond the noise floor %s, Welch t = %.1f over per-second rates", fmtPct(m.Change), floorText("throughput"), t)
 	case math.Abs(m.Head-m.Base) <= m.Base*tol:
 		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within tolerance ±%s%%", trimFloat(tol*100))
+	case !beyondFloor("throughput", m.Base, m.Head) && !beyondFloor("throughput", m.Head, m.Base):
+		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within the single-run noise floor %s (A/A runs; compare sets of runs to see less)", floorText("throughput"))
 	default:
 		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within noise: Welch t = %.1f (need |t| > %.2f)", t, TestZ)
 	}
@@ -567,15 +724,43 @@ func (m MetricComparison) FormatValue(v float64, n int64) string {
 	return trimFloat(v)
 }
 
-// FormatBase and FormatHead format the two figures.
-func (m MetricComparison) FormatBase() string { return m.FormatValue(m.Base, max(m.BaseN, 1)) }
+// FormatBase formats the base figure; for a set comparison the median of
+// the runs and their spread (the farther of the lowest and highest run
+// from the median, benchstat style).
+func (m MetricComparison) FormatBase() string {
+	return m.formatSide(m.Base, m.BaseLow, m.BaseHigh, m.BaseN)
+}
 
-// FormatHead formats the head figure.
-func (m MetricComparison) FormatHead() string { return m.FormatValue(m.Head, max(m.HeadN, 1)) }
+// FormatHead formats the head figure, as FormatBase.
+func (m MetricComparison) FormatHead() string {
+	return m.formatSide(m.Head, m.HeadLow, m.HeadHigh, m.HeadN)
+}
+
+func (m MetricComparison) formatSide(v, lo, hi float64, n int64) string {
+	if m.mode != ModeRuns {
+		return m.FormatValue(v, max(n, 1))
+	}
+	if n == 0 {
+		return "-"
+	}
+	s := m.FormatValue(v, 1000)
+	d := math.Max(hi-v, v-lo)
+	switch {
+	case m.Unit == "ratio":
+		return s + " ±" + trimFloat(math.Round(d*1e4)/1e2) + "pp"
+	case v == 0:
+		return s
+	}
+	return s + " ±" + trimFloat(math.Round(100*d/math.Abs(v))) + "%"
+}
 
 // FormatDelta formats the change: relative for ms and msg/s, percentage
-// points for error_rate.
+// points for error_rate; "~" for a set comparison's metric whose change
+// is not significant.
 func (m MetricComparison) FormatDelta() string {
+	if m.mode == ModeRuns && !m.Significant {
+		return "~"
+	}
 	if m.Unit == "ratio" {
 		d := m.Change * 100
 		s := trimFloat(math.Round(d*100) / 100)

@@ -41,9 +41,13 @@ var steady = []uint64{1000, 1010, 990, 1005, 995, 1000, 1002, 998}
 
 func TestCompareVerdicts(t *testing.T) {
 	dropped := make([]uint64, len(steady))
+	collapsed := make([]uint64, len(steady)) // beyond the throughput noise floor
 	for i, x := range steady {
 		dropped[i] = x * 8 / 10
+		collapsed[i] = uint64(float64(x) / (1 + NoiseFloorThroughput) * 0.9)
 	}
+	// beyond is a latency factor past the single-run noise floor.
+	beyond := (1 + NoiseFloorLatency) * 1.2
 	for _, tc := range []struct {
 		name       string
 		base, head func(t *testing.T) *Report
@@ -55,22 +59,28 @@ func TestCompareVerdicts(t *testing.T) {
 			func(t *testing.T) *Report { return oneGroup(t, 10000, 1, 0, 1000, steady) }, "p99", Unchanged, "within tolerance"},
 		{"p50 +3% is within its 5% tolerance", func(t *testing.T) *Report { return oneGroup(t, 100000, 1, 0, 1000, steady) },
 			func(t *testing.T) *Report { return oneGroup(t, 100000, 1.03, 0, 1000, steady) }, "p50", Unchanged, "within tolerance"},
-		{"p99 +60% on many samples regresses", func(t *testing.T) *Report { return oneGroup(t, 10000, 1, 0, 1000, steady) },
-			func(t *testing.T) *Report { return oneGroup(t, 10000, 1.6, 0, 1000, steady) }, "p99", Regressed, "outside noise"},
+		{"p99 +60% on many samples is within the single-run noise floor", func(t *testing.T) *Report { return oneGroup(t, 10000, 1, 0, 1000, steady) },
+			func(t *testing.T) *Report { return oneGroup(t, 10000, 1.6, 0, 1000, steady) }, "p99", Unchanged, "within the single-run noise floor"},
+		{"p99 beyond the noise floor on many samples regresses", func(t *testing.T) *Report { return oneGroup(t, 10000, 1, 0, 1000, steady) },
+			func(t *testing.T) *Report { return oneGroup(t, 10000, beyond, 0, 1000, steady) }, "p99", Regressed, "and the noise floor"},
 		{"p99 +60% on 20 samples is noise", func(t *testing.T) *Report { return oneGroup(t, 20, 1, 0, 1000, steady) },
 			func(t *testing.T) *Report { return oneGroup(t, 20, 1.6, 0, 1000, steady) }, "p99", Unchanged, "too few samples"},
 		{"p99.9 +30% on 300 samples is noise", func(t *testing.T) *Report { return oneGroup(t, 300, 1, 0, 1000, steady) },
-			func(t *testing.T) *Report { return oneGroup(t, 300, 1.3, 0, 1000, steady) }, "p99.9", Unchanged, "intervals overlap"},
-		{"p90 halved improves", func(t *testing.T) *Report { return oneGroup(t, 10000, 1, 0, 1000, steady) },
-			func(t *testing.T) *Report { return oneGroup(t, 10000, 0.5, 0, 1000, steady) }, "p90", Improved, "outside noise"},
+			func(t *testing.T) *Report { return oneGroup(t, 300, 1.3, 0, 1000, steady) }, "p99.9", Unchanged, "within the single-run noise floor"},
+		{"p90 halved is within the single-run noise floor", func(t *testing.T) *Report { return oneGroup(t, 10000, 1, 0, 1000, steady) },
+			func(t *testing.T) *Report { return oneGroup(t, 10000, 0.5, 0, 1000, steady) }, "p90", Unchanged, "within the single-run noise floor"},
+		{"p90 divided beyond the noise floor improves", func(t *testing.T) *Report { return oneGroup(t, 10000, beyond, 0, 1000, steady) },
+			func(t *testing.T) *Report { return oneGroup(t, 10000, 1, 0, 1000, steady) }, "p90", Improved, "outside noise"},
 		{"error rate 0 → 5% regresses", func(t *testing.T) *Report { return oneGroup(t, 1000, 1, 0, 1000, steady) },
 			func(t *testing.T) *Report { return oneGroup(t, 1000, 1, 50, 1000, steady) }, "error_rate", Regressed, "z ="},
 		{"error rate 0 → 0.1% is within tolerance", func(t *testing.T) *Report { return oneGroup(t, 1000, 1, 0, 1000, steady) },
 			func(t *testing.T) *Report { return oneGroup(t, 1000, 1, 1, 1000, steady) }, "error_rate", Unchanged, "within tolerance"},
 		{"error rate 0 → 1 of 20 is noise", func(t *testing.T) *Report { return oneGroup(t, 1000, 1, 0, 20, steady) },
 			func(t *testing.T) *Report { return oneGroup(t, 1000, 1, 1, 20, steady) }, "error_rate", Unchanged, "within noise"},
-		{"throughput -20% regresses", func(t *testing.T) *Report { return oneGroup(t, 1000, 1, 0, 1000, steady) },
-			func(t *testing.T) *Report { return oneGroup(t, 1000, 1, 0, 1000, dropped) }, "throughput", Regressed, "Welch"},
+		{"throughput -20% is within the single-run noise floor", func(t *testing.T) *Report { return oneGroup(t, 1000, 1, 0, 1000, steady) },
+			func(t *testing.T) *Report { return oneGroup(t, 1000, 1, 0, 1000, dropped) }, "throughput", Unchanged, "within the single-run noise floor"},
+		{"throughput beyond the noise floor regresses", func(t *testing.T) *Report { return oneGroup(t, 1000, 1, 0, 1000, steady) },
+			func(t *testing.T) *Report { return oneGroup(t, 1000, 1, 0, 1000, collapsed) }, "throughput", Regressed, "Welch"},
 		{"throughput over two windows is noise", func(t *testing.T) *Report { return oneGroup(t, 1000, 1, 0, 1000, steady[:2]) },
 			func(t *testing.T) *Report { return oneGroup(t, 1000, 1, 0, 1000, dropped[:2]) }, "throughput", Unchanged, "too few per-second windows"},
 		{"no messages at all", func(t *testing.T) *Report { return oneGroup(t, 0, 1, 0, 0, nil) },

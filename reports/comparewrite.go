@@ -11,8 +11,14 @@ import (
 // WriteText writes the comparison as a table: per group and metric, base,
 // head, change, verdict and why.
 func (c *Comparison) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "\n%s: base %s (seed %d, %.1fs) vs head %s (seed %d, %.1fs)\n\n",
-		c.Scenario, orDash(c.Base.File), c.Base.Seed, c.Base.Elapsed, orDash(c.Head.File), c.Head.Seed, c.Head.Elapsed)
+	fmt.Fprintf(w, "\n%s: base %s vs head %s\n", c.Scenario, sideLine(c.Base), sideLine(c.Head))
+	if c.Mode == ModeRuns {
+		fmt.Fprintf(w, "each metric: median of the runs ±spread; Mann-Whitney U test on the runs' values, alpha %g\n", c.Alpha)
+	}
+	for _, m := range c.Mismatches {
+		fmt.Fprintf(w, "WARNING: not like for like (--allow-mismatch): %s\n", m)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "group\tmetric\tbase\thead\tchange\tverdict\twhy\t")
 	for _, g := range c.Groups {
@@ -34,12 +40,23 @@ func (c *Comparison) WriteText(w io.Writer) error {
 	return nil
 }
 
+// sideLine describes one side: its file, seed, and how long or how many
+// times it ran.
+func sideLine(r RunInfo) string {
+	if r.Runs > 0 {
+		return fmt.Sprintf("%s (%d runs, seed %d)", orDash(r.File), r.Runs, r.Seed)
+	}
+	return fmt.Sprintf("%s (seed %d, %.1fs)", orDash(r.File), r.Seed, r.Elapsed)
+}
+
 func verdictWord(v MetricVerdict) string {
 	switch v {
 	case Regressed:
 		return "REGRESSED"
 	case Improved:
 		return "improved"
+	case TooFewRuns:
+		return "too few runs"
 	}
 	return "unchanged"
 }
@@ -52,17 +69,20 @@ func orDash(s string) string {
 }
 
 func (c *Comparison) headline() string {
-	total := 0
-	for _, g := range c.Groups {
-		total += len(g.Metrics)
+	total := c.total()
+	few := ""
+	if n := c.Count(TooFewRuns); n > 0 {
+		few = fmt.Sprintf("; %d with too few runs to judge (need >=%d runs a side)", n, RunsNeeded())
 	}
 	switch c.Verdict() {
 	case Regressed:
-		return fmt.Sprintf("REGRESSED: %d of %d metrics regressed beyond tolerance (%d improved)", c.Count(Regressed), total, c.Count(Improved))
+		return fmt.Sprintf("REGRESSED: %d of %d metrics regressed beyond tolerance (%d improved)%s", c.Count(Regressed), total, c.Count(Improved), few)
 	case Improved:
-		return fmt.Sprintf("IMPROVED: %d of %d metrics improved, none regressed", c.Count(Improved), total)
+		return fmt.Sprintf("IMPROVED: %d of %d metrics improved, none regressed%s", c.Count(Improved), total, few)
+	case TooFewRuns:
+		return fmt.Sprintf("TOO FEW RUNS: none of %d metrics can be judged: need >=%d runs a side (run --count %d)", total, RunsNeeded(), max(RunsNeeded(), 5))
 	}
-	return fmt.Sprintf("UNCHANGED: %d metrics within tolerance or noise", total)
+	return fmt.Sprintf("UNCHANGED: %d metrics within tolerance or noise%s", total, few)
 }
 
 type diffGroupView struct {
@@ -91,24 +111,30 @@ func (c *Comparison) WriteHTML(w io.Writer) error {
 	}
 	for i, g := range c.Groups {
 		dg := diffGroupView{GroupComparison: g}
-		if g.Only == "" && c.base != nil && c.head != nil {
+		if g.Only == "" && len(c.base) > 0 && len(c.head) > 0 {
 			var ss []series
 			for _, side := range []struct {
 				name   string
-				r      *Report
+				reps   []*Report
 				dashed bool
 				col    string
 			}{{"base", c.base, true, "#7F7F7F"}, {"head", c.head, false, colour(i)}} {
-				grp := side.r.Group(g.Name)
-				if grp == nil || grp.Latency.Count == 0 {
-					continue
+				for k, r := range side.reps {
+					grp := r.Group(g.Name)
+					if grp == nil || grp.Latency.Count == 0 {
+						continue
+					}
+					name := side.name + " (raw)"
+					if c.Mode == ModeRuns {
+						name = fmt.Sprintf("%s run %d", side.name, k+1)
+					}
+					h, err := grp.Latency.Decode()
+					if err != nil {
+						v.Problems = append(v.Problems, fmt.Sprintf("%s %s latency: %v", name, g.Name, err))
+						continue
+					}
+					ss = append(ss, series{Name: name, Colour: side.col, Dashed: side.dashed, Points: percentileSeries(h)})
 				}
-				h, err := grp.Latency.Decode()
-				if err != nil {
-					v.Problems = append(v.Problems, fmt.Sprintf("%s %s latency: %v", side.name, g.Name, err))
-					continue
-				}
-				ss = append(ss, series{Name: side.name + " (raw)", Colour: side.col, Dashed: side.dashed, Points: percentileSeries(h)})
 			}
 			ch := percentileChart("latency-"+g.Name, g.Name+" latency by percentile: base (dashed) vs head", ss)
 			ch.Empty = "no messages"
@@ -159,7 +185,7 @@ func mdCell(s string) string {
 // WriteMarkdown writes the comparison for a pull-request comment: the
 // verdict, the metrics that moved, and the rest folded away.
 func (c *Comparison) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
-	icon := map[MetricVerdict]string{Regressed: "❌", Improved: "✅", Unchanged: "✅"}[c.Verdict()]
+	icon := map[MetricVerdict]string{Regressed: "❌", Improved: "✅", Unchanged: "✅", TooFewRuns: "⚠️"}[c.Verdict()]
 	fmt.Fprintf(w, "### %s `%s` compared with the base: %s\n\n", icon, c.Scenario, c.headline())
 	var moved, rest []string
 	row := func(g string, m MetricComparison) string {
@@ -167,7 +193,7 @@ func (c *Comparison) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 	}
 	for _, g := range c.Groups {
 		for _, m := range g.Metrics {
-			if m.Verdict == Unchanged {
+			if m.Verdict == Unchanged || m.Verdict == TooFewRuns {
 				rest = append(rest, row(g.Name, m))
 			} else {
 				moved = append(moved, row(g.Name, m))
@@ -182,6 +208,9 @@ func (c *Comparison) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 	}
 	if len(rest) > 0 {
 		fmt.Fprintf(w, "\n<details><summary>%d unchanged metrics</summary>\n\n%s%s\n\n</details>\n", len(rest), head, strings.Join(rest, "\n"))
+	}
+	for _, m := range c.Mismatches {
+		fmt.Fprintf(w, "\n> **warning**: not like for like (allowed by --allow-mismatch): %s\n", mdCell(m))
 	}
 	for _, n := range c.sortedNotes() {
 		fmt.Fprintf(w, "\n> note: %s\n", n)

@@ -76,6 +76,10 @@ func hist(t *testing.T, n int, median float64, scale float64) Histogram {
 // fixture is a small hand-made report with every section filled: two
 // groups, windows, a fault with its ends, server figures, leak evidence,
 // one failed assertion. scale multiplies the "subs" latency (for compare).
+// regressedScale scales a fixture's "subs" latency past the single-run
+// noise floor, so that a single-run compare calls it a regression.
+const regressedScale = (1 + NoiseFloorLatency) * 1.25
+
 func fixture(t *testing.T, scale float64) *Report {
 	t.Helper()
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

@@ -18,7 +18,7 @@ func render(t *testing.T, write func(*bytes.Buffer) error) []byte {
 }
 
 func TestGolden(t *testing.T) {
-	base, head := fixture(t, 1), fixture(t, 1.6)
+	base, head := fixture(t, 1), fixture(t, regressedScale)
 	head.Passed = true
 	cmp, err := Compare(base, head, nil)
 	if err != nil {
@@ -48,7 +48,7 @@ func TestGolden(t *testing.T) {
 // themselves and escape what the report says.
 func TestHTMLSelfContained(t *testing.T) {
 	r := fixture(t, 1)
-	cmp, err := Compare(fixture(t, 1), fixture(t, 2), nil)
+	cmp, err := Compare(fixture(t, 1), fixture(t, regressedScale), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

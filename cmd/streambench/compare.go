@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -13,23 +14,41 @@ import (
 type compareFlags struct {
 	html, summaryMD, artifactsURL string
 	tolerance                     []string
+	allowMismatch                 bool
 }
 
 func newCompareCmd(stdout io.Writer) *cobra.Command {
 	var f compareFlags
 	cmd := &cobra.Command{
-		Use:   "compare BASE.json HEAD.json",
-		Short: "Compare two reports of one scenario; exit 1 when a metric regressed beyond tolerance, 2 on bad input",
-		Long: `compare judges each group's latency (p50, p90, p99, p99.9, max), stream
-duration (p50, p99), error rate and throughput from the two reports' full
-histograms and sample counts. A metric regresses only when it moved by more
-than its tolerance AND outside both runs' sampling noise; with few samples it
-is "unchanged within noise". See docs/reports.md.
+		Use:   "compare BASE HEAD",
+		Short: "Compare two runs or two sets of runs of one scenario; exit 1 when a metric regressed beyond tolerance, 2 on bad input",
+		Long: `compare takes on each side a report (report.json), a set of runs written by
+run --count K (set.json), or a folder holding either.
+
+Sets (the default for CI): each metric of each group (latency p50, p90, p99,
+p99.9, stream duration p50 and p99, error rate, throughput, recovery p99) is
+taken from every run, and the two sides' values are compared with a
+Mann-Whitney U test (golang.org/x/perf/benchmath, as benchstat does, alpha
+0.05). Not significant is "~"; with too few runs for the test ever to reach
+alpha (3 or fewer a side) the metric says "too few runs", never regressed; a
+significant change beyond its tolerance is regressed or improved.
+
+Two single reports: a metric regresses only when it moved by more than its
+tolerance, by more than the single-run noise floor measured by A/A runs, AND
+outside both runs' sampling noise. See docs/reports.md.
+
+Runs must be like for like: a different scenario source, seed, duration,
+client scale, time compression or streambench version, between the sides or
+within a set, is exit 2 naming the difference and the files, unless
+--allow-mismatch (then each difference is printed as a warning).
 
 Default tolerances: p50=5%, p90=10%, p99=10%, p99.9=20%, max=50%,
-duration.p50=5%, duration.p99=10%, error_rate=0.1pp, throughput=5%.`,
-		Example: `  streambench compare base/smoke/report.json out/smoke/report.json
-  streambench compare --html diff.html --tolerance p99=15%,error_rate=0.5pp base.json head.json`,
+duration.p50=5%, duration.p99=10%, error_rate=0.1pp, throughput=5%,
+recovery=20%.`,
+		Example: `  streambench run --count 5 --out base scenarios/smoke.yaml   # on the base commit
+  streambench run --count 5 --out head scenarios/smoke.yaml   # on the head commit
+  streambench compare base head                               # base/set.json vs head/set.json
+  streambench compare --html diff.html --tolerance p99=15%,error_rate=0.5pp base/report.json head/report.json`,
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return compareReports(args[0], args[1], f, stdout)
@@ -39,7 +58,8 @@ duration.p50=5%, duration.p99=10%, error_rate=0.1pp, throughput=5%.`,
 	fl.StringVar(&f.html, "html", "", "write the comparison as HTML (overlaid percentile curves) to this file")
 	fl.StringVar(&f.summaryMD, "summary-md", "", "write a markdown summary (for a pull-request comment) to this file")
 	fl.StringVar(&f.artifactsURL, "artifacts-url", "", "link the markdown summary to this URL (e.g. the CI run's artifacts)")
-	fl.StringSliceVar(&f.tolerance, "tolerance", nil, "KEY=VALUE[,KEY=VALUE...] over the defaults; keys: p50 p90 p99 p99.9 max duration.p50 duration.p99 error_rate throughput")
+	fl.StringSliceVar(&f.tolerance, "tolerance", nil, "KEY=VALUE[,KEY=VALUE...] over the defaults; keys: "+strings.Join(reports.ToleranceKeys, " "))
+	fl.BoolVar(&f.allowMismatch, "allow-mismatch", false, "compare runs that are not like for like (scenario source, seed, duration, client scale, version), printing each difference as a warning")
 	return cmd
 }
 
@@ -48,22 +68,21 @@ func compareReports(basePath, headPath string, f compareFlags, stdout io.Writer)
 	if err != nil {
 		return exitf(ExitBadInput, "--tolerance: %v", err)
 	}
-	base, err := loadReport(basePath)
+	base, err := reports.LoadSide(basePath)
 	if err != nil {
-		return err
+		return exitf(ExitBadInput, "base: %v", err)
 	}
-	head, err := loadReport(headPath)
+	head, err := reports.LoadSide(headPath)
 	if err != nil {
-		return err
+		return exitf(ExitBadInput, "head: %v", err)
 	}
-	c, err := reports.Compare(base, head, tol)
+	c, err := reports.CompareSides(base, head, reports.CompareOptions{Tolerances: tol, AllowMismatch: f.allowMismatch})
 	if err != nil {
 		if errors.Is(err, reports.ErrMismatch) {
-			return exitf(ExitBadInput, "%s vs %s: %v", basePath, headPath, err)
+			return exitf(ExitBadInput, "%s vs %s: %v (--allow-mismatch compares anyway)", basePath, headPath, err)
 		}
 		return exitf(ExitBadInput, "%v", err)
 	}
-	c.Base.File, c.Head.File = basePath, headPath
 	if err := c.WriteText(stdout); err != nil {
 		return exitf(ExitHarness, "%v", err)
 	}

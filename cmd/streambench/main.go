@@ -3,8 +3,9 @@
 // call, an exit code out.
 //
 //	streambench run scenarios/smoke.yaml     # run, report, exit 0/1/2/3/130
+//	streambench run --count 5 scenarios/smoke.yaml  # 5 runs and a set.json
 //	streambench validate scenarios/*.yaml    # check scenarios without running
-//	streambench compare base.json head.json  # exit 1 when a metric regressed
+//	streambench compare base/ head/          # sets or reports; exit 1 when a metric regressed
 //	streambench report report.json --html x  # re-render a report
 //	streambench serve --addr 127.0.0.1:7070  # the reference servers over TCP
 //	streambench list                         # RPCs, links, assertions, planted bugs

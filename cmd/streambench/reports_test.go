@@ -90,7 +90,7 @@ func TestCompareAndReport(t *testing.T) {
 		{"same run is unchanged", []string{"compare", "--html", html, good, good}, ExitPass, "UNCHANGED"},
 		{"errors regress", []string{"compare", good, slowPath}, ExitFail, "error_rate"},
 		{"lenient tolerance passes", []string{"compare", "--tolerance", "error_rate=100pp", good, slowPath}, ExitPass, "UNCHANGED"},
-		{"different scenarios", []string{"compare", good, otherPath}, ExitBadInput, `base is scenario "mini", head is scenario "other"`},
+		{"different scenarios", []string{"compare", good, otherPath}, ExitBadInput, `base vs head: scenario: "mini" vs "other"`},
 		{"missing file", []string{"compare", good, "/nonexistent/report.json"}, ExitBadInput, "no such file"},
 		{"not json", []string{"compare", notJSON, good}, ExitBadInput, "read report"},
 		{"schema mismatch", []string{"compare", good, schema}, ExitBadInput, `schema "streambench/report/v0"`},

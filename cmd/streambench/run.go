@@ -40,6 +40,8 @@ type runFlags struct {
 	startAt string
 	// allowRemote lets --target be a host other than loopback.
 	allowRemote bool
+	// count is how many times to run the scenario (see count.go).
+	count int
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -49,12 +51,17 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Run a scenario, write its report and exit 0 (pass) or 1 (an assertion failed)",
 		Example: `  streambench run scenarios/smoke.yaml
   streambench run --target 127.0.0.1:7070 scenarios/smoke.yaml
-  streambench run --duration 3s --out /tmp/smoke scenarios/smoke.yaml`,
+  streambench run --duration 3s --out /tmp/smoke scenarios/smoke.yaml
+  streambench run --count 5 scenarios/smoke.yaml   # out/smoke/run-1..5/ and out/smoke/set.json, for compare`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("count") {
+				return runCount(cmd, args[0], f, stdout, stderr)
+			}
 			return runScenario(cmd, args[0], f, stdout, stderr)
 		},
 	}
+	addCountFlag(cmd, &f.count)
 	fl := cmd.Flags()
 	fl.StringVar(&f.out, "out", "", "folder for report.json, report.html and junit.xml (default out/<scenario name>)")
 	fl.StringVar(&f.target, "target", "", "run against this server (host:port on loopback) instead of the scenario's target")

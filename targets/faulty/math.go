@@ -16,6 +16,7 @@ const (
 	SumDropsLast       = "sum_drops_last"
 	SqrtStopsAnswering = "sqrt_stops_answering"
 	PowNilOnCancel     = "pow_nil_on_cancel"
+	PowSlow20Pct       = "pow_slow_20pct"
 )
 
 func mathBugs() []Bug {
@@ -42,7 +43,34 @@ func mathBugs() []Bug {
 				"so the server counts an abandoned stream as a success.",
 			Math: IgnorePowCancel,
 		},
+		{
+			Name: PowSlow20Pct,
+			Description: "Pow paces its messages 20% further apart than the request's interval asks (60 ms for 50 ms), " +
+				"a per-message slowdown that only a comparison with a baseline can catch.",
+			Math: SlowPow20Pct,
+		},
 	}
+}
+
+// ---- pow_slow_20pct ----
+
+// SlowPowFactor is how much further apart pow_slow_20pct paces Pow's
+// messages than the request asks.
+const SlowPowFactor = 1.2
+
+// SlowPow20Pct wraps s so that Pow waits SlowPowFactor × interval_nanos
+// between messages instead of interval_nanos: every message after the
+// first leaves 20% later than it should (an unpaced Pow is unchanged).
+// Values, count and end are correct, so only a regression gate comparing
+// stream duration or throughput with a baseline can catch it.
+func SlowPow20Pct(s pb.MathServer) pb.MathServer { return slowPow{s} }
+
+type slowPow struct{ pb.MathServer }
+
+func (w slowPow) Pow(req *pb.PowRequest, stream grpc.ServerStreamingServer[pb.PowResponse]) error {
+	slow := proto.CloneOf(req)
+	slow.IntervalNanos = int64(float64(req.GetIntervalNanos()) * SlowPowFactor)
+	return w.MathServer.Pow(slow, stream)
 }
 
 // ---- pow_early_eof ----

@@ -5,7 +5,10 @@ package faulty
 
 import (
 	"context"
+	"errors"
+	"io"
 	"maps"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -87,7 +90,7 @@ func mathStream(t *testing.T, ctx context.Context, d driver.Driver, sink *mathSi
 }
 
 func TestMathBugsRegistered(t *testing.T) {
-	for _, name := range []string{PowEarlyEOF, SumDropsLast, SqrtStopsAnswering, PowNilOnCancel} {
+	for _, name := range []string{PowEarlyEOF, SumDropsLast, SqrtStopsAnswering, PowNilOnCancel, PowSlow20Pct} {
 		b, ok := Lookup(name)
 		if !ok {
 			t.Errorf("%s: not registered", name)
@@ -103,8 +106,8 @@ func TestMathBugsRegistered(t *testing.T) {
 			t.Errorf("%s: WrapMath returned nil", name)
 		}
 	}
-	if n := len(mathBugs()); n != 4 {
-		t.Errorf("%d Math bugs, want 4", n)
+	if n := len(mathBugs()); n != 5 {
+		t.Errorf("%d Math bugs, want 5", n)
 	}
 }
 
@@ -232,5 +235,71 @@ func TestPowNilOnCancelKeepsErrors(t *testing.T) {
 	}
 	if _, err := stream.Recv(); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("got %v, want InvalidArgument", err)
+	}
+}
+
+// powGaps runs one paced Pow of n messages interval apart against srv and
+// returns the gaps between the server's send stamps, and the values.
+func powGaps(t *testing.T, srv pb.MathServer, n int32, interval time.Duration) ([]time.Duration, []int64) {
+	t.Helper()
+	cc, _ := mathServe(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), mathWait)
+	defer cancel()
+	st, err := pb.NewMathClient(cc).Pow(ctx, &pb.PowRequest{Base: 2, Count: n, IntervalNanos: int64(interval)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gaps []time.Duration
+	var values []int64
+	prev := int64(0)
+	for {
+		m, err := st.Recv()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("Pow ended with %v, want a clean end", err)
+			}
+			break
+		}
+		if prev != 0 {
+			gaps = append(gaps, time.Duration(m.GetSentUnixNano()-prev))
+		}
+		prev = m.GetSentUnixNano()
+		values = append(values, m.GetValue())
+	}
+	return gaps, values
+}
+
+// TestSlowPowPacesLater: pow_slow_20pct sends every message at least
+// SlowPowFactor × interval after the previous one (timers never fire early,
+// so the bound is exact) with correct values; the correct server does not
+// (its shortest gap is under the slowed interval), so the check fails on a
+// server without the slowdown.
+func TestSlowPowPacesLater(t *testing.T) {
+	const n, interval = 8, 40 * time.Millisecond
+	slowed := time.Duration(float64(interval) * SlowPowFactor)
+	bug, _ := Lookup(PowSlow20Pct)
+	for _, tc := range []struct {
+		name string
+		srv  pb.MathServer
+		slow bool
+	}{
+		{"planted", bug.WrapMath(mathsrv.New()), true},
+		{"correct", mathsrv.New(), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gaps, values := powGaps(t, tc.srv, n, interval)
+			if len(values) != n {
+				t.Fatalf("%d messages, want %d", len(values), n)
+			}
+			for i, v := range values {
+				if v != int64(1)<<i {
+					t.Fatalf("message %d = %d, want %d", i, v, int64(1)<<i)
+				}
+			}
+			shortest := slices.Min(gaps)
+			if got := shortest >= slowed; got != tc.slow {
+				t.Fatalf("shortest gap %v (gaps %v); slowed to >= %v: %v, want %v", shortest, gaps, slowed, got, tc.slow)
+			}
+		})
 	}
 }

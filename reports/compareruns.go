@@ -1,0 +1,237 @@
+package reports
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"golang.org/x/perf/benchmath"
+)
+
+// Alpha is the significance level of a set comparison's Mann–Whitney U
+// test, as benchstat uses: a metric moves only when p <= Alpha.
+const Alpha = 0.05
+
+// thresholds are benchmath's settings at Alpha.
+var thresholds = &benchmath.Thresholds{CompareAlpha: Alpha}
+
+// runMetric is one metric of a set comparison: how to read one run's
+// value, its unit, and which direction is worse.
+type runMetric struct {
+	key  string
+	unit string
+	// value returns the run's statistic, false when the run has none (no
+	// message, no ended stream, no outage).
+	value func(r *Report, g *Group) (float64, bool)
+	// higherWorse is true for latency, duration, recovery and error rate;
+	// false for throughput.
+	higherWorse bool
+	// absolute: the tolerance is a difference (error_rate), not a ratio.
+	absolute bool
+}
+
+func histValue(h func(g *Group) Histogram, q func(h Histogram) float64) func(*Report, *Group) (float64, bool) {
+	return func(_ *Report, g *Group) (float64, bool) {
+		hh := h(g)
+		if hh.Count == 0 {
+			return 0, false
+		}
+		return q(hh), true
+	}
+}
+
+func latencyOf(g *Group) Histogram  { return g.Latency }
+func durationOf(g *Group) Histogram { return g.StreamDuration }
+func recoveryOf(g *Group) Histogram { return g.Recovery }
+
+// runMetrics are the metrics of a set comparison, in display order.
+var runMetrics = []runMetric{
+	{key: "p50", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h Histogram) float64 { return h.P50MS })},
+	{key: "p90", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h Histogram) float64 { return h.P90MS })},
+	{key: "p99", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h Histogram) float64 { return h.P99MS })},
+	{key: "p99.9", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h Histogram) float64 { return h.P999MS })},
+	{key: "duration.p50", unit: "ms", higherWorse: true, value: histValue(durationOf, func(h Histogram) float64 { return h.P50MS })},
+	{key: "duration.p99", unit: "ms", higherWorse: true, value: histValue(durationOf, func(h Histogram) float64 { return h.P99MS })},
+	{key: "error_rate", unit: "ratio", higherWorse: true, absolute: true, value: func(_ *Report, g *Group) (float64, bool) {
+		if g.Streams.Ended == 0 {
+			return 0, false
+		}
+		return float64(g.Streams.Failed) / float64(g.Streams.Ended), true
+	}},
+	{key: "throughput", unit: "msg/s", value: steadyRate},
+	{key: "recovery", unit: "ms", higherWorse: true, value: histValue(recoveryOf, func(h Histogram) float64 { return h.P99MS })},
+}
+
+// steadyRate is a run's throughput: the messages the group received
+// during the scenario's duration (its per-second windows up to the
+// duration) over that time. The graceful stop after the duration, whose
+// length varies from run to run, does not count (received / elapsed moved
+// by up to 30% between A/A runs of smoke.yaml for that reason alone).
+func steadyRate(r *Report, g *Group) (float64, bool) {
+	var received uint64
+	end := 0.0
+	for _, w := range r.Windows {
+		if w.Group != g.Name || (r.Scenario.DurationSeconds > 0 && w.Offset > r.Scenario.DurationSeconds+0.5) {
+			continue
+		}
+		received += w.Received
+		end = max(end, w.Offset)
+	}
+	if end <= 0 {
+		return 0, false
+	}
+	return float64(received) / end, true
+}
+
+// groupNames returns every group of the runs, base's first run's order
+// first, then groups seen only later.
+func groupNames(sides ...[]*Report) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, reps := range sides {
+		for _, r := range reps {
+			for _, g := range r.Groups {
+				if !seen[g.Name] {
+					seen[g.Name] = true
+					out = append(out, g.Name)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func hasGroup(reps []*Report, name string) bool {
+	for _, r := range reps {
+		if r.Group(name) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Comparison) compareRuns(base, head []*Report, tol Tolerances) {
+	for _, name := range groupNames(base, head) {
+		inBase, inHead := hasGroup(base, name), hasGroup(head, name)
+		switch {
+		case !inHead:
+			c.Groups = append(c.Groups, GroupComparison{Name: name, Only: "base"})
+			c.Notes = append(c.Notes, fmt.Sprintf("group %s is in the base runs only", name))
+			continue
+		case !inBase:
+			c.Groups = append(c.Groups, GroupComparison{Name: name, Only: "head"})
+			c.Notes = append(c.Notes, fmt.Sprintf("group %s is in the head runs only", name))
+			continue
+		}
+		gc := GroupComparison{Name: name}
+		for _, rm := range runMetrics {
+			bv, hv := runValues(base, name, rm), runValues(head, name, rm)
+			if len(bv) == 0 && len(hv) == 0 {
+				continue // e.g. recovery in a scenario without outages
+			}
+			gc.Metrics = append(gc.Metrics, judgeRuns(rm, bv, hv, tol[rm.key]))
+		}
+		c.Groups = append(c.Groups, gc)
+	}
+}
+
+// runValues returns each run's value of the metric, skipping runs without
+// one.
+func runValues(reps []*Report, group string, rm runMetric) []float64 {
+	var out []float64
+	for _, r := range reps {
+		g := r.Group(group)
+		if g == nil {
+			continue
+		}
+		if v, ok := rm.value(r, g); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// minP is the smallest p-value the U test can give for samples of n1 and
+// n2 values: the p of two samples with no overlap at all, as benchmath
+// computes it.
+func minP(n1, n2 int) float64 {
+	a, b := make([]float64, n1), make([]float64, n2)
+	for i := range a {
+		a[i] = float64(i)
+	}
+	for i := range b {
+		b[i] = float64(n1 + i)
+	}
+	return benchmath.AssumeNothing.Compare(benchmath.NewSample(a, thresholds), benchmath.NewSample(b, thresholds)).P
+}
+
+// RunsNeeded is the fewest runs a side for which the U test can reach
+// significance at Alpha (4 at Alpha = 0.05).
+func RunsNeeded() int {
+	for n := 1; n < 100; n++ {
+		if minP(n, n) <= Alpha {
+			return n
+		}
+	}
+	return 100
+}
+
+// sample returns a benchmath sample of a copy of vs (NewSample sorts its
+// argument).
+func sample(vs []float64) *benchmath.Sample {
+	return benchmath.NewSample(slices.Clone(vs), thresholds)
+}
+
+func judgeRuns(rm runMetric, bv, hv []float64, tol float64) MetricComparison {
+	m := MetricComparison{Metric: rm.key, Unit: rm.unit, BaseN: int64(len(bv)), HeadN: int64(len(hv)), BaseRuns: bv, HeadRuns: hv, mode: ModeRuns}
+	spread := func(vs []float64) (center, lo, hi float64) {
+		if len(vs) == 0 {
+			return 0, 0, 0
+		}
+		return benchmath.AssumeNothing.Summary(sample(vs), 0.95).Center, slices.Min(vs), slices.Max(vs)
+	}
+	m.Base, m.BaseLow, m.BaseHigh = spread(bv)
+	m.Head, m.HeadLow, m.HeadHigh = spread(hv)
+	if rm.absolute {
+		m.Change = m.Head - m.Base
+	} else {
+		m.Change = relChange(m.Base, m.Head)
+	}
+	n := fmt.Sprintf("n=%d+%d", len(bv), len(hv))
+	if len(bv) == 0 || len(hv) == 0 || minP(len(bv), len(hv)) > Alpha {
+		m.Verdict = TooFewRuns
+		m.Why = fmt.Sprintf("too few runs: %s can never reach p<=%g; need >=%d runs a side", n, Alpha, RunsNeeded())
+		return m
+	}
+	cmp := benchmath.AssumeNothing.Compare(sample(bv), sample(hv))
+	p := cmp.P
+	m.P = &p
+	pn := fmt.Sprintf("p=%.3f %s", p, n)
+	if p > Alpha {
+		m.Verdict, m.Why = Unchanged, fmt.Sprintf("~ not significant (%s)", pn)
+		return m
+	}
+	m.Significant = true
+	worse := m.Head > m.Base
+	if !rm.higherWorse {
+		worse = m.Head < m.Base
+	}
+	var beyond bool
+	var tolText string
+	if rm.absolute {
+		beyond = math.Abs(m.Change) > tol
+		tolText = "±" + trimFloat(tol*100) + "pp"
+	} else {
+		beyond = math.Abs(m.Head-m.Base) > math.Abs(m.Base)*tol
+		tolText = "±" + trimFloat(tol*100) + "%"
+	}
+	switch {
+	case beyond && worse:
+		m.Verdict, m.Why = Regressed, fmt.Sprintf("%s beyond tolerance %s (%s)", m.FormatDelta(), tolText, pn)
+	case beyond:
+		m.Verdict, m.Why = Improved, fmt.Sprintf("%s beyond tolerance %s (%s)", m.FormatDelta(), tolText, pn)
+	default:
+		m.Verdict, m.Why = Unchanged, fmt.Sprintf("significant (%s) but within tolerance %s", pn, tolText)
+	}
+	return m
+}
