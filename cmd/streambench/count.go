@@ -15,7 +15,7 @@ import (
 const maxCount = 100
 
 func addCountFlag(cmd *cobra.Command, count *int) {
-	cmd.Flags().IntVar(count, "count", 1, fmt.Sprintf("run the scenario K times (1..%d) with the same seed: run-1/ … run-K/ and a set.json under --out, for `streambench compare`", maxCount))
+	cmd.Flags().IntVar(count, "count", 1, fmt.Sprintf("run the scenario K times (1..%d) with the same seed: run-1/ … run-K/ and a set.json under --out, for streambench compare", maxCount))
 }
 
 // runCount runs the scenario f.count times, one after the other, through
