@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -28,7 +27,7 @@ type commandTarget struct {
 	stop    time.Duration // SIGTERM -> SIGKILL at the end
 	port    int
 	logPath string
-	log     io.WriteCloser
+	tempLog bool // logPath is a temporary file of ours
 
 	// crashed is told once about an exit nobody asked for.
 	crashed func(status string, tail []string)
@@ -40,9 +39,12 @@ type commandTarget struct {
 	watchers sync.WaitGroup
 }
 
-// newCommandTarget prepares t from the scenario's target block; dir, when
-// set, receives the process's output as target.log.
-func newCommandTarget(t scenario.Target, dir string) (*commandTarget, error) {
+// newCommandTarget prepares t from the scenario's target block. The
+// process runs in t.Dir, taken from the scenario file's folder (home), which
+// is also its default, so a relative program ("../out/server") is found
+// from the scenario wherever streambench runs. dir, when set, receives the
+// process's output as target.log.
+func newCommandTarget(t scenario.Target, home, dir string) (*commandTarget, error) {
 	port, err := proc.FreePort()
 	if err != nil {
 		return nil, err
@@ -56,7 +58,7 @@ func newCommandTarget(t scenario.Target, dir string) (*commandTarget, error) {
 		return out
 	}
 	c := &commandTarget{
-		spec:  proc.Spec{Argv: sub(t.Command), Env: sub(t.Env), Dir: t.Dir},
+		spec:  proc.Spec{Argv: sub(t.Command), Env: sub(t.Env), Dir: workDir(home, t.Dir)},
 		ready: proc.Ready{Addr: "127.0.0.1:" + ps, TCP: t.Ready.TCP},
 		wait:  t.Ready.Timeout.D(),
 		stop:  t.StopTimeout.D(),
@@ -70,13 +72,32 @@ func newCommandTarget(t scenario.Target, dir string) (*commandTarget, error) {
 			return nil, fmt.Errorf("target log: %w", err)
 		}
 		c.logPath = filepath.Join(dir, "target.log")
-		f, err := os.Create(c.logPath)
+		if err := os.WriteFile(c.logPath, nil, 0o644); err != nil {
+			return nil, fmt.Errorf("target log: %w", err)
+		}
+	} else {
+		// No report folder (a library run): a temporary log, for the
+		// last lines of errors, removed at Close.
+		f, err := os.CreateTemp("", "streambench-target-*.log")
 		if err != nil {
 			return nil, fmt.Errorf("target log: %w", err)
 		}
-		c.log, c.spec.Output = f, f
+		f.Close()
+		c.logPath, c.tempLog = f.Name(), true
 	}
+	c.spec.Log = c.logPath
 	return c, nil
+}
+
+// workDir is dir taken from home ("" stays the current folder).
+func workDir(home, dir string) string {
+	switch {
+	case filepath.IsAbs(dir):
+		return dir
+	case home == "":
+		return dir
+	}
+	return filepath.Join(home, dir)
 }
 
 // Addr is where the process listens.
@@ -160,6 +181,14 @@ func (c *commandTarget) Restart() error {
 	return c.start()
 }
 
+// restarted reports whether a server fault stopped the process during the
+// run.
+func (c *commandTarget) restarted() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.restarts > 0
+}
+
 // Signal sends sig to the running process.
 func (c *commandTarget) Signal(sig syscall.Signal) error {
 	if p := c.current(); p != nil {
@@ -177,8 +206,9 @@ func (c *commandTarget) Close() *reports.TargetProcess {
 	if p := c.current(); p != nil {
 		out.Pid, out.Exit = p.Pid(), p.Status()
 	}
-	if c.log != nil {
-		_ = c.log.Close()
+	if c.tempLog {
+		_ = os.Remove(c.logPath)
+		out.Log = ""
 	}
 	return out
 }

@@ -109,7 +109,10 @@ type run struct {
 	target server         // the builtin target (nil otherwise)
 	cmd    *commandTarget // a command target (nil otherwise)
 	proc   *reports.TargetProcess
-	dial   string
+	// cmdView is a command target's channelz view, taken just before its
+	// process was stopped.
+	cmdView leak.Probe
+	dial    string
 
 	base     leak.Baseline
 	leakOpts leak.Options
@@ -136,6 +139,8 @@ type run struct {
 	// watcher (guarded by crashMu) and joined to errs at teardown.
 	crash   error
 	crashMu sync.Mutex
+	// warnings are what the report should say that fails nothing.
+	warnings []string
 	// watch is what the address target's watcher found.
 	watch targetWatch
 }
@@ -342,7 +347,11 @@ func (r *run) front(addr string) error {
 // startCommand starts a command target and waits until it serves; a
 // target that exits by itself later is an event and a harness error.
 func (r *run) startCommand() error {
-	c, err := newCommandTarget(r.sc.Target, r.cfg.artifacts)
+	home := ""
+	if r.sc.File != "" {
+		home = filepath.Dir(r.sc.File)
+	}
+	c, err := newCommandTarget(r.sc.Target, home, r.cfg.artifacts)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrTarget, err)
 	}
@@ -488,8 +497,6 @@ func (r *run) execute(ctx context.Context) {
 	r.snapshot()
 	r.checkLeaks()
 	if r.cmd != nil {
-		// After the leak check, which may ask the process's channelz.
-		r.proc = r.cmd.Close()
 		r.crashMu.Lock()
 		if r.crash != nil {
 			r.errs = append(r.errs, r.crash)
@@ -525,6 +532,19 @@ func (r *run) teardownTarget() {
 			r.link = nil
 		}
 	}()
+	if r.cmd != nil {
+		// The process's own view of its streams first (it settles as the
+		// closed clients' streams end), then the process stops, before the
+		// link in front of it closes (toxiproxy strands its pipes when the
+		// upstream is still sending as it closes).
+		if r.cmd.alive() {
+			ctx, cancel := context.WithTimeout(context.Background(), r.leakOpts.Settle+2*time.Second)
+			r.cmdView = leak.Settled(ctx, leak.ChannelzProbe{Target: r.cmd.Addr()}, r.leakOpts.Settle)
+			cancel()
+		}
+		r.proc = r.cmd.Close()
+		return
+	}
 	if r.target == nil {
 		return
 	}

@@ -69,6 +69,7 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 	for _, err := range r.errs {
 		rep.Errors = append(rep.Errors, err.Error())
 	}
+	rep.Warnings = append(rep.Warnings, r.warnings...)
 	if sh := r.p.ov.Shard; sh != nil {
 		// A shard's share is judged with the others, by merge.
 		rep.Shard = &reports.ShardInfo{Index: sh.Index, Count: sh.Count, Set: r.p.SetID(),

@@ -5,7 +5,6 @@
 package proc
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -32,20 +30,23 @@ type Spec struct {
 	Env []string
 	// Dir is the working directory ("" = streambench's).
 	Dir string
-	// Output receives the process's stdout and stderr (nil: discarded);
-	// the last lines are also kept for Tail.
-	Output io.Writer
+	// Log is the file the process's stdout and stderr are appended to (a
+	// restart appends). The process writes it directly: no pipe and no
+	// copying goroutine in streambench. Tail and readiness by log line
+	// read it back.
+	Log string
 }
 
-// tailLines is how many of the last output lines a Process keeps.
+// tailLines is how many of the last output lines Tail returns.
 const tailLines = 20
 
 // Process is one run of a Spec.
 type Process struct {
 	cmd  *exec.Cmd
+	log  string
+	from int64 // the log's size when this run began
 	done chan struct{}
 	err  error // Wait's result, set before done closes
-	tail *tail
 }
 
 // Start starts the process in its own process group (so a signal to it
@@ -54,20 +55,28 @@ func Start(s Spec) (*Process, error) {
 	if len(s.Argv) == 0 || s.Argv[0] == "" {
 		return nil, errors.New("proc: no program")
 	}
+	if s.Log == "" {
+		return nil, errors.New("proc: no log file")
+	}
+	out, err := os.OpenFile(s.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("proc: log: %w", err)
+	}
+	var from int64
+	if st, err := out.Stat(); err == nil {
+		from = st.Size()
+	}
 	cmd := exec.Command(s.Argv[0], s.Argv[1:]...)
 	cmd.Env = append(os.Environ(), s.Env...)
 	cmd.Dir = s.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	t := &tail{}
-	var w io.Writer = t
-	if s.Output != nil {
-		w = io.MultiWriter(s.Output, t)
-	}
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = out, out
+	err = cmd.Start()
+	out.Close() // the process has its own descriptor
+	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", s.Argv[0], err)
 	}
-	p := &Process{cmd: cmd, done: make(chan struct{}), tail: t}
+	p := &Process{cmd: cmd, log: s.Log, from: from, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
@@ -99,8 +108,33 @@ func (p *Process) Status() string {
 	}
 }
 
-// Tail returns the process's last output lines.
-func (p *Process) Tail() []string { return p.tail.lines() }
+// Tail returns the last lines of the process's output (of every run
+// that appended to its log).
+func (p *Process) Tail() []string { return tailOf(p.log, tailLines) }
+
+// tailOf reads the last n lines of the file at path (from its last 64KiB).
+func tailOf(path string, n int) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	const window = 64 << 10
+	if st, err := f.Stat(); err == nil && st.Size() > window {
+		if _, err := f.Seek(st.Size()-window, io.SeekStart); err != nil {
+			return nil
+		}
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, window))
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	if len(lines) == 1 && lines[0] == "" {
+		return nil
+	}
+	return lines
+}
 
 // Signal sends sig to the process's group.
 func (p *Process) Signal(sig syscall.Signal) error {
@@ -136,55 +170,6 @@ func (p *Process) Stop(grace time.Duration) (graceful bool) {
 	return false
 }
 
-// tail keeps the last lines written to it.
-type tail struct {
-	mu      sync.Mutex
-	partial []byte
-	last    []string
-	// watch, when set, is told every complete line.
-	watch func(string)
-}
-
-func (t *tail) Write(b []byte) (int, error) {
-	t.mu.Lock()
-	t.partial = append(t.partial, b...)
-	var lines []string
-	for {
-		i := bytes.IndexByte(t.partial, '\n')
-		if i < 0 {
-			break
-		}
-		lines = append(lines, string(t.partial[:i]))
-		t.partial = t.partial[i+1:]
-	}
-	if len(t.partial) > 4096 { // a line without end: keep it bounded
-		lines = append(lines, string(t.partial))
-		t.partial = t.partial[:0]
-	}
-	t.last = append(t.last, lines...)
-	if len(t.last) > tailLines {
-		t.last = t.last[len(t.last)-tailLines:]
-	}
-	watch := t.watch
-	t.mu.Unlock()
-	if watch != nil {
-		for _, l := range lines {
-			watch(l)
-		}
-	}
-	return len(b), nil
-}
-
-func (t *tail) lines() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := append([]string(nil), t.last...)
-	if len(t.partial) > 0 {
-		out = append(out, string(t.partial))
-	}
-	return out
-}
-
 // Ready says when a started process serves.
 type Ready struct {
 	// Addr is where it listens.
@@ -199,32 +184,13 @@ type Ready struct {
 // WaitReady waits until p is ready by r, until ctx ends, or until p exits,
 // and says which in its error.
 func (p *Process) WaitReady(ctx context.Context, r Ready) error {
-	var seen chan struct{}
-	if r.Log != nil {
-		seen = make(chan struct{})
-		var once sync.Once
-		match := func(l string) {
-			if r.Log.MatchString(l) {
-				once.Do(func() { close(seen) })
-			}
-		}
-		p.tail.mu.Lock()
-		p.tail.watch = match
-		earlier := append([]string(nil), p.tail.last...)
-		p.tail.mu.Unlock()
-		for _, l := range earlier {
-			match(l)
-		}
-	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		switch {
-		case seen != nil:
-			select {
-			case <-seen:
+		case r.Log != nil:
+			if p.logMatches(r.Log) {
 				return nil
-			default:
 			}
 		case r.TCP:
 			if c, err := net.DialTimeout("tcp", r.Addr, time.Second); err == nil {
@@ -244,6 +210,26 @@ func (p *Process) WaitReady(ctx context.Context, r Ready) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// logMatches reports whether a line this run of the process wrote matches
+// re (read from its first MiB, where a server says it listens).
+func (p *Process) logMatches(re *regexp.Regexp) bool {
+	f, err := os.Open(p.log)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if _, err := f.Seek(p.from, io.SeekStart); err != nil {
+		return false
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, 1<<20))
+	for _, l := range strings.Split(string(b), "\n") {
+		if re.MatchString(l) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r Ready) what() string {

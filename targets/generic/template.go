@@ -25,6 +25,7 @@ import (
 //	{{rand}}     a number in [0, 2^31) drawn from the scenario's seed
 //	{{last.F}}   field F (a dotted path) of the last response the client
 //	             received, on any stream: to resume after a reconnect
+//	{{bytes N}}  N zero bytes, base64-encoded (a bytes field of N bytes)
 //
 // An integer may be added or subtracted: {{last.seq + 1}}, {{index - 1}}.
 // A string that is one variable alone becomes the variable's value (a
@@ -36,9 +37,11 @@ type Template struct {
 
 // expr is one variable reference.
 type expr struct {
-	name string   // index, client, stream, now, rand, last
+	name string   // index, client, stream, now, rand, last, bytes
 	path []string // last.path
 	add  int64
+	// bytes is the base64 text of {{bytes N}}, made once.
+	bytes []byte
 }
 
 // interp is a string with variables inside it.
@@ -142,10 +145,23 @@ var exprRE = regexp.MustCompile(`^([a-z]+)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*(?:(
 // variables are the names a template may use.
 var variables = []string{"index", "client", "stream", "now", "rand", "last"}
 
+// maxBytes bounds {{bytes N}}: gRPC's default message limit.
+const maxBytes = 4 << 20
+
+var bytesRE = regexp.MustCompile(`^bytes\s+([0-9]{1,9})$`)
+
 func parseExpr(s string) (*expr, error) {
+	if m := bytesRE.FindStringSubmatch(strings.TrimSpace(s)); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		if n > maxBytes {
+			return nil, fmt.Errorf("{{%s}}: at most %d bytes", s, maxBytes)
+		}
+		b, _ := json.Marshal(base64.StdEncoding.EncodeToString(make([]byte, n)))
+		return &expr{name: "bytes", bytes: b}, nil
+	}
 	m := exprRE.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
-		return nil, fmt.Errorf("{{%s}}: not a variable (%s, last.FIELD), optionally + or - an integer", s, strings.Join(variables, ", "))
+		return nil, fmt.Errorf("{{%s}}: not a variable (%s, last.FIELD), optionally + or - an integer, or bytes N", s, strings.Join(variables, ", "))
 	}
 	e := &expr{name: m[1]}
 	switch {
@@ -330,6 +346,8 @@ func (e *expr) value(v *Vars) ([]byte, error) {
 		n = int64(v.Rand.Int32())
 	case "last":
 		return e.lastValue(v)
+	case "bytes":
+		return e.bytes, nil
 	}
 	return strconv.AppendInt(nil, n+e.add, 10), nil
 }

@@ -28,6 +28,7 @@ func TestTemplateRenders(t *testing.T) {
 		{`{"from": "{{last.value + 1}}"}`, `{"from":42}`, last},
 		{`{"from": "{{last.value + 1}}"}`, `{"from":1}`, nil},
 		{`[{"v": "{{index - 3}}"}, {"w": ["{{client}}", 5]}]`, `[{"v":0},{"w":[7,5]}]`, nil},
+		{`{"body": "{{bytes 4}}"}`, `{"body":"AAAAAA=="}`, nil},
 	} {
 		tp, err := ParseTemplate(tc.tmpl)
 		if err != nil {
@@ -66,6 +67,7 @@ func TestTemplateRefuses(t *testing.T) {
 		{`{"a": "{{index"}`, "unclosed or nested"},
 		{`{"a": "x}}"}`, "unclosed or nested"},
 		{`{"a": `, "template:"},
+		{`{"a": "{{bytes 99999999}}"}`, "at most"},
 	} {
 		if _, err := ParseTemplate(tc.tmpl); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want %q", tc.tmpl, err, tc.want)

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streambench/streambench/reports"
+)
+
+// TestInteropScenario runs scenarios/interop.yaml: grpc-go's interop
+// server, built by this test from the module cache (bench/interop/
+// build-server.sh) and run as a command target, driven generically from
+// its descriptors through toxiproxy, latency, severs and a process
+// restart. Every assertion must pass: what the interop tests define for
+// server_streaming, client_streaming and ping_pong, latency and leaks.
+// Without the Go module proxy the server cannot be built and the test
+// skips, unless STREAMBENCH_REQUIRE_INTEROP is set (as .ci/run does).
+func TestInteropScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds grpc-go's interop server and runs a 20 s scenario")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := filepath.Join(root, "out", "interop-server")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "bash", filepath.Join(root, "bench/interop/build-server.sh"), server).CombinedOutput()
+	if err != nil {
+		if os.Getenv("STREAMBENCH_REQUIRE_INTEROP") == "" {
+			t.Skipf("cannot build the interop server (module proxy?): %v\n%s", err, out)
+		}
+		t.Fatalf("build the interop server: %v\n%s", err, out)
+	}
+	// A process of its own: toxiproxy strands a few goroutines when the
+	// target is killed under it (the report says so), which this test
+	// binary's goleak check would otherwise count.
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cmd := exec.CommandContext(ctx, bin, "run", "--no-progress", "--out", dir, filepath.Join(root, "scenarios", "interop.yaml"))
+	stdout, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stdout)
+	}
+	rep, err := reports.Load(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.TargetProcess == nil || rep.TargetProcess.Restarts != 1 || !strings.HasSuffix(rep.TargetProcess.Argv[0], "out/interop-server") {
+		t.Errorf("target process: %+v", rep.TargetProcess)
+	}
+	for _, g := range []string{"server_streaming", "client_streaming", "ping_pong"} {
+		if gr := rep.Group(g); gr == nil || gr.Ends["status:Unavailable"] == 0 {
+			t.Errorf("group %s saw none of the faults: %+v", g, gr)
+		}
+	}
+}
