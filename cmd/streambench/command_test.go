@@ -213,3 +213,46 @@ func TestAddressTargetThatDiesIsSaid(t *testing.T) {
 		t.Errorf("target_down at %.2fs, want soon after the kill at 1.5s: %+v", at, rep.Events)
 	}
 }
+
+// TestAdhocCall: a one-line run of a call against a running service, as
+// ghz runs one — from the .proto, and from the server's reflection — is a
+// real run with the call's expectations (and a wrong expectation fails).
+func TestAdhocCall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs a process")
+	}
+	addr := startServe(t, buildBinary(t))
+	proto, err := filepath.Abs("../../targets/proto/streambench.proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"run", "--no-progress", "--target", addr, "--call", "streambench.v1.Math/Pow",
+		"--data", `{"base": 3, "count": 5}`, "--call-duration", "1s", "--clients", "4"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"from the proto", []string{"--proto", proto, "--expect-count", "5"}, ExitPass},
+		{"from reflection", []string{"--expect-count", "5"}, ExitPass},
+		{"wrong count", []string{"--expect-count", "6"}, ExitFail},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			code, so, se := cli(t, append(append(append([]string(nil), base...), "--out", out), tc.args...)...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s\n%s", code, tc.code, so, se)
+			}
+			rep, err := reports.Load(filepath.Join(out, "report.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := rep.Group("call"); g == nil || g.Streams.Ended == 0 || !strings.Contains(rep.Scenario.Source, "streambench.v1.Math/Pow") {
+				t.Errorf("report: %+v", rep.Groups)
+			}
+		})
+	}
+	if code, _, se := cli(t, "run", "--call", "x", "scenarios/smoke.yaml"); code != ExitBadInput || !strings.Contains(se, "not both") {
+		t.Errorf("a call and a file: exit %d: %s", code, se)
+	}
+}

@@ -42,19 +42,38 @@ type runFlags struct {
 	allowRemote bool
 	// count is how many times to run the scenario (see count.go).
 	count int
+	// adhoc is a one-line run of a call, without a scenario file.
+	adhoc adhocFlags
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
-		Use:   "run SCENARIO.yaml",
+		Use:   "run SCENARIO.yaml | run --target ADDR --insecure --call pkg.Svc/Method [--data JSON]",
 		Short: "Run a scenario, write its report and exit 0 (pass) or 1 (an assertion failed)",
 		Example: `  streambench run scenarios/smoke.yaml
   streambench run --target 127.0.0.1:7070 scenarios/smoke.yaml
   streambench run --duration 3s --out /tmp/smoke scenarios/smoke.yaml
-  streambench run --count 5 scenarios/smoke.yaml   # out/smoke/run-1..5/ and out/smoke/set.json, for compare`,
-		Args: exactArgs(1),
+  streambench run --count 5 scenarios/smoke.yaml   # out/smoke/run-1..5/ and out/smoke/set.json, for compare
+  streambench run --target 127.0.0.1:7070 --insecure --call streambench.v1.Math/Pow --data '{"base": 2, "count": 10}' --expect-count 10`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if f.adhoc.call != "" && len(args) == 0 {
+				return nil
+			}
+			return exactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.adhoc.call != "" {
+				if len(args) > 0 {
+					return exitf(ExitBadInput, "run: give a scenario file or --call, not both")
+				}
+				path, err := f.adhoc.write()
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(filepath.Dir(path))
+				args = []string{path}
+			}
 			if cmd.Flags().Changed("count") {
 				return runCount(cmd, args[0], f, stdout, stderr)
 			}
@@ -62,6 +81,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	addCountFlag(cmd, &f.count)
+	f.adhoc.flags(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.out, "out", "", "folder for report.json, report.html and junit.xml (default out/<scenario name>)")
 	fl.StringVar(&f.target, "target", "", "run against this server (host:port on loopback) instead of the scenario's target")

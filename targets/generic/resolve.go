@@ -132,8 +132,25 @@ func compileProtos(ctx context.Context, src Source) (resolver, error) {
 	if len(paths) == 0 {
 		paths = append(paths, src.path("."))
 	}
+	// Each file is named relative to the import path it is under (as protoc
+	// wants); one under none brings its own folder as an import path.
+	names := make([]string, len(src.Proto))
+	for i, f := range src.Proto {
+		full := src.path(f)
+		names[i] = ""
+		for _, ip := range paths {
+			if rel, err := filepath.Rel(ip, full); err == nil && !strings.HasPrefix(rel, "..") {
+				names[i] = filepath.ToSlash(rel)
+				break
+			}
+		}
+		if names[i] == "" {
+			paths = append(paths, filepath.Dir(full))
+			names[i] = filepath.Base(full)
+		}
+	}
 	c := protocompile.Compiler{Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{ImportPaths: paths})}
-	files, err := c.Compile(ctx, src.Proto...)
+	files, err := c.Compile(ctx, names...)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", strings.Join(src.Proto, ", "), err)
 	}

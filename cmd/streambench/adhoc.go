@@ -1,0 +1,115 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+)
+
+// adhocFlags are a one-line run of a call, as ghz runs one: no scenario
+// file, the call named on the command line against --target.
+type adhocFlags struct {
+	call, data, protoset string
+	proto, importPaths   []string
+	clients, connections int
+	messages             int
+	expectCount          int
+	length               time.Duration
+}
+
+func (a *adhocFlags) flags(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&a.call, "call", "", "a one-line run without a scenario file: drive this method (package.Service/Method) of --target generically")
+	fl.StringVar(&a.data, "data", "{}", "with --call: the request as JSON (or @FILE), with {{index}}, {{client}}... variables (docs/scenarios.md)")
+	fl.StringSliceVar(&a.proto, "proto", nil, "with --call: .proto files to compile (default: the target's server reflection)")
+	fl.StringSliceVar(&a.importPaths, "import-paths", nil, "with --call: where the .proto files and their imports are")
+	fl.StringVar(&a.protoset, "protoset", "", "with --call: a compiled descriptor set instead of .proto files")
+	fl.IntVar(&a.clients, "clients", 10, "with --call: concurrent clients")
+	fl.IntVar(&a.connections, "connections", 1, "with --call: ClientConns the clients share")
+	fl.IntVar(&a.messages, "messages", 10, "with --call: requests per client or bidi stream")
+	fl.IntVar(&a.expectCount, "expect-count", 0, "with --call: responses every stream must carry (0: any)")
+	fl.DurationVar(&a.length, "call-duration", 10*time.Second, "with --call: how long to run (--duration overrides it too)")
+}
+
+// write turns the flags into a scenario file (so the report echoes a
+// source that replays and compares like any other) and returns its path.
+func (a *adhocFlags) write() (string, error) {
+	data := a.data
+	if path, ok := strings.CutPrefix(data, "@"); ok {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", exitf(ExitBadInput, "--data: %v", err)
+		}
+		data = string(b)
+	}
+	var v any
+	if err := json.Unmarshal([]byte(data), &v); err != nil {
+		return "", exitf(ExitBadInput, "--data: not JSON: %v", err)
+	}
+	call := map[string]any{"method": a.call, "data": v}
+	if len(a.proto) > 0 {
+		abs, err := absAll(a.proto)
+		if err != nil {
+			return "", err
+		}
+		call["proto"] = abs
+	}
+	if len(a.importPaths) > 0 {
+		abs, err := absAll(a.importPaths)
+		if err != nil {
+			return "", err
+		}
+		call["import_paths"] = abs
+	}
+	if a.protoset != "" {
+		abs, err := filepath.Abs(a.protoset)
+		if err != nil {
+			return "", exitf(ExitBadInput, "--protoset: %v", err)
+		}
+		call["protoset"] = abs
+	}
+	if a.expectCount > 0 {
+		call["expect"] = map[string]any{"count": a.expectCount}
+	}
+	sc := map[string]any{
+		"name":        "call",
+		"description": "streambench run --call " + a.call,
+		"duration":    a.length.String(),
+		"groups": []any{map[string]any{
+			"name": "call", "clients": a.clients, "connections": a.connections, "messages": a.messages, "call": call,
+		}},
+		"assert": []any{map[string]any{"eof": "clean"}, "correct", "errors == 0"},
+	}
+	b, err := yaml.Marshal(sc)
+	if err != nil {
+		return "", exitf(ExitBadInput, "--call: %v", err)
+	}
+	dir, err := os.MkdirTemp("", "streambench-call-")
+	if err != nil {
+		return "", exitf(ExitHarness, "--call: %v", err)
+	}
+	path := filepath.Join(dir, "call.yaml")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return "", exitf(ExitHarness, "--call: %v", err)
+	}
+	return path, nil
+}
+
+func absAll(paths []string) ([]string, error) {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return nil, exitf(ExitBadInput, "%s: %v", p, err)
+		}
+		out[i] = a
+	}
+	return out, nil
+}
+
+
