@@ -111,5 +111,3 @@ func absAll(paths []string) ([]string, error) {
 	}
 	return out, nil
 }
-
-
