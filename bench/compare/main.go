@@ -100,7 +100,7 @@ func main() {
 	flag.StringVar(&rpcs, "rpcs", "Subscribe,Pow,Sum,Sqrt", "RPCs to run")
 	flag.StringVar(&msgs, "messages", "10,1000", "messages per stream")
 	flag.StringVar(&concs, "concurrency", "1,50", "concurrent streams")
-	flag.StringVar(&tools, "tools", "plain,streambench,ghz", "clients to run")
+	flag.StringVar(&tools, "tools", "plain,streambench,ghz", "clients to run: plain, streambench (generated-stub drivers), generic (streambench's generic driver: dynamic messages from the .proto), ghz")
 	flag.StringVar(&c.rate, "rate", "10000/s", "the server's Subscribe feed rate")
 	flag.StringVar(&c.out, "out", "bench/results.json", "where to write the results (\"\" = nowhere)")
 	flag.StringVar(&c.ghz, "ghz", "", "ghz binary (default: go install "+ghzModule+" into the user cache)")
@@ -121,7 +121,7 @@ func main() {
 		}
 	}
 	for _, t := range c.tools {
-		if err == nil && !slices.Contains([]string{"plain", "streambench", "ghz"}, t) {
+		if err == nil && !slices.Contains([]string{"plain", "streambench", "generic", "ghz"}, t) {
 			err = fmt.Errorf("-tools: unknown client %q", t)
 		}
 	}
@@ -271,14 +271,23 @@ func measure(ctx context.Context, c config, tmp string, srv *server, w workload,
 		args = []string{plain, "-addr", srv.addr, "-rpc", w.RPC, "-concurrency", strconv.Itoa(w.Concurrency),
 			"-messages", strconv.Itoa(w.Messages), "-duration", c.duration.String(), "-base", strconv.FormatInt(w.base(), 10)}
 		parse = parsePlain
-	case "streambench":
+	case "streambench", "generic":
+		yaml := scenarioYAML(w, c.duration)
+		if tool == "generic" {
+			proto, err := filepath.Abs("targets/proto/streambench.proto")
+			if err != nil {
+				r.Err = err.Error()
+				return r
+			}
+			yaml = genericYAML(w, c.duration, proto)
+		}
 		file := filepath.Join(dir, "scenario.yaml")
-		if err := os.WriteFile(file, []byte(scenarioYAML(w, c.duration)), 0o644); err != nil {
+		if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
 			r.Err = err.Error()
 			return r
 		}
 		out := filepath.Join(dir, "out")
-		args = []string{sb, "run", "--target", srv.addr, "--duration", c.duration.String(), "--no-progress", "--out", out, file}
+		args = []string{sb, "run", "--target", srv.addr, "--insecure", "--duration", c.duration.String(), "--no-progress", "--out", out, file}
 		parse = func([]byte) (counts, error) {
 			b, err := os.ReadFile(filepath.Join(out, "report.json"))
 			if err != nil {
@@ -341,6 +350,28 @@ func scenarioYAML(w workload, d time.Duration) string {
 		fmt.Fprintf(&b, "    base: %d\n", w.base())
 	}
 	b.WriteString("    repeat: true\nassert:\n  - eof: clean\n  - correct\n")
+	return b.String()
+}
+
+// genericYAML is workload w for the generic driver: the same requests as
+// the stub drivers send, built from the .proto as dynamic messages, with
+// the checks a user would declare (the response count, the sequence).
+func genericYAML(w workload, d time.Duration, proto string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: bench-generic-%s-%d-c%d\nduration: %s\ngraceful_stop: 10s\n", strings.ToLower(w.RPC), w.Messages, w.Concurrency, d)
+	fmt.Fprintf(&b, "groups:\n  - name: w\n    clients: %d\n    connections: 1\n    messages: %d\n    call:\n", w.Concurrency, w.Messages)
+	fmt.Fprintf(&b, "      proto: [%q]\n", proto)
+	switch w.RPC {
+	case "Subscribe":
+		b.WriteString("      method: streambench.v1.Longlived/Subscribe\n      data: {id: \"{{client}}\"}\n      expect: {sequence: seq, timestamp: sent_unix_nano}\n")
+	case "Pow":
+		fmt.Fprintf(&b, "      method: streambench.v1.Math/Pow\n      data: {base: %d, count: %d}\n      expect: {count: %d, sequence: seq, timestamp: sent_unix_nano}\n", w.base(), w.Messages, w.Messages)
+	case "Sum":
+		b.WriteString("      method: streambench.v1.Math/Sum\n      data: {seq: \"{{index}}\", value: \"{{index}}\"}\n      expect: {count: 1}\n")
+	case "Sqrt":
+		fmt.Fprintf(&b, "      method: streambench.v1.Math/Sqrt\n      data: {seq: \"{{index}}\", value: \"{{index}}\"}\n      expect: {count: %d, sequence: seq}\n", w.Messages)
+	}
+	b.WriteString("assert:\n  - eof: clean\n  - correct\n")
 	return b.String()
 }
 

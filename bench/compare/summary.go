@@ -36,8 +36,9 @@ type toolSummary struct {
 	Note      string `json:"note,omitempty"`
 }
 
-// ratio is the median over repetitions of streambench's figure divided by
-// the other client's figure of the same repetition (NaN = not measured).
+// ratio is the median over repetitions of one client's figure (streambench's,
+// or the generic driver's) divided by the other client's figure of the same
+// repetition (NaN = not measured).
 type ratio struct {
 	CallsPS   stat `json:"calls_per_s"`
 	MsgsPS    stat `json:"messages_per_s"`
@@ -50,6 +51,10 @@ type workloadSummary struct {
 	// VsPlain and VsGhz are streambench/plain and streambench/ghz.
 	VsPlain *ratio `json:"streambench_vs_plain,omitempty"`
 	VsGhz   *ratio `json:"streambench_vs_ghz,omitempty"`
+	// GenericVsStubs and GenericVsGhz are the generic driver (dynamic
+	// messages) against streambench's generated-stub drivers and ghz.
+	GenericVsStubs *ratio `json:"generic_vs_streambench,omitempty"`
+	GenericVsGhz   *ratio `json:"generic_vs_ghz,omitempty"`
 }
 
 func median(xs []float64) stat {
@@ -105,6 +110,8 @@ func summarize(runs []measurement, tools []string) []workloadSummary {
 		}
 		ws.VsPlain = paired(by[w]["streambench"], by[w]["plain"])
 		ws.VsGhz = paired(by[w]["streambench"], by[w]["ghz"])
+		ws.GenericVsStubs = paired(by[w]["generic"], by[w]["streambench"])
+		ws.GenericVsGhz = paired(by[w]["generic"], by[w]["ghz"])
 		out = append(out, ws)
 	}
 	return out
@@ -163,7 +170,7 @@ func printTable(w io.Writer, sum []workloadSummary) {
 		for _, p := range []struct {
 			name string
 			r    *ratio
-		}{{"streambench/plain", ws.VsPlain}, {"streambench/ghz", ws.VsGhz}} {
+		}{{"streambench/plain", ws.VsPlain}, {"streambench/ghz", ws.VsGhz}, {"generic/streambench", ws.GenericVsStubs}, {"generic/ghz", ws.GenericVsGhz}} {
 			if p.r != nil {
 				fmt.Fprintf(tw, "%s\t%s\t%s×\t%s×\t\t%s×\t\t\t\t\n", ws.Workload, p.name,
 					num(p.r.CallsPS, "%.2f"), num(p.r.MsgsPS, "%.2f"), num(p.r.CPUPerMsg, "%.2f"))
