@@ -20,7 +20,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	refv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
-	refv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -132,11 +131,21 @@ func compileProtos(ctx context.Context, src Source) (resolver, error) {
 	if len(paths) == 0 {
 		paths = append(paths, src.path("."))
 	}
-	// Each file is named relative to the import path it is under (as protoc
-	// wants); one under none brings its own folder as an import path.
+	// A file is found from the scenario's folder, or else under an import
+	// path; it is then named relative to the import path it is under (as
+	// protoc wants), and one under none brings its own folder as one.
 	names := make([]string, len(src.Proto))
 	for i, f := range src.Proto {
 		full := src.path(f)
+		if _, err := os.Stat(full); err != nil && !filepath.IsAbs(f) {
+			// As protoc takes them: relative to an import path.
+			for _, ip := range paths {
+				if _, err := os.Stat(filepath.Join(ip, f)); err == nil {
+					full = filepath.Join(ip, f)
+					break
+				}
+			}
+		}
 		names[i] = ""
 		for _, ip := range paths {
 			if rel, err := filepath.Rel(ip, full); err == nil && !strings.HasPrefix(rel, "..") {
@@ -179,12 +188,19 @@ func readProtoset(path string) (resolver, error) {
 	return files, nil
 }
 
+// Server reflection's two services: v1, and v1alpha for older servers.
+// Their messages are the same on the wire, so v1's types serve both.
+const (
+	reflectionV1      = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+	reflectionV1alpha = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+)
+
 // fromReflection asks the server for the file that declares symbol and
-// every file it imports: reflection v1, then v1alpha for older servers.
+// every file it imports: reflection v1, then v1alpha.
 func fromReflection(ctx context.Context, cc grpc.ClientConnInterface, symbol string) (resolver, error) {
-	protos, err := reflectV1(ctx, cc, symbol)
-	if status.Code(errors.Unwrap(err)) == codes.Unimplemented || status.Code(err) == codes.Unimplemented {
-		protos, err = reflectV1alpha(ctx, cc, symbol)
+	protos, err := askReflection(ctx, cc, reflectionV1, symbol)
+	if status.Code(err) == codes.Unimplemented {
+		protos, err = askReflection(ctx, cc, reflectionV1alpha, symbol)
 	}
 	if status.Code(err) == codes.NotFound {
 		return nil, &NotFoundError{fmt.Sprintf("service %s: the server's reflection does not know it", symbol)}
@@ -199,20 +215,21 @@ func fromReflection(ctx context.Context, cc grpc.ClientConnInterface, symbol str
 	return files, nil
 }
 
-// reflectV1 fetches symbol's file and its imports over reflection v1.
-func reflectV1(ctx context.Context, cc grpc.ClientConnInterface, symbol string) ([]*descriptorpb.FileDescriptorProto, error) {
+// askReflection fetches symbol's file and its imports over the reflection
+// service at method.
+func askReflection(ctx context.Context, cc grpc.ClientConnInterface, method, symbol string) ([]*descriptorpb.FileDescriptorProto, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st, err := refv1.NewServerReflectionClient(cc).ServerReflectionInfo(ctx)
+	st, err := cc.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, method)
 	if err != nil {
 		return nil, err
 	}
 	ask := func(req *refv1.ServerReflectionRequest) ([][]byte, error) {
-		if err := st.Send(req); err != nil {
+		if err := st.SendMsg(req); err != nil {
 			return nil, err
 		}
-		res, err := st.Recv()
-		if err != nil {
+		var res refv1.ServerReflectionResponse
+		if err := st.RecvMsg(&res); err != nil {
 			return nil, err
 		}
 		if e := res.GetErrorResponse(); e != nil {
@@ -226,36 +243,6 @@ func reflectV1(ctx context.Context, cc grpc.ClientConnInterface, symbol string) 
 		},
 		func(f string) ([][]byte, error) {
 			return ask(&refv1.ServerReflectionRequest{MessageRequest: &refv1.ServerReflectionRequest_FileByFilename{FileByFilename: f}})
-		})
-}
-
-// reflectV1alpha is reflectV1 over the older v1alpha service.
-func reflectV1alpha(ctx context.Context, cc grpc.ClientConnInterface, symbol string) ([]*descriptorpb.FileDescriptorProto, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	st, err := refv1alpha.NewServerReflectionClient(cc).ServerReflectionInfo(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ask := func(req *refv1alpha.ServerReflectionRequest) ([][]byte, error) {
-		if err := st.Send(req); err != nil {
-			return nil, err
-		}
-		res, err := st.Recv()
-		if err != nil {
-			return nil, err
-		}
-		if e := res.GetErrorResponse(); e != nil {
-			return nil, status.Error(codes.Code(e.GetErrorCode()), e.GetErrorMessage())
-		}
-		return res.GetFileDescriptorResponse().GetFileDescriptorProto(), nil
-	}
-	return fetchFiles(symbol,
-		func(s string) ([][]byte, error) {
-			return ask(&refv1alpha.ServerReflectionRequest{MessageRequest: &refv1alpha.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: s}})
-		},
-		func(f string) ([][]byte, error) {
-			return ask(&refv1alpha.ServerReflectionRequest{MessageRequest: &refv1alpha.ServerReflectionRequest_FileByFilename{FileByFilename: f}})
 		})
 }
 
