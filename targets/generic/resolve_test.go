@@ -12,8 +12,8 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/reflection"
-	v1alphagrpc "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	v1grpc "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	v1alphagrpc "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 
 	"github.com/streambench/streambench/internal/bufnet"
 	mathsrv "github.com/streambench/streambench/targets/math"
@@ -33,8 +33,12 @@ func TestResolveFromReflection(t *testing.T) {
 		notFound bool
 		fails    bool
 	}{
-		{"v1", func(s *grpc.Server) { v1grpc.RegisterServerReflectionServer(s, reflection.NewServerV1(reflection.ServerOptions{Services: s})) }, "streambench.v1.Math/Sqrt", false, false},
-		{"v1alpha only", func(s *grpc.Server) { v1alphagrpc.RegisterServerReflectionServer(s, reflection.NewServer(reflection.ServerOptions{Services: s})) }, "streambench.v1.Math/Pow", false, false},
+		{"v1", func(s *grpc.Server) {
+			v1grpc.RegisterServerReflectionServer(s, reflection.NewServerV1(reflection.ServerOptions{Services: s}))
+		}, "streambench.v1.Math/Sqrt", false, false},
+		{"v1alpha only", func(s *grpc.Server) {
+			v1alphagrpc.RegisterServerReflectionServer(s, reflection.NewServer(reflection.ServerOptions{Services: s}))
+		}, "streambench.v1.Math/Pow", false, false},
 		{"no reflection", func(*grpc.Server) {}, "streambench.v1.Math/Pow", false, true},
 		{"unknown service", func(s *grpc.Server) { reflection.Register(s) }, "streambench.v1.Nope/Pow", true, true},
 		{"unknown method", func(s *grpc.Server) { reflection.Register(s) }, "streambench.v1.Math/Cube", true, true},
