@@ -74,10 +74,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts ...Option) (*reports.R
 		return nil, scenario.Errors{{File: sc.File, Pos: sc.PosOf("faults"), Field: "faults",
 			Msg: fmt.Sprintf("this scenario injects faults, which need the builtin target and a link streambench owns; it cannot run against --target %s", cfg.target)}}
 	}
-	leakOpts, err := leakOptions(sc)
-	if err != nil {
-		return nil, scenario.Errors{{File: sc.File, Field: "assert", Msg: err.Error()}}
-	}
+	leakOpts := leakOptions(checks)
 	r := &run{cfg: cfg, sc: sc, duration: sc.Duration.D(), grace: sc.GracefulStop.D(), seed: sc.Seed, specs: specs, leakOpts: leakOpts}
 	if cfg.duration > 0 {
 		r.duration = cfg.duration

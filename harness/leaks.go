@@ -6,42 +6,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/streambench/streambench/harness/assert"
 	"github.com/streambench/streambench/harness/leak"
 	"github.com/streambench/streambench/harness/link"
-	"github.com/streambench/streambench/harness/scenario"
 )
 
-// defaultLeakSettle bounds how long the leak check waits for things to
-// wind down after teardown.
-const defaultLeakSettle = 5 * time.Second
-
-// leakOptions reads the leak check's settings from the scenario's leaks
-// assertion ({settle: 5s, heap: 64MiB}), if any.
-func leakOptions(sc *scenario.Scenario) (leak.Options, error) {
-	opts := leak.Options{Settle: defaultLeakSettle}
-	for _, a := range sc.Assert {
-		if a.Key != "leaks" {
-			continue
-		}
-		for k, v := range a.Args {
-			switch k {
-			case "settle":
-				d, err := time.ParseDuration(v)
-				if err != nil || d <= 0 {
-					return opts, fmt.Errorf("leaks: settle %q is not a positive duration", v)
-				}
-				opts.Settle = d
-			case "heap":
-				sz, err := scenario.ParseSize(v)
-				if err != nil || sz <= 0 {
-					return opts, fmt.Errorf("leaks: heap %q is not a size such as 64MiB", v)
-				}
-				opts.HeapBound = uint64(sz)
-			}
-		}
-	}
-	return opts, nil
-}
+// leakOptions is the leak check's settings: those of the scenario's
+// compiled leaks assertion, if any (assert owns them).
+func leakOptions(checks []assert.Assertion) leak.Options { return assert.LeakSettings(checks) }
 
 // checkLeaks runs after teardown: everything the run started must have
 // ended. It returns the evidence for the report.

@@ -15,13 +15,9 @@ func Load(path string) (*scenario.Scenario, error) {
 	}
 	_, aerr := assert.Compile(sc)
 	_, ferr := compileFaults(sc)
-	var lerr error
-	if _, err := leakOptions(sc); err != nil {
-		lerr = scenario.Errors{{File: sc.File, Field: "assert", Msg: err.Error()}}
-	}
-	if aerr != nil || ferr != nil || lerr != nil {
+	if aerr != nil || ferr != nil {
 		var all scenario.Errors
-		for _, err := range []error{ferr, aerr, lerr} {
+		for _, err := range []error{ferr, aerr} {
 			if es, ok := scenario.AsErrors(err); ok {
 				all = append(all, es...)
 			}

@@ -13,7 +13,6 @@ package assert
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/streambench/streambench/harness/scenario"
@@ -55,12 +54,19 @@ func Compile(sc *scenario.Scenario) ([]Assertion, error) {
 }
 
 // CompileOne compiles one assertion; groups are the scenario's group names.
+// A one-key mapping is a named check (eof: clean, isolation: {...}) when
+// its key is a check's name, else a threshold with evidence settings
+// (latency.p99 < 20ms: {min_messages: 1000}).
 func CompileOne(a scenario.Assertion, groups []string) (Assertion, error) {
-	if a.Key != "" && a.Args != nil {
-		return compileWithArgs(a, groups)
-	}
 	if a.Key != "" {
-		return compileCheck(a.String(), a.Key, a.Value, groups)
+		if checkNameRE.MatchString(a.Key) {
+			return compileNamed(a.String(), a.Key, a.Value, a.Args, groups)
+		}
+		if a.Args == nil {
+			return nil, fmt.Errorf("%q is not a check (checks: %s); a threshold takes evidence settings, e.g. %q",
+				a.Key, strings.Join(checkNames(), ", "), "latency.p99 < 20ms: {min_messages: 1000}")
+		}
+		return compileThreshold(a.String(), a.Key, a.Args, groups)
 	}
 	expr := strings.TrimSpace(a.Expr)
 	if expr == "" {
@@ -68,21 +74,12 @@ func CompileOne(a scenario.Assertion, groups []string) (Assertion, error) {
 	}
 	// A check written as a string: "no_loss", "eof: clean".
 	if key, val, _ := strings.Cut(expr, ":"); checkNameRE.MatchString(strings.TrimSpace(key)) {
-		return compileCheck(expr, strings.TrimSpace(key), strings.TrimSpace(val), groups)
+		return compileNamed(expr, strings.TrimSpace(key), strings.TrimSpace(val), nil, groups)
 	}
-	return compileThreshold(expr, groups)
+	return compileThreshold(expr, expr, nil, groups)
 }
 
 var checkNameRE = regexp.MustCompile(`^[a-z_]+$`)
-
-// Names lists every named check and metric, for `streambench list` and docs.
-func Names() (checks []string, metrics []string) {
-	for name := range checks_ {
-		checks = append(checks, name)
-	}
-	sort.Strings(checks)
-	return checks, metricNames()
-}
 
 // selectGroups returns the groups an assertion applies to: the named one, or
 // all of them when name is "" or "all".
