@@ -76,7 +76,9 @@ func TestEveryCheckNeedsEvidence(t *testing.T) {
 		"no_duplicates": {scenario.Assertion{Key: "no_duplicates"}, oneGroup(emptyGroup("subs")),
 			with(func(*reports.Group) {}), with(func(g *reports.Group) { g.Violations["reorder"] = 1 })},
 		"recovered": {scenario.Assertion{Key: "recovered"}, with(func(g *reports.Group) { g.Outages = reports.Outages{} }),
-			with(func(*reports.Group) {}), with(func(g *reports.Group) { g.Outages = reports.Outages{Opened: 2, Resumed: 2, Recovered: 1, Unrecovered: 1} })},
+			with(func(*reports.Group) {}), with(func(g *reports.Group) {
+				g.Outages = reports.Outages{Opened: 2, Resumed: 2, Recovered: 1, Unrecovered: 1}
+			})},
 		"isolation": {scenario.Assertion{Key: "isolation", Args: map[string]string{"group": "fast", "factor": "3"}},
 			func() *reports.Report {
 				r := isolationReport(t, 3000, 100, 2)

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-		"github.com/streambench/streambench/reports"
+	"github.com/streambench/streambench/reports"
 )
 
 // isolation judges that slow readers do not hurt fast ones:
