@@ -165,7 +165,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 		rec = append(rec, series{Name: g.Name, Colour: colour(i), Points: percentileSeries(h)})
 	}
 	if len(rec) > 0 {
-		v.Recovery = percentileChart("recovery", "Recovery time by percentile (stream broke → next message delivered)", rec).SVG()
+		v.Recovery = percentileChart("recovery", "Recovery time by percentile (stream broke → back to live)", rec).SVG()
 	}
 	if r.Server != nil && r.Server.SendBlocked.Count > 0 {
 		h, err := r.Server.SendBlocked.Decode()

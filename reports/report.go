@@ -311,7 +311,15 @@ type FaultWindow struct {
 	Scope string `json:"scope"`
 	// Ends counts stream ends by class, across all groups, in the
 	// per-second windows from Start to 2 s after End: the fault's effect.
+	// An end inside several fault windows is counted in one: the
+	// latest-started whose kind can cause it (a latency or bandwidth fault
+	// causes only deadline and idle_timeout ends; complete and canceled
+	// ends are anyone's). An end no containing fault can cause is counted
+	// in none.
 	Ends map[string]uint64 `json:"ends,omitempty"`
+	// Overlaps names the other fault windows whose spans (to 2 s after
+	// End) overlap this one's, in start order.
+	Overlaps []string `json:"overlaps,omitempty"`
 }
 
 // ServerStats is what the builtin target measured.
