@@ -32,7 +32,7 @@ func TestFaultWindowsBlameTheCause(t *testing.T) {
 		{Offset: 12, Group: "a", Ends: map[string]uint64{"idle_timeout": 2}},
 		{Offset: 16, Group: "a", Ends: map[string]uint64{"status:Unavailable": 505, "complete": 3}},
 		{Offset: 16, Group: "b", Ends: map[string]uint64{"status:Unavailable": 5}},
-		{Offset: 20, Group: "a", Ends: map[string]uint64{"idle_timeout": 1}}, // after the restart's effects
+		{Offset: 20, Group: "a", Ends: map[string]uint64{"idle_timeout": 1}},       // after the restart's effects
 		{Offset: 30, Group: "a", Ends: map[string]uint64{"status:Unavailable": 7}}, // no fault's
 		{Offset: 41, Group: "a", Ends: map[string]uint64{"status:Unavailable": 40}},
 	}
