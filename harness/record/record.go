@@ -158,8 +158,23 @@ func (r *Recorder) Window() Window {
 		s.mu.Unlock()
 		s.endsInto(w.Ends)
 	}
+	// Until the freshness bound is fixed, keep the best second's p99 as
+	// the group's pre-outage latency.
+	if r.fresh.Load() == 0 && w.Latency.TotalCount() >= minBaselineSamples {
+		p := w.Latency.ValueAtQuantile(99)
+		for {
+			old := r.bestP99.Load()
+			if old != 0 && old <= p || r.bestP99.CompareAndSwap(old, p) {
+				break
+			}
+		}
+	}
 	return w
 }
+
+// minBaselineSamples is the least latency samples a one-second window
+// needs for its p99 to count as the group's pre-outage latency.
+const minBaselineSamples = 10
 
 func (s *shard) endsInto(m map[string]uint64) {
 	for c := Class(0); c < numClasses; c++ {
@@ -220,6 +235,7 @@ type Recorder struct {
 	// for its client to be back to live after an outage; fixed once, at
 	// the group's first outage (see Freshness).
 	fresh       atomic.Int64
+	bestP99     atomic.Int64 // µs: the lowest per-second latency p99 so far (0 = none)
 	freshOnce   sync.Once
 	freshFixed  Freshness
 	freshFactor float64
@@ -464,8 +480,9 @@ func (r *Recorder) Snapshot() Snapshot {
 }
 
 // Freshness defaults: a client is back to live when a message's latency is
-// within DefaultFreshFactor × the group's latency p99 before its first
-// outage, and never less than DefaultFreshFloor.
+// within DefaultFreshFactor × the group's latency before its first outage
+// (the lowest p99 of a one-second window before it, so a start-up stall
+// does not loosen the bound), and never less than DefaultFreshFloor.
 const (
 	DefaultFreshFactor = 3
 	DefaultFreshFloor  = 100 * time.Millisecond
@@ -476,8 +493,10 @@ type Freshness struct {
 	// Bound is the latency a message must be within for its client to be
 	// back to live.
 	Bound time.Duration
-	// Baseline is the group's latency p99 before its first outage (zero
-	// when no message had arrived by then, or Explicit is set).
+	// Baseline is the group's latency before its first outage: the lowest
+	// p99 of a one-second window (Recorder.Window) with at least 10
+	// messages, or, when no such window had ended, the p99 of every message
+	// so far (zero when none had arrived, or Explicit is set).
 	Baseline time.Duration
 	// Factor multiplies Baseline; Floor is the least bound it yields.
 	Factor float64
@@ -509,6 +528,9 @@ func (r *Recorder) fixFresh() {
 		switch {
 		case r.freshBound > 0:
 			f.Bound, f.Explicit = r.freshBound, true
+		case r.bestP99.Load() > 0:
+			f.Baseline = time.Duration(r.bestP99.Load()) * time.Microsecond
+			f.Bound = max(time.Duration(float64(f.Baseline)*f.Factor), f.Floor)
 		default:
 			h := NewHistogram()
 			for i := range r.shards {

@@ -243,3 +243,28 @@ func TestAllOpenAt(t *testing.T) {
 		t.Fatalf("all open at %v, want %v", at, want)
 	}
 }
+
+// TestFreshnessBaselineIgnoresStartupStall: a first second seconds behind
+// (a starved start) does not loosen the bound: the baseline is the best
+// second's p99.
+func TestFreshnessBaselineIgnoresStartupStall(t *testing.T) {
+	r := New(1, nil)
+	c := r.Client(0)
+	for range 50 {
+		c.Received(6 * time.Second)
+	}
+	r.Window()
+	for range 50 {
+		c.Received(40 * time.Millisecond)
+	}
+	r.Window()
+	for range 5 { // too few samples to count
+		c.Received(time.Millisecond)
+	}
+	r.Window()
+	c.Ended(End{Class: Status, Code: codes.Unavailable}, time.Second, "")
+	f := r.Snapshot().Freshness
+	if f.Baseline < 39*time.Millisecond || f.Baseline > 41*time.Millisecond || f.Bound != 3*f.Baseline {
+		t.Fatalf("freshness %+v, want the 40ms second as baseline and 3x it as bound", f)
+	}
+}
