@@ -269,7 +269,7 @@ func timeCharts(r *Report) []template.HTML {
 
 // faultChart is a stacked bar per fault window of its stream ends by class.
 func faultChart(r *Report) template.HTML {
-	c := barChart{Name: "fault-ends", Title: "Stream ends by status in each fault window",
+	c := barChart{Name: "fault-ends", Title: "Stream ends each fault caused, by status",
 		Order: []string{"complete", "canceled", "premature_eof", "violation", "deadline"}}
 	for _, f := range r.Faults {
 		keys := make([]string, 0, len(f.Ends))
