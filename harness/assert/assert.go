@@ -8,6 +8,13 @@
 //   - errors == 0
 //   - eof: clean                 # a named check, with an optional argument
 //   - no_loss: subscribers
+//   - no_loss: {group: subscribers, min_messages: 1000}   # or settings
+//   - latency.p99 < 20ms: {min_messages: 1000}            # a threshold with evidence settings
+//
+// Named checks live in one registry (registry.go) that the parser,
+// `streambench list` and the docs test read. Every assertion needs
+// evidence: over a group that received no message or ended no stream it
+// fails with "no data" (evidence.go).
 package assert
 
 import (
