@@ -3,7 +3,6 @@ package harness
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"syscall"
@@ -136,41 +135,4 @@ func (r *run) startTimeline(ctx context.Context) (wait func() []fault.Applied) {
 	done := make(chan []fault.Applied, 1)
 	go func() { done <- tl.Run(ctx, r.start, chaosEnv{r}) }()
 	return func() []fault.Applied { return <-done }
-}
-
-// effectSlack is how long after a fault's end its effects still count as
-// its own in FaultWindow.Ends (streams severed at the end of a window end a
-// moment later).
-const effectSlack = 2 * time.Second
-
-// faultWindows turns what the timeline applied into report windows, with
-// the stream ends counted in each (per-second resolution).
-func faultWindows(applied []fault.Applied, windows []reports.Window) []reports.FaultWindow {
-	var out []reports.FaultWindow
-	for _, a := range applied {
-		fw := reports.FaultWindow{
-			Name:  a.Name(),
-			Kind:  a.Spec.Kind.Name,
-			Start: a.Began.Seconds(),
-			End:   a.Ended.Seconds(),
-			Scope: a.Scope,
-		}
-		if a.Err != nil {
-			fw.Scope += fmt.Sprintf(" (not applied: %v)", a.Err)
-		}
-		until := fw.End + effectSlack.Seconds()
-		for _, w := range windows {
-			if w.Offset <= fw.Start || w.Offset > until+1 {
-				continue
-			}
-			for k, n := range w.Ends {
-				if fw.Ends == nil {
-					fw.Ends = map[string]uint64{}
-				}
-				fw.Ends[k] += n
-			}
-		}
-		out = append(out, fw)
-	}
-	return out
 }

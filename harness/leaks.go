@@ -8,57 +8,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streambench/streambench/harness/assert"
 	"github.com/streambench/streambench/harness/leak"
 	"github.com/streambench/streambench/harness/link"
-	"github.com/streambench/streambench/harness/scenario"
 )
 
-// defaultLeakSettle bounds how long the leak check waits for things to
-// wind down after teardown.
-const defaultLeakSettle = 5 * time.Second
-
-// leakOptions reads the leak check's settings from the scenario's leaks
-// assertion ({settle: 5s, heap: 64MiB}), if any. A bad setting is a
-// scenario.Errors at the assertion's position (every bad one, in file
-// order).
-func leakOptions(sc *scenario.Scenario) (leak.Options, error) {
-	opts := leak.Options{Settle: defaultLeakSettle}
-	var errs scenario.Errors
-	for i, a := range sc.Assert {
-		if a.Key != "leaks" {
-			continue
-		}
-		bad := func(format string, args ...any) {
-			errs = append(errs, &scenario.Error{File: sc.File, Pos: a.Pos, Field: fmt.Sprintf("assert[%d]", i), Msg: fmt.Sprintf(format, args...)})
-		}
-		for _, k := range []string{"settle", "heap"} {
-			v, ok := a.Args[k]
-			if !ok {
-				continue
-			}
-			switch k {
-			case "settle":
-				d, err := time.ParseDuration(v)
-				if err != nil || d <= 0 {
-					bad("leaks: settle %q is not a positive duration such as 5s", v)
-					continue
-				}
-				opts.Settle = d
-			case "heap":
-				sz, err := scenario.ParseSize(v)
-				if err != nil || sz <= 0 {
-					bad("leaks: heap %q is not a size such as 64MiB", v)
-					continue
-				}
-				opts.HeapBound = uint64(sz)
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return opts, errs
-	}
-	return opts, nil
-}
+// leakOptions is the leak check's settings: those of the scenario's
+// compiled leaks assertion, if any (assert owns them).
+func leakOptions(checks []assert.Assertion) leak.Options { return assert.LeakSettings(checks) }
 
 // checkLeaks runs after teardown: everything the run started must have
 // ended. It returns the evidence for the report.

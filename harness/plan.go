@@ -180,10 +180,7 @@ func NewPlan(sc *scenario.Scenario, opts ...Option) (*Plan, error) {
 		es, _ := scenario.AsErrors(err)
 		errs = also(errs, es, validated)
 	}
-	if p.leaks, err = leakOptions(eff); err != nil {
-		es, _ := scenario.AsErrors(err)
-		errs = also(errs, es, validated)
-	}
+	p.leaks = leakOptions(p.checks)
 	if len(errs) == 0 {
 		// Shares divide valid groups only.
 		errs = p.shard(eff)

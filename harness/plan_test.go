@@ -139,7 +139,7 @@ func TestRunValidatesCodeBuiltScenarios(t *testing.T) {
 
 func TestCatalog(t *testing.T) {
 	names := harness.RPCs().Names()
-	if strings.Join(names, " ") != "Longlived/Subscribe Math/Pow Math/Sum Math/Sqrt" {
+	if strings.Join(names, " ") != "Longlived/Subscribe Math/Pow Math/Sum Math/Sqrt generic" {
 		t.Errorf("catalog = %v", names)
 	}
 	f := func(grpc.ClientConnInterface, driver.Params, record.Sink) driver.Driver { return nil }

@@ -35,7 +35,7 @@ groups:
 `
 
 func TestValidateErrors(t *testing.T) {
-	rpcChoices := "valid choices: Longlived/Subscribe, Math/Pow, Math/Sum or Math/Sqrt"
+	rpcChoices := "valid choices: Longlived/Subscribe, Math/Pow, Math/Sum, Math/Sqrt or generic"
 	tests := []struct {
 		name string
 		src  string

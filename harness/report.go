@@ -103,11 +103,18 @@ func groupReport(g *group, start time.Time) (reports.Group, error) {
 		Ends:         snap.Ends,
 		Violations:   snap.Violations,
 	}
-	out.Outages = reports.Outages{Opened: snap.Broke, Recovered: snap.Recovered, Unrecovered: snap.Broke - snap.Recovered}
-	var err1, err2, err3 error
+	out.Outages = reports.Outages{Opened: snap.Broke, Resumed: snap.Resumed, Recovered: snap.Recovered, Unrecovered: snap.Broke - snap.Recovered}
+	if f := snap.Freshness; f.Bound > 0 {
+		out.Freshness = &reports.Freshness{BoundMS: ms(f.Bound), BaselineMS: ms(f.Baseline), Explicit: f.Explicit}
+		if !f.Explicit {
+			out.Freshness.Factor, out.Freshness.FloorMS = f.Factor, ms(f.Floor)
+		}
+	}
+	var err1, err2, err3, err7 error
 	out.Latency, err1 = reports.FromHDR(snap.Latency, snap.Clamped)
 	out.StreamDuration, err2 = reports.FromHDR(snap.Duration, 0)
 	out.Recovery, err3 = reports.FromHDR(snap.Recovery, 0)
+	out.RecoveryFirst, err7 = reports.FromHDR(snap.RecoveryFirst, 0)
 	var err4, err5 error
 	out.LatencyCorrected, err4 = reports.FromHDR(snap.Corrected, 0)
 	if g.open != nil {
@@ -128,7 +135,7 @@ func groupReport(g *group, start time.Time) (reports.Group, error) {
 	for _, s := range snap.Samples {
 		out.Samples = append(out.Samples, reports.Sample{End: s.End.Key(), Detail: s.Detail, At: s.At})
 	}
-	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
+	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7); err != nil {
 		return out, fmt.Errorf("group %s: %w", g.spec.Name, err)
 	}
 	return out, nil

@@ -95,9 +95,11 @@ func fixture(t *testing.T, scale float64) *Report {
 		Streams:  StreamCounts{Opened: 52, Ended: 52, Failed: 12},
 		Messages: MessageCounts{Received: 24000},
 		Ends:     map[string]uint64{"complete": 40, "status:Unavailable": 12}, Violations: map[string]uint64{},
-		Latency: hist(t, 24000, 2000, scale), StreamDuration: hist(t, 52, 5_000_000, 1), Recovery: hist(t, 12, 80_000, 1),
-		Outages: Outages{Opened: 12, Recovered: 12},
-		Samples: []Sample{{End: "status:Unavailable", Detail: "rpc error: code = Unavailable desc = connection reset", At: start.Add(2 * time.Second)}},
+		Latency: hist(t, 24000, 2000, scale), StreamDuration: hist(t, 52, 5_000_000, 1), Recovery: hist(t, 11, 80_000, 1),
+		RecoveryFirst: hist(t, 12, 30_000, 1),
+		Freshness:     &Freshness{BoundMS: 100, BaselineMS: 6.3, Factor: 3, FloorMS: 100},
+		Outages:       Outages{Opened: 12, Resumed: 12, Recovered: 11, Unrecovered: 1},
+		Samples:       []Sample{{End: "status:Unavailable", Detail: "rpc error: code = Unavailable desc = connection reset", At: start.Add(2 * time.Second)}},
 	}
 	pow := Group{Name: "pow", RPC: "Math/Pow", Clients: 10, Connections: 1,
 		Streams:  StreamCounts{Opened: 300, Ended: 300},
@@ -121,8 +123,8 @@ func fixture(t *testing.T, scale float64) *Report {
 	}
 	r.Events = []Event{{Offset: 2.5, Kind: "fault_start", Fault: "faults[0] sever"}, {Offset: 3.5, Kind: "fault_end", Fault: "faults[0] sever"}}
 	r.Faults = []FaultWindow{
-		{Name: "faults[0] sever", Kind: "sever", Start: 2.5, End: 3.5, Scope: "group subs", Ends: map[string]uint64{"status:Unavailable": 12, "complete": 50}},
-		{Name: "faults[1] latency #1", Kind: "latency", Start: 4.5, End: 5.2, Scope: "all", Ends: map[string]uint64{"complete": 80}},
+		{Name: "faults[0] sever", Kind: "sever", Start: 2.5, End: 3.5, Scope: "group subs", Ends: map[string]uint64{"status:Unavailable": 12, "complete": 50}, Overlaps: []string{"faults[1] latency #1"}},
+		{Name: "faults[1] latency #1", Kind: "latency", Start: 4.5, End: 5.2, Scope: "all", Ends: map[string]uint64{"complete": 80}, Overlaps: []string{"faults[0] sever"}},
 	}
 	r.Server = &ServerStats{Published: 600, FeedRate: 100, SendBlocked: hist(t, 500, 300, 1), CutOff: 1, MaxQueue: 37,
 		Ends: map[string]uint64{"OK": 340, "Unavailable": 12}}

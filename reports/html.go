@@ -165,7 +165,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 		rec = append(rec, series{Name: g.Name, Colour: colour(i), Points: percentileSeries(h)})
 	}
 	if len(rec) > 0 {
-		v.Recovery = percentileChart("recovery", "Recovery time by percentile (stream broke → next message delivered)", rec).SVG()
+		v.Recovery = percentileChart("recovery", "Recovery time by percentile (stream broke → back to live)", rec).SVG()
 	}
 	if r.Server != nil && r.Server.SendBlocked.Count > 0 {
 		h, err := r.Server.SendBlocked.Decode()
@@ -269,7 +269,7 @@ func timeCharts(r *Report) []template.HTML {
 
 // faultChart is a stacked bar per fault window of its stream ends by class.
 func faultChart(r *Report) template.HTML {
-	c := barChart{Name: "fault-ends", Title: "Stream ends by status in each fault window",
+	c := barChart{Name: "fault-ends", Title: "Stream ends each fault caused, by status",
 		Order: []string{"complete", "canceled", "premature_eof", "violation", "deadline"}}
 	for _, f := range r.Faults {
 		keys := make([]string, 0, len(f.Ends))

@@ -16,6 +16,9 @@ type Leaks struct {
 	Heap HeapCheck `json:"heap"`
 	// Server is the target's own view: live streams and sockets.
 	Server *ServerLeaks `json:"server,omitempty"`
+	// Unchecked names evidence that could not be taken — a server probe
+	// that never answered, with its last error. Clean is false when any is.
+	Unchecked []string `json:"unchecked,omitempty"`
 }
 
 // GoroutineLeaks is the goroutine part of Leaks.

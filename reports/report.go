@@ -173,11 +173,20 @@ type Group struct {
 	// open to end.
 	Latency        Histogram `json:"latency"`
 	StreamDuration Histogram `json:"stream_duration"`
-	// Recovery is the time from a client's stream breaking to its next
-	// delivered message, one value per outage.
+	// Recovery is the time from a client's stream breaking until it is
+	// back to live — the first message whose latency is within the group's
+	// freshness bound (Freshness) — one value per recovered outage.
 	Recovery Histogram `json:"recovery"`
-	// Outages counts client outages: opened (a stream failed), recovered (a
-	// message arrived again), unrecovered (still broken at the end).
+	// RecoveryFirst is the time from a client's stream breaking to the
+	// first message it received afterwards, fresh or a stale replay, one
+	// value per outage in which a message arrived.
+	RecoveryFirst Histogram `json:"recovery_first"`
+	// Freshness is how the group's freshness bound was fixed (absent when
+	// the group had no outage).
+	Freshness *Freshness `json:"freshness,omitempty"`
+	// Outages counts client outages: opened (a stream failed), resumed (a
+	// message arrived again), recovered (back to live), unrecovered (not
+	// back to live at the end).
 	Outages Outages `json:"outages"`
 	// LatencyCorrected is latency measured from when each message was
 	// meant to be sent (coordinated-omission corrected): the Math RPCs,
@@ -263,11 +272,34 @@ type Resources struct {
 	GoroutinesPerStream float64 `json:"goroutines_per_stream,omitempty"`
 }
 
-// Outages counts client outages.
+// Outages counts client outages. An outage opens when a live client's
+// stream fails and ends when the client is back to live; failures in
+// between belong to the same outage.
 type Outages struct {
-	Opened      uint64 `json:"opened"`
-	Recovered   uint64 `json:"recovered"`
+	Opened uint64 `json:"opened"`
+	// Resumed counts outages in which a message arrived again (fresh or
+	// stale).
+	Resumed uint64 `json:"resumed"`
+	// Recovered counts outages that ended back to live.
+	Recovered uint64 `json:"recovered"`
+	// Unrecovered is Opened - Recovered: clients not back to live at the
+	// end, whether they received stale messages (Resumed) or nothing.
 	Unrecovered uint64 `json:"unrecovered"`
+}
+
+// Freshness is how a group's freshness bound was fixed: a client is back
+// to live after an outage when a message arrives whose latency is at most
+// BoundMS.
+type Freshness struct {
+	BoundMS float64 `json:"bound_ms"`
+	// BaselineMS is the group's latency p99 before its first outage (0 when
+	// no message had arrived by then or the bound was explicit).
+	BaselineMS float64 `json:"baseline_ms,omitempty"`
+	// Factor multiplies the baseline; FloorMS is the least bound it yields.
+	Factor  float64 `json:"factor,omitempty"`
+	FloorMS float64 `json:"floor_ms,omitempty"`
+	// Explicit is true when the bound was given rather than derived.
+	Explicit bool `json:"explicit,omitempty"`
 }
 
 // StreamCounts counts streams.
@@ -335,7 +367,15 @@ type FaultWindow struct {
 	Scope string `json:"scope"`
 	// Ends counts stream ends by class, across all groups, in the
 	// per-second windows from Start to 2 s after End: the fault's effect.
+	// An end inside several fault windows is counted in one: the
+	// latest-started whose kind can cause it (a latency or bandwidth fault
+	// causes only deadline and idle_timeout ends; complete and canceled
+	// ends are anyone's). An end no containing fault can cause is counted
+	// in none.
 	Ends map[string]uint64 `json:"ends,omitempty"`
+	// Overlaps names the other fault windows whose spans (to 2 s after
+	// End) overlap this one's, in start order.
+	Overlaps []string `json:"overlaps,omitempty"`
 }
 
 // ServerStats is what the builtin target measured.

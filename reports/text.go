@@ -41,12 +41,27 @@ func WriteSummary(w io.Writer, r *Report) {
 			fmt.Fprintf(w, "  %s arrival: %d slots, %d started (%d late > 10ms), %d dropped, %d unstarted; start delay p99 %s\n",
 				g.Name, a.Scheduled, a.Started, a.Late, a.Dropped, a.Unstarted, ms(a.StartDelay.P99MS, a.StartDelay.Count))
 		}
+		if g.Outages.Opened > 0 {
+			writeOutages(w, g)
+		}
 		if c := g.LatencyCorrected; c.Count > 0 {
 			fmt.Fprintf(w, "  %s latency corrected (from intended send): p50 %s, p99 %s, max %s\n",
 				g.Name, ms(c.P50MS, c.Count), ms(c.P99MS, c.Count), ms(c.MaxMS, c.Count))
 		}
 	}
 
+	for _, f := range r.Faults {
+		line := fmt.Sprintf("  %s %.1fs–%.1fs: ", f.Name, f.Start, f.End)
+		if ends := formatCounts(f.Ends); ends != "" {
+			line += "caused " + ends
+		} else {
+			line += "caused no stream end"
+		}
+		if len(f.Overlaps) > 0 {
+			line += "; overlaps " + strings.Join(f.Overlaps, ", ")
+		}
+		fmt.Fprintln(w, line)
+	}
 	if res := r.Resources; res != nil && res.PeakStreams > 0 {
 		fmt.Fprintf(w, "  resources at peak: %d streams open, heap %.1f MiB (%.1f KiB/stream), %d goroutines (%.2f/stream)\n",
 			res.PeakStreams, float64(res.PeakHeapBytes)/(1<<20), res.HeapPerStreamBytes/1024, res.PeakGoroutines, res.GoroutinesPerStream)
@@ -171,4 +186,22 @@ func writeShards(w io.Writer, r *Report) {
 	for _, warn := range r.Warnings {
 		fmt.Fprintf(w, "WARNING %s\n", warn)
 	}
+}
+
+// writeOutages prints a group's outages: how many got back to live and
+// how long that took, beside the time to the first message after a break.
+func writeOutages(w io.Writer, g Group) {
+	o := g.Outages
+	fmt.Fprintf(w, "  %s outages: %d, %d back to live, %d not back (%d receiving only stale messages)",
+		g.Name, o.Opened, o.Recovered, o.Unrecovered, o.Resumed-min(o.Resumed, o.Recovered))
+	if f := g.Freshness; f != nil {
+		fmt.Fprintf(w, "; freshness bound %s", ms(f.BoundMS, 1))
+		if !f.Explicit {
+			fmt.Fprintf(w, " (max(%g × p99 %s before the first outage, %s))", f.Factor, ms(f.BaselineMS, 1), ms(f.FloorMS, 1))
+		}
+	}
+	fmt.Fprintln(w)
+	r, first := g.Recovery, g.RecoveryFirst
+	fmt.Fprintf(w, "  %s recovery: back to live p50 %s, p99 %s, max %s; first message p50 %s, p99 %s, max %s\n", g.Name,
+		ms(r.P50MS, r.Count), ms(r.P99MS, r.Count), ms(r.MaxMS, r.Count), ms(first.P50MS, first.Count), ms(first.P99MS, first.Count), ms(first.MaxMS, first.Count))
 }

@@ -158,14 +158,14 @@ func newListCmd(stdout io.Writer) *cobra.Command {
 			for _, l := range scenario.LinkKinds {
 				fmt.Fprintf(w, "  %s\n", l)
 			}
-			fmt.Fprintln(w, "\nCHECKS (assert: - NAME[: group])")
+			fmt.Fprintln(w, "\nCHECKS (assert: - NAME: ARG, or - NAME: {settings})")
 			for _, c := range assert.Checks() {
-				fmt.Fprintf(w, "  %s\t%s\n", c[0], c[1])
+				fmt.Fprintf(w, "  %s\t%s\t%s\n", c.Name, c.Arg, c.Doc)
+				fmt.Fprintf(w, "  \t\tsettings: %s\n", strings.Join(c.SettingNames(), ", "))
 			}
-			_, metrics := assert.Names()
-			fmt.Fprintln(w, "\nMETRICS (assert: - [group.]METRIC OP VALUE)")
-			for _, m := range metrics {
-				fmt.Fprintf(w, "  %s\n", m)
+			fmt.Fprintln(w, "\nMETRICS (assert: - [group.]METRIC OP VALUE, or - [group.]METRIC OP VALUE: {min_messages: N, min_streams: N})")
+			for _, m := range assert.Metrics() {
+				fmt.Fprintf(w, "  %s\t%s\t%s\n", m.Name, m.Unit, m.Doc)
 			}
 			fmt.Fprintln(w, "\nFAULT KINDS (faults: - {at: 10s, kind: NAME, ...settings})")
 			for _, k := range fault.Kinds {

@@ -128,10 +128,10 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"remote target", func(t *testing.T) []string { return []string{"run", "--target", "10.0.0.1:80", mini} }, []string{"loopback"}},
 		{"faults against --target", func(t *testing.T) []string {
 			return []string{"run", "--target", "127.0.0.1:1", "../../scenarios/reconnect.yaml"}
-		}, []string{"reconnect.yaml:28:30: faults[1].kind: server_restart", "the address target (127.0.0.1:1, set by --target) takes no server faults"}},
+		}, []string{"reconnect.yaml:35:30: faults[1].kind: server_restart", "the address target (127.0.0.1:1, set by --target) takes no server faults"}},
 		{"duration override drops faults", func(t *testing.T) []string {
 			return []string{"run", "--duration", "3s", "../../scenarios/reconnect.yaml"}
-		}, []string{"reconnect.yaml:28:", "faults[1].at: must be before the end of the run (duration 3s, set by --duration), got"}},
+		}, []string{"reconnect.yaml:35:", "faults[1].at: must be before the end of the run (duration 3s, set by --duration), got"}},
 		{"duration override zero", func(t *testing.T) []string { return []string{"run", "--duration", "0", mini} }, []string{"--duration: must be > 0"}},
 		{"duration override negative", func(t *testing.T) []string { return []string{"run", "--duration", "-1s", mini} }, []string{"--duration: must be > 0"}},
 		{"client scale zero", func(t *testing.T) []string { return []string{"run", "--client-scale", "0", mini} }, []string{"--client-scale: must be > 0"}},

@@ -8,12 +8,18 @@
 //   - errors == 0
 //   - eof: clean                 # a named check, with an optional argument
 //   - no_loss: subscribers
+//   - no_loss: {group: subscribers, min_messages: 1000}   # or settings
+//   - latency.p99 < 20ms: {min_messages: 1000}            # a threshold with evidence settings
+//
+// Named checks live in one registry (registry.go) that the parser,
+// `streambench list` and the docs test read. Every assertion needs
+// evidence: over a group that received no message or ended no stream it
+// fails with "no data" (evidence.go).
 package assert
 
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/streambench/streambench/harness/scenario"
@@ -55,12 +61,19 @@ func Compile(sc *scenario.Scenario) ([]Assertion, error) {
 }
 
 // CompileOne compiles one assertion; groups are the scenario's group names.
+// A one-key mapping is a named check (eof: clean, isolation: {...}) when
+// its key is a check's name, else a threshold with evidence settings
+// (latency.p99 < 20ms: {min_messages: 1000}).
 func CompileOne(a scenario.Assertion, groups []string) (Assertion, error) {
-	if a.Key != "" && a.Args != nil {
-		return compileWithArgs(a, groups)
-	}
 	if a.Key != "" {
-		return compileCheck(a.String(), a.Key, a.Value, groups)
+		if checkNameRE.MatchString(a.Key) {
+			return compileNamed(a.String(), a.Key, a.Value, a.Args, groups)
+		}
+		if a.Args == nil {
+			return nil, fmt.Errorf("%q is not a check (checks: %s); a threshold takes evidence settings, e.g. %q",
+				a.Key, strings.Join(checkNames(), ", "), "latency.p99 < 20ms: {min_messages: 1000}")
+		}
+		return compileThreshold(a.String(), a.Key, a.Args, groups)
 	}
 	expr := strings.TrimSpace(a.Expr)
 	if expr == "" {
@@ -68,21 +81,12 @@ func CompileOne(a scenario.Assertion, groups []string) (Assertion, error) {
 	}
 	// A check written as a string: "no_loss", "eof: clean".
 	if key, val, _ := strings.Cut(expr, ":"); checkNameRE.MatchString(strings.TrimSpace(key)) {
-		return compileCheck(expr, strings.TrimSpace(key), strings.TrimSpace(val), groups)
+		return compileNamed(expr, strings.TrimSpace(key), strings.TrimSpace(val), nil, groups)
 	}
-	return compileThreshold(expr, groups)
+	return compileThreshold(expr, expr, nil, groups)
 }
 
 var checkNameRE = regexp.MustCompile(`^[a-z_]+$`)
-
-// Names lists every named check and metric, for `streambench list` and docs.
-func Names() (checks []string, metrics []string) {
-	for name := range checks_ {
-		checks = append(checks, name)
-	}
-	sort.Strings(checks)
-	return checks, metricNames()
-}
 
 // selectGroups returns the groups an assertion applies to: the named one, or
 // all of them when name is "" or "all".

@@ -49,10 +49,6 @@ func testReport(t *testing.T) *reports.Report {
 				Ends:       map[string]uint64{"complete": 5},
 				Violations: map[string]uint64{"gap": 3, "duplicate": 1},
 			},
-			{
-				Name: "idle", Latency: hist(t), StreamDuration: hist(t),
-				Ends: map[string]uint64{}, Violations: map[string]uint64{},
-			},
 		},
 	}
 }
@@ -87,7 +83,7 @@ func TestThresholds(t *testing.T) {
 		{"pow.error_rate <= 0.2", true, "20%"},
 		{"messages.rate >= 150/s", true, "150/s"},
 		{"messages.received > 1500", false, "1500"},
-		{"idle.latency.p99 < 1s", false, "no samples"}, // nothing measured never passes
+		{"pow.latency_corrected.p99 < 1s", false, "no data"}, // nothing measured never passes
 	} {
 		t.Run(tc.expr, func(t *testing.T) {
 			a, err := CompileOne(scenario.Assertion{Expr: tc.expr}, groups)

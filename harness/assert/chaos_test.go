@@ -16,7 +16,7 @@ func isolationReport(t *testing.T, latencyDuring int64, perClientDuring uint64, 
 		Scenario: reports.ScenarioEcho{DurationSeconds: 10},
 		Server:   &reports.ServerStats{FeedRate: 100},
 		Groups: []reports.Group{
-			{Name: "fast", RPC: "Longlived/Subscribe", Clients: 10},
+			{Name: "fast", RPC: "Longlived/Subscribe", Clients: 10, Messages: reports.MessageCounts{Received: 10_000}, Streams: reports.StreamCounts{Opened: 10, Ended: 10}},
 			{Name: "slow", Clients: 2, StartSeconds: 5, Read: "delay 20ms", Ends: map[string]uint64{"status:ResourceExhausted": cutOff}},
 		},
 	}
@@ -84,7 +84,8 @@ func TestIsolationCompileErrors(t *testing.T) {
 func TestRecoveryAndServerEOF(t *testing.T) {
 	rep := testReport(t)
 	rep.Groups[1].Recovery = hist(t, 100_000, 300_000, 1_500_000)
-	rep.Groups[1].Outages = reports.Outages{Opened: 3, Recovered: 2, Unrecovered: 1}
+	rep.Groups[1].Outages = reports.Outages{Opened: 3, Resumed: 3, Recovered: 2, Unrecovered: 1}
+	rep.Groups[0].Outages = reports.Outages{Opened: 1, Resumed: 1, Recovered: 1}
 	for _, tc := range []struct {
 		a    scenario.Assertion
 		pass bool
@@ -94,6 +95,7 @@ func TestRecoveryAndServerEOF(t *testing.T) {
 		{scenario.Assertion{Expr: "subscribe.outages.unrecovered == 0"}, false},
 		{scenario.Assertion{Key: "recovered", Value: "subscribe"}, false},
 		{scenario.Assertion{Key: "recovered", Value: "pow"}, true},
+		{scenario.Assertion{Key: "recovered", Args: map[string]string{"group": "subscribe", "min_outages": "4"}}, false},
 	} {
 		a, err := CompileOne(tc.a, groups)
 		if err != nil {
@@ -147,6 +149,7 @@ func TestLatencyShift(t *testing.T) {
 	rep := &reports.Report{
 		Scenario: reports.ScenarioEcho{DurationSeconds: 20},
 		Faults:   []reports.FaultWindow{{Name: "faults[0] latency", Start: 5, End: 12}, {Name: "faults[1] bandwidth", Start: 15, End: 17}},
+		Groups:   []reports.Group{{Name: "pow", Messages: reports.MessageCounts{Received: 40}, Streams: reports.StreamCounts{Ended: 2}}},
 	}
 	for s := 1; s <= 20; s++ {
 		us := int64(2000)

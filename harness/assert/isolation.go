@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/reports"
 )
 
@@ -30,33 +29,43 @@ type isolation struct {
 	floor  float64 // ms
 	rate   float64
 	cutoff bool
+	need   evidence
 }
 
-var isolationKeys = []string{"group", "slow", "factor", "bound", "floor", "rate", "cutoff"}
+var isolationCheck = Check{
+	Name:    "isolation",
+	Doc:     "with slow readers present the fast group keeps its latency (factor/bound) and the feed rate, and slow readers are cut off",
+	Example: "isolation: {group: fast, factor: 3}",
+	Settings: withEvidence(
+		Setting{Name: "group", Default: "required", Doc: "the fast group (not `all`)"},
+		Setting{Name: "slow", Default: "every other group with a `read` mode", Doc: "the slow group"},
+		Setting{Name: "factor", Default: "none", Doc: "p99 with slow readers must be ≤ factor × p99 before them (≥ 1)"},
+		Setting{Name: "bound", Default: "none", Doc: "p99 with slow readers must be ≤ this duration"},
+		Setting{Name: "floor", Default: "10ms", Doc: "the least limit a `factor` yields"},
+		Setting{Name: "rate", Default: "90%", Doc: "the least share of the feed rate each fast client must still receive with slow readers present"},
+		Setting{Name: "cutoff", Default: "true", Doc: "require every slow group to have been cut off with `ResourceExhausted`"},
+	),
+	compile: compileIsolation,
+}
 
-func compileWithArgs(a scenario.Assertion, groups []string) (Assertion, error) {
-	if a.Key == "leaks" {
-		return compileLeaks(a.String(), "", a.Args)
+func compileIsolation(in input) (Assertion, error) {
+	iso := &isolation{text: in.text, floor: 10, rate: 0.9, cutoff: true, need: defaultEvidence()}
+	args := cloneArgs(in.args)
+	if err := parseEvidence(&iso.need, args); err != nil {
+		return nil, err
 	}
-	if a.Key == "latency_shift" {
-		return compileShift(a.String(), a.Args, groups)
-	}
-	if a.Key != "isolation" {
-		return nil, fmt.Errorf("%s takes no settings mapping (only isolation and leaks do); write %s: GROUP or %s", a.Key, a.Key, a.Key)
-	}
-	iso := &isolation{text: a.String(), floor: 10, rate: 0.9, cutoff: true}
-	for k, v := range a.Args {
+	for k, v := range args {
 		var err error
 		switch k {
 		case "group":
 			iso.group = v
-			err = checkGroupName(v, groups)
+			err = checkGroupName(v, in.groups)
 			if v == "all" || v == "" {
 				err = fmt.Errorf("group: name the fast group")
 			}
 		case "slow":
 			iso.slow = v
-			err = checkGroupName(v, groups)
+			err = checkGroupName(v, in.groups)
 		case "factor":
 			iso.factor, err = strconv.ParseFloat(v, 64)
 			if err == nil && iso.factor < 1 {
@@ -70,18 +79,16 @@ func compileWithArgs(a scenario.Assertion, groups []string) (Assertion, error) {
 			iso.rate, err = parseValue(v, unitRatio)
 		case "cutoff":
 			iso.cutoff, err = strconv.ParseBool(v)
-		default:
-			err = fmt.Errorf("unknown setting %q (settings: %s)", k, strings.Join(isolationKeys, ", "))
 		}
 		if err != nil {
-			return nil, fmt.Errorf("isolation: %w", err)
+			return nil, fmt.Errorf("%s: %w", k, err)
 		}
 	}
 	if iso.group == "" {
-		return nil, fmt.Errorf("isolation: group (the fast group) is required")
+		return nil, fmt.Errorf("group (the fast group) is required")
 	}
 	if iso.factor == 0 && iso.bound == 0 {
-		return nil, fmt.Errorf("isolation: give factor (vs the phase before slow readers) and/or bound")
+		return nil, fmt.Errorf("give factor (vs the phase before slow readers) and/or bound")
 	}
 	return iso, nil
 }
@@ -104,6 +111,9 @@ func (iso *isolation) Check(r *reports.Report) reports.Verdict {
 	fast := r.Group(iso.group)
 	if fast == nil {
 		v.Actual, v.Detail = "n/a", fmt.Sprintf("no group %q in the report", iso.group)
+		return v
+	}
+	if iso.need.refuse(&v, []*reports.Group{fast}) {
 		return v
 	}
 	if fast.RPC != "Longlived/Subscribe" {
@@ -143,7 +153,7 @@ func (iso *isolation) Check(r *reports.Report) reports.Verdict {
 
 	p99During, okDuring := windowsP99(during)
 	if !okDuring {
-		v.Actual, v.Detail = "no samples", fmt.Sprintf("%s received nothing while slow readers were present", iso.group)
+		v.Actual, v.Detail = noData, fmt.Sprintf("%s received nothing while slow readers were present", iso.group)
 		return v
 	}
 	actual = append(actual, fmt.Sprintf("%s p99 %s with slow readers", iso.group, formatValue(p99During, unitDuration)))

@@ -3,36 +3,82 @@ package assert
 import (
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/streambench/streambench/harness/leak"
+	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/reports"
 )
 
-// leaksCheck is `leaks: none`: everything the run started has ended —
+// leaks is `leaks: none`: everything the run started has ended —
 // goroutines and file descriptors back to the baseline, heap within its
-// bound, and no live stream or call left on the server. Settings
-// ({settle: 5s, heap: 64MiB}) tune the check itself and are read by the
-// harness; the verdict is the same.
-type leaksCheck struct{ text string }
-
-var leaksKeys = []string{"settle", "heap"}
-
-func compileLeaks(text, value string, args map[string]string) (Assertion, error) {
-	if args == nil && value != "none" {
-		return nil, fmt.Errorf("leaks: want %q or settings {settle: 5s, heap: 64MiB}, got %q", "none", value)
-	}
-	for k := range args {
-		if !contains(leaksKeys, k) {
-			return nil, fmt.Errorf("leaks: unknown setting %q (settings: %s)", k, strings.Join(leaksKeys, ", "))
-		}
-	}
-	return &leaksCheck{text: text}, nil
+// bound, and no live stream or call left on the server. Its settings
+// ({settle: 5s, heap: 64MiB}) tune how the harness takes the evidence
+// (see LeakSettings); the verdict is the same.
+type leaks struct {
+	text string
+	opts leak.Options
 }
 
-func (c *leaksCheck) Check(r *reports.Report) reports.Verdict {
+// DefaultLeakSettle is how long the leak check waits for things to wind
+// down after teardown when `leaks` gives no settle.
+const DefaultLeakSettle = 5 * time.Second
+
+var leaksCheck = Check{
+	Name:    "leaks",
+	Doc:     "none: after teardown no goroutine, fd, heap or server-side stream is left",
+	Arg:     "none",
+	Example: "leaks: {settle: 10s, heap: 64MiB}",
+	Settings: []Setting{
+		{Name: "settle", Default: "5s", Doc: "how long the check polls for goroutines, fds and the server view to return to the baseline; a Go duration > 0"},
+		{Name: "heap", Default: "32 MiB + 10% of the baseline heap", Doc: "the allowed heap growth; a size (`64MiB`) > 0"},
+	},
+	compile: compileLeaks,
+}
+
+func compileLeaks(in input) (Assertion, error) {
+	c := &leaks{text: in.text, opts: leak.Options{Settle: DefaultLeakSettle}}
+	if in.args == nil {
+		if in.value != "none" {
+			return nil, fmt.Errorf("want %q or settings {settle: 5s, heap: 64MiB}, got %q", "none", in.value)
+		}
+		return c, nil
+	}
+	if v, ok := in.args["settle"]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("settle %q is not a positive duration (write it like 5s or 500ms)", v)
+		}
+		c.opts.Settle = d
+	}
+	if v, ok := in.args["heap"]; ok {
+		sz, err := scenario.ParseSize(v)
+		if err != nil || sz <= 0 {
+			return nil, fmt.Errorf("heap %q is not a size > 0 such as 64MiB", v)
+		}
+		c.opts.HeapBound = uint64(sz)
+	}
+	return c, nil
+}
+
+// LeakSettings returns the leak check's settings from the compiled
+// assertions: those of their `leaks` check, or the defaults (settle
+// DefaultLeakSettle, the heap bound leak.Options derives) when there is
+// none. The leak evidence is taken on every run, asserted or not.
+func LeakSettings(as []Assertion) leak.Options {
+	for _, a := range as {
+		if l, ok := a.(*leaks); ok {
+			return l.opts
+		}
+	}
+	return leak.Options{Settle: DefaultLeakSettle}
+}
+
+func (c *leaks) Check(r *reports.Report) reports.Verdict {
 	v := reports.Verdict{Name: c.text, Expected: "no goroutine, fd, heap or server-side leak after teardown"}
 	l := r.Leaks
 	if l == nil {
-		v.Actual, v.Detail = "not checked", "the report holds no leak evidence"
+		v.Actual, v.Detail = noData, "the report holds no leak evidence"
 		return v
 	}
 	v.Actual, v.Detail = DescribeLeaks(l)
@@ -61,6 +107,10 @@ func DescribeLeaks(l *reports.Leaks) (actual, detail string) {
 	}
 	if s := l.Server; s != nil && (s.Subscribers > 0 || s.InFlightCalls > 0 || s.Sockets > 0) {
 		parts = append(parts, fmt.Sprintf("server (%s): %d subscribers, %d calls in flight, %d sockets", s.Source, s.Subscribers, s.InFlightCalls, s.Sockets))
+	}
+	if len(l.Unchecked) > 0 {
+		parts = append(parts, "server view not checked")
+		more = append(more, "server view: "+strings.Join(l.Unchecked, "; "))
 	}
 	if len(parts) == 0 {
 		return fmt.Sprintf("none (goroutines %d→%d, heap %s→%s)", l.Goroutines.Baseline, l.Goroutines.After, mb(l.Heap.BaselineBytes), mb(l.Heap.AfterBytes)), ""

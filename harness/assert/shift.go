@@ -26,17 +26,33 @@ type latencyShift struct {
 	fault     int
 	by        float64 // ms
 	tolerance float64 // ratio
+	need      evidence
 }
 
-var shiftKeys = []string{"group", "fault", "by", "tolerance"}
+var latencyShiftCheck = Check{
+	Name:    "latency_shift",
+	Doc:     "a fault moved the group's median latency by the injected amount",
+	Example: "latency_shift: {group: pow, fault: 0, by: 100ms, tolerance: 25%}",
+	Settings: withEvidence(
+		Setting{Name: "group", Default: "required", Doc: "one group (not `all`)"},
+		Setting{Name: "fault", Default: "required", Doc: "the index of the fault in `faults:` (`0` or `faults[0]`)"},
+		Setting{Name: "by", Default: "required", Doc: "the expected shift of the median, > 0"},
+		Setting{Name: "tolerance", Default: "25%", Doc: "how far the shift may be from `by`, as a share of `by`"},
+	),
+	compile: compileShift,
+}
 
-func compileShift(text string, args map[string]string, groups []string) (Assertion, error) {
-	s := &latencyShift{text: text, fault: -1, tolerance: 0.25}
+func compileShift(in input) (Assertion, error) {
+	s := &latencyShift{text: in.text, fault: -1, tolerance: 0.25, need: defaultEvidence()}
+	args := cloneArgs(in.args)
+	if err := parseEvidence(&s.need, args); err != nil {
+		return nil, err
+	}
 	for k, v := range args {
 		var err error
 		switch k {
 		case "group":
-			s.group, err = v, checkGroupName(v, groups)
+			s.group, err = v, checkGroupName(v, in.groups)
 		case "fault":
 			s.fault, err = strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(v, "faults["), "]"))
 			if err == nil && s.fault < 0 {
@@ -46,15 +62,13 @@ func compileShift(text string, args map[string]string, groups []string) (Asserti
 			s.by, err = parseValue(v, unitDuration)
 		case "tolerance":
 			s.tolerance, err = parseValue(v, unitRatio)
-		default:
-			err = fmt.Errorf("unknown setting %q (settings: %s)", k, strings.Join(shiftKeys, ", "))
 		}
 		if err != nil {
-			return nil, fmt.Errorf("latency_shift: %w", err)
+			return nil, fmt.Errorf("%s: %w", k, err)
 		}
 	}
 	if s.group == "" || s.group == "all" || s.fault < 0 || s.by <= 0 {
-		return nil, fmt.Errorf("latency_shift: group, fault (an index of faults) and by (> 0) are required")
+		return nil, fmt.Errorf("group, fault (an index of faults) and by (> 0) are required")
 	}
 	return s, nil
 }
@@ -62,6 +76,12 @@ func compileShift(text string, args map[string]string, groups []string) (Asserti
 func (s *latencyShift) Check(r *reports.Report) reports.Verdict {
 	v := reports.Verdict{Name: s.text, Expected: fmt.Sprintf("%s median latency +%s ± %s during faults[%d]",
 		s.group, formatValue(s.by, unitDuration), formatValue(s.tolerance, unitRatio), s.fault)}
+	if g := r.Group(s.group); g == nil {
+		v.Actual, v.Detail = "n/a", fmt.Sprintf("no group %q in the report", s.group)
+		return v
+	} else if s.need.refuse(&v, []*reports.Group{g}) {
+		return v
+	}
 	prefix := fmt.Sprintf("faults[%d] ", s.fault)
 	var during [][2]float64
 	var all [][2]float64
@@ -107,7 +127,7 @@ func (s *latencyShift) Check(r *reports.Report) reports.Verdict {
 	p50In, ok1 := windowsQuantile(inside, 50)
 	p50Out, ok2 := windowsQuantile(outside, 50)
 	if !ok1 || !ok2 {
-		v.Actual, v.Detail = "no samples", fmt.Sprintf("%s: %d seconds inside faults[%d] and %d seconds outside every fault had latency samples; both need some", s.group, len(inside), s.fault, len(outside))
+		v.Actual, v.Detail = noData, fmt.Sprintf("%s: %d seconds inside faults[%d] and %d seconds outside every fault had latency samples; both need some", s.group, len(inside), s.fault, len(outside))
 		return v
 	}
 	shift := p50In - p50Out

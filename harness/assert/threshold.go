@@ -42,6 +42,7 @@ type threshold struct {
 	op     string
 	value  float64 // in the metric's unit: ms, count, ratio, per second
 	raw    string
+	need   evidence
 }
 
 // metric reads one number from a set of groups (merged when several).
@@ -51,14 +52,30 @@ type metric struct {
 	read func(gs []*reports.Group, elapsed float64) (float64, bool, error)
 }
 
-func compileThreshold(expr string, groups []string) (Assertion, error) {
-	m := exprRE.FindStringSubmatch(expr)
+// compileThreshold compiles expr, written as text; args are its evidence
+// settings (nil for none).
+func compileThreshold(text, expr string, args map[string]string, groups []string) (Assertion, error) {
+	m := exprRE.FindStringSubmatch(strings.TrimSpace(expr))
 	if m == nil {
 		return nil, fmt.Errorf("cannot read %q: want [group.]metric OP value with OP one of < <= > >= == != (e.g. %q), or a check (%s)",
 			expr, "pow.latency.p99 < 20ms", strings.Join(checkNames(), ", "))
 	}
 	lhs, op, rhs := m[1], m[2], m[3]
-	t := &threshold{text: expr, op: op, raw: rhs}
+	t := &threshold{text: text, op: op, raw: rhs, need: defaultEvidence()}
+	if args != nil {
+		var allowed []string
+		for _, s := range evidenceSettings {
+			allowed = append(allowed, s.Name)
+		}
+		for k := range args {
+			if !contains(allowed, k) {
+				return nil, fmt.Errorf("unknown setting %q of a threshold (settings: %s)", k, strings.Join(allowed, ", "))
+			}
+		}
+		if err := parseEvidence(&t.need, cloneArgs(args)); err != nil {
+			return nil, err
+		}
+	}
 	if first, rest, ok := strings.Cut(lhs, "."); ok && contains(groups, first) {
 		t.group, lhs = first, rest
 	}
@@ -91,18 +108,21 @@ func (t *threshold) Check(r *reports.Report) reports.Verdict {
 		v.Actual, v.Detail = "n/a", err.Error()
 		return v
 	}
+	if t.group != "" {
+		v.Expected = t.group + "." + v.Expected
+	}
+	if t.need.refuse(&v, gs) {
+		return v
+	}
 	got, ok, err := t.metric.read(gs, r.Elapsed)
 	switch {
 	case err != nil:
 		v.Actual, v.Detail = "n/a", err.Error()
 	case !ok:
-		v.Actual, v.Detail = "no samples", "nothing was measured, so the threshold cannot hold"
+		v.Actual, v.Detail = noData, "nothing was measured ("+t.metric.name+" has no samples), so the threshold cannot hold"
 	default:
 		v.Actual = formatValue(got, t.metric.unit)
 		v.Pass = ops[t.op](got, t.value)
-	}
-	if t.group != "" {
-		v.Expected = t.group + "." + v.Expected
 	}
 	return v
 }
@@ -173,6 +193,7 @@ var counterMetrics = map[string]func(g *reports.Group) uint64{
 	"arrival.late":        func(g *reports.Group) uint64 { return arrivalOf(g).Late },
 	"arrival.unstarted":   func(g *reports.Group) uint64 { return arrivalOf(g).Unstarted },
 	"outages.opened":      func(g *reports.Group) uint64 { return g.Outages.Opened },
+	"outages.resumed":     func(g *reports.Group) uint64 { return g.Outages.Resumed },
 	"outages.recovered":   func(g *reports.Group) uint64 { return g.Outages.Recovered },
 	"outages.unrecovered": func(g *reports.Group) uint64 { return g.Outages.Unrecovered },
 	"violations": func(g *reports.Group) uint64 {
@@ -184,13 +205,63 @@ var counterMetrics = map[string]func(g *reports.Group) uint64{
 	},
 }
 
+// Metric is one threshold metric (or family: <stat>, <class>, <kind>
+// stand for a statistic, an end class, a violation kind), as `streambench
+// list` and docs/assertions.md show it.
+type Metric struct {
+	Name string
+	// Unit is how its threshold value is written.
+	Unit string
+	Doc  string
+}
+
+const (
+	unitDocDuration = "duration (20ms, 1.5s, 250us)"
+	unitDocCount    = "count"
+)
+
+// metrics lists every metric lookupMetric reads.
+var metrics = []Metric{
+	{"latency.<stat>", unitDocDuration, "per-message latency: the receiver's clock minus the sender's timestamp"},
+	{"latency_corrected.<stat>", unitDocDuration, "Math RPCs: latency from when each message was meant to be sent (coordinated-omission corrected)"},
+	{"stream_duration.<stat>", unitDocDuration, "time from opening a stream to its end"},
+	{"recovery.<stat>", unitDocDuration, "per outage: from a client's failed stream end until it is back to live (a message within the freshness bound)"},
+	{"recovery.first.<stat>", unitDocDuration, "per outage: from a client's failed stream end to the first message it received afterwards, stale or not"},
+	{"open.<stat>", unitDocDuration, "per stream: from the start of its open until it was established"},
+	{"outages.opened", unitDocCount, "client outages opened"},
+	{"outages.resumed", unitDocCount, "outages in which a message arrived again, stale or fresh"},
+	{"outages.recovered", unitDocCount, "outages ended back to live"},
+	{"outages.unrecovered", unitDocCount, "outages not back to live at the end"},
+	{"arrival.scheduled", unitDocCount, "open-loop slots scheduled"},
+	{"arrival.started", unitDocCount, "open-loop slots started"},
+	{"arrival.dropped", unitDocCount, "open-loop slots dropped"},
+	{"arrival.late", unitDocCount, "open-loop slots started late"},
+	{"arrival.unstarted", unitDocCount, "open-loop slots left unstarted"},
+	{"errors", unitDocCount, "failed streams"},
+	{"streams.opened", unitDocCount, "streams opened"},
+	{"streams.established", unitDocCount, "streams established"},
+	{"streams.ended", unitDocCount, "streams ended"},
+	{"streams.failed", unitDocCount, "streams failed"},
+	{"streams.completed", unitDocCount, "streams ended complete"},
+	{"all_open", unitDocDuration, "when every client had a stream established at once"},
+	{"open_wait.peak", unitDocCount, "the most streams waiting at once inside gRPC's open call"},
+	{"messages.sent", unitDocCount, "messages sent by the clients"},
+	{"messages.received", unitDocCount, "messages received by the clients"},
+	{"messages.rate", "per second (1000 or 1000/s)", "messages received per second of run time"},
+	{"error_rate", "ratio (1% or 0.01)", "failed / ended streams"},
+	{"ends.<class>", unitDocCount, "stream ends by class or gRPC status code"},
+	{"violations", unitDocCount, "protocol violations, all kinds"},
+	{"violations.<kind>", unitDocCount, "protocol violations of one kind"},
+}
+
+// Metrics returns every threshold metric.
+func Metrics() []Metric { return append([]Metric(nil), metrics...) }
+
 func metricNames() []string {
-	out := []string{"latency.<stat>", "latency_corrected.<stat>", "stream_duration.<stat>", "recovery.<stat>", "open.<stat>"}
-	for n := range counterMetrics {
-		out = append(out, n)
+	out := make([]string, len(metrics))
+	for i, m := range metrics {
+		out[i] = m.Name
 	}
-	out = append(out, "ends.<class or status code>", "violations.<kind>", "error_rate", "messages.rate", "all_open", "open_wait.peak")
-	sortStrings(out[5:])
 	return out
 }
 
@@ -221,8 +292,11 @@ func lookupMetric(name string) (metric, error) {
 		return metric{name: name, unit: unitCount, read: sumCounter(f)}, nil
 	}
 	base, sub, _ := strings.Cut(name, ".")
+	if base == "recovery" && strings.HasPrefix(sub, "first.") {
+		base, sub = "recovery.first", strings.TrimPrefix(sub, "first.")
+	}
 	switch base {
-	case "latency", "latency_corrected", "stream_duration", "recovery", "open":
+	case "latency", "latency_corrected", "stream_duration", "recovery", "recovery.first", "open":
 		return histogramMetric(name, base, sub)
 	case "all_open":
 		if sub != "" {
@@ -310,6 +384,8 @@ func histogramMetric(name, base, stat string) (metric, error) {
 			return g.LatencyCorrected
 		case "recovery":
 			return g.Recovery
+		case "recovery.first":
+			return g.RecoveryFirst
 		case "open":
 			if g.Open == nil {
 				return reports.Histogram{}

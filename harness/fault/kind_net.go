@@ -11,7 +11,7 @@ import (
 // netKind is the registry entry of a network kind: link owns the kind's
 // description, settings and rules; its settings decode into link.Params.
 func netKind(k link.NetKind) Kind {
-	return Kind{Name: k.Name, Layer: Network, Doc: k.Doc, Instant: k.Instant, allowed: k.Settings,
+	return Kind{Name: k.Name, Layer: Network, Doc: k.Doc, Instant: k.Instant, Slows: k.Slows, allowed: k.Settings,
 		params: func() any { return &link.Params{} },
 		check: func(p any) error {
 			// The kind's rules are link's (Fault.Validate); seed and

@@ -27,9 +27,9 @@ type StreamParams struct {
 var streamKinds = []Kind{
 	{Name: "stream_abort", Layer: Stream, Doc: "end a probability of streams with status after `after` messages", allowed: []string{"status", "after", "probability"},
 		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_abort"), onMessage: abortStream},
-	{Name: "stream_delay", Layer: Stream, Doc: "delay a probability of the server's messages by delay ± jitter", allowed: []string{"delay", "jitter", "probability"},
+	{Name: "stream_delay", Layer: Stream, Slows: true, Doc: "delay a probability of the server's messages by delay ± jitter", allowed: []string{"delay", "jitter", "probability"},
 		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_delay"), onMessage: delayMessage},
-	{Name: "stream_stall", Layer: Stream, Doc: "stall a probability of streams for stall after `after` messages, then resume", allowed: []string{"stall", "after", "probability"},
+	{Name: "stream_stall", Layer: Stream, Slows: true, Doc: "stall a probability of streams for stall after `after` messages, then resume", allowed: []string{"stall", "after", "probability"},
 		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_stall"), onMessage: stallStream},
 }
 

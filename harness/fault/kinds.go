@@ -45,6 +45,10 @@ type Kind struct {
 	Doc string
 	// Instant kinds act once at their start (sever); `for:` is meaningless.
 	Instant bool
+	// Slows: the kind only slows or stops data, so alone it ends a stream
+	// only through the client's own watchdogs (a deadline, the idle
+	// timeout); the report does not charge it with other failed ends.
+	Slows bool
 	// params returns a pointer to a new settings struct (yaml-tagged).
 	params func() any
 	// check validates decoded settings.

@@ -167,7 +167,7 @@ func Inspect(ctx context.Context, base Baseline, opts Options, probes ...Probe) 
 
 	// Phase 1: the target's view. Probes dial and close connections of
 	// their own, so they are polled before the goroutines and fds are.
-	server, probeErrs, probesClean := pollProbes(ctx, deadline, probes)
+	server, probeErrs, unchecked := pollProbes(ctx, deadline, probes)
 	errs = append(errs, probeErrs...)
 
 	// Phase 2: goroutines and fds, with at least probeGrace to let the
@@ -194,7 +194,7 @@ func Inspect(ctx context.Context, base Baseline, opts Options, probes ...Probe) 
 	}
 	settled := time.Since(start)
 
-	l := &reports.Leaks{SettleSeconds: settled.Seconds(), Server: server}
+	l := &reports.Leaks{SettleSeconds: settled.Seconds(), Server: server, Unchecked: unchecked}
 	l.Goroutines = reports.GoroutineLeaks{Baseline: base.count, After: after, Leaked: group(leaked)}
 	l.FDs = reports.FDLeaks{Baseline: -1, After: -1}
 	if base.fds != nil && fdErr == nil {
@@ -211,7 +211,7 @@ func Inspect(ctx context.Context, base Baseline, opts Options, probes ...Probe) 
 		BaselineBytes: base.heap, AfterBytes: heap, BoundBytes: bound,
 		Exceeded: heap > base.heap && heap-base.heap > bound,
 	}
-	l.Clean = len(l.Goroutines.Leaked) == 0 && len(l.FDs.Leaked) == 0 && !l.Heap.Exceeded && probesClean &&
+	l.Clean = len(l.Goroutines.Leaked) == 0 && len(l.FDs.Leaked) == 0 && !l.Heap.Exceeded && len(unchecked) == 0 &&
 		(server == nil || (server.Subscribers == 0 && server.InFlightCalls == 0 && server.Sockets == 0))
 	if err := ctx.Err(); err != nil {
 		errs = append(errs, fmt.Errorf("leak check: %w", err))
@@ -221,11 +221,12 @@ func Inspect(ctx context.Context, base Baseline, opts Options, probes ...Probe) 
 
 // pollProbes polls the probes until all report zero or the deadline. It
 // returns their summed last answers (nil when no probe answered), the
-// errors of probes that never answered or are unsupported, and whether
-// every supported probe answered.
-func pollProbes(ctx context.Context, deadline time.Time, probes []Probe) (*reports.ServerLeaks, []error, bool) {
+// errors of probes that never answered or are unsupported, and what the
+// supported probes that never answered said (their last error), for the
+// report.
+func pollProbes(ctx context.Context, deadline time.Time, probes []Probe) (*reports.ServerLeaks, []error, []string) {
 	if len(probes) == 0 {
-		return nil, nil, true
+		return nil, nil, nil
 	}
 	last := make([]*reports.ServerLeaks, len(probes))
 	lastErr := make([]error, len(probes))
@@ -255,21 +256,22 @@ func pollProbes(ctx context.Context, deadline time.Time, probes []Probe) (*repor
 		}
 	}
 	var (
-		sum    *reports.ServerLeaks
-		errs   []error
-		failed bool
+		sum       *reports.ServerLeaks
+		errs      []error
+		unchecked []string
 	)
 	var sources []string
 	for i := range probes {
 		if lastErr[i] != nil {
 			errs = append(errs, lastErr[i])
-			if !skip[i] {
-				failed = true
-			}
 		}
 		if last[i] == nil {
 			if !skip[i] {
-				failed = true
+				why := "no answer"
+				if lastErr[i] != nil {
+					why = lastErr[i].Error()
+				}
+				unchecked = append(unchecked, why)
 			}
 			continue
 		}
@@ -287,7 +289,7 @@ func pollProbes(ctx context.Context, deadline time.Time, probes []Probe) (*repor
 	if sum != nil {
 		sum.Source = strings.Join(sources, "+")
 	}
-	return sum, errs, !failed
+	return sum, errs, unchecked
 }
 
 func later(a, b time.Time) time.Time {

@@ -25,6 +25,9 @@ type NetKind struct {
 	Settings []string
 	// ToxiproxyOnly kinds exist only as toxiproxy toxics.
 	ToxiproxyOnly bool
+	// Slows: the kind only slows or stops data; it never breaks a
+	// connection by itself.
+	Slows bool
 
 	// What the kind does, in each place that needs it:
 	// downstream: its default direction is downstream (else both);
@@ -66,11 +69,11 @@ func wholeMS(name string, d time.Duration) error {
 // is the whole kind.
 var netKinds = []NetKind{
 	{Name: Sever, Instant: true, Doc: "close the matching connections abruptly in both directions (an RST where the link can send one); clients reconnect"},
-	{Name: Blackhole, Settings: []string{"direction"}, Doc: "bytes stop flowing on the matching connections, which stay open; data resumes when reverted",
+	{Name: Blackhole, Slows: true, Settings: []string{"direction"}, Doc: "bytes stop flowing on the matching connections, which stay open; data resumes when reverted",
 		fold: func(s *dirState, _ Fault) { s.blackhole = true },
 		// toxiproxy: a timeout toxic with timeout 0 drops data for good.
 		toxic: func(Fault) (string, map[string]any) { return Timeout, map[string]any{"timeout": 0} }},
-	{Name: Latency, Settings: []string{"latency", "jitter", "direction", "toxicity"}, Doc: "add latency ± jitter to every chunk on the matching connections (order kept)",
+	{Name: Latency, Slows: true, Settings: []string{"latency", "jitter", "direction", "toxicity"}, Doc: "add latency ± jitter to every chunk on the matching connections (order kept)",
 		fields: []string{"latency", "jitter"},
 		validate: func(f Fault, bad func(string, ...any)) {
 			if f.Latency <= 0 {
@@ -86,7 +89,7 @@ var netKinds = []NetKind{
 			return Latency, map[string]any{"latency": f.Latency.Milliseconds(), "jitter": f.Jitter.Milliseconds()}
 		},
 		units: func(f Fault) error { return errors.Join(wholeMS("latency", f.Latency), wholeMS("jitter", f.Jitter)) }},
-	{Name: Bandwidth, Settings: []string{"rate", "direction", "toxicity"}, Doc: "cap throughput of the matching connections at rate bytes per second",
+	{Name: Bandwidth, Slows: true, Settings: []string{"rate", "direction", "toxicity"}, Doc: "cap throughput of the matching connections at rate bytes per second",
 		fields: []string{"rate"},
 		validate: func(f Fault, bad func(string, ...any)) {
 			if f.Rate <= 0 {
@@ -106,7 +109,7 @@ var netKinds = []NetKind{
 			}
 			return nil
 		}},
-	{Name: Slicer, Settings: []string{"average_size", "size_variation", "delay", "direction", "toxicity"}, Doc: "slice data into chunks of average_size ± size_variation bytes, delay apart",
+	{Name: Slicer, Slows: true, Settings: []string{"average_size", "size_variation", "delay", "direction", "toxicity"}, Doc: "slice data into chunks of average_size ± size_variation bytes, delay apart",
 		fields: []string{"slice_average", "slice_variation", "slice_delay"},
 		validate: func(f Fault, bad func(string, ...any)) {
 			if f.SliceAverage <= 0 {
@@ -140,7 +143,7 @@ var netKinds = []NetKind{
 		describe: func(f Fault) string { return fmt.Sprintf("%dB", f.Bytes) },
 		fold:     func(s *dirState, _ Fault) { s.limit = true },
 		toxic:    func(f Fault) (string, map[string]any) { return LimitData, map[string]any{"bytes": f.Bytes} }},
-	{Name: SlowClose, Settings: []string{"delay", "direction", "toxicity"}, Doc: "delay the close of matching connections by delay",
+	{Name: SlowClose, Slows: true, Settings: []string{"delay", "direction", "toxicity"}, Doc: "delay the close of matching connections by delay",
 		fields: []string{"delay"},
 		validate: func(f Fault, bad func(string, ...any)) {
 			if f.Delay <= 0 {

@@ -158,8 +158,23 @@ func (r *Recorder) Window() Window {
 		s.mu.Unlock()
 		s.endsInto(w.Ends)
 	}
+	// Until the freshness bound is fixed, keep the best second's p99 as
+	// the group's pre-outage latency.
+	if r.fresh.Load() == 0 && w.Latency.TotalCount() >= minBaselineSamples {
+		p := w.Latency.ValueAtQuantile(99)
+		for {
+			old := r.bestP99.Load()
+			if old != 0 && old <= p || r.bestP99.CompareAndSwap(old, p) {
+				break
+			}
+		}
+	}
 	return w
 }
+
+// minBaselineSamples is the least latency samples a one-second window
+// needs for its p99 to count as the group's pre-outage latency.
+const minBaselineSamples = 10
 
 func (s *shard) endsInto(m map[string]uint64) {
 	for c := Class(0); c < numClasses; c++ {
@@ -216,7 +231,17 @@ type Recorder struct {
 	live      atomic.Int64
 	wantOpen  int64
 	allOpenAt atomic.Int64
-	samples   struct {
+	// fresh is the freshness bound (ns) a message's latency must be within
+	// for its client to be back to live after an outage; fixed once, at
+	// the group's first outage (see Freshness).
+	fresh       atomic.Int64
+	bestP99     atomic.Int64 // µs: the lowest per-second latency p99 so far (0 = none)
+	freshOnce   sync.Once
+	freshFixed  Freshness
+	freshFactor float64
+	freshFloor  time.Duration
+	freshBound  time.Duration
+	samples     struct {
 		sync.Mutex
 		list []Sample
 	}
@@ -226,7 +251,10 @@ type shard struct {
 	mu       sync.Mutex
 	latency  *hdrhistogram.Histogram
 	duration *hdrhistogram.Histogram
+	// recovery is each outage's time back to live; first its time to the
+	// first message received after it.
 	recovery *hdrhistogram.Histogram
+	first    *hdrhistogram.Histogram
 	// corrected is latency measured from when each message was meant to
 	// be sent (coordinated-omission corrected).
 	corrected *hdrhistogram.Histogram
@@ -236,7 +264,7 @@ type shard struct {
 	window  *hdrhistogram.Histogram
 	clamped uint64
 
-	broke, recovered atomic.Uint64
+	broke, resumed, recovered atomic.Uint64
 
 	started, opened atomic.Uint64
 	ended, failed   atomic.Uint64
@@ -257,11 +285,12 @@ func New(n int, now func() time.Time) *Recorder {
 	if now == nil {
 		now = time.Now
 	}
-	r := &Recorder{shards: make([]shard, n), now: now}
+	r := &Recorder{shards: make([]shard, n), now: now, freshFactor: DefaultFreshFactor, freshFloor: DefaultFreshFloor}
 	for i := range r.shards {
 		r.shards[i].latency = NewHistogram()
 		r.shards[i].duration = NewHistogram()
 		r.shards[i].recovery = NewHistogram()
+		r.shards[i].first = NewHistogram()
 		r.shards[i].corrected = NewHistogram()
 		r.shards[i].window = NewHistogram()
 		r.shards[i].open = NewHistogram()
@@ -389,12 +418,17 @@ type Snapshot struct {
 	Ends map[string]uint64
 	// Violations counts violations by Kind.String().
 	Violations map[string]uint64
-	// Latency, Duration, Recovery, Corrected and Open are merged
-	// histograms (µs).
-	Latency, Duration, Recovery, Corrected, Open *hdrhistogram.Histogram
-	// Broke counts outages (a client's streams failing until one delivers
-	// again); Recovered those that ended with a delivered message.
-	Broke, Recovered uint64
+	// Latency, Duration, Recovery, RecoveryFirst, Corrected and Open are
+	// merged histograms (µs). Recovery is each outage's time back to live,
+	// RecoveryFirst its time to the first message after the break.
+	Latency, Duration, Recovery, RecoveryFirst, Corrected, Open *hdrhistogram.Histogram
+	// Broke counts outages (from a client's failed stream until it is back
+	// to live); Resumed those in which a message arrived again; Recovered
+	// those that ended back to live.
+	Broke, Resumed, Recovered uint64
+	// Freshness is the group's freshness bound (zero Bound when the group
+	// had no outage).
+	Freshness Freshness
 	// Clamped counts values above HighestUS recorded as HighestUS.
 	Clamped uint64
 	// Samples are example non-complete ends, oldest first.
@@ -405,14 +439,15 @@ type Snapshot struct {
 // shard's histograms are read under that shard's lock.
 func (r *Recorder) Snapshot() Snapshot {
 	snap := Snapshot{
-		Counters:   r.Counters(),
-		Ends:       map[string]uint64{},
-		Violations: map[string]uint64{},
-		Latency:    NewHistogram(),
-		Duration:   NewHistogram(),
-		Recovery:   NewHistogram(),
-		Corrected:  NewHistogram(),
-		Open:       NewHistogram(),
+		Counters:      r.Counters(),
+		Ends:          map[string]uint64{},
+		Violations:    map[string]uint64{},
+		Latency:       NewHistogram(),
+		Duration:      NewHistogram(),
+		Recovery:      NewHistogram(),
+		Corrected:     NewHistogram(),
+		RecoveryFirst: NewHistogram(),
+		Open:          NewHistogram(),
 	}
 	for i := range r.shards {
 		s := &r.shards[i]
@@ -420,11 +455,13 @@ func (r *Recorder) Snapshot() Snapshot {
 		snap.Latency.Merge(s.latency)
 		snap.Duration.Merge(s.duration)
 		snap.Recovery.Merge(s.recovery)
+		snap.RecoveryFirst.Merge(s.first)
 		snap.Corrected.Merge(s.corrected)
 		snap.Open.Merge(s.open)
 		snap.Clamped += s.clamped
 		s.mu.Unlock()
 		snap.Broke += s.broke.Load()
+		snap.Resumed += s.resumed.Load()
 		snap.Recovered += s.recovered.Load()
 		s.endsInto(snap.Ends)
 		for k := Kind(0); k < numKinds; k++ {
@@ -433,26 +470,105 @@ func (r *Recorder) Snapshot() Snapshot {
 			}
 		}
 	}
+	if r.fresh.Load() != 0 {
+		snap.Freshness = r.freshFixed
+	}
 	r.samples.Lock()
 	snap.Samples = append([]Sample(nil), r.samples.list...)
 	r.samples.Unlock()
 	return snap
 }
 
-// Client is one client's sink. Beyond its shard it tracks outages: from the
-// first failed stream end until the next message arrives, across however
-// many streams fail in between. That time is the client's recovery time.
+// Freshness defaults: a client is back to live when a message's latency is
+// within DefaultFreshFactor × the group's latency before its first outage
+// (the lowest p99 of a one-second window before it, so a start-up stall
+// does not loosen the bound), and never less than DefaultFreshFloor.
+const (
+	DefaultFreshFactor = 3
+	DefaultFreshFloor  = 100 * time.Millisecond
+)
+
+// Freshness is how a group's freshness bound was fixed.
+type Freshness struct {
+	// Bound is the latency a message must be within for its client to be
+	// back to live.
+	Bound time.Duration
+	// Baseline is the group's latency before its first outage: the lowest
+	// p99 of a one-second window (Recorder.Window) with at least 10
+	// messages, or, when no such window had ended, the p99 of every message
+	// so far (zero when none had arrived, or Explicit is set).
+	Baseline time.Duration
+	// Factor multiplies Baseline; Floor is the least bound it yields.
+	Factor float64
+	Floor  time.Duration
+	// Explicit is true when the bound was given (SetFreshness) rather than
+	// derived from the baseline.
+	Explicit bool
+}
+
+// SetFreshness sets how the freshness bound is fixed: an explicit bound
+// (> 0) used as given, or else factor × the group's latency p99 before its
+// first outage, at least floor (factor <= 0 and floor <= 0 keep the
+// defaults). Call it before clients start.
+func (r *Recorder) SetFreshness(bound time.Duration, factor float64, floor time.Duration) {
+	r.freshBound = bound
+	if factor > 0 {
+		r.freshFactor = factor
+	}
+	if floor > 0 {
+		r.freshFloor = floor
+	}
+}
+
+// fixFresh fixes the freshness bound from the latency recorded so far: it
+// runs once, at the group's first outage.
+func (r *Recorder) fixFresh() {
+	r.freshOnce.Do(func() {
+		f := Freshness{Factor: r.freshFactor, Floor: r.freshFloor}
+		switch {
+		case r.freshBound > 0:
+			f.Bound, f.Explicit = r.freshBound, true
+		case r.bestP99.Load() > 0:
+			f.Baseline = time.Duration(r.bestP99.Load()) * time.Microsecond
+			f.Bound = max(time.Duration(float64(f.Baseline)*f.Factor), f.Floor)
+		default:
+			h := NewHistogram()
+			for i := range r.shards {
+				s := &r.shards[i]
+				s.mu.Lock()
+				h.Merge(s.latency)
+				s.mu.Unlock()
+			}
+			if h.TotalCount() > 0 {
+				f.Baseline = time.Duration(h.ValueAtQuantile(99)) * time.Microsecond
+			}
+			f.Bound = max(time.Duration(float64(f.Baseline)*f.Factor), f.Floor)
+		}
+		r.freshFixed = f
+		r.fresh.Store(int64(f.Bound))
+	})
+}
+
+// Client is one client's sink. Beyond its shard it tracks outages: an
+// outage opens at a failed stream end of a client that is live, and ends
+// when the client is back to live — a message arrives whose latency is
+// within the group's freshness bound (a stale message replayed after a
+// reconnect does not end it) — across however many streams fail in
+// between. That time is the client's recovery time; the time to the first
+// message after the break, stale or not, is kept beside it.
 // Received and Ended must come from one goroutine (the driver's receiver);
 // Sent may come from another.
 type Client struct {
 	*shard
 	// conn, when set, also gets every latency: the figures of the
 	// connection the client's streams share with others.
-	conn    *Buckets
-	broken  bool
-	brokeAt time.Time
-	now     func() time.Time
-	n       uint64
+	conn *Buckets
+	// broken: an outage is open (since brokeAt); resumed: a message
+	// arrived during it, but none yet within the freshness bound.
+	broken, resumed bool
+	brokeAt         time.Time
+	now             func() time.Time
+	n               uint64
 }
 
 // Messages counts the messages this client received so far (read it from
@@ -482,10 +598,23 @@ func (c *Client) Received(latency time.Duration) {
 		c.conn.Record(latency)
 	}
 	c.n++
-	if c.broken {
-		c.broken = false
+	if !c.broken {
+		return
+	}
+	var now time.Time
+	if !c.resumed {
+		now = c.now()
+		c.resumed = true
+		c.shard.resumed.Add(1)
+		c.record(c.first, now.Sub(c.brokeAt))
+	}
+	if latency <= time.Duration(c.rec.fresh.Load()) {
+		if now.IsZero() {
+			now = c.now()
+		}
+		c.broken, c.resumed = false, false
 		c.recovered.Add(1)
-		c.record(c.recovery, c.now().Sub(c.brokeAt))
+		c.record(c.recovery, now.Sub(c.brokeAt))
 	}
 }
 
@@ -493,12 +622,13 @@ func (c *Client) Received(latency time.Duration) {
 func (c *Client) Ended(e End, d time.Duration, detail string) {
 	c.shard.Ended(e, d, detail)
 	if e.Class != Complete && e.Class != Canceled && !c.broken {
+		c.rec.fixFresh()
 		c.broken = true
 		c.brokeAt = c.now()
 		c.broke.Add(1)
 	}
 }
 
-// Broken reports whether the client is in an outage (its last stream failed
-// and nothing has arrived since).
+// Broken reports whether the client is in an outage (a stream failed and
+// no message within the freshness bound has arrived since).
 func (c *Client) Broken() bool { return c.broken }

@@ -145,6 +145,58 @@ func TestClientRecovery(t *testing.T) {
 	if got := snap.Recovery.Max(); got < 499_000 || got > 501_000 {
 		t.Fatalf("recovery = %dµs, want 500ms from the first break", got)
 	}
+	if f := snap.Freshness; f.Bound != DefaultFreshFloor || f.Baseline != time.Millisecond || f.Explicit {
+		t.Fatalf("freshness = %+v, want the floor over a 1ms baseline", f)
+	}
+}
+
+// A stale replay after a break: the first message arrives 200ms after the
+// break but carries 3s of latency, and the client is back to live only
+// when a message within the bound arrives, 4s after the break.
+func TestClientRecoveryBackToLive(t *testing.T) {
+	tests := []struct {
+		name          string
+		bound         time.Duration
+		replay        []time.Duration // latencies of the messages after the break, 200ms apart
+		wantRecovered uint64
+		wantLive      time.Duration // recovery (back to live), 0 = none
+		wantFirst     time.Duration
+	}{
+		{"stale replay then live", 0, []time.Duration{3 * time.Second, 2 * time.Second, time.Second, 90 * time.Millisecond}, 1, 800 * time.Millisecond, 200 * time.Millisecond},
+		{"live at once", 0, []time.Duration{10 * time.Millisecond}, 1, 200 * time.Millisecond, 200 * time.Millisecond},
+		{"never live again", 0, []time.Duration{3 * time.Second, 2 * time.Second}, 0, 0, 200 * time.Millisecond},
+		{"explicit bound", time.Second, []time.Duration{3 * time.Second, 2 * time.Second, time.Second}, 1, 600 * time.Millisecond, 200 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := time.Unix(1000, 0)
+			r := New(1, func() time.Time { return now })
+			r.SetFreshness(tt.bound, 0, 0)
+			c := r.Client(0)
+			for range 100 {
+				c.Received(10 * time.Millisecond) // the baseline: p99 10ms, bound = floor 100ms
+			}
+			c.Ended(End{Class: Status, Code: codes.Unavailable}, time.Second, "restart")
+			for _, lat := range tt.replay {
+				now = now.Add(200 * time.Millisecond)
+				c.Received(lat)
+			}
+			snap := r.Snapshot()
+			if snap.Broke != 1 || snap.Resumed != 1 || snap.Recovered != tt.wantRecovered {
+				t.Fatalf("broke/resumed/recovered = %d/%d/%d, want 1/1/%d", snap.Broke, snap.Resumed, snap.Recovered, tt.wantRecovered)
+			}
+			if got := time.Duration(snap.RecoveryFirst.Max()) * time.Microsecond; got < tt.wantFirst*99/100 || got > tt.wantFirst*101/100 {
+				t.Errorf("first-message recovery = %v, want %v", got, tt.wantFirst)
+			}
+			got := time.Duration(snap.Recovery.Max()) * time.Microsecond
+			if tt.wantLive == 0 && snap.Recovery.TotalCount() != 0 || tt.wantLive > 0 && (got < tt.wantLive*99/100 || got > tt.wantLive*101/100) {
+				t.Errorf("back-to-live recovery = %v (%d values), want %v", got, snap.Recovery.TotalCount(), tt.wantLive)
+			}
+			if tt.bound > 0 != snap.Freshness.Explicit {
+				t.Errorf("freshness %+v, explicit bound %v", snap.Freshness, tt.bound)
+			}
+		})
+	}
 }
 
 func TestWindowResetsLatency(t *testing.T) {
@@ -189,5 +241,30 @@ func TestAllOpenAt(t *testing.T) {
 	a.Opened(time.Millisecond) // later opens do not move it
 	if at, want := r.AllOpenAt(), time.Unix(102, 0); !at.Equal(want) {
 		t.Fatalf("all open at %v, want %v", at, want)
+	}
+}
+
+// TestFreshnessBaselineIgnoresStartupStall: a first second seconds behind
+// (a starved start) does not loosen the bound: the baseline is the best
+// second's p99.
+func TestFreshnessBaselineIgnoresStartupStall(t *testing.T) {
+	r := New(1, nil)
+	c := r.Client(0)
+	for range 50 {
+		c.Received(6 * time.Second)
+	}
+	r.Window()
+	for range 50 {
+		c.Received(40 * time.Millisecond)
+	}
+	r.Window()
+	for range 5 { // too few samples to count
+		c.Received(time.Millisecond)
+	}
+	r.Window()
+	c.Ended(End{Class: Status, Code: codes.Unavailable}, time.Second, "")
+	f := r.Snapshot().Freshness
+	if f.Baseline < 39*time.Millisecond || f.Baseline > 41*time.Millisecond || f.Bound != 3*f.Baseline {
+		t.Fatalf("freshness %+v, want the 40ms second as baseline and 3x it as bound", f)
 	}
 }
