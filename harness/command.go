@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"google.golang.org/grpc/credentials"
 	"io"
 	"os"
 	"path/filepath"
@@ -42,7 +43,7 @@ type commandTarget struct {
 
 // newCommandTarget prepares t from the scenario's target block; dir, when
 // set, receives the process's output as target.log.
-func newCommandTarget(t scenario.Target, dir string) (*commandTarget, error) {
+func newCommandTarget(t scenario.Target, dir string, creds credentials.TransportCredentials) (*commandTarget, error) {
 	port, err := proc.FreePort()
 	if err != nil {
 		return nil, err
@@ -57,7 +58,7 @@ func newCommandTarget(t scenario.Target, dir string) (*commandTarget, error) {
 	}
 	c := &commandTarget{
 		spec:  proc.Spec{Argv: sub(t.Command), Env: sub(t.Env), Dir: t.Dir},
-		ready: proc.Ready{Addr: "127.0.0.1:" + ps, TCP: t.Ready.TCP},
+		ready: proc.Ready{Addr: "127.0.0.1:" + ps, TCP: t.Ready.TCP, Creds: creds},
 		wait:  t.Ready.Timeout.D(),
 		stop:  t.StopTimeout.D(),
 		port:  port,

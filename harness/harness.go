@@ -179,7 +179,7 @@ func (r *run) setup() error {
 		g := &group{spec: gs, share: sh, rec: record.New(shardCount(len(sh.clients)), r.cfg.now)}
 		g.rec.WatchAllOpen(len(sh.clients))
 		r.groups = append(r.groups, g)
-		extra := r.dialOptions(gs)
+		extra := append(r.p.tr.dialOptions(r.authority()), r.dialOptions(gs)...)
 		for _, i := range sh.conns {
 			opts := r.link.DialOptionsFor(link.Label{Group: gs.Name, Conn: i})
 			st := &connStat{}
@@ -252,6 +252,19 @@ func (r *run) connect() error {
 	return nil
 }
 
+// authority is the :authority clients present to an address or command
+// target: its own address, not the link's internal dial name ("" for the
+// builtin target).
+func (r *run) authority() string {
+	switch {
+	case r.cmd != nil:
+		return r.cmd.Addr()
+	case r.p.target == TargetAddress:
+		return r.p.Address()
+	}
+	return ""
+}
+
 // targetName names the target in errors and events.
 func (r *run) targetName() string {
 	if a := r.p.Address(); a != "" {
@@ -302,7 +315,7 @@ func (r *run) front(addr string) error {
 // startCommand starts a command target and waits until it serves; a
 // target that exits by itself later is an event and a harness error.
 func (r *run) startCommand() error {
-	c, err := newCommandTarget(r.sc.Target, r.cfg.artifacts)
+	c, err := newCommandTarget(r.sc.Target, r.cfg.artifacts, r.p.tr.creds)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrTarget, err)
 	}

@@ -72,13 +72,13 @@ func (r *run) checkLeaks() {
 		// streams would still be in flight in its counters.
 		// A target found down has nothing to ask either.
 		if sh := r.p.ov.Shard; (sh == nil || sh.Index == 0) && !r.targetIsDown() {
-			probes = append(probes, leak.ChannelzProbe{Target: r.p.Address()})
+			probes = append(probes, leak.ChannelzProbe{Target: r.p.Address(), DialOptions: r.p.tr.dialOptions(r.p.Address())})
 		}
 	case TargetCommand:
 		// A process that died has nothing left to ask; its exit is the
 		// run's error already.
 		if r.cmd.alive() {
-			probes = append(probes, leak.ChannelzProbe{Target: r.cmd.Addr()})
+			probes = append(probes, leak.ChannelzProbe{Target: r.cmd.Addr(), DialOptions: r.p.tr.dialOptions(r.cmd.Addr())})
 		}
 	}
 	opts := r.leakOpts
