@@ -161,6 +161,13 @@ func (c *commandTarget) Restart() error {
 	return c.start()
 }
 
+// restarted is how many times the process was started again.
+func (c *commandTarget) restarted() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.restarts
+}
+
 // Signal sends sig to the running process.
 func (c *commandTarget) Signal(sig syscall.Signal) error {
 	if p := c.current(); p != nil {

@@ -111,6 +111,9 @@ type run struct {
 	dial   string
 
 	base     leak.Baseline
+	// targetBase is an address or command target's figures before load
+	// (nil for the builtin target).
+	targetBase *leak.TargetBaseline
 	leakOpts leak.Options
 	leaks    *reports.Leaks
 
@@ -174,6 +177,7 @@ func (r *run) setup() error {
 			return err
 		}
 	}
+	r.targetBase = r.targetBaseline()
 	for gi, gs := range r.sc.Groups {
 		sh := &r.p.shares[gi]
 		g := &group{spec: gs, share: sh, rec: record.New(shardCount(len(sh.clients)), r.cfg.now)}
@@ -270,6 +274,9 @@ func (r *run) targetName() string {
 	if a := r.p.Address(); a != "" {
 		return "target " + a
 	}
+	if r.cmd != nil {
+		return "the target process at " + r.cmd.Addr()
+	}
 	return "the builtin target"
 }
 
@@ -277,6 +284,9 @@ func (r *run) targetName() string {
 // dial of an address target (gRPC keeps its connection errors to itself).
 func (r *run) probeTarget() string {
 	a := r.p.Address()
+	if r.cmd != nil {
+		a = r.cmd.Addr()
+	}
 	if a == "" {
 		return "no connection became ready"
 	}
@@ -285,7 +295,13 @@ func (r *run) probeTarget() string {
 		return err.Error()
 	}
 	c.Close()
-	return "it accepts TCP connections but no gRPC connection became ready (not a gRPC server, or TLS expected?)"
+	if why := r.p.tr.why(a); why != "" {
+		return why
+	}
+	if r.p.TLS() {
+		return "it accepts TCP connections and TLS handshakes but no gRPC connection became ready (not a gRPC server?)"
+	}
+	return "it accepts TCP connections but no gRPC connection became ready (not a gRPC server, or TLS expected: target.tls instead of insecure?)"
 }
 
 // shardCount picks a recorder shard count: enough that clients rarely
@@ -461,7 +477,8 @@ func (r *run) execute(ctx context.Context) {
 	r.snapshot()
 	r.checkLeaks()
 	if r.cmd != nil {
-		// After the leak check, which may ask the process's channelz.
+		// After the leak check, which may ask the process's channelz (it
+		// stops the process itself once it has; Close is idempotent).
 		r.proc = r.cmd.Close()
 		r.crashMu.Lock()
 		if r.crash != nil {

@@ -354,7 +354,7 @@ func (p *Plan) tlsBase(sc *scenario.Scenario) string {
 }
 
 // TLS reports whether clients dial the target over TLS.
-func (p *Plan) TLS() bool { return p.tr.tls }
+func (p *Plan) TLS() bool { return p.tr.tls != nil }
 
 // faultCaps says which faults the plan's target can take: every network
 // kind of its link (which sits in front of any target); the stream kinds

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -24,7 +26,7 @@ import (
 // decided here, once.
 type transport struct {
 	creds credentials.TransportCredentials
-	tls   bool
+	tls   *tls.Config // nil: plaintext
 	md    metadata.MD
 }
 
@@ -84,7 +86,7 @@ func transportOf(sc *scenario.Scenario, host, base string) (transport, scenario.
 	if len(errs) > 0 {
 		return t, errs
 	}
-	t.creds, t.tls = credentials.NewTLS(cfg), true
+	t.creds, t.tls = credentials.NewTLS(cfg), cfg
 	return t, nil
 }
 
@@ -99,10 +101,13 @@ func hostOf(addr string) string {
 
 // dialOptions are the options every connection to the target carries:
 // its credentials, the authority to present (the target's address, not
-// the link's internal name) and the metadata interceptors.
+// the link's internal name; over TLS, the certificate's name) and the
+// metadata interceptors.
 func (t transport) dialOptions(authority string) []grpc.DialOption {
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(t.creds)}
-	if authority != "" {
+	if authority != "" && t.tls == nil {
+		// Over TLS the authority is the name the certificate is checked
+		// against (grpc-go refuses a different one).
 		opts = append(opts, grpc.WithAuthority(authority))
 	}
 	if t.md.Len() > 0 {
@@ -126,4 +131,27 @@ func withMetadata(ctx context.Context, md metadata.MD) context.Context {
 		return metadata.NewOutgoingContext(ctx, metadata.Join(md, out))
 	}
 	return metadata.NewOutgoingContext(ctx, md)
+}
+
+// why says why a TLS target at addr gives no gRPC connection, from one
+// bounded handshake of streambench's own (gRPC keeps its connection errors
+// to itself): the handshake's error (an unknown authority, a name the
+// certificate does not hold), or the server's alert right after it (a
+// client certificate it requires). "" when neither shows a problem.
+func (t transport) why(addr string) string {
+	if t.tls == nil {
+		return ""
+	}
+	d := &net.Dialer{Timeout: time.Second}
+	c, err := tls.DialWithDialer(d, "tcp", addr, t.tls.Clone())
+	if err != nil {
+		return "TLS handshake failed: " + err.Error()
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(time.Second))
+	var b [1]byte
+	if _, err := c.Read(b[:]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		return "the server ended the TLS connection: " + err.Error()
+	}
+	return ""
 }

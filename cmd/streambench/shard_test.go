@@ -20,9 +20,9 @@ import (
 
 // startServe starts `streambench serve` on a free loopback port and
 // returns its address; the process is stopped (by its pid) at cleanup.
-func startServe(t *testing.T, bin string) string {
+func startServe(t *testing.T, bin string, extra ...string) string {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

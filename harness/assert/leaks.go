@@ -62,6 +62,9 @@ func DescribeLeaks(l *reports.Leaks) (actual, detail string) {
 	if s := l.Server; s != nil && (s.Subscribers > 0 || s.InFlightCalls > 0 || s.Sockets > 0) {
 		parts = append(parts, fmt.Sprintf("server (%s): %d subscribers, %d calls in flight, %d sockets", s.Source, s.Subscribers, s.InFlightCalls, s.Sockets))
 	}
+	if grown := l.Target.Grown(); len(grown) > 0 {
+		parts = append(parts, "target: "+strings.Join(grown, "; "))
+	}
 	if len(parts) == 0 {
 		return fmt.Sprintf("none (goroutines %d→%d, heap %s→%s)", l.Goroutines.Baseline, l.Goroutines.After, mb(l.Heap.BaselineBytes), mb(l.Heap.AfterBytes)), ""
 	}
