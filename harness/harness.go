@@ -110,12 +110,12 @@ type run struct {
 	proc   *reports.TargetProcess
 	dial   string
 
-	base     leak.Baseline
+	base leak.Baseline
 	// targetBase is an address or command target's figures before load
 	// (nil for the builtin target).
 	targetBase *leak.TargetBaseline
-	leakOpts leak.Options
-	leaks    *reports.Leaks
+	leakOpts   leak.Options
+	leaks      *reports.Leaks
 
 	specs   []*fault.Spec
 	streams *fault.Streams
