@@ -278,7 +278,7 @@ func measure(ctx context.Context, c config, tmp string, srv *server, w workload,
 			return r
 		}
 		out := filepath.Join(dir, "out")
-		args = []string{sb, "run", "--target", srv.addr, "--duration", c.duration.String(), "--no-progress", "--out", out, file}
+		args = []string{sb, "run", "--target", srv.addr, "--insecure", "--duration", c.duration.String(), "--no-progress", "--out", out, file}
 		parse = func([]byte) (counts, error) {
 			b, err := os.ReadFile(filepath.Join(out, "report.json"))
 			if err != nil {
