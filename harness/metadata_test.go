@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,6 +83,19 @@ target:
 			rep, err := harness.Run(context.Background(), sc)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// An address target without channelz or pprof: the report says
+			// which evidence it had none of, and why.
+			if l := rep.Leaks; l == nil || l.Target == nil || len(l.Target.Sources) != 3 {
+				t.Fatalf("target evidence: %+v", rep.Leaks)
+			}
+			for _, src := range rep.Leaks.Target.Sources {
+				if src.Available || !strings.HasPrefix(src.Detail, "not available: ") {
+					t.Errorf("source %+v: want not available, with why", src)
+				}
+			}
+			if d := rep.Leaks.Target.Sources[0].Detail; !strings.Contains(d, "does not serve grpc.channelz.v1") {
+				t.Errorf("channelz: %s", d)
 			}
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
