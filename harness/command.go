@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/grpc/credentials"
+
 	"github.com/streambench/streambench/harness/proc"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/reports"
@@ -44,7 +46,7 @@ type commandTarget struct {
 // is also its default, so a relative program ("../out/server") is found
 // from the scenario wherever streambench runs. dir, when set, receives the
 // process's output as target.log.
-func newCommandTarget(t scenario.Target, home, dir string) (*commandTarget, error) {
+func newCommandTarget(t scenario.Target, home, dir string, creds credentials.TransportCredentials) (*commandTarget, error) {
 	port, err := proc.FreePort()
 	if err != nil {
 		return nil, err
@@ -59,7 +61,7 @@ func newCommandTarget(t scenario.Target, home, dir string) (*commandTarget, erro
 	}
 	c := &commandTarget{
 		spec:  proc.Spec{Argv: sub(t.Command), Env: sub(t.Env), Dir: workDir(home, t.Dir)},
-		ready: proc.Ready{Addr: "127.0.0.1:" + ps, TCP: t.Ready.TCP},
+		ready: proc.Ready{Addr: "127.0.0.1:" + ps, TCP: t.Ready.TCP, Creds: creds},
 		wait:  t.Ready.Timeout.D(),
 		stop:  t.StopTimeout.D(),
 		port:  port,
@@ -181,12 +183,11 @@ func (c *commandTarget) Restart() error {
 	return c.start()
 }
 
-// restarted reports whether a server fault stopped the process during the
-// run.
-func (c *commandTarget) restarted() bool {
+// restarted is how many times the process was started again.
+func (c *commandTarget) restarted() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.restarts > 0
+	return c.restarts
 }
 
 // Signal sends sig to the running process.

@@ -84,9 +84,7 @@ func RunPlan(ctx context.Context, p *Plan, opts ...Option) (*reports.Report, err
 		if r.target != nil {
 			r.target.Release()
 		}
-		if r.cmd != nil {
-			r.cmd.Close()
-		}
+		r.closeCommand()
 		return nil, err
 	}
 	r.execute(ctx)
@@ -109,14 +107,14 @@ type run struct {
 	target server         // the builtin target (nil otherwise)
 	cmd    *commandTarget // a command target (nil otherwise)
 	proc   *reports.TargetProcess
-	// cmdView is a command target's channelz view, taken just before its
-	// process was stopped.
-	cmdView leak.Probe
-	dial    string
+	dial   string
 
-	base     leak.Baseline
-	leakOpts leak.Options
-	leaks    *reports.Leaks
+	base leak.Baseline
+	// targetBase is an address or command target's figures before load
+	// (nil for the builtin target).
+	targetBase *leak.TargetBaseline
+	leakOpts   leak.Options
+	leaks      *reports.Leaks
 
 	specs   []*fault.Spec
 	streams *fault.Streams
@@ -182,12 +180,13 @@ func (r *run) setup() error {
 			return err
 		}
 	}
+	r.targetBase = r.targetBaseline()
 	for gi, gs := range r.sc.Groups {
 		sh := &r.p.shares[gi]
 		g := &group{spec: gs, share: sh, rec: record.New(shardCount(len(sh.clients)), r.cfg.now)}
 		g.rec.WatchAllOpen(len(sh.clients))
 		r.groups = append(r.groups, g)
-		extra := r.dialOptions(gs)
+		extra := append(r.p.tr.dialOptions(r.authority()), r.dialOptions(gs)...)
 		for _, i := range sh.conns {
 			opts := r.link.DialOptionsFor(link.Label{Group: gs.Name, Conn: i})
 			st := &connStat{}
@@ -297,10 +296,26 @@ func (r *run) connect() error {
 	return nil
 }
 
+// authority is the :authority clients present to an address or command
+// target: its own address, not the link's internal dial name ("" for the
+// builtin target).
+func (r *run) authority() string {
+	switch {
+	case r.cmd != nil:
+		return r.cmd.Addr()
+	case r.p.target == TargetAddress:
+		return r.p.Address()
+	}
+	return ""
+}
+
 // targetName names the target in errors and events.
 func (r *run) targetName() string {
 	if a := r.p.Address(); a != "" {
 		return "target " + a
+	}
+	if r.cmd != nil {
+		return "the target process at " + r.cmd.Addr()
 	}
 	return "the builtin target"
 }
@@ -309,6 +324,9 @@ func (r *run) targetName() string {
 // dial of an address target (gRPC keeps its connection errors to itself).
 func (r *run) probeTarget() string {
 	a := r.p.Address()
+	if r.cmd != nil {
+		a = r.cmd.Addr()
+	}
 	if a == "" {
 		return "no connection became ready"
 	}
@@ -317,7 +335,13 @@ func (r *run) probeTarget() string {
 		return err.Error()
 	}
 	c.Close()
-	return "it accepts TCP connections but no gRPC connection became ready (not a gRPC server, or TLS expected?)"
+	if why := r.p.tr.why(a); why != "" {
+		return why
+	}
+	if r.p.TLS() {
+		return "it accepts TCP connections and TLS handshakes but no gRPC connection became ready (not a gRPC server?)"
+	}
+	return "it accepts TCP connections but no gRPC connection became ready (not a gRPC server, or TLS expected: target.tls instead of insecure?)"
 }
 
 // shardCount picks a recorder shard count: enough that clients rarely
@@ -351,7 +375,7 @@ func (r *run) startCommand() error {
 	if r.sc.File != "" {
 		home = filepath.Dir(r.sc.File)
 	}
-	c, err := newCommandTarget(r.sc.Target, home, r.cfg.artifacts)
+	c, err := newCommandTarget(r.sc.Target, home, r.cfg.artifacts, r.p.tr.creds)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrTarget, err)
 	}
@@ -496,6 +520,7 @@ func (r *run) execute(ctx context.Context) {
 	r.teardownTarget()
 	r.snapshot()
 	r.checkLeaks()
+	r.closeCommand() // when the leak check did not (a dead process)
 	if r.cmd != nil {
 		r.crashMu.Lock()
 		if r.crash != nil {
@@ -524,27 +549,15 @@ func (r *run) closeConnsNow() {
 }
 
 func (r *run) teardownTarget() {
-	defer func() {
-		if r.link != nil {
-			if err := r.link.Close(); err != nil {
-				r.errs = append(r.errs, fmt.Errorf("link: close: %w", err))
-			}
-			r.link = nil
-		}
-	}()
 	if r.cmd != nil {
-		// The process's own view of its streams first (it settles as the
-		// closed clients' streams end), then the process stops, before the
-		// link in front of it closes (toxiproxy strands its pipes when the
-		// upstream is still sending as it closes).
-		if r.cmd.alive() {
-			ctx, cancel := context.WithTimeout(context.Background(), r.leakOpts.Settle+2*time.Second)
-			r.cmdView = leak.Settled(ctx, leak.ChannelzProbe{Target: r.cmd.Addr()}, r.leakOpts.Settle)
-			cancel()
-		}
-		r.proc = r.cmd.Close()
+		// A command target's process and the link in front of it stay
+		// until the leak check has taken the process's own evidence; it
+		// then stops the process, and only then closes the link
+		// (closeCommand): toxiproxy strands its pipes when the upstream is
+		// still sending as it closes.
 		return
 	}
+	defer r.closeLink()
 	if r.target == nil {
 		return
 	}
@@ -560,6 +573,25 @@ func (r *run) teardownTarget() {
 	case <-limit.C:
 		r.errs = append(r.errs, fmt.Errorf("%w: builtin target still stopping after %v", ErrStuck, r.grace+r.cfg.settle))
 	}
+}
+
+// closeLink closes the link (after the clients and the target).
+func (r *run) closeLink() {
+	if r.link != nil {
+		if err := r.link.Close(); err != nil {
+			r.errs = append(r.errs, fmt.Errorf("link: close: %w", err))
+		}
+		r.link = nil
+	}
+}
+
+// closeCommand stops a command target's process, then the link in front
+// of it. Idempotent.
+func (r *run) closeCommand() {
+	if r.cmd != nil && r.proc == nil {
+		r.proc = r.cmd.Close()
+	}
+	r.closeLink()
 }
 
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {

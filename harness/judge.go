@@ -46,7 +46,7 @@ func planOf(rep *reports.Report) (*Plan, error) {
 	if addr, ok := strings.CutPrefix(rep.Target, addressDial); ok {
 		// Judging sends nothing: the target may be whatever the run
 		// was allowed to reach.
-		opts = append(opts, WithTarget(addr), WithRemoteTarget())
+		opts = append(opts, WithTarget(addr), WithInsecure(), WithRemoteTarget())
 	}
 	return NewPlan(sc, opts...)
 }

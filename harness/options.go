@@ -4,11 +4,12 @@ import (
 	"time"
 
 	"github.com/streambench/streambench/harness/rpc"
+	"github.com/streambench/streambench/harness/scenario"
 )
 
 // Option adjusts a run. Some options are overrides of the scenario
 // (WithDuration, WithGracefulStop, WithSeed, WithClientScale, WithCompress,
-// WithTarget): NewPlan applies and validates them. The others (progress,
+// WithTarget, WithInsecure, WithTLS): NewPlan applies and validates them. The others (progress,
 // settle, hooks) change how the run is carried out and are read by Run.
 type Option func(*config)
 
@@ -52,6 +53,15 @@ func WithProgress(fn func(Progress), every time.Duration) Option {
 // WithTarget points the run at an external server (host:port, loopback)
 // instead of the scenario's target (an override: NewPlan checks it).
 func WithTarget(addr string) Option { return func(c *config) { c.ov.Target = addr } }
+
+// WithInsecure dials the WithTarget server in plaintext (run --insecure).
+// A target override needs this or WithTLS.
+func WithInsecure() Option { return func(c *config) { c.ov.Insecure = true } }
+
+// WithTLS dials the WithTarget server over TLS with these settings (run
+// --cacert, --cert, --key, --cname); relative paths are relative to the
+// working directory.
+func WithTLS(t scenario.TLS) Option { return func(c *config) { c.ov.TLS = &t } }
 
 // WithDuration overrides the scenario's duration (> 0; NewPlan refuses a
 // fault or group start the shorter run would silently drop).

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -52,8 +53,14 @@ type Overrides struct {
 	// Thresholds are left alone.
 	Compress *float64
 	// Target points the run at a server at this loopback host:port instead
-	// of the scenario's target.
+	// of the scenario's target (its metadata is kept). It needs Insecure
+	// or TLS, as an address target in a scenario does.
 	Target string
+	// Insecure dials Target in plaintext (run --insecure).
+	Insecure bool
+	// TLS dials Target over TLS (run --cacert, --cert, --key, --cname);
+	// relative paths are relative to the working directory.
+	TLS *scenario.TLS
 	// Shard makes the run one shard of a sharded run (see Shard).
 	Shard *Shard
 	// AllowRemote lets the target be a host other than loopback: for runs
@@ -128,6 +135,7 @@ type Plan struct {
 	leaks  leak.Options
 	rpcs   *rpc.Catalog
 	shares []share
+	tr     transport
 }
 
 // NewPlan resolves sc for one run with the given overrides and RPC catalog
@@ -166,6 +174,11 @@ func NewPlan(sc *scenario.Scenario, opts ...Option) (*Plan, error) {
 	errs = also(errs, rpcs.Validate(eff), validated)
 	p := &Plan{sc: eff, ov: ov, seed: eff.Seed, rpcs: rpcs}
 	p.target, p.link = targetOf(eff)
+	if len(errs) == 0 {
+		tr, es := transportOf(eff, p.host(), p.tlsBase(sc))
+		p.tr = tr
+		errs = also(errs, es, validated)
+	}
 	var err error
 	p.specs, err = fault.Compile(eff, p.faultCaps())
 	if es, ok := scenario.AsErrors(err); ok {
@@ -217,6 +230,16 @@ func (ov Overrides) check() scenario.Errors {
 			bad("target", "%v", err)
 		}
 	}
+	switch {
+	case ov.Target == "" && (ov.Insecure || ov.TLS != nil):
+		bad("target", "insecure and tls apply to a target override only (run --target ADDR)")
+	case ov.Target != "" && ov.Insecure && ov.TLS != nil:
+		bad("target", "dial %s in plaintext (--insecure) or over TLS (--cacert ...), not both", ov.Target)
+	case ov.Target != "" && !ov.Insecure && ov.TLS == nil:
+		bad("target", "say how to dial %s: plaintext (run --insecure; harness.WithInsecure) or TLS (run --cacert FILE, with --cert and --key for mutual TLS; harness.WithTLS), as ghz and grpcurl require", ov.Target)
+	case ov.TLS != nil && (ov.TLS.Cert == "") != (ov.TLS.Key == ""):
+		bad("target", "give both a client certificate and its key (--cert and --key) or neither")
+	}
 	if ov.Shard != nil {
 		if err := ov.Shard.check(); err != nil {
 			bad("shard", "%v", err)
@@ -253,7 +276,7 @@ func (ov Overrides) apply(eff *scenario.Scenario) {
 		}
 	}
 	if ov.Target != "" {
-		eff.Target = scenario.Target{Address: ov.Target}
+		eff.Target = scenario.Target{Address: ov.Target, Insecure: ov.Insecure, TLS: ov.TLS, Metadata: eff.Target.Metadata}
 		eff.Link = scenario.Link{}
 		eff.Override("target", "the target override")
 	}
@@ -304,6 +327,31 @@ func targetOf(sc *scenario.Scenario) (target, linkKind string) {
 	}
 	return target, link.KindTCP
 }
+
+// host is the name a TLS target's certificate is checked against by
+// default: the address target's host, loopback for a command target.
+func (p *Plan) host() string {
+	switch p.target {
+	case TargetAddress:
+		return hostOf(p.sc.Target.Address)
+	case TargetCommand:
+		return "127.0.0.1"
+	}
+	return ""
+}
+
+// tlsBase is the directory relative TLS files are read from: the
+// scenario file's, unless the target came from an override (paths given
+// on the command line are the working directory's).
+func (p *Plan) tlsBase(sc *scenario.Scenario) string {
+	if p.ov.Target != "" || sc.File == "" {
+		return ""
+	}
+	return filepath.Dir(sc.File)
+}
+
+// TLS reports whether clients dial the target over TLS.
+func (p *Plan) TLS() bool { return p.tr.tls != nil }
 
 // faultCaps says which faults the plan's target can take: every network
 // kind of its link (which sits in front of any target); the stream kinds

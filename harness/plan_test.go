@@ -81,24 +81,35 @@ func TestPlanSeedPicked(t *testing.T) {
 }
 
 func TestPlanRefusesBadOverrides(t *testing.T) {
+	const addr = "127.0.0.1:9"
+	opts := func(o ...harness.Option) []harness.Option { return o }
 	for _, tc := range []struct {
 		name string
-		opt  harness.Option
+		opts []harness.Option
 		want []string
 	}{
-		{"duration zero", harness.WithDuration(0), []string{"duration override: must be > 0"}},
-		{"duration negative", harness.WithDuration(-time.Second), []string{"duration override: must be > 0"}},
-		{"duration drops faults", harness.WithDuration(10 * time.Second),
+		{"duration zero", opts(harness.WithDuration(0)), []string{"duration override: must be > 0"}},
+		{"duration negative", opts(harness.WithDuration(-time.Second)), []string{"duration override: must be > 0"}},
+		{"duration drops faults", opts(harness.WithDuration(10 * time.Second)),
 			[]string{"p.yaml:9:10: faults[1].at: must be before the end of the run (duration 10s, set by the duration override), got 12s"}},
-		{"client scale zero", harness.WithClientScale(0), []string{"client scale override: must be > 0"}},
-		{"compress above one", harness.WithCompress(2), []string{"compress override: must be > 0 and at most 1"}},
-		{"graceful stop negative", harness.WithGracefulStop(-time.Second), []string{"graceful stop override: must be >= 0"}},
-		{"target not loopback", harness.WithTarget("10.0.0.1:80"), []string{"target override", "not a loopback address"}},
-		{"target with faults", harness.WithTarget("127.0.0.1:9"),
+		{"client scale zero", opts(harness.WithClientScale(0)), []string{"client scale override: must be > 0"}},
+		{"compress above one", opts(harness.WithCompress(2)), []string{"compress override: must be > 0 and at most 1"}},
+		{"graceful stop negative", opts(harness.WithGracefulStop(-time.Second)), []string{"graceful stop override: must be >= 0"}},
+		{"target not loopback", opts(harness.WithTarget("10.0.0.1:80"), harness.WithInsecure()), []string{"target override", "not a loopback address"}},
+		{"target with faults", opts(harness.WithTarget(addr), harness.WithInsecure()),
 			[]string{"p.yaml:9:21: faults[1].kind: server_restart", "the address target (127.0.0.1:9, set by the target override) takes no server faults"}},
+		{"target without insecure or tls", opts(harness.WithTarget(addr)),
+			[]string{"target override: say how to dial 127.0.0.1:9: plaintext", "or TLS"}},
+		{"insecure without target", opts(harness.WithInsecure()), []string{"target override: insecure and tls apply to a target override only"}},
+		{"tls without target", opts(harness.WithTLS(scenario.TLS{CA: "ca.pem"})), []string{"target override: insecure and tls apply to a target override only"}},
+		{"tls and insecure", opts(harness.WithTarget(addr), harness.WithInsecure(), harness.WithTLS(scenario.TLS{CA: "ca.pem"})),
+			[]string{"in plaintext (--insecure) or over TLS (--cacert ...), not both"}},
+		{"tls cert without key", opts(harness.WithTarget(addr), harness.WithTLS(scenario.TLS{Cert: "c.pem"})), []string{"give both a client certificate and its key"}},
+		{"tls CA missing", opts(harness.WithTarget(addr), harness.WithTLS(scenario.TLS{CA: "/nonexistent/ca.pem"})),
+			[]string{"target.tls.ca: (set by the TLS override) cannot read the CA file: open /nonexistent/ca.pem"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := harness.NewPlan(decode(t, planSrc), tc.opt)
+			_, err := harness.NewPlan(decode(t, planSrc), tc.opts...)
 			if _, ok := scenario.AsErrors(err); !ok {
 				t.Fatalf("err = %v, want scenario errors", err)
 			}
@@ -108,7 +119,7 @@ func TestPlanRefusesBadOverrides(t *testing.T) {
 				}
 			}
 			// Run refuses the same thing, before anything starts.
-			if rep, err := harness.Run(context.Background(), decode(t, planSrc), tc.opt); rep != nil || err == nil {
+			if rep, err := harness.Run(context.Background(), decode(t, planSrc), tc.opts...); rep != nil || err == nil {
 				t.Errorf("Run ran a plan NewPlan refused: %v", err)
 			}
 		})
@@ -160,7 +171,7 @@ func TestCatalog(t *testing.T) {
 const shardSrc = `name: s
 duration: 20s
 seed: 3
-target: {address: "127.0.0.1:9"}
+target: {address: "127.0.0.1:9", insecure: true}
 groups:
   - {name: subs, rpc: Longlived/Subscribe, clients: 10, connections: 4}
   - {name: pow, rpc: Math/Pow, clients: 7, arrival: {rate: 100/s}}
@@ -237,7 +248,7 @@ func TestRemoteTargetIsOptIn(t *testing.T) {
 	if _, err := harness.NewPlan(decode(t, src)); err == nil || !strings.Contains(err.Error(), "not a loopback address") {
 		t.Errorf("remote address accepted without the opt-in: %v", err)
 	}
-	if _, err := harness.NewPlan(decode(t, shardSrc), harness.WithTarget("target.svc:7070")); err == nil {
+	if _, err := harness.NewPlan(decode(t, shardSrc), harness.WithTarget("target.svc:7070"), harness.WithInsecure()); err == nil {
 		t.Error("remote --target accepted without the opt-in")
 	}
 	p, err := harness.NewPlan(decode(t, src), harness.WithRemoteTarget(), harness.WithShard(harness.Shard{Index: 1, Count: 4}))
@@ -251,7 +262,7 @@ func TestRemoteTargetIsOptIn(t *testing.T) {
 // others, are said at the fault's line.
 func TestFaultsByTargetKind(t *testing.T) {
 	const cmd = "target:\n  command: [streambench, serve, --addr, \"127.0.0.1:{port}\"]\n"
-	const addr = "target: {address: \"127.0.0.1:9\"}\n"
+	const addr = "target: {address: \"127.0.0.1:9\", insecure: true}\n"
 	const builtin = ""
 	for _, tc := range []struct {
 		name, target, fault, want string
@@ -285,7 +296,7 @@ func TestCommandTargetValidation(t *testing.T) {
 		{"  command: [s, \"{port}\"]\n  ready: {tcp: true, log: up}\n", "give one of tcp and log"},
 		{"  command: [s, \"{port}\"]\n  ready: {log: \"(\"}\n", "target.ready.log: not a regexp"},
 		{"  command: [s, \"{port}\"]\n  ready: {timeout: 0s}\n", "target.ready.timeout: must be > 0"},
-		{"  address: \"127.0.0.1:9\"\n  ready: {tcp: true}\n", "target.ready: applies to a command target only"},
+		{"  address: \"127.0.0.1:9\"\n  insecure: true\n  ready: {tcp: true}\n", "target.ready: applies to a command target only"},
 		{"  command: [s, \"{port}\"]\n  address: \"127.0.0.1:9\"\n", "set exactly one of target.builtin, target.address and target.command"},
 		{"  command: [s, \"{port}\"]\nlink: bufconn\n", "reach an address or command target over tcp"},
 	} {

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/streambench/streambench/harness/assert"
+	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/reports"
 )
 
@@ -29,6 +30,7 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 			Compress:            deref(r.p.ov.Compress),
 			ClientScale:         deref(r.p.ov.ClientScale),
 			Target:              r.p.ov.Target,
+			TargetTLS:           targetTLS(r.p.ov.TLS),
 		},
 		Seed:        r.seed,
 		Start:       r.start,
@@ -200,4 +202,12 @@ func (r *run) snapshot() {
 		r.groupReports = append(r.groupReports, gr)
 		g.rec = nil
 	}
+}
+
+// targetTLS is the report's record of a target override's TLS settings.
+func targetTLS(t *scenario.TLS) *reports.TargetTLS {
+	if t == nil {
+		return nil
+	}
+	return &reports.TargetTLS{CA: t.CA, ServerName: t.ServerName, Cert: t.Cert, Key: t.Key}
 }

@@ -59,8 +59,7 @@ assert:
   - eof: clean
   - leaks: {heap: lots, settle: -1s}
 `, []string{
-			"7:5: assert[1]: leaks: settle \"-1s\" is not a positive duration",
-			"7:5: assert[1]: leaks: heap \"lots\" is not a size such as 64MiB",
+			"7:5: assert[1]: leaks: settle \"-1s\" is not a positive duration (write it like 5s or 500ms); heap \"lots\" is not a size > 0 such as 64MiB",
 		}},
 		{"a fault without a kind is refused once", `name: k
 duration: 10s

@@ -8,7 +8,8 @@ import (
 )
 
 // ReplayCommand is the command line that runs the scenario again as this
-// run did: the same seed, duration, client scale, target and planted bug
+// run did: the same seed, duration, client scale, target (and how it was
+// dialled: --insecure or the TLS flags) and planted bug
 // (every override the report records). A run compressed in time (a
 // library option, harness.WithCompress) cannot be replayed from the
 // command line; the command then ends with a note saying so.
@@ -22,6 +23,15 @@ func (r *Report) ReplayCommand() string {
 	}
 	if t := r.Scenario.Target; t != "" {
 		args = append(args, "--target", shellQuote(t))
+		if c := r.Scenario.TargetTLS; c != nil {
+			for _, f := range [][2]string{{"--cacert", c.CA}, {"--cert", c.Cert}, {"--key", c.Key}, {"--cname", c.ServerName}} {
+				if f[1] != "" {
+					args = append(args, f[0], shellQuote(f[1]))
+				}
+			}
+		} else {
+			args = append(args, "--insecure")
+		}
 	}
 	if b := r.Scenario.Faulty; b != "" {
 		args = append(args, "--faulty", shellQuote(b))

@@ -132,6 +132,20 @@ type ScenarioEcho struct {
 	// builtin target ran with (run --faulty); both empty otherwise.
 	Target string `json:"target,omitempty"`
 	Faulty string `json:"faulty,omitempty"`
+	// TargetTLS is how that target was dialled over TLS (run --cacert,
+	// --cert, --key, --cname); nil with a Target means plaintext (run
+	// --insecure).
+	TargetTLS *TargetTLS `json:"target_tls,omitempty"`
+}
+
+// TargetTLS is the TLS a target override was dialled with: file paths as
+// given on the command line, and the name the server's certificate was
+// checked against.
+type TargetTLS struct {
+	CA         string `json:"ca,omitempty"`
+	ServerName string `json:"server_name,omitempty"`
+	Cert       string `json:"cert,omitempty"`
+	Key        string `json:"key,omitempty"`
 }
 
 // Environment describes where the run happened.

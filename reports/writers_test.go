@@ -209,3 +209,27 @@ func TestSummaryOpening(t *testing.T) {
 		t.Errorf("equal p99s not said once:\n%s", b.String())
 	}
 }
+
+// TestHTMLTargetLeaks: report.html shows a target's figures, marks the one
+// that grew past its bound, and says which evidence was not available.
+func TestHTMLTargetLeaks(t *testing.T) {
+	r := fixture(t, 1)
+	r.Leaks = &Leaks{Target: &TargetLeaks{
+		Sources: []EvidenceSource{{Name: "process", Available: true, Detail: "/proc/42"}, {Name: "pprof", Detail: "not available: no target.pprof given"}},
+		Figures: []TargetFigure{{Source: "process", Name: "fds", Before: 10, After: 30, Bound: 4, Exceeded: true}, {Source: "process", Name: "rss_bytes", Before: 1, After: 2, Bound: -1}},
+		Leaked:  true,
+	}}
+	var b bytes.Buffer
+	if err := WriteHTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`<tr class="fail"><td>target process fds</td><td class="n">10</td><td class="n">30</td><td>grew past the allowed growth of 4</td></tr>`,
+		`reported, not judged`,
+		`not available: no target.pprof given`,
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report.html lacks %s", want)
+		}
+	}
+}

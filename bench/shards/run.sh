@@ -22,7 +22,7 @@ for _ in $(seq 100); do grep -q 'listening on' "$out/serve.txt" && break; sleep 
 addr=$(grep -o '127\.0\.0\.1:[0-9]*' "$out/serve.txt")
 
 echo "== one process, $scale x fanout.yaml against serve at $addr"
-/usr/bin/time -v "$sb" run --no-progress --target "$addr" --client-scale "$scale" --out "$out/one" scenarios/fanout.yaml \
+/usr/bin/time -v "$sb" run --no-progress --target "$addr" --insecure --client-scale "$scale" --out "$out/one" scenarios/fanout.yaml \
   >"$out/one.txt" 2>"$out/one.time" || true
 sleep 5
 
@@ -30,7 +30,7 @@ echo "== four shards"
 at=$(date -u -d '+10 sec' +%Y-%m-%dT%H:%M:%SZ)
 pids=()
 for i in 0 1 2 3; do
-  /usr/bin/time -v "$sb" run --no-progress --target "$addr" --client-scale "$scale" --shard "$i/4" --start-at "$at" \
+  /usr/bin/time -v "$sb" run --no-progress --target "$addr" --insecure --client-scale "$scale" --shard "$i/4" --start-at "$at" \
     --out "$out/shard$i" scenarios/fanout.yaml >"$out/shard$i.txt" 2>"$out/shard$i.time" &
   pids+=($!)
 done

@@ -187,7 +187,7 @@ func TestAddressTargetThatDiesIsSaid(t *testing.T) {
 	kill := time.AfterFunc(1500*time.Millisecond, func() { _ = srv.Process.Kill() })
 	defer kill.Stop()
 	out := t.TempDir()
-	code, so, se := cli(t, "run", "--no-progress", "--duration", "5s", "--out", out, "--target", addr, mini)
+	code, so, se := cli(t, "run", "--no-progress", "--duration", "5s", "--out", out, "--target", addr, "--insecure", mini)
 	if code != ExitHarness {
 		t.Fatalf("exit %d, want %d\n%s\n%s", code, ExitHarness, so, se)
 	}
@@ -226,7 +226,7 @@ func TestAdhocCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := []string{"run", "--no-progress", "--target", addr, "--call", "streambench.v1.Math/Pow",
+	base := []string{"run", "--no-progress", "--target", addr, "--insecure", "--call", "streambench.v1.Math/Pow",
 		"--data", `{"base": 3, "count": 5}`, "--call-duration", "1s", "--clients", "4"}
 	for _, tc := range []struct {
 		name string

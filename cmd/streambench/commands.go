@@ -2,10 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"io"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -65,6 +71,10 @@ type serveFlags struct {
 	kaMinTime, shutGrace time.Duration
 	faulty               string
 	remoteClients        bool
+	// tlsCert, tlsKey and tlsClientCA serve TLS (mutual with a client CA).
+	tlsCert, tlsKey, tlsClientCA string
+	// pprof serves net/http/pprof on this loopback address.
+	pprof string
 }
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -73,7 +83,9 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "serve",
 		Short: "Serve the reference servers over TCP (with reflection, health and channelz) until SIGINT/SIGTERM",
 		Example: `  streambench serve --addr 127.0.0.1:7070
-  streambench serve --addr 127.0.0.1:0 --rate 1000/s --payload 1KiB`,
+  streambench serve --addr 127.0.0.1:0 --rate 1000/s --payload 1KiB
+  streambench serve --addr 127.0.0.1:7443 --tls-cert server.pem --tls-key server-key.pem --tls-client-ca ca.pem
+  streambench serve --addr 127.0.0.1:7070 --pprof 127.0.0.1:6060`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return serve(cmd.Context(), f, stdout, stderr)
@@ -92,6 +104,10 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl.DurationVar(&f.shutGrace, "graceful-stop", scenario.DefaultGracefulStop.D(), "on SIGINT/SIGTERM, how long streams may drain before a hard stop")
 	fl.BoolVar(&f.remoteClients, "allow-remote-clients", false, "let --addr be a non-loopback address (0.0.0.0:7070), to serve clients in other pods of your cluster")
 	fl.StringVar(&f.faulty, "faulty", "", "self-check: serve a planted bug by name (streambench list names them)")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve TLS with this PEM certificate (with --tls-key)")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
+	fl.StringVar(&f.tlsClientCA, "tls-client-ca", "", "mutual TLS: require client certificates signed by this PEM CA (with --tls-cert)")
+	fl.StringVar(&f.pprof, "pprof", "", "also serve net/http/pprof (/debug/pprof/) on this loopback host:port, for a leak check's target.pprof")
 	return cmd
 }
 
@@ -125,9 +141,24 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 		}
 		selfcheck.Plant(bug, &cfg)
 	}
+	creds, err := serveTLS(f)
+	if err != nil {
+		return err
+	}
+	if creds != nil {
+		cfg.ServerOptions = append(cfg.ServerOptions, grpc.Creds(creds))
+	}
 	lis, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return exitf(ExitHarness, "listen: %v", err)
+	}
+	if f.pprof != "" {
+		stopPprof, err := servePprof(f.pprof)
+		if err != nil {
+			lis.Close()
+			return err
+		}
+		defer stopPprof()
 	}
 	t := builtin.New(cfg)
 	if err := t.Serve(lis); err != nil {
@@ -141,6 +172,64 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "streambench serve: stopping (graceful stop up to %v)\n", f.shutGrace)
 	t.Close(f.shutGrace)
 	return nil
+}
+
+// serveTLS builds serve's TLS credentials from its flags (nil: plaintext).
+func serveTLS(f serveFlags) (credentials.TransportCredentials, error) {
+	if f.tlsCert == "" && f.tlsKey == "" {
+		if f.tlsClientCA != "" {
+			return nil, exitf(ExitBadInput, "--tls-client-ca needs --tls-cert and --tls-key")
+		}
+		return nil, nil
+	}
+	if f.tlsCert == "" || f.tlsKey == "" {
+		return nil, exitf(ExitBadInput, "--tls-cert and --tls-key go together")
+	}
+	pair, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+	if err != nil {
+		return nil, exitf(ExitBadInput, "--tls-cert/--tls-key: %v", err)
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
+	if f.tlsClientCA != "" {
+		pem, err := os.ReadFile(f.tlsClientCA)
+		if err != nil {
+			return nil, exitf(ExitBadInput, "--tls-client-ca: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, exitf(ExitBadInput, "--tls-client-ca: %s holds no PEM certificate", f.tlsClientCA)
+		}
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return credentials.NewTLS(cfg), nil
+}
+
+// servePprof serves net/http/pprof's handlers at addr (loopback) on a mux
+// of its own, until the returned stop is called.
+func servePprof(addr string) (stop func(), err error) {
+	if err := scenario.CheckAddress(addr, false); err != nil {
+		return nil, exitf(ExitBadInput, "--pprof: %v", err)
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, exitf(ExitHarness, "--pprof: listen: %v", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(lis)
+	}()
+	return func() {
+		_ = srv.Close()
+		<-done
+	}, nil
 }
 
 func newListCmd(stdout io.Writer) *cobra.Command {

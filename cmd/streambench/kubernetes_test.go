@@ -151,6 +151,7 @@ func TestKubernetesJobMatchesShardFlags(t *testing.T) {
 		f.target, _ = cmd.Flags().GetString("target")
 		f.shard, _ = cmd.Flags().GetString("shard")
 		f.allowRemote, _ = cmd.Flags().GetBool("allow-remote-target")
+		f.insecure, _ = cmd.Flags().GetBool("insecure")
 		plan, err := planOf(cmd, cmd.Flags().Arg(0), f)
 		if err != nil {
 			t.Fatalf("pod %d: the scenario does not plan: %v", i, err)

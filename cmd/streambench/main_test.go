@@ -125,9 +125,9 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"unknown flag", func(t *testing.T) []string { return []string{"run", "--bogus", mini} }, []string{"bogus"}},
 		{"unknown command", func(t *testing.T) []string { return []string{"rnu"} }, []string{"rnu"}},
 		{"unknown bug", func(t *testing.T) []string { return []string{"run", "--faulty", "nope", mini} }, []string{"pow_early_eof"}},
-		{"remote target", func(t *testing.T) []string { return []string{"run", "--target", "10.0.0.1:80", mini} }, []string{"loopback"}},
+		{"remote target", func(t *testing.T) []string { return []string{"run", "--target", "10.0.0.1:80", "--insecure", mini} }, []string{"loopback"}},
 		{"faults against --target", func(t *testing.T) []string {
-			return []string{"run", "--target", "127.0.0.1:1", "../../scenarios/reconnect.yaml"}
+			return []string{"run", "--target", "127.0.0.1:1", "--insecure", "../../scenarios/reconnect.yaml"}
 		}, []string{"reconnect.yaml:35:30: faults[1].kind: server_restart", "the address target (127.0.0.1:1, set by --target) takes no server faults"}},
 		{"duration override drops faults", func(t *testing.T) []string {
 			return []string{"run", "--duration", "3s", "../../scenarios/reconnect.yaml"}
@@ -239,7 +239,7 @@ func TestServeAndRunAgainstIt(t *testing.T) {
 		t.Fatal("serve printed no address")
 	}
 
-	code, out, errs := cli(t, "run", "--no-progress", "--duration", "1s", "--out", t.TempDir(), "--target", addr, mini)
+	code, out, errs := cli(t, "run", "--no-progress", "--duration", "1s", "--out", t.TempDir(), "--target", addr, "--insecure", mini)
 	if code != ExitPass {
 		t.Fatalf("run against serve: exit %d\n%s\n%s", code, out, errs)
 	}
@@ -315,7 +315,7 @@ func TestDeadTargetExitsThreeAtOnce(t *testing.T) {
 	addr := lis.Addr().String()
 	lis.Close() // nothing listens there now
 	start := time.Now()
-	code, _, errs := cli(t, "run", "--no-progress", "--duration", "30s", "--out", t.TempDir(), "--target", addr, mini)
+	code, _, errs := cli(t, "run", "--no-progress", "--duration", "30s", "--out", t.TempDir(), "--target", addr, "--insecure", mini)
 	if code != ExitHarness {
 		t.Fatalf("exit %d, want %d\n%s", code, ExitHarness, errs)
 	}

@@ -44,6 +44,10 @@ type runFlags struct {
 	count int
 	// adhoc is a one-line run of a call, without a scenario file.
 	adhoc adhocFlags
+	// insecure, or cacert, cert, key and cname: how --target is dialled
+	// (named as in ghz).
+	insecure                 bool
+	cacert, cert, key, cname string
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -52,7 +56,8 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "run SCENARIO.yaml | run --target ADDR --insecure --call pkg.Svc/Method [--data JSON]",
 		Short: "Run a scenario, write its report and exit 0 (pass) or 1 (an assertion failed)",
 		Example: `  streambench run scenarios/smoke.yaml
-  streambench run --target 127.0.0.1:7070 scenarios/smoke.yaml
+  streambench run --target 127.0.0.1:7070 --insecure scenarios/smoke.yaml
+  streambench run --target localhost:7443 --cacert ca.pem --cert client.pem --key client-key.pem scenarios/smoke.yaml
   streambench run --duration 3s --out /tmp/smoke scenarios/smoke.yaml
   streambench run --count 5 scenarios/smoke.yaml   # out/smoke/run-1..5/ and out/smoke/set.json, for compare
   streambench run --target 127.0.0.1:7070 --insecure --call streambench.v1.Math/Pow --data '{"base": 2, "count": 10}' --expect-count 10`,
@@ -85,6 +90,11 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&f.out, "out", "", "folder for report.json, report.html and junit.xml (default out/<scenario name>)")
 	fl.StringVar(&f.target, "target", "", "run against this server (host:port on loopback) instead of the scenario's target")
+	fl.BoolVar(&f.insecure, "insecure", false, "dial --target in plaintext (--target needs this or --cacert)")
+	fl.StringVar(&f.cacert, "cacert", "", "dial --target over TLS, checking its certificate against this PEM CA file")
+	fl.StringVar(&f.cert, "cert", "", "client certificate PEM file for mutual TLS with --target (with --key)")
+	fl.StringVar(&f.key, "key", "", "client private key PEM file for mutual TLS with --target (with --cert)")
+	fl.StringVar(&f.cname, "cname", "", "the name --target's certificate must hold (default: --target's host)")
 	fl.DurationVar(&f.duration, "duration", 0, "override the scenario's duration")
 	fl.Int64Var(&f.seed, "seed", 0, "override the scenario's seed (replay a run)")
 	fl.StringVar(&f.faulty, "faulty", "", "self-check: run the builtin target with a planted bug by name (streambench list names them)")
@@ -239,6 +249,12 @@ func planOf(cmd *cobra.Command, path string, f runFlags) (*harness.Plan, error) 
 	if fl.Changed("target") {
 		ov = append(ov, harness.WithTarget(f.target))
 	}
+	if f.insecure {
+		ov = append(ov, harness.WithInsecure())
+	}
+	if f.cacert != "" || f.cert != "" || f.key != "" || f.cname != "" {
+		ov = append(ov, harness.WithTLS(scenario.TLS{CA: f.cacert, Cert: f.cert, Key: f.key, ServerName: f.cname}))
+	}
 	if f.allowRemote {
 		ov = append(ov, harness.WithRemoteTarget())
 	}
@@ -284,6 +300,7 @@ func scenarioAt(path string) (*scenario.Scenario, error) {
 var overrideFlags = [][2]string{
 	{"duration", "--duration"},
 	{"target", "--target"},
+	{"TLS", "--cacert/--cert/--key"},
 	{"client scale", "--client-scale"},
 	{"seed", "--seed"},
 }

@@ -20,9 +20,9 @@ import (
 
 // startServe starts `streambench serve` on a free loopback port and
 // returns its address; the process is stopped (by its pid) at cleanup.
-func startServe(t *testing.T, bin string) string {
+func startServe(t *testing.T, bin string, extra ...string) string {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0")
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, extra...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +86,7 @@ func TestShardedRunMergesExactly(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := exec.CommandContext(ctx, bin, "run", "--no-progress", "--target", addr, "--shard", fmt.Sprintf("%d/%d", i, n),
+			cmd := exec.CommandContext(ctx, bin, "run", "--no-progress", "--target", addr, "--insecure", "--shard", fmt.Sprintf("%d/%d", i, n),
 				"--start-at", at, "--out", filepath.Join(dir, fmt.Sprintf("shard%d", i)), scen)
 			out, _ := cmd.CombinedOutput()
 			outs[i], codes[i] = string(out), cmd.ProcessState.ExitCode()
@@ -107,7 +107,7 @@ func TestShardedRunMergesExactly(t *testing.T) {
 	if code != ExitFail { // the scenario's last assertion fails on every run
 		t.Fatalf("merge exited %d, want %d\n%s\n%s", code, ExitFail, out, errs)
 	}
-	code, out, errs = cli(t, "run", "--no-progress", "--target", addr, "--out", filepath.Join(dir, "whole"), scen)
+	code, out, errs = cli(t, "run", "--no-progress", "--target", addr, "--insecure", "--out", filepath.Join(dir, "whole"), scen)
 	if code != ExitFail {
 		t.Fatalf("unsharded run exited %d, want %d\n%s\n%s", code, ExitFail, out, errs)
 	}

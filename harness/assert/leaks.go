@@ -1,6 +1,7 @@
 package assert
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -44,19 +45,24 @@ func compileLeaks(in input) (Assertion, error) {
 		}
 		return c, nil
 	}
+	// Both settings are read, so both problems are said at once.
+	var bad []string
 	if v, ok := in.args["settle"]; ok {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("settle %q is not a positive duration (write it like 5s or 500ms)", v)
+			bad = append(bad, fmt.Sprintf("settle %q is not a positive duration (write it like 5s or 500ms)", v))
 		}
 		c.opts.Settle = d
 	}
 	if v, ok := in.args["heap"]; ok {
 		sz, err := scenario.ParseSize(v)
 		if err != nil || sz <= 0 {
-			return nil, fmt.Errorf("heap %q is not a size > 0 such as 64MiB", v)
+			bad = append(bad, fmt.Sprintf("heap %q is not a size > 0 such as 64MiB", v))
 		}
 		c.opts.HeapBound = uint64(sz)
+	}
+	if len(bad) > 0 {
+		return nil, errors.New(strings.Join(bad, "; "))
 	}
 	return c, nil
 }
@@ -111,6 +117,9 @@ func DescribeLeaks(l *reports.Leaks) (actual, detail string) {
 	if len(l.Unchecked) > 0 {
 		parts = append(parts, "server view not checked")
 		more = append(more, "server view: "+strings.Join(l.Unchecked, "; "))
+	}
+	if grown := l.Target.Grown(); len(grown) > 0 {
+		parts = append(parts, "target: "+strings.Join(grown, "; "))
 	}
 	if len(parts) == 0 {
 		return fmt.Sprintf("none (goroutines %d→%d, heap %s→%s)", l.Goroutines.Baseline, l.Goroutines.After, mb(l.Heap.BaselineBytes), mb(l.Heap.AfterBytes)), ""

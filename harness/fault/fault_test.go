@@ -61,7 +61,7 @@ func TestCompileErrors(t *testing.T) {
 }
 
 func TestCompileAddressTarget(t *testing.T) {
-	src := "name: f\nduration: 60s\ntarget: {address: 127.0.0.1:7070}\ngroups:\n  - {rpc: Math/Pow, clients: 1}\nfaults:\n  - {at: 1s, kind: server_restart}\n"
+	src := "name: f\nduration: 60s\ntarget: {address: 127.0.0.1:7070, insecure: true}\ngroups:\n  - {rpc: Math/Pow, clients: 1}\nfaults:\n  - {at: 1s, kind: server_restart}\n"
 	sc, err := scenario.Parse("f.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)

@@ -69,6 +69,15 @@ type Options struct {
 	// after teardown (closed in-memory connections' buffers, which
 	// grpc-go keeps reachable for a while); the default bound grows by it.
 	LateBytes uint64
+	// Target, when set, is an external target's figures before load:
+	// Inspect samples them again after the probes and judges their growth
+	// (see Bound).
+	Target *TargetBaseline
+	// AfterTarget, when set, is called once the target's view (probes and
+	// Target) is taken and before this process's goroutines and fds are
+	// compared: the harness stops a command target's process there, whose
+	// watchers and output pipes are its own.
+	AfterTarget func()
 	// Ignore are function-name prefixes: a goroutine with any frame (or
 	// its creator) starting with one of them is not a leak, e.g. the
 	// harness's own long-lived goroutines.
@@ -169,6 +178,10 @@ func Inspect(ctx context.Context, base Baseline, opts Options, probes ...Probe) 
 	// their own, so they are polled before the goroutines and fds are.
 	server, probeErrs, unchecked := pollProbes(ctx, deadline, probes)
 	errs = append(errs, probeErrs...)
+	target := pollTarget(ctx, deadline, opts.Target)
+	if opts.AfterTarget != nil {
+		opts.AfterTarget()
+	}
 
 	// Phase 2: goroutines and fds, with at least probeGrace to let the
 	// probes' connections end.
@@ -194,7 +207,7 @@ func Inspect(ctx context.Context, base Baseline, opts Options, probes ...Probe) 
 	}
 	settled := time.Since(start)
 
-	l := &reports.Leaks{SettleSeconds: settled.Seconds(), Server: server, Unchecked: unchecked}
+	l := &reports.Leaks{SettleSeconds: settled.Seconds(), Server: server, Unchecked: unchecked, Target: target}
 	l.Goroutines = reports.GoroutineLeaks{Baseline: base.count, After: after, Leaked: group(leaked)}
 	l.FDs = reports.FDLeaks{Baseline: -1, After: -1}
 	if base.fds != nil && fdErr == nil {
@@ -212,7 +225,8 @@ func Inspect(ctx context.Context, base Baseline, opts Options, probes ...Probe) 
 		Exceeded: heap > base.heap && heap-base.heap > bound,
 	}
 	l.Clean = len(l.Goroutines.Leaked) == 0 && len(l.FDs.Leaked) == 0 && !l.Heap.Exceeded && len(unchecked) == 0 &&
-		(server == nil || (server.Subscribers == 0 && server.InFlightCalls == 0 && server.Sockets == 0))
+		(server == nil || (server.Subscribers == 0 && server.InFlightCalls == 0 && server.Sockets == 0)) &&
+		(target == nil || !target.Leaked)
 	if err := ctx.Err(); err != nil {
 		errs = append(errs, fmt.Errorf("leak check: %w", err))
 	}
@@ -450,6 +464,9 @@ func Describe(l *reports.Leaks) string {
 	}
 	if s := l.Server; s != nil {
 		fmt.Fprintf(&b, "\n  server (%s): %d subscribers, %d calls in flight, %d sockets", s.Source, s.Subscribers, s.InFlightCalls, s.Sockets)
+	}
+	for _, line := range l.Target.Grown() {
+		fmt.Fprintf(&b, "\n  target %s", line)
 	}
 	for _, f := range l.Goroutines.Leaked {
 		fmt.Fprintf(&b, "\n\n%d x %s, e.g.:\n%s", f.Count, f.Function, f.Stack)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"google.golang.org/grpc"
 	channelzpb "google.golang.org/grpc/channelz/grpc_channelz_v1"
@@ -165,26 +164,4 @@ func matchListen(servers []*channelzpb.Server, addr string) []*channelzpb.Server
 		return match
 	}
 	return servers
-}
-
-// Settled polls p, as Inspect polls its probes, until its view is clean or
-// settle has passed, and returns a probe that reports that last view. The
-// engine uses it for a target it must stop before the rest of the leak
-// check (a command target's process is stopped before the link it sits
-// behind is closed).
-func Settled(ctx context.Context, p Probe, settle time.Duration) Probe {
-	view, errs, _ := pollProbes(ctx, time.Now().Add(settle), []Probe{p})
-	return settled{view: view, err: errors.Join(errs...)}
-}
-
-type settled struct {
-	view *reports.ServerLeaks
-	err  error
-}
-
-func (s settled) Probe(context.Context) (reports.ServerLeaks, error) {
-	if s.view == nil {
-		return reports.ServerLeaks{}, s.err
-	}
-	return *s.view, s.err
 }

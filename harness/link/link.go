@@ -34,7 +34,6 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/streambench/streambench/harness/scenario"
@@ -74,13 +73,11 @@ type Link interface {
 	// every label: the label's dialer (DialOptionsFor) picks the route.
 	Target() string
 	// DialOptionsFor are the options a ClientConn labelled l needs to reach
-	// the listener through the link.
+	// the listener through the link: its route (a context dialer). A link
+	// carries bytes only; the caller adds the transport credentials
+	// (grpc.WithTransportCredentials: plaintext, or TLS to a target that
+	// speaks it), which the link never decides.
 	DialOptionsFor(l Label) []grpc.DialOption
-	// DialOptions is DialOptionsFor(Label{}).
-	//
-	// Deprecated: use DialOptionsFor so faults can be scoped; kept until the
-	// engine dials with labels.
-	DialOptions() []grpc.DialOption
 
 	// Kinds lists the fault kinds this link can inject, sorted.
 	Kinds() []string
@@ -178,15 +175,11 @@ func (b *Bufconn) Target() string { return "passthrough:///bufnet" }
 // DialOptionsFor implements Link.
 func (b *Bufconn) DialOptionsFor(l Label) []grpc.DialOption {
 	return []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
 			return b.dial(ctx, l)
 		}),
 	}
 }
-
-// DialOptions implements Link.
-func (b *Bufconn) DialOptions() []grpc.DialOption { return b.DialOptionsFor(Label{}) }
 
 func (b *Bufconn) dial(ctx context.Context, l Label) (net.Conn, error) {
 	b.mu.Lock()
@@ -275,15 +268,11 @@ func (t *TCP) Target() string { return "passthrough:///" + t.Addr() }
 // DialOptionsFor implements Link.
 func (t *TCP) DialOptionsFor(l Label) []grpc.DialOption {
 	return []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
 			return t.dial(ctx, l)
 		}),
 	}
 }
-
-// DialOptions implements Link.
-func (t *TCP) DialOptions() []grpc.DialOption { return t.DialOptionsFor(Label{}) }
 
 func (t *TCP) dial(ctx context.Context, l Label) (net.Conn, error) {
 	addr := t.Addr()

@@ -3,6 +3,7 @@ package link
 import (
 	"context"
 	"fmt"
+	"google.golang.org/grpc/credentials/insecure"
 	"net"
 	"os"
 	"os/exec"
@@ -95,7 +96,7 @@ func within(t *testing.T, d time.Duration, what string, f func()) {
 // dial opens a ClientConn labelled l with fast reconnects.
 func (e *env) dial(l Label) pb.MathClient {
 	e.t.Helper()
-	opts := append(e.link.DialOptionsFor(l), grpc.WithConnectParams(grpc.ConnectParams{
+	opts := append(e.link.DialOptionsFor(l), grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithConnectParams(grpc.ConnectParams{
 		Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.5, Jitter: 0.2, MaxDelay: 250 * time.Millisecond},
 		MinConnectTimeout: time.Second,
 	}))
@@ -639,4 +640,34 @@ func freePort(t *testing.T) int {
 	}
 	defer lis.Close()
 	return lis.Addr().(*net.TCPAddr).Port
+}
+
+// TestLinksLeaveCredentialsToTheCaller: no link decides the transport
+// security (the plan does: plaintext or TLS), so its dial options alone
+// are refused by grpc-go for want of credentials.
+func TestLinksLeaveCredentialsToTheCaller(t *testing.T) {
+	for _, kind := range []string{KindBufconn, KindTCP, KindToxiproxy} {
+		t.Run(kind, func(t *testing.T) {
+			l, err := New(kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			if kind == KindTCP {
+				lis, err := l.Listen()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer lis.Close()
+			}
+			cc, err := grpc.NewClient(l.Target(), l.DialOptionsFor(Label{Group: "g"})...)
+			if err == nil {
+				cc.Close()
+				t.Fatal("a ClientConn with the link's options only was accepted: the link set transport credentials")
+			}
+			if !strings.Contains(err.Error(), "credentials") {
+				t.Fatalf("unexpected error: %v", err)
+			}
+		})
+	}
 }

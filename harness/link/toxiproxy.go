@@ -22,7 +22,6 @@ import (
 	"github.com/rs/zerolog"
 	zlog "github.com/rs/zerolog/log"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // Toxiproxy is a loopback TCP link through toxiproxy
@@ -117,15 +116,11 @@ func (t *Toxiproxy) Target() string { return "passthrough:///toxiproxy" }
 // creating it on first use.
 func (t *Toxiproxy) DialOptionsFor(l Label) []grpc.DialOption {
 	return []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
 			return t.dial(ctx, l)
 		}),
 	}
 }
-
-// DialOptions implements Link.
-func (t *Toxiproxy) DialOptions() []grpc.DialOption { return t.DialOptionsFor(Label{}) }
 
 // ProxyAddr returns the listen address of label l's proxy, creating it.
 func (t *Toxiproxy) ProxyAddr(l Label) (string, error) {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
@@ -178,6 +179,9 @@ type Ready struct {
 	TCP bool
 	// Log: ready when an output line matches it.
 	Log *regexp.Regexp
+	// Creds are the transport credentials of the health check (nil:
+	// plaintext).
+	Creds credentials.TransportCredentials
 	// Otherwise ready when grpc.health.v1 at Addr answers SERVING.
 }
 
@@ -198,7 +202,7 @@ func (p *Process) WaitReady(ctx context.Context, r Ready) error {
 				return nil
 			}
 		default:
-			if serving(ctx, r.Addr) {
+			if serving(ctx, r.Addr, r.Creds) {
 				return nil
 			}
 		}
@@ -243,11 +247,14 @@ func (r Ready) what() string {
 }
 
 // serving reports whether the health service at addr answers SERVING
-// (one bounded attempt).
-func serving(ctx context.Context, addr string) bool {
+// (one bounded attempt), with creds (nil: plaintext).
+func serving(ctx context.Context, addr string, creds credentials.TransportCredentials) bool {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	cc, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if creds == nil {
+		creds = insecure.NewCredentials()
+	}
+	cc, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return false
 	}

@@ -66,10 +66,9 @@ type FieldCheck struct {
 }
 
 // Data is a value written in YAML — a mapping, a list or a scalar — kept
-// as JSON text, with where it stands in the file.
+// as JSON text (where it stands is the scenario's PosOf its path).
 type Data struct {
 	JSON string
-	Pos  Pos
 }
 
 // decodeNode converts n (refusing anchors, aliases and tags) to JSON.
@@ -82,7 +81,7 @@ func (x *Data) decodeNode(d *decoder, n *yaml.Node, path string) error {
 	if err != nil {
 		return d.errorf(n, path, "cannot be written as JSON: %v", err)
 	}
-	x.JSON, x.Pos = string(b), posOf(n)
+	x.JSON = string(b)
 	return nil
 }
 

@@ -15,6 +15,17 @@ func (s *Scenario) Clone() *Scenario {
 		b := *s.Target.Builtin
 		out.Target.Builtin = &b
 	}
+	if s.Target.TLS != nil {
+		t := *s.Target.TLS
+		out.Target.TLS = &t
+	}
+	out.Target.Metadata = maps.Clone(s.Target.Metadata)
+	out.Target.Command = slices.Clone(s.Target.Command)
+	out.Target.Env = slices.Clone(s.Target.Env)
+	if s.Target.Ready != nil {
+		r := *s.Target.Ready
+		out.Target.Ready = &r
+	}
 	if s.Link.Toxiproxy != nil {
 		t := *s.Link.Toxiproxy
 		out.Link.Toxiproxy = &t

@@ -380,6 +380,8 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) error {
 		return d.mapping(n, path, v)
 	case reflect.Slice:
 		return d.sequence(n, path, v)
+	case reflect.Map:
+		return d.stringMap(n, path, v)
 	case reflect.String:
 		s, _, err := d.scalar(n, path, "a string")
 		if err != nil {
@@ -589,6 +591,40 @@ func (d *decoder) entries(n *yaml.Node, path string, each func(k, val *yaml.Node
 			return err
 		}
 	}
+	return nil
+}
+
+// stringMap decodes a mapping of strings (target.metadata) into the
+// map[string]string v: every key once, every value a string scalar (a
+// number or boolean is taken as its text, as YAML wrote it). The position
+// of each entry is recorded at path.KEY.
+func (d *decoder) stringMap(n *yaml.Node, path string, v reflect.Value) error {
+	if v.Type().Key().Kind() != reflect.String || v.Type().Elem().Kind() != reflect.String {
+		return d.errorf(n, path, "internal error: cannot decode into %s", v.Type())
+	}
+	if n.Kind != yaml.MappingNode {
+		return d.errorf(n, path, "expected a mapping of key: value, got %s", describe(n))
+	}
+	out := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	err := d.entries(n, path, func(k, val *yaml.Node, key, fpath string) error {
+		if err := d.plain(val, fpath); err != nil {
+			return err
+		}
+		text, null, err := d.scalar(val, fpath, "a string")
+		if err != nil {
+			return err
+		}
+		if null {
+			return d.errorf(k, fpath, "expected a string, got null; write \"\" for an empty value")
+		}
+		d.pos[fpath] = posOf(k)
+		out.SetMapIndex(reflect.ValueOf(key).Convert(v.Type().Key()), reflect.ValueOf(text).Convert(v.Type().Elem()))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	v.Set(out)
 	return nil
 }
 

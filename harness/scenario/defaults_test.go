@@ -35,7 +35,7 @@ groups:
 }
 
 func TestDefaultsAddressTarget(t *testing.T) {
-	s, err := Parse("f.yaml", []byte(minimal+"target: {address: \"127.0.0.1:9\"}\n"))
+	s, err := Parse("f.yaml", []byte(minimal+"target: {address: \"127.0.0.1:9\", insecure: true}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,6 +121,20 @@ func (e encoder) value(v reflect.Value, path string) (*yaml.Node, error) {
 			seq.Content = append(seq.Content, n)
 		}
 		return seq, nil
+	case reflect.Map:
+		if v.Type().Key().Kind() != reflect.String || v.Type().Elem().Kind() != reflect.String {
+			break
+		}
+		m := &yaml.Node{Kind: yaml.MappingNode, Tag: mapTag}
+		keys := make([]string, 0, v.Len())
+		for _, k := range v.MapKeys() {
+			keys = append(keys, k.String())
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			m.Content = append(m.Content, scalarNode(strTag, k), scalarNode(strTag, v.MapIndex(reflect.ValueOf(k).Convert(v.Type().Key())).String()))
+		}
+		return m, nil
 	case reflect.String:
 		return scalarNode(strTag, v.String()), nil
 	case reflect.Bool:

@@ -142,7 +142,7 @@ func TestMarshalKeepsExplicitZeros(t *testing.T) {
 }
 
 func TestMarshalInCode(t *testing.T) {
-	s := &Scenario{Name: "code", Duration: Duration(time.Second), Target: Target{Address: "127.0.0.1:50051"},
+	s := &Scenario{Name: "code", Duration: Duration(time.Second), Target: Target{Address: "127.0.0.1:50051", Insecure: true, Metadata: map[string]string{"x-tenant": "a b"}},
 		Groups: []Group{{RPC: "Math/Sum", Clients: 2}}, Assert: []Assertion{{Expr: "errors == 0"}}}
 	s.Defaults()
 	out, err := Marshal(s)

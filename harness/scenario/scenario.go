@@ -90,6 +90,37 @@ type Target struct {
 	// StopTimeout is how long the command gets after SIGTERM before
 	// SIGKILL, at the end of the run (default 5s).
 	StopTimeout Duration `yaml:"stop_timeout"`
+	// TLS dials an address or command target over TLS.
+	TLS *TLS `yaml:"tls"`
+	// Insecure dials an address target in plaintext. An address target
+	// must say tls or insecure (as ghz and grpcurl require); a command
+	// target is plaintext unless it sets tls.
+	Insecure bool `yaml:"insecure"`
+	// Metadata is static gRPC metadata sent with every call of every
+	// group: lowercase keys without the "grpc-" prefix, printable ASCII
+	// values.
+	Metadata map[string]string `yaml:"metadata"`
+	// Pprof is the base URL (http://127.0.0.1:PORT, loopback) of a Go
+	// target's net/http/pprof handlers: the leak check compares its
+	// goroutine count before load and after teardown.
+	Pprof string `yaml:"pprof"`
+}
+
+// TLS is how streambench dials a target over TLS, named as in ghz: the CA
+// that signed the server's certificate (server-auth TLS), the name to
+// verify it against, and a client certificate and key for mutual TLS.
+// Relative paths are relative to the scenario file's directory.
+type TLS struct {
+	// CA is a PEM file of the certificate(s) that signed the server's
+	// (ghz --cacert; default: the system's roots).
+	CA string `yaml:"ca"`
+	// ServerName is the name the server's certificate must hold (ghz
+	// --cname; default: the target's host).
+	ServerName string `yaml:"server_name"`
+	// Cert and Key are a PEM client certificate and its key, for mutual
+	// TLS (ghz --cert, --key): both or neither.
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
 }
 
 // Ready is how streambench knows a command target serves: grpc.health.v1

@@ -3,6 +3,7 @@ package scenario
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -101,6 +102,7 @@ func (v *validator) target() {
 		v.address(t.Address)
 	}
 	v.command(t)
+	v.transport(t)
 	if k := s.Link.Kind; k != "" && !slices.Contains(LinkKinds, k) {
 		v.add("link", "%s", UnknownChoice("link", k, LinkKinds))
 	} else if !builtin && k == LinkBufconn {
@@ -180,6 +182,102 @@ func (v *validator) command(t Target) {
 		}
 	}
 	v.nonNegative("target.stop_timeout", t.StopTimeout)
+}
+
+// transport checks how streambench dials the target: tls or insecure
+// (an address target must pick one, as ghz and grpcurl require; a command
+// target is plaintext unless it sets tls; the builtin target is
+// in-process and takes neither), the metadata sent with every call, and
+// the pprof endpoint of the leak check.
+func (v *validator) transport(t Target) {
+	external := t.Address != "" || len(t.Command) > 0
+	if !external {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"tls", t.TLS != nil}, {"insecure", t.Insecure}, {"pprof", t.Pprof != ""}} {
+			if f.set {
+				v.add("target."+f.name, "applies to an address or command target only (the builtin target is in-process)")
+			}
+		}
+	}
+	switch {
+	case t.TLS != nil && t.Insecure:
+		v.add("target.insecure", "set tls or insecure: true, not both")
+	case t.Address != "" && t.TLS == nil && !t.Insecure:
+		v.add("target.address", "say how to dial %s: target.tls: {ca: FILE} for TLS, or target.insecure: true for plaintext (as ghz and grpcurl require)", t.Address)
+	}
+	if c := t.TLS; c != nil && (c.Cert == "") != (c.Key == "") {
+		v.add("target.tls", "give both cert and key (mutual TLS) or neither")
+	}
+	if err := CheckMetadata(t.Metadata); err != nil {
+		for _, e := range err {
+			v.add("target.metadata."+e.key, "%s", e.msg)
+		}
+	}
+	if t.Pprof != "" {
+		if err := CheckPprof(t.Pprof, v.s.remote); err != nil {
+			v.add("target.pprof", "%v", err)
+		}
+	}
+}
+
+// MetadataError is one bad entry of a metadata map.
+type MetadataError struct{ key, msg string }
+
+// Error implements error.
+func (e MetadataError) Error() string { return fmt.Sprintf("metadata %s: %s", quote(e.key), e.msg) }
+
+// CheckMetadata checks static gRPC metadata: keys are what gRPC sends as
+// ASCII headers (lowercase letters, digits, '-', '_' and '.', not starting
+// with "grpc-", which gRPC reserves, and not ending in "-bin", which marks
+// binary values), values printable ASCII. It returns every bad entry, in
+// key order.
+func CheckMetadata(md map[string]string) []MetadataError {
+	keys := make([]string, 0, len(md))
+	for k := range md {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var errs []MetadataError
+	for _, k := range keys {
+		bad := func(format string, args ...any) {
+			errs = append(errs, MetadataError{key: k, msg: fmt.Sprintf(format, args...)})
+		}
+		switch {
+		case !metadataKeyRE.MatchString(k):
+			bad("%s is not a gRPC metadata key: use lowercase letters, digits, '-', '_' and '.'", quote(k))
+		case strings.HasPrefix(k, "grpc-"):
+			bad("keys starting with \"grpc-\" are reserved for gRPC itself")
+		case strings.HasSuffix(k, "-bin"):
+			bad("binary metadata (a key ending in \"-bin\") is not supported; send text values")
+		}
+		for _, r := range md[k] {
+			if r < 0x20 || r > 0x7e {
+				bad("the value must be printable ASCII; it holds %U", r)
+				break
+			}
+		}
+	}
+	return errs
+}
+
+var metadataKeyRE = regexp.MustCompile(`^[0-9a-z_.-]+$`)
+
+// CheckPprof checks a pprof base URL: http on a loopback host:port
+// (any host when remote), no query.
+func CheckPprof(raw string, remote bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" || u.Host == "" || u.RawQuery != "" || u.User != nil {
+		return fmt.Errorf("%s is not a base URL such as http://127.0.0.1:6060", quote(raw))
+	}
+	if err := CheckAddress(u.Host, remote); err != nil {
+		return err
+	}
+	if _, port, _ := net.SplitHostPort(u.Host); port == "0" {
+		return fmt.Errorf("port %s must be a number from 1 to 65535", quote(port))
+	}
+	return nil
 }
 
 // address checks that addr is host:port on a loopback host, with a port a
