@@ -645,6 +645,7 @@ func (r *run) window() {
 			Failed:   c.Failed - g.last.Failed,
 			Sent:     c.Sent - g.last.Sent,
 			Received: c.Received - g.last.Received,
+			MaxSeq:   w.MaxSeq,
 		}
 		for k, n := range w.Ends {
 			if d := n - g.lastEnds[k]; d > 0 {

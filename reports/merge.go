@@ -269,6 +269,7 @@ func mergeWindows(shards []*Report, shift func(*Report) float64, errs []error) (
 			m.Failed += w.Failed
 			m.Sent += w.Sent
 			m.Received += w.Received
+			m.MaxSeq = max(m.MaxSeq, w.MaxSeq)
 			if len(w.Ends) > 0 {
 				if m.Ends == nil {
 					m.Ends = map[string]uint64{}

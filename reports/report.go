@@ -353,6 +353,10 @@ type Window struct {
 	Ends map[string]uint64 `json:"ends,omitempty"`
 	// Latency is the latency recorded in the window.
 	Latency *Histogram `json:"latency,omitempty"`
+	// MaxSeq is the highest sequence number the group's clients had seen
+	// by the window's end (Subscribe's seq, a generic call's sequence
+	// field; 0: none): how fast a feed publishes, as its clients see it.
+	MaxSeq uint64 `json:"max_seq,omitempty"`
 }
 
 // Event is a moment on the run's timeline.

@@ -26,7 +26,24 @@ func isolationReport(t *testing.T, latencyDuring int64, perClientDuring uint64, 
 			lat, rec = latencyDuring, perClientDuring*10
 		}
 		h := hist(t, lat, lat, lat)
-		r.Windows = append(r.Windows, reports.Window{Offset: float64(s), Group: "fast", Received: rec, Latency: &h})
+		// The feed publishes 100/s: seq 100 by the first second's end.
+		r.Windows = append(r.Windows, reports.Window{Offset: float64(s), Group: "fast", Received: rec, Latency: &h, MaxSeq: uint64(100 * s)})
+	}
+	return r
+}
+
+// observedOnly is r as an address target's report: no server figures, and
+// the feed rate only in the sequence numbers the fast group saw.
+func observedOnly(r *reports.Report) *reports.Report {
+	r.Server = nil
+	return r
+}
+
+// noSeqs drops the sequence numbers too: nothing says the feed's rate.
+func noSeqs(r *reports.Report) *reports.Report {
+	r.Server = nil
+	for i := range r.Windows {
+		r.Windows[i].MaxSeq = 0
 	}
 	return r
 }
@@ -52,6 +69,11 @@ func TestIsolation(t *testing.T) {
 		{"server stalled", map[string]string{"group": "fast", "bound": "1s"}, isolationReport(t, 3000, 20, 2), false, "the server stalled"},
 		{"slow never cut off", map[string]string{"group": "fast", "bound": "1s"}, isolationReport(t, 3000, 100, 0), false, "never cut off"},
 		{"cutoff not required", map[string]string{"group": "fast", "bound": "1s", "cutoff": "false"}, isolationReport(t, 3000, 100, 0), true, ""},
+		// A target nobody here wrote: the feed rate from what the
+		// subscribers saw before slow readers joined.
+		{"observed rate, isolated", map[string]string{"group": "fast", "factor": "3"}, observedOnly(isolationReport(t, 3000, 100, 2)), true, ""},
+		{"observed rate, server stalled", map[string]string{"group": "fast", "bound": "1s"}, observedOnly(isolationReport(t, 3000, 20, 2)), false, "the server stalled"},
+		{"no rate at all", map[string]string{"group": "fast", "bound": "1s"}, noSeqs(isolationReport(t, 3000, 100, 2)), false, "no feed rate to judge delivery by"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := iso(tc.args).Check(tc.rep)

@@ -143,6 +143,9 @@ type Window struct {
 	Counters
 	Ends    map[string]uint64
 	Latency *hdrhistogram.Histogram
+	// MaxSeq is the highest sequence number any client saw so far
+	// (SeqSink; 0 when none reports them).
+	MaxSeq uint64
 }
 
 // Window returns the counters and stream ends so far, and the latency
@@ -157,6 +160,7 @@ func (r *Recorder) Window() Window {
 		s.window.Reset()
 		s.mu.Unlock()
 		s.endsInto(w.Ends)
+		w.MaxSeq = max(w.MaxSeq, uint64(s.maxSeq.Load()))
 	}
 	// Until the freshness bound is fixed, keep the best second's p99 as
 	// the group's pre-outage latency.
@@ -248,6 +252,8 @@ type Recorder struct {
 }
 
 type shard struct {
+	// maxSeq is the highest sequence number its clients saw (SeqSink).
+	maxSeq   atomic.Int64
 	mu       sync.Mutex
 	latency  *hdrhistogram.Histogram
 	duration *hdrhistogram.Histogram
@@ -570,6 +576,16 @@ type Client struct {
 	now             func() time.Time
 	n               uint64
 }
+
+// SeqSink is implemented by sinks that also keep the highest sequence
+// number their clients saw: how fast a feed publishes, as its clients see
+// it (the isolation check judges delivery against it).
+type SeqSink interface {
+	Seq(seq uint64)
+}
+
+// Seq keeps the highest sequence number seen (SeqSink).
+func (c *Client) Seq(seq uint64) { RaiseTo(&c.shard.maxSeq, int64(min(seq, 1<<63-1))) }
 
 // Messages counts the messages this client received so far (read it from
 // the goroutine that runs its streams).

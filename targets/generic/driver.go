@@ -232,6 +232,9 @@ func (d *gdriver) sequence(m protoreflect.Message) {
 		return
 	}
 	s, _ := intOf(v, fd)
+	if ss, ok := d.sink.(record.SeqSink); ok && s >= 0 {
+		ss.Seq(uint64(s))
+	}
 	switch {
 	case !d.seqSeen || s == d.seqNext:
 	case s > d.seqNext:

@@ -39,6 +39,9 @@ type subscribeDriver struct {
 	p      driver.Params
 	sink   record.Sink
 	next   uint64 // next seq needed; 0 = nothing seen (start fresh)
+	// seqs keeps the highest seq seen, when the sink does (the feed's
+	// rate as subscribers see it).
+	seqs record.SeqSink
 }
 
 // NewDriver returns the Subscribe driver of one client (a driver.Factory).
@@ -58,7 +61,9 @@ type subscribeDriver struct {
 // update arrives for p.Idle while the client is waiting in Recv (its own
 // pauses do not count), the stream is cancelled and ends as record.Idle.
 func NewDriver(cc grpc.ClientConnInterface, p driver.Params, sink record.Sink) driver.Driver {
-	return &subscribeDriver{client: pb.NewLonglivedClient(cc), p: p, sink: sink}
+	d := &subscribeDriver{client: pb.NewLonglivedClient(cc), p: p, sink: sink}
+	d.seqs, _ = sink.(record.SeqSink)
+	return d
 }
 
 var _ driver.Factory = NewDriver
@@ -134,6 +139,9 @@ func (d *subscribeDriver) Stream(ctx, stop context.Context) record.End {
 		}
 		d.sink.Received(time.Duration(now.UnixNano() - u.GetSentUnixNano()))
 		seq := u.GetSeq()
+		if d.seqs != nil {
+			d.seqs.Seq(seq)
+		}
 		switch {
 		case d.next == 0 || seq == d.next:
 		case seq > d.next:
