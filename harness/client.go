@@ -20,6 +20,9 @@ import (
 
 // client is one simulated client: a driver, its sink and its pacing.
 type client struct {
+	id      int32
+	tr      *transport // per-stream metadata
+	streams int        // opened so far
 	d       driver.Driver
 	sink    *record.Client
 	group   string
@@ -64,6 +67,8 @@ func (r *run) newClient(g *group, index int, id int32) *client {
 	}
 	cc := g.conns[conn]
 	return &client{
+		id:      id,
+		tr:      &r.p.tr,
 		d:       entry.Factory(cc, p, sink),
 		sink:    sink,
 		group:   spec.Name,
@@ -123,6 +128,17 @@ func (c *client) withMetadata(ctx context.Context) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, fault.MDGroup, c.group, fault.MDClient, strconv.Itoa(c.index))
 }
 
+// streamContext is ctx for the client's next stream: with the target's
+// per-stream metadata rendered for it, when there is any.
+func (c *client) streamContext(ctx context.Context) context.Context {
+	kv := c.tr.streamMetadata(c.id, c.group, c.streams)
+	c.streams++
+	if kv == nil {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, kv...)
+}
+
 // runIntervals is a closed-loop client's life under the group's stages:
 // active in each interval (offsets from start), idle between them. An
 // interval that runs to the group's end (`whole`) ends with stop itself: a
@@ -155,7 +171,7 @@ func (c *client) loop(ctx, stop context.Context) {
 	attempt := 0
 	for stop.Err() == nil && ctx.Err() == nil {
 		before := c.sink.Messages()
-		end := c.d.Stream(ctx, stop)
+		end := c.d.Stream(c.streamContext(ctx), stop)
 		if !c.repeat {
 			return
 		}

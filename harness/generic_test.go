@@ -74,6 +74,15 @@ groups:
       expect:
         count: 3
         sequence: seq
+  - name: unsub
+    clients: 2
+    call:
+      method: streambench.v1.Longlived/Unsubscribe
+      proto: [streambench.proto]
+      data: {id: 999999}
+      expect:
+        count: 1
+        fields: [{path: found, equals: false}]
   - name: feed
     clients: 4
     call:
@@ -91,6 +100,7 @@ assert:
   - sum.streams.completed > 3
   - sqrt.streams.completed > 3
   - feed.messages.received > 100
+  - unsub.streams.completed > 10
 `
 
 func TestGenericCallsPassOnTheReferenceServers(t *testing.T) {

@@ -113,3 +113,53 @@ target:
 		})
 	}
 }
+
+// TestTemplatedMetadata: a metadata value naming {{client}}, {{group}} or
+// {{stream}} is rendered for every stream a client opens; an unknown
+// variable is refused at validation.
+func TestTemplatedMetadata(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	cfg := builtin.ConfigOf(&scenario.Builtin{Feed: scenario.Feed{Rate: 50, Payload: 64, Ring: 100, Queue: 64}})
+	cfg.ServerOptions = append(cfg.ServerOptions, grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		md, _ := metadata.FromIncomingContext(ss.Context())
+		if v := md.Get("x-caller"); len(v) == 1 {
+			mu.Lock()
+			seen[v[0]] = true
+			mu.Unlock()
+		}
+		return h(srv, ss)
+	}))
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := builtin.New(cfg)
+	if err := srv.Serve(lis); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(time.Second)
+	src := fmt.Sprintf(`name: md
+duration: 500ms
+target:
+  address: %q
+  insecure: true
+  metadata: {x-caller: "{{group}}/{{client}}/{{stream}}"}
+groups:
+  - {name: pow, rpc: Math/Pow, clients: 2, messages: 2, interval: 5ms}
+`, lis.Addr().String())
+	if _, err := harness.Run(context.Background(), decode(t, src)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, want := range []string{"pow/1/0", "pow/1/1", "pow/2/0", "pow/2/1"} {
+		if !seen[want] {
+			t.Errorf("no stream carried x-caller %s; seen %v", want, seen)
+		}
+	}
+	bad := strings.Replace(src, "{{stream}}", "{{strem}}", 1)
+	if _, err := harness.NewPlan(decode(t, bad)); err == nil || !strings.Contains(err.Error(), "{{strem}} is not a metadata variable; variables: client, group, stream") {
+		t.Errorf("unknown variable: %v", err)
+	}
+}

@@ -122,7 +122,7 @@ func (c *client) serve(ctx, stop context.Context, slots <-chan time.Time, o *ope
 				return
 			}
 			o.startedAt(time.Since(at))
-			c.d.Stream(driver.WithIntended(ctx, at), stop)
+			c.d.Stream(driver.WithIntended(c.streamContext(ctx), at), stop)
 		case <-stop.Done():
 			return
 		case <-ctx.Done():

@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -28,6 +30,9 @@ type transport struct {
 	creds credentials.TransportCredentials
 	tls   *tls.Config // nil: plaintext
 	md    metadata.MD
+	// perStream is the metadata whose values name {{client}}, {{group}}
+	// or {{stream}}: the clients render it for every stream they open.
+	perStream map[string]string
 }
 
 // transportOf builds the effective scenario's transport. Relative TLS file
@@ -37,8 +42,19 @@ type transport struct {
 // its field.
 func transportOf(sc *scenario.Scenario, host, base string) (transport, scenario.Errors) {
 	t := transport{creds: insecure.NewCredentials()}
-	if len(sc.Target.Metadata) > 0 {
-		t.md = metadata.New(sc.Target.Metadata)
+	static := map[string]string{}
+	for k, v := range sc.Target.Metadata {
+		if strings.Contains(v, "{{") {
+			if t.perStream == nil {
+				t.perStream = map[string]string{}
+			}
+			t.perStream[k] = v
+		} else {
+			static[k] = v
+		}
+	}
+	if len(static) > 0 {
+		t.md = metadata.New(static)
 	}
 	c := sc.Target.TLS
 	if c == nil {
@@ -154,4 +170,19 @@ func (t transport) why(addr string) string {
 		return "the server ended the TLS connection: " + err.Error()
 	}
 	return ""
+}
+
+// streamMetadata renders the per-stream metadata for a client's stream
+// as key, value pairs (nil when there is none).
+func (t transport) streamMetadata(client int32, group string, stream int) []string {
+	if len(t.perStream) == 0 {
+		return nil
+	}
+	r := strings.NewReplacer("{{client}}", strconv.Itoa(int(client)), "{{group}}", group, "{{stream}}", strconv.Itoa(stream),
+		"{{ client }}", strconv.Itoa(int(client)), "{{ group }}", group, "{{ stream }}", strconv.Itoa(stream))
+	kv := make([]string, 0, 2*len(t.perStream))
+	for k, v := range t.perStream {
+		kv = append(kv, k, r.Replace(v))
+	}
+	return kv
 }

@@ -258,11 +258,22 @@ func CheckMetadata(md map[string]string) []MetadataError {
 				break
 			}
 		}
+		for _, m := range metadataVarRE.FindAllStringSubmatch(md[k], -1) {
+			if !slices.Contains(MetadataVars, m[1]) {
+				bad("{{%s}} is not a metadata variable; variables: %s", m[1], strings.Join(MetadataVars, ", "))
+			}
+		}
 	}
 	return errs
 }
 
 var metadataKeyRE = regexp.MustCompile(`^[0-9a-z_.-]+$`)
+
+// MetadataVars are what a metadata value may name, as {{name}}: the
+// client's id, its group, and how many streams it opened before this one.
+var MetadataVars = []string{"client", "group", "stream"}
+
+var metadataVarRE = regexp.MustCompile(`\{\{\s*([^{}]*?)\s*\}\}`)
 
 // CheckPprof checks a pprof base URL: http on a loopback host:port
 // (any host when remote), no query.
