@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -27,11 +28,17 @@ type Call struct {
 	method protoreflect.MethodDescriptor
 	desc   grpc.StreamDesc
 	// reqs are the request templates: one per message (list form), or one
-	// for every message.
-	reqs    []*Template
-	perMsg  bool
-	expect  *expectation
-	message int // messages per client/bidi stream (list form: len(reqs))
+	// for every message; builders their prepared builders (a driver copies
+	// them, each with a message of its own).
+	reqs     []*Template
+	builders []builder
+	perMsg   bool
+	expect   *expectation
+	message  int // messages per client/bidi stream (list form: len(reqs))
+	// lockstep: a request uses the last response ({{last.F}}), so a bidi
+	// stream waits for each answer before the next request; otherwise it
+	// pipelines.
+	lockstep bool
 	// resumes: a request asks for the sequence from the last response on
 	// (a client resuming after a reconnect), so the sequence runs on across
 	// the client's streams; otherwise each stream starts its own.
@@ -48,7 +55,13 @@ type gdriver struct {
 	p    driver.Params
 	sink record.Sink
 
-	vars    Vars
+	vars     Vars
+	sendRand *rand.Rand // a pipelined sender's
+	builders []builder
+	// resp are two response messages used in turn: the one received last
+	// stays readable (vars.Last) while the next is received into the other.
+	resp    [2]*dynamicpb.Message
+	flip    int
 	last    *dynamicpb.Message // the last response received (vars.Last)
 	seqNext int64              // the next sequence value expected
 	seqSeen bool
@@ -63,8 +76,13 @@ type gdriver struct {
 // holds the group's *Call.
 func NewDriver(cc grpc.ClientConnInterface, p driver.Params, sink record.Sink) driver.Driver {
 	c := p.Setup.(*Call)
-	d := &gdriver{c: c, cc: cc, p: p, sink: sink}
+	d := &gdriver{c: c, cc: cc, p: p, sink: sink, builders: append([]builder(nil), c.builders...)}
+	for i := range d.builders {
+		d.builders[i].one = nil
+	}
+	d.resp = [2]*dynamicpb.Message{dynamicpb.NewMessage(c.method.Output()), dynamicpb.NewMessage(c.method.Output())}
 	d.vars = Vars{Client: int(p.ID), Now: time.Now, Rand: rand.New(rand.NewPCG(p.Seed, uint64(p.ID)))}
+	d.sendRand = rand.New(rand.NewPCG(p.Seed, uint64(p.ID)|1<<63))
 	return d
 }
 
@@ -116,6 +134,9 @@ func (d *gdriver) run(ctx context.Context) (record.End, string) {
 	if d.c.desc.ClientStreams {
 		n = d.c.message
 	}
+	if d.c.desc.ClientStreams && d.c.desc.ServerStreams && !d.c.lockstep {
+		return d.pipelined(ctx, st, n)
+	}
 	got := 0
 	sentAt := time.Now()
 	for i := range n {
@@ -141,7 +162,8 @@ func (d *gdriver) run(ctx context.Context) (record.End, string) {
 		}
 		d.sink.Sent()
 		if d.c.desc.ClientStreams && d.c.desc.ServerStreams {
-			// Bidi, ping-pong: each request is answered before the next.
+			// Bidi in lockstep (a request uses the last response): each
+			// request is answered before the next.
 			if err := d.recv(st, got, sentAt); err != nil {
 				return d.finish(ctx, err, got)
 			}
@@ -166,29 +188,19 @@ func (d *gdriver) run(ctx context.Context) (record.End, string) {
 	}
 }
 
-// request builds request i.
-func (d *gdriver) request(i int) (*dynamicpb.Message, error) {
-	t := d.c.reqs[0]
+// request builds request i with the driver's variables.
+func (d *gdriver) request(i int) (*dynamicpb.Message, error) { return d.requestWith(i, &d.vars) }
+
+// requestWith builds request i with vars (a pipelined sender has its own).
+func (d *gdriver) requestWith(i int, vars *Vars) (*dynamicpb.Message, error) {
+	b := &d.builders[0]
 	if d.c.perMsg {
-		t = d.c.reqs[i]
+		b = &d.builders[i]
 	}
-	d.vars.Index = i
-	m, err := d.requestFrom(t)
+	vars.Index = i
+	m, err := b.build(vars, d.unmarshal)
 	if err != nil {
 		return nil, fmt.Errorf("request %d: %w", i, err)
-	}
-	return m, nil
-}
-
-// requestFrom renders t into a request message.
-func (d *gdriver) requestFrom(t *Template) (*dynamicpb.Message, error) {
-	raw, err := t.Render(&d.vars)
-	if err != nil {
-		return nil, err
-	}
-	m := dynamicpb.NewMessage(d.c.method.Input())
-	if err := d.unmarshal.Unmarshal(raw, m); err != nil {
-		return nil, fmt.Errorf("does not fit %s: %w", d.c.method.Input().FullName(), err)
 	}
 	return m, nil
 }
@@ -196,10 +208,12 @@ func (d *gdriver) requestFrom(t *Template) (*dynamicpb.Message, error) {
 // recv receives response i (from is when the latency clock started
 // without a server timestamp) and checks it.
 func (d *gdriver) recv(st grpc.ClientStream, i int, from time.Time) error {
-	m := dynamicpb.NewMessage(d.c.method.Output())
+	m := d.resp[d.flip]
+	m.Reset()
 	if err := st.RecvMsg(m); err != nil {
 		return err
 	}
+	d.flip = 1 - d.flip
 	lat := time.Since(from)
 	if d.c.expect.ts != nil {
 		if v, fd, err := valueAt(m, d.c.expect.ts); err == nil {
@@ -283,4 +297,67 @@ func (d *gdriver) finish(ctx context.Context, err error, got int) (record.End, s
 		return record.End{Class: record.PrematureEOF}, fmt.Sprintf("clean end after %d responses, want %s", got, x.want())
 	}
 	return record.End{Class: record.Complete}, ""
+}
+
+// pipelined runs a bidi stream whose requests do not depend on its
+// responses: a sender goroutine sends the n requests (paced) while this one
+// receives, each response's latency taken from the send time of the
+// request it answers (in order: the i-th from the i-th). The sender is
+// always waited for.
+func (d *gdriver) pipelined(ctx context.Context, st grpc.ClientStream, n int) (record.End, string) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sent := make(chan time.Time, n)
+	var sendErr error
+	// The sender's own variables: the receiver sets Index too, and draws
+	// from its own random source.
+	vars := d.vars
+	vars.Rand = d.sendRand
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range n {
+			req, err := d.requestWith(i, &vars)
+			if err != nil {
+				sendErr = err
+				cancel()
+				return
+			}
+			if i > 0 && d.p.Interval > 0 {
+				t := time.NewTimer(d.p.Interval)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+					return
+				}
+			}
+			sent <- time.Now()
+			if err := st.SendMsg(req); err != nil {
+				return // RecvMsg says how the stream ended
+			}
+			d.sink.Sent()
+		}
+		_ = st.CloseSend()
+	}()
+	got := 0
+	last := time.Now()
+	var err error
+	for {
+		select {
+		case last = <-sent:
+		default: // more responses than requests: from the previous one
+		}
+		if err = d.recv(st, got, last); err != nil {
+			break
+		}
+		got++
+	}
+	cancel()
+	wg.Wait()
+	if sendErr != nil {
+		return record.End{Class: record.Violation}, sendErr.Error()
+	}
+	return d.finish(ctx, err, got)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/streambench/streambench/harness/rpc"
 	"github.com/streambench/streambench/harness/scenario"
@@ -117,17 +118,22 @@ func setup(ctx context.Context, g scenario.Group, dir string, errAt func(field, 
 	if err != nil {
 		return nil, bad("data", "%v", err)
 	}
+	builders := make([]builder, len(reqs))
 	for i, t := range reqs {
 		if err := t.CheckFields(md.Output()); err != nil {
 			return nil, bad("data", "%v", err)
 		}
+		b, err := newBuilder(t, md.Input())
+		if err != nil {
+			return nil, bad("data", "message %d: %v", i, err)
+		}
 		// A static request must fit the input type now, not mid-run.
-		if t.Static() {
-			d := &gdriver{c: &Call{method: md}}
-			if _, err := d.requestFrom(t); err != nil {
+		if t.Static() && b.base == nil {
+			if _, err := b.build(&Vars{}, protojson.UnmarshalOptions{}); err != nil {
 				return nil, bad("data", "message %d: %v", i, err)
 			}
 		}
+		builders[i] = *b
 	}
 	x, err := parseExpect(c.Expect)
 	if err != nil {
@@ -137,16 +143,20 @@ func setup(ctx context.Context, g scenario.Group, dir string, errAt func(field, 
 		return nil, bad("expect", "%v", err)
 	}
 	call := &Call{
-		name:    "/" + string(md.Parent().FullName()) + "/" + string(md.Name()),
-		method:  md,
-		desc:    grpc.StreamDesc{StreamName: string(md.Name()), ServerStreams: md.IsStreamingServer(), ClientStreams: md.IsStreamingClient()},
-		reqs:    reqs,
-		perMsg:  len(reqs) > 1 || (c.Data != nil && isList(c.Data.JSON)),
-		expect:  x,
-		message: max(g.Messages, 1),
+		name:     "/" + string(md.Parent().FullName()) + "/" + string(md.Name()),
+		method:   md,
+		desc:     grpc.StreamDesc{StreamName: string(md.Name()), ServerStreams: md.IsStreamingServer(), ClientStreams: md.IsStreamingClient()},
+		reqs:     reqs,
+		builders: builders,
+		perMsg:   len(reqs) > 1 || (c.Data != nil && isList(c.Data.JSON)),
+		expect:   x,
+		message:  max(g.Messages, 1),
 	}
 	if call.perMsg {
 		call.message = len(reqs)
+	}
+	for _, t := range reqs {
+		call.lockstep = call.lockstep || t.usesLast()
 	}
 	if x.seq != nil {
 		for _, t := range reqs {

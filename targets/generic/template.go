@@ -40,8 +40,10 @@ type expr struct {
 	name string   // index, client, stream, now, rand, last, bytes
 	path []string // last.path
 	add  int64
-	// bytes is the base64 text of {{bytes N}}, made once.
+	// bytes is the base64 text of {{bytes N}}, made once; zeros the N
+	// bytes themselves (shared, never written).
 	bytes []byte
+	zeros []byte
 }
 
 // interp is a string with variables inside it.
@@ -156,8 +158,9 @@ func parseExpr(s string) (*expr, error) {
 		if n > maxBytes {
 			return nil, fmt.Errorf("{{%s}}: at most %d bytes", s, maxBytes)
 		}
-		b, _ := json.Marshal(base64.StdEncoding.EncodeToString(make([]byte, n)))
-		return &expr{name: "bytes", bytes: b}, nil
+		zeros := make([]byte, n)
+		b, _ := json.Marshal(base64.StdEncoding.EncodeToString(zeros))
+		return &expr{name: "bytes", bytes: b, zeros: zeros}, nil
 	}
 	m := exprRE.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
@@ -214,6 +217,13 @@ func (t *Template) Uses(name string) bool {
 		}
 		used = used || n == name
 	})
+	return used
+}
+
+// usesLast reports whether the template uses a field of the last response.
+func (t *Template) usesLast() bool {
+	used := false
+	walk(t.root, func(e *expr) { used = used || e.name == "last" })
 	return used
 }
 
