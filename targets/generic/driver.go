@@ -43,6 +43,8 @@ type Call struct {
 	// (a client resuming after a reconnect), so the sequence runs on across
 	// the client's streams; otherwise each stream starts its own.
 	resumes bool
+	// codec is the call option of the call's wire codec.
+	codec grpc.CallOption
 }
 
 // Method is the call's full method name.
@@ -123,7 +125,7 @@ func (d *gdriver) Stream(ctx, stop context.Context) record.End {
 // run opens the stream, sends and receives by the method's shape.
 func (d *gdriver) run(ctx context.Context) (record.End, string) {
 	began := time.Now()
-	st, err := d.cc.NewStream(ctx, &d.c.desc, d.c.name)
+	st, err := d.cc.NewStream(ctx, &d.c.desc, d.c.name, d.c.codec)
 	if err != nil {
 		return d.finish(ctx, err, 0)
 	}

@@ -163,7 +163,32 @@ func compileProtos(ctx context.Context, src Source) (resolver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", strings.Join(src.Proto, ", "), err)
 	}
-	return files.AsResolver(), nil
+	// protocompile's descriptors answer reflection questions (a field's
+	// kind, presence) several times slower than protobuf's own, which the
+	// dynamic messages ask on every field of every message: rebuild them
+	// as protobuf's.
+	set := &descriptorpb.FileDescriptorSet{}
+	seen := map[string]bool{}
+	var add func(f protoreflect.FileDescriptor)
+	add = func(f protoreflect.FileDescriptor) {
+		if seen[f.Path()] {
+			return
+		}
+		seen[f.Path()] = true
+		imps := f.Imports()
+		for i := range imps.Len() {
+			add(imps.Get(i).FileDescriptor)
+		}
+		set.File = append(set.File, protodesc.ToFileDescriptorProto(f))
+	}
+	for _, f := range files {
+		add(f)
+	}
+	std, err := protodesc.NewFiles(set)
+	if err != nil {
+		return nil, fmt.Errorf("compile %s: %w", strings.Join(src.Proto, ", "), err)
+	}
+	return std, nil
 }
 
 // resolver finds descriptors by name.

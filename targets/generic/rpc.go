@@ -151,6 +151,7 @@ func setup(ctx context.Context, g scenario.Group, dir string, errAt func(field, 
 		perMsg:   len(reqs) > 1 || (c.Data != nil && isList(c.Data.JSON)),
 		expect:   x,
 		message:  max(g.Messages, 1),
+		codec:    codecFor(md),
 	}
 	if call.perMsg {
 		call.message = len(reqs)
