@@ -146,14 +146,8 @@ func (d *gdriver) run(ctx context.Context) (record.End, string) {
 		if err != nil {
 			return record.End{Class: record.Violation}, err.Error()
 		}
-		if i > 0 && d.p.Interval > 0 {
-			t := time.NewTimer(d.p.Interval)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return d.finish(ctx, ctx.Err(), got)
-			}
+		if i > 0 && !d.pace(ctx) {
+			return d.finish(ctx, ctx.Err(), got)
 		}
 		sentAt = time.Now()
 		if err := st.SendMsg(req); err != nil {
@@ -187,6 +181,21 @@ func (d *gdriver) run(ctx context.Context) (record.End, string) {
 		if !d.c.desc.ServerStreams && got > 1 {
 			return record.End{Class: record.Violation}, "more than one response to a non-streaming response"
 		}
+	}
+}
+
+// pace waits the interval between two requests; false if ctx ended first.
+func (d *gdriver) pace(ctx context.Context) bool {
+	if d.p.Interval <= 0 {
+		return true
+	}
+	t := time.NewTimer(d.p.Interval)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
@@ -326,14 +335,8 @@ func (d *gdriver) pipelined(ctx context.Context, st grpc.ClientStream, n int) (r
 				cancel()
 				return
 			}
-			if i > 0 && d.p.Interval > 0 {
-				t := time.NewTimer(d.p.Interval)
-				select {
-				case <-t.C:
-				case <-ctx.Done():
-					t.Stop()
-					return
-				}
+			if i > 0 && !d.pace(ctx) {
+				return
 			}
 			sent <- time.Now()
 			if err := st.SendMsg(req); err != nil {
