@@ -14,7 +14,13 @@ import (
 )
 
 // Schema identifies the report format; bump it on any incompatible change.
-const Schema = "streambench/report/v1"
+// v2: a group's recovery is the time until back to live (v1's, the time to
+// the first message, is now recovery_first).
+const Schema = "streambench/report/v2"
+
+// schemaV1 is the format before recovery meant back to live; ReadJSON
+// still reads it.
+const schemaV1 = "streambench/report/v1"
 
 // Report is everything a run produced.
 type Report struct {
@@ -545,10 +551,25 @@ func ReadJSON(rd io.Reader) (*Report, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("read report: %w", err)
 	}
+	if r.Schema == schemaV1 {
+		r.upgradeV1()
+	}
 	if r.Schema != Schema {
-		return nil, fmt.Errorf("read report: schema %q, this streambench reads %q", r.Schema, Schema)
+		return nil, fmt.Errorf("read report: schema %q, this streambench reads %q (and %q)", r.Schema, Schema, schemaV1)
 	}
 	return &r, nil
+}
+
+// upgradeV1 reads a v1 report as v2: v1's recovery stopped at the first
+// message after a break, which is v2's recovery_first; back to live was
+// not measured, so recovery is left empty, and a warning says why.
+func (r *Report) upgradeV1() {
+	for i := range r.Groups {
+		g := &r.Groups[i]
+		g.RecoveryFirst, g.Recovery = g.Recovery, Histogram{}
+	}
+	r.Schema = Schema
+	r.Warnings = append(r.Warnings, "a "+schemaV1+" report: its recovery (to the first message) is read as recovery_first; back to live was not measured")
 }
 
 // Load reads a report file.
