@@ -27,6 +27,10 @@ type Call struct {
 	// streams `messages` of them) or a list (one entry per message, in
 	// order). String values may hold {{...}} variables (docs/scenarios.md).
 	Data *Data `yaml:"data"`
+	// Lockstep makes a bidirectional stream send each request only once
+	// the previous one is answered (ping-pong). Otherwise it pipelines,
+	// as ghz does, unless a request uses the last response ({{last.F}}).
+	Lockstep bool `yaml:"lockstep"`
 	// Expect is what every response and the stream's end must satisfy.
 	Expect Expect `yaml:"expect"`
 }

@@ -156,6 +156,10 @@ func setup(ctx context.Context, g scenario.Group, dir string, errAt func(field, 
 	if call.perMsg {
 		call.message = len(reqs)
 	}
+	if c.Lockstep && !(call.desc.ClientStreams && call.desc.ServerStreams) {
+		return nil, bad("lockstep", "applies to a bidirectional streaming method; %s is not one", c.Method)
+	}
+	call.lockstep = c.Lockstep
 	for _, t := range reqs {
 		call.lockstep = call.lockstep || t.usesLast()
 	}
