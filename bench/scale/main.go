@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,6 +56,8 @@ type run struct {
 	Rep                 int               `json:"rep"`
 	EstablishSeconds    float64           `json:"establish_seconds"`
 	PeakHeapBytes       uint64            `json:"peak_heap_bytes"`
+	LiveHeapBytes       uint64            `json:"live_heap_bytes"`
+	LiveHeapPerStream   float64           `json:"live_heap_per_stream_bytes"`
 	PeakRSSBytes        uint64            `json:"peak_rss_bytes"`
 	PeakGoroutines      int               `json:"peak_goroutines"`
 	HeapPerStreamBytes  float64           `json:"heap_per_stream_bytes"`
@@ -203,28 +206,37 @@ func runOne(dir, client string, n, rep int, hold time.Duration) run {
 		if client == "plain-tick" {
 			server = "tick"
 		}
-		stdout, ru, wall, err = child(timeout, filepath.Join(dir, "plain"), "-server", server,
+		prof := filepath.Join(dir, "plain.pprof")
+		stdout, ru, wall, err = child(timeout, filepath.Join(dir, "plain"), "-server", server, "-memprofile", prof,
 			"-streams", strconv.Itoa(n), "-conns", strconv.Itoa(n/fanoutClients*fanoutConns),
 			"-hold", hold.String(), "-rate", "1", "-payload", "64", "-ring", "64", "-queue", "64")
 		if err == nil {
 			err = json.Unmarshal(stdout, &res)
 			res.Client, res.Rep = client, rep
 		}
+		if err == nil {
+			res.LiveHeapBytes, err = liveHeap(filepath.Join(dir, "plain"), prof)
+		}
 	default:
 		outDir := filepath.Join(dir, fmt.Sprintf("sb-%d-%d", n, rep))
+		prof := filepath.Join(dir, "sb.pprof")
 		// The run must outlast establishment plus the hold.
 		dur := 12*time.Second + hold + time.Duration(n/5000)*time.Second
 		stdout, ru, wall, err = child(timeout+dur, filepath.Join(dir, "streambench"), "run", "--no-progress",
-			"--client-scale", strconv.Itoa(n/fanoutClients), "--duration", dur.String(), "--out", outDir,
+			"--client-scale", strconv.Itoa(n/fanoutClients), "--duration", dur.String(), "--out", outDir, "--memprofile", prof,
 			"scenarios/fanout.yaml")
 		if err == nil {
 			err = readReport(filepath.Join(outDir, "report.json"), hold, &res)
+		}
+		if err == nil {
+			res.LiveHeapBytes, err = liveHeap(filepath.Join(dir, "streambench"), prof)
 		}
 		_ = os.RemoveAll(outDir)
 	}
 	if err != nil {
 		res.Error = err.Error()
 	}
+	res.LiveHeapPerStream = float64(res.LiveHeapBytes) / float64(n)
 	res.WallSeconds = wall.Seconds()
 	if ru != nil {
 		res.PeakRSSBytes = uint64(ru.Maxrss) << 10
@@ -279,4 +291,30 @@ func readReport(path string, hold time.Duration, res *run) error {
 	res.LagP50MS = float64(lag.ValueAtQuantile(50)) / 1000
 	res.LagP99MS = float64(lag.ValueAtQuantile(99)) / 1000
 	return nil
+}
+
+// pprofTotal matches the total of `go tool pprof -top`'s header.
+var pprofTotal = regexp.MustCompile(`of ([0-9.]+)([kMG]?B) total`)
+
+// liveHeap is the heap in use by live objects in a heap profile written
+// after a GC (both clients write it that way): the total of its
+// inuse_space samples, as go tool pprof reports it.
+func liveHeap(bin, profile string) (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-sample_index=inuse_space", "-top", "-nodecount=1", bin, profile).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("go tool pprof %s: %w: %s", profile, err, out)
+	}
+	m := pprofTotal.FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("go tool pprof %s: no total in %q", profile, out)
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		return 0, fmt.Errorf("go tool pprof %s: %w", profile, err)
+	}
+	unit := map[string]float64{"B": 1, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}[string(m[2])]
+	_ = os.Remove(profile)
+	return uint64(v * unit), nil
 }

@@ -16,11 +16,12 @@ type metric struct {
 var metrics = []metric{
 	{"establish", func(r run) float64 { return r.EstablishSeconds }, "s"},
 	{"heap/stream", func(r run) float64 { return r.HeapPerStreamBytes / 1024 }, "KiB"},
+	{"live heap/stream", func(r run) float64 { return r.LiveHeapPerStream / 1024 }, "KiB"},
 	{"RSS/stream", func(r run) float64 { return r.RSSPerStreamBytes / 1024 }, "KiB"},
 	{"goroutines/stream", func(r run) float64 { return r.GoroutinesPerStream }, ""},
 	{"lag p50", func(r run) float64 { return r.LagP50MS }, "ms"},
 	{"lag p99", func(r run) float64 { return r.LagP99MS }, "ms"},
-	{"CPU", func(r run) float64 { return r.CPUSeconds }, "s"},
+	{"CPU (whole process)", func(r run) float64 { return r.CPUSeconds }, "s"},
 }
 
 func median(xs []float64) float64 {

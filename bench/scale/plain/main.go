@@ -32,6 +32,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,6 +82,7 @@ func main() {
 	ring := flag.Int("ring", 64, "reference feed: replay ring length")
 	queue := flag.Int("queue", 64, "reference feed: per-subscriber queue length")
 	timeout := flag.Duration("timeout", 120*time.Second, "establishing every stream must finish within this")
+	memprofile := flag.String("memprofile", "", "write a heap profile (after a GC) at the end of the hold to this file")
 	flag.Parse()
 	if *streams < 1 || *conns < 1 || *openers < 1 || *hold <= 0 || *rate <= 0 || *payload < 0 {
 		fmt.Fprintln(os.Stderr, "plain: -streams, -conns, -openers >= 1; -hold, -rate > 0; -payload >= 0")
@@ -90,7 +92,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "plain: -server %q: want reference or tick\n", *server)
 		os.Exit(2)
 	}
-	res, err := run(*server, *streams, *conns, *openers, *hold, *timeout, *rate, *payload, *ring, *queue)
+	res, err := run(*server, *streams, *conns, *openers, *hold, *timeout, *rate, *payload, *ring, *queue, *memprofile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "plain:", err)
 		os.Exit(1)
@@ -100,7 +102,7 @@ func main() {
 	}
 }
 
-func run(server string, n, nconns, openers int, hold, timeout time.Duration, rate float64, payload, ring, queue int) (result, error) {
+func run(server string, n, nconns, openers int, hold, timeout time.Duration, rate float64, payload, ring, queue int, memprofile string) (result, error) {
 	res := result{Server: server, Streams: n}
 	lis := bufconn.Listen(bufconnSize)
 	var stopServer func()
@@ -227,6 +229,11 @@ func run(server string, n, nconns, openers int, hold, timeout time.Duration, rat
 	res.HoldSeconds = hold.Seconds()
 	close(sampling)
 	<-sampled
+	if memprofile != "" {
+		if err := writeHeap(memprofile); err != nil {
+			return res, err
+		}
+	}
 	cancel()
 	recvWG.Wait()
 
@@ -243,6 +250,21 @@ func run(server string, n, nconns, openers int, hold, timeout time.Duration, rat
 		return res, errors.New("no update was delivered during the hold")
 	}
 	return res, nil
+}
+
+// writeHeap writes a heap profile of the live objects (after a GC), as
+// streambench run --memprofile does.
+func writeHeap(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("-memprofile: %w", err)
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("-memprofile: %w", err)
+	}
+	return f.Close()
 }
 
 // lag is a sharded latency histogram (µs), one lock per shard, as
