@@ -107,11 +107,11 @@ type Server struct {
 // subscriber is one live Subscribe stream, as the publisher sees it.
 type subscriber struct {
 	id   int32
-	from uint64          // first seq the publisher enqueues
-	q    queue           // updates waiting for the handler's Send
-	end  chan struct{}   // closed when the server ends the stream
-	err  error           // the status to end with; written before end closes
-	idx  int             // position in Server.subs while registered
+	from uint64        // first seq the publisher enqueues
+	q    queue         // updates waiting for the handler's Send
+	end  chan struct{} // closed when the server ends the stream
+	err  error         // the status to end with; written before end closes
+	idx  int           // position in Server.subs while registered
 
 	shard *sendShard // where its handler records Send durations
 	// sendingSince is when the Send in progress started, as nanoseconds
