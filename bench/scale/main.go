@@ -13,8 +13,15 @@
 //	            (report.json: all_open_seconds, resources, the latency of
 //	            the per-second windows during the hold after all_open)
 //
-// Peak RSS is every child's rusage maxrss, so it is measured the same way
-// for all three. Every child runs under a deadline and is killed with its
+// streambench runs for 12 s + hold + 1 s per 5,000 subscribers
+// (establishment included), then drains; plain keeps its streams that long
+// after establishing them, so every client's peaks are sampled over at
+// least as long a steady state (a peak of heap in use depends on where the
+// sampling ends in the GC cycle), and measures lag over the updates
+// published in the first hold of it. Live heap is from a heap profile
+// written after a GC at the end of the hold (plain) or of the duration
+// (streambench --memprofile). Peak RSS is every child's rusage maxrss, so
+// it is measured the same way for all three. Every child runs under a deadline and is killed with its
 // process group when it passes it.
 //
 //	go run ./bench/scale -streams 20000,50000 -reps 3
@@ -194,6 +201,10 @@ func child(timeout time.Duration, argv ...string) ([]byte, *syscall.Rusage, time
 func runOne(dir, client string, n, rep int, hold time.Duration) run {
 	res := run{Client: client, Streams: n, Rep: rep}
 	timeout := 60*time.Second + time.Duration(n/1000)*2*time.Second
+	// streambench runs for dur (establishment included); plain keeps its
+	// streams as long once established, so its peaks are sampled over at
+	// least the same time, and measures lag over the first hold of it.
+	dur := 12*time.Second + hold + time.Duration(n/5000)*time.Second
 	var (
 		stdout []byte
 		ru     *syscall.Rusage
@@ -207,9 +218,9 @@ func runOne(dir, client string, n, rep int, hold time.Duration) run {
 			server = "tick"
 		}
 		prof := filepath.Join(dir, "plain.pprof")
-		stdout, ru, wall, err = child(timeout, filepath.Join(dir, "plain"), "-server", server, "-memprofile", prof,
+		stdout, ru, wall, err = child(timeout+dur, filepath.Join(dir, "plain"), "-server", server, "-memprofile", prof,
 			"-streams", strconv.Itoa(n), "-conns", strconv.Itoa(n/fanoutClients*fanoutConns),
-			"-hold", hold.String(), "-rate", "1", "-payload", "64", "-ring", "64", "-queue", "64")
+			"-hold", dur.String(), "-lag-window", hold.String(), "-rate", "1", "-payload", "64", "-ring", "64", "-queue", "64")
 		if err == nil {
 			err = json.Unmarshal(stdout, &res)
 			res.Client, res.Rep = client, rep
@@ -220,8 +231,6 @@ func runOne(dir, client string, n, rep int, hold time.Duration) run {
 	default:
 		outDir := filepath.Join(dir, fmt.Sprintf("sb-%d-%d", n, rep))
 		prof := filepath.Join(dir, "sb.pprof")
-		// The run must outlast establishment plus the hold.
-		dur := 12*time.Second + hold + time.Duration(n/5000)*time.Second
 		stdout, ru, wall, err = child(timeout+dur, filepath.Join(dir, "streambench"), "run", "--no-progress",
 			"--client-scale", strconv.Itoa(n/fanoutClients), "--duration", dur.String(), "--out", outDir, "--memprofile", prof,
 			"scenarios/fanout.yaml")

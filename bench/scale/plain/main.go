@@ -62,6 +62,7 @@ type result struct {
 	RSSPerStreamBytes   float64 `json:"rss_per_stream_bytes"`
 	GoroutinesPerStream float64 `json:"goroutines_per_stream"`
 	HoldSeconds         float64 `json:"hold_seconds"`
+	LagWindowSeconds    float64 `json:"lag_window_seconds"`
 	LagCount            int64   `json:"lag_count"`
 	LagP50MS            float64 `json:"lag_p50_ms"`
 	LagP99MS            float64 `json:"lag_p99_ms"`
@@ -75,7 +76,8 @@ func main() {
 	streams := flag.Int("streams", 20000, "Subscribe streams")
 	conns := flag.Int("conns", 20, "ClientConns the streams share evenly")
 	openers := flag.Int("openers", 256, "goroutines opening streams in parallel")
-	hold := flag.Duration("hold", 8*time.Second, "how long to measure fan-out lag once every stream is established")
+	hold := flag.Duration("hold", 8*time.Second, "how long to keep every stream once all are established (peaks are sampled until its end)")
+	window := flag.Duration("lag-window", 0, "fan-out lag is measured over the updates published in this first part of the hold (0: all of it)")
 	server := flag.String("server", "reference", "reference | tick")
 	rate := flag.Float64("rate", 1, "updates per second")
 	payload := flag.Int("payload", 64, "update payload bytes")
@@ -84,6 +86,9 @@ func main() {
 	timeout := flag.Duration("timeout", 120*time.Second, "establishing every stream must finish within this")
 	memprofile := flag.String("memprofile", "", "write a heap profile (after a GC) at the end of the hold to this file")
 	flag.Parse()
+	if *window <= 0 || *window > *hold {
+		*window = *hold
+	}
 	if *streams < 1 || *conns < 1 || *openers < 1 || *hold <= 0 || *rate <= 0 || *payload < 0 {
 		fmt.Fprintln(os.Stderr, "plain: -streams, -conns, -openers >= 1; -hold, -rate > 0; -payload >= 0")
 		os.Exit(2)
@@ -92,7 +97,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "plain: -server %q: want reference or tick\n", *server)
 		os.Exit(2)
 	}
-	res, err := run(*server, *streams, *conns, *openers, *hold, *timeout, *rate, *payload, *ring, *queue, *memprofile)
+	res, err := run(*server, *streams, *conns, *openers, *hold, *window, *timeout, *rate, *payload, *ring, *queue, *memprofile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "plain:", err)
 		os.Exit(1)
@@ -102,7 +107,7 @@ func main() {
 	}
 }
 
-func run(server string, n, nconns, openers int, hold, timeout time.Duration, rate float64, payload, ring, queue int, memprofile string) (result, error) {
+func run(server string, n, nconns, openers int, hold, window, timeout time.Duration, rate float64, payload, ring, queue int, memprofile string) (result, error) {
 	res := result{Server: server, Streams: n}
 	lis := bufconn.Listen(bufconnSize)
 	var stopServer func()
@@ -171,6 +176,7 @@ func run(server string, n, nconns, openers int, hold, timeout time.Duration, rat
 	lag := newLag()
 	var (
 		holdFrom atomic.Int64 // updates sent at or after this are measured (0: not yet)
+		holdTo   atomic.Int64 // and before this
 		errs     atomic.Uint64
 		est      atomic.Int64
 		next     atomic.Int64
@@ -209,7 +215,7 @@ func run(server string, n, nconns, openers int, hold, timeout time.Duration, rat
 						if err != nil {
 							return
 						}
-						if from := holdFrom.Load(); from != 0 && u.GetSentUnixNano() >= from {
+						if from, sent := holdFrom.Load(), u.GetSentUnixNano(); from != 0 && sent >= from && sent < holdTo.Load() {
 							lag.record(i, time.Now().UnixNano()-u.GetSentUnixNano())
 						}
 					}
@@ -224,9 +230,11 @@ func run(server string, n, nconns, openers int, hold, timeout time.Duration, rat
 	if openCtx.Err() != nil && res.Established < n {
 		return res, fmt.Errorf("%d of %d streams established within %s", res.Established, n, timeout)
 	}
-	holdFrom.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	holdTo.Store(now + int64(window))
+	holdFrom.Store(now)
 	time.Sleep(hold)
-	res.HoldSeconds = hold.Seconds()
+	res.HoldSeconds, res.LagWindowSeconds = hold.Seconds(), window.Seconds()
 	close(sampling)
 	<-sampled
 	if memprofile != "" {
