@@ -315,15 +315,25 @@ func liveHeap(bin, profile string) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("go tool pprof %s: %w: %s", profile, err, out)
 	}
-	m := pprofTotal.FindSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("go tool pprof %s: no total in %q", profile, out)
-	}
-	v, err := strconv.ParseFloat(string(m[1]), 64)
+	v, err := parseTotal(out)
 	if err != nil {
 		return 0, fmt.Errorf("go tool pprof %s: %w", profile, err)
 	}
-	unit := map[string]float64{"B": 1, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}[string(m[2])]
 	_ = os.Remove(profile)
+	return v, nil
+}
+
+// parseTotal reads the total of `go tool pprof -top`'s header ("... of
+// 230.66MB total") in bytes.
+func parseTotal(out []byte) (uint64, error) {
+	m := pprofTotal.FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("no total in %q", out)
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		return 0, err
+	}
+	unit := map[string]float64{"B": 1, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}[string(m[2])]
 	return uint64(v * unit), nil
 }
