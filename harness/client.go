@@ -32,6 +32,10 @@ type client struct {
 	pause   time.Duration
 	backoff driver.Backoff
 	rnd     *rand.Rand
+	// tag: send the group and index as metadata (only stream faults read
+	// them; at 100,000 streams they cost every stream a header map on
+	// the server).
+	tag bool
 }
 
 // newClient builds client index of group g, with run-wide id.
@@ -79,6 +83,7 @@ func (r *run) newClient(g *group, index int, id int32) *client {
 		backoff: backoffOf(spec),
 		// Jitter draws come from the scenario's seed and the client's id.
 		rnd: rand.New(rand.NewPCG(uint64(r.seed), uint64(id))),
+		tag: r.p.streamFaults(),
 	}
 }
 
@@ -123,8 +128,12 @@ func (r *run) dialOptions(g scenario.Group) []grpc.DialOption {
 }
 
 // withMetadata tags ctx with the client's group and index: the server side
-// reads them to scope stream faults. Set once per client, not per stream.
+// reads them to scope stream faults. Set once per client, not per stream,
+// and only when the plan has stream faults.
 func (c *client) withMetadata(ctx context.Context) context.Context {
+	if !c.tag {
+		return ctx
+	}
 	return metadata.AppendToOutgoingContext(ctx, fault.MDGroup, c.group, fault.MDClient, strconv.Itoa(c.index))
 }
 

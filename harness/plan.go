@@ -373,6 +373,17 @@ func (p *Plan) faultCaps() fault.Caps {
 	return caps
 }
 
+// streamFaults reports whether the plan has a stream fault: only those
+// need the clients to say who they are in each stream's metadata.
+func (p *Plan) streamFaults() bool {
+	for _, s := range p.specs {
+		if s.Kind.Layer == fault.Stream {
+			return true
+		}
+	}
+	return false
+}
+
 // checkNetFaults checks each network fault against its link (units
 // toxiproxy counts, settings the link accepts), so a fault the link would
 // refuse is a scenario error, not a failure mid-run.

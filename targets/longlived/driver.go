@@ -72,13 +72,16 @@ var _ driver.Factory = NewDriver
 func (d *subscribeDriver) Stream(ctx, stop context.Context) record.End {
 	d.sink.Started()
 	opened := time.Now()
-	var (
-		sctx   context.Context
-		cancel context.CancelFunc
-	)
-	if d.p.StreamTimeout > 0 {
+	// A context of the stream's own only when something must cancel it (a
+	// stream timeout or the idle watchdog): the loop below reads until Recv
+	// fails, and grpc-go has ended the stream by then. At 100,000
+	// subscribers each context is one more child in the client context's
+	// map, held for the stream's life.
+	sctx, cancel := ctx, context.CancelFunc(func() {})
+	switch {
+	case d.p.StreamTimeout > 0:
 		sctx, cancel = context.WithTimeout(ctx, d.p.StreamTimeout)
-	} else {
+	case d.p.Idle > 0:
 		sctx, cancel = context.WithCancel(ctx)
 	}
 	defer cancel()
@@ -109,17 +112,23 @@ func (d *subscribeDriver) Stream(ctx, stop context.Context) record.End {
 
 	// When stop is cancelled, ask the server to end the stream. The
 	// callback runs in its own goroutine only once stop fires (no idle
-	// watcher per stream); Stream waits for it before returning.
+	// watcher per stream); Stream waits for it before returning. Its
+	// context is made when it runs, not held by every stream all along;
+	// the stream's end cancels it.
 	var (
 		asked    atomic.Bool // Unsubscribe was sent: a clean end is Complete
 		received atomic.Bool // an update arrived (the server knows us)
 		wg       sync.WaitGroup
+		uc       unsubCancel
 	)
 	done := make(chan struct{})
-	uctx, ucancel := context.WithCancel(ctx)
 	wg.Add(1)
 	stopWatch := d.p.OnStop(stop, func() {
 		defer wg.Done()
+		uctx, ok := uc.start(ctx)
+		if !ok {
+			return // the stream already ended
+		}
 		d.unsubscribe(uctx, done, &asked, &received)
 	})
 
@@ -161,7 +170,7 @@ func (d *subscribeDriver) Stream(ctx, stop context.Context) record.End {
 		}
 	}
 	close(done)
-	ucancel()
+	uc.end()
 	if stopWatch() {
 		wg.Done() // the callback never ran and now never will
 	}
@@ -209,6 +218,35 @@ func (d *subscribeDriver) unsubscribe(ctx context.Context, done <-chan struct{},
 		case <-t.C:
 		}
 		pause = min(2*pause, unsubscribeRetryMax)
+	}
+}
+
+// unsubCancel is the context of one stream's Unsubscribe, made only once
+// stop fires: start makes it (false once the stream has ended), end cancels
+// it and stops later starts.
+type unsubCancel struct {
+	mu     sync.Mutex
+	ended  bool
+	cancel context.CancelFunc
+}
+
+func (u *unsubCancel) start(parent context.Context) (context.Context, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.ended {
+		return nil, false
+	}
+	ctx, cancel := context.WithCancel(parent)
+	u.cancel = cancel
+	return ctx, true
+}
+
+func (u *unsubCancel) end() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.ended = true
+	if u.cancel != nil {
+		u.cancel()
 	}
 }
 

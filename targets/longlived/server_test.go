@@ -52,7 +52,7 @@ func TestEverySubscriberGetsEveryUpdate(t *testing.T) {
 				srv.mu.Lock()
 				defer srv.mu.Unlock()
 				for _, s := range srv.subs {
-					if len(s.q) > 0 {
+					if s.q.len() > 0 {
 						return false
 					}
 				}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Open loop against its anchor: Math/Pow streams of 10 messages against the
+# builtin reference server. First the closed-loop capacity (CLIENTS clients
+# looping, streams completed per second), then open-loop arrival rates at
+# 50/80/95/110% of it with the same CLIENTS as the most in flight (and the
+# slot queue), each for DURATION, and 110% again for 3×DURATION: raw and
+# corrected p50/p99, scheduled, dropped, late and unstarted slots.
+#
+#   bench/openloop/run.sh                 # DURATION=10s CLIENTS=50
+#   DURATION=20s CLIENTS=100 bench/openloop/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DURATION=${DURATION:-10s}
+CLIENTS=${CLIENTS:-50}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -o "$tmp/sb" ./cmd/streambench
+
+scenario() { # name duration arrival-line
+	cat >"$tmp/$1.yaml" <<EOF
+name: $1
+seed: 1
+duration: $2
+graceful_stop: 5s
+groups:
+  - name: pow
+    rpc: Math/Pow
+    clients: $CLIENTS
+    messages: 10
+$3
+assert:
+  - errors == 0
+EOF
+}
+
+run() { # name: runs it (bounded), prints nothing
+	timeout 300 "$tmp/sb" run --no-progress --out "$tmp/out-$1" "$tmp/$1.yaml" >/dev/null 2>"$tmp/$1.err" || {
+		rc=$?
+		# 1 = an assertion failed: the figures still count.
+		if [ "$rc" -ne 1 ]; then echo "run $1: exit $rc: $(tail -3 "$tmp/$1.err")" >&2; exit 1; fi
+	}
+}
+
+scenario closed "$DURATION" ""
+run closed
+capacity=$(python3 -c '
+import json,sys
+r=json.load(open(sys.argv[1]))
+g=r["groups"][0]
+print(round(g["ends"].get("complete",0)/r["elapsed_seconds"]))' "$tmp/out-closed/report.json")
+echo "closed loop: $CLIENTS clients, $capacity streams/s (Pow/10), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| rate | % of capacity | duration | streams/s done | raw p50 / p99 ms | corrected p50 / p99 ms | scheduled | started | dropped | late | unstarted | start delay p99 ms |"
+echo "|---:|---:|---|---:|---|---|---:|---:|---:|---:|---:|---:|"
+for spec in "50 $DURATION" "80 $DURATION" "95 $DURATION" "110 $DURATION" "110 x3"; do
+	set -- $spec
+	pct=$1 dur=$2
+	if [ "$dur" = x3 ]; then dur=$(python3 -c "import re,sys; m=re.fullmatch(r'(\d+)s', sys.argv[1]); print(str(3*int(m.group(1)))+'s')" "$DURATION"); fi
+	rate=$((capacity * pct / 100))
+	name="open-$pct-$dur"
+	scenario "$name" "$dur" "    arrival: {rate: $rate/s}"
+	run "$name"
+	python3 -c '
+import json,sys
+r=json.load(open(sys.argv[1])); g=r["groups"][0]; a=g["arrival"]
+done=g["ends"].get("complete",0)/r["elapsed_seconds"]
+print("| %s/s | %s%% | %s | %.0f | %.1f / %.1f | %.1f / %.1f | %d | %d | %d | %d | %d | %.1f |" % (
+  sys.argv[2], sys.argv[3], sys.argv[4], done,
+  g["latency"]["p50_ms"], g["latency"]["p99_ms"],
+  g["latency_corrected"]["p50_ms"], g["latency_corrected"]["p99_ms"],
+  a["scheduled"], a["started"], a["dropped"], a["late"], a.get("unstarted",0), a["start_delay"]["p99_ms"]))' \
+		"$tmp/out-$name/report.json" "$rate" "$pct" "$dur"
+done
+echo
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
