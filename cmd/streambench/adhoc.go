@@ -20,6 +20,7 @@ type adhocFlags struct {
 	messages             int
 	expectCount          int
 	length               time.Duration
+	lockstep             bool
 }
 
 func (a *adhocFlags) flags(cmd *cobra.Command) {
@@ -33,6 +34,7 @@ func (a *adhocFlags) flags(cmd *cobra.Command) {
 	fl.IntVar(&a.connections, "connections", 1, "with --call: ClientConns the clients share")
 	fl.IntVar(&a.messages, "messages", 10, "with --call: requests per client or bidi stream")
 	fl.IntVar(&a.expectCount, "expect-count", 0, "with --call: responses every stream must carry (0: any)")
+	fl.BoolVar(&a.lockstep, "lockstep", false, "with --call: a bidi stream waits for each answer before its next request (ping-pong); default pipelined")
 	fl.DurationVar(&a.length, "call-duration", 10*time.Second, "with --call: how long to run (--duration overrides it too)")
 }
 
@@ -72,6 +74,9 @@ func (a *adhocFlags) write() (string, error) {
 			return "", exitf(ExitBadInput, "--protoset: %v", err)
 		}
 		call["protoset"] = abs
+	}
+	if a.lockstep {
+		call["lockstep"] = true
 	}
 	if a.expectCount > 0 {
 		call["expect"] = map[string]any{"count": a.expectCount}

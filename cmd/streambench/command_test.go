@@ -236,12 +236,19 @@ func TestAdhocCall(t *testing.T) {
 		{"from the proto", []string{"--proto", proto, "--expect-count", "5"}, ExitPass},
 		{"from reflection", []string{"--expect-count", "5"}, ExitPass},
 		{"wrong count", []string{"--expect-count", "6"}, ExitFail},
+		{"lockstep on a server stream", []string{"--lockstep"}, ExitBadInput},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := t.TempDir()
 			code, so, se := cli(t, append(append(append([]string(nil), base...), "--out", out), tc.args...)...)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d\n%s\n%s", code, tc.code, so, se)
+			}
+			if code == ExitBadInput {
+				if !strings.Contains(se, "call.lockstep") {
+					t.Errorf("the refusal does not name call.lockstep: %s", se)
+				}
+				return
 			}
 			rep, err := reports.Load(filepath.Join(out, "report.json"))
 			if err != nil {
