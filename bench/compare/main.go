@@ -35,6 +35,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	runchild "github.com/streambench/streambench/bench/internal/child"
 )
 
 const ghzModule = "github.com/bojand/ghz/cmd/ghz@v0.121.0"
@@ -419,27 +421,8 @@ func ghzArgs(ghz, dir, addr string, w workload, d time.Duration) ([]string, erro
 // runChild runs args with a timeout and returns its stdout and resource
 // usage (CPU time and peak RSS of that process).
 func runChild(ctx context.Context, timeout time.Duration, args []string) ([]byte, *syscall.Rusage, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr strings.Builder
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	wall := time.Since(start)
-	var ru *syscall.Rusage
-	if cmd.ProcessState != nil {
-		ru, _ = cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	}
-	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
-			msg = msg[i+1:]
-		}
-		err = fmt.Errorf("%s: %w: %s", filepath.Base(args[0]), err, msg)
-	}
-	return []byte(stdout.String()), ru, wall, err
+	res, err := runchild.Run(ctx, timeout, args...)
+	return res.Stdout, res.Rusage, res.Wall, err
 }
 
 func command(ctx context.Context, timeout time.Duration, name string, args ...string) error {

@@ -28,7 +28,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,6 +45,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	runchild "github.com/streambench/streambench/bench/internal/child"
 	"github.com/streambench/streambench/reports"
 )
 
@@ -166,36 +166,15 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-// child runs argv under a deadline, killing its process group when it
-// passes, and returns stdout and the rusage.
+// child runs argv under a deadline (bench/internal/child); streambench's
+// exit 1 (an assertion failed) still has figures, so it is no error here.
 func child(timeout time.Duration, argv ...string) ([]byte, *syscall.Rusage, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	c := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	c.Cancel = func() error { return syscall.Kill(-c.Process.Pid, syscall.SIGKILL) }
-	c.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	c.Stdout, c.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := c.Run()
-	wall := time.Since(start)
-	var ru *syscall.Rusage
-	if c.ProcessState != nil {
-		ru, _ = c.ProcessState.SysUsage().(*syscall.Rusage)
+	res, err := runchild.Run(context.Background(), timeout, argv...)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 1 && filepath.Base(argv[0]) == "streambench" {
+		err = nil
 	}
-	if err != nil {
-		var ee *exec.ExitError
-		// streambench exits 1 when an assertion fails: the figures still count.
-		if !(errors.As(err, &ee) && ee.ExitCode() == 1 && ctx.Err() == nil && filepath.Base(argv[0]) == "streambench") {
-			tail := stderr.String()
-			if len(tail) > 400 {
-				tail = tail[len(tail)-400:]
-			}
-			return stdout.Bytes(), ru, wall, fmt.Errorf("%s: %w: %s", filepath.Base(argv[0]), err, tail)
-		}
-	}
-	return stdout.Bytes(), ru, wall, nil
+	return res.Stdout, res.Rusage, res.Wall, err
 }
 
 func runOne(dir, client string, n, rep int, hold time.Duration) run {
