@@ -216,7 +216,10 @@ func TestCleanAfterTeardown(t *testing.T) {
 			if l.Goroutines.Baseline != base.Goroutines() || l.Goroutines.After == 0 {
 				t.Errorf("goroutine figures %+v", l.Goroutines)
 			}
-			if runtime.GOOS == "linux" && (l.FDs.Baseline < 0 || l.FDs.After != l.FDs.Baseline) {
+			// Fewer descriptors than at the baseline is not a leak: one the
+			// process held before (a previous test's closing socket) may
+			// have gone meanwhile. More would be.
+			if runtime.GOOS == "linux" && (l.FDs.Baseline <= 0 || l.FDs.After > l.FDs.Baseline || len(l.FDs.Leaked) != 0) {
 				t.Errorf("fd figures %+v", l.FDs)
 			}
 			if l.Heap.BaselineBytes == 0 || l.Heap.AfterBytes == 0 || l.Heap.BoundBytes != leak.DefaultHeapSlack+l.Heap.BaselineBytes/10 {
