@@ -11,6 +11,7 @@ import (
 	"github.com/streambench/streambench/harness/driver"
 	"github.com/streambench/streambench/harness/load"
 	"github.com/streambench/streambench/harness/record"
+	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/reports"
 )
 
@@ -19,17 +20,38 @@ import (
 const lateAfter = 10 * time.Millisecond
 
 // openLoop is an open-loop group's accounting: streams are due on the
-// arrival schedule whatever the target does; a slot that finds every client
-// busy is dropped, one picked up after its time is late. Nothing is hidden:
-// every slot is counted.
+// arrival schedule whatever the target does; a free client claims the next
+// slot (load.Dispatcher), and due slots beyond the queue's bound are
+// dropped, one started after its time is late. Nothing is hidden: every
+// slot is counted.
 type openLoop struct {
-	scheduled, started, dropped, late atomic.Uint64
+	slots *load.Dispatcher
+	// base is when the schedule's offset 0 is; end is the schedule's
+	// length (the group's share of the run).
+	base time.Time
+	end  time.Duration
+	now  func() time.Time
+
+	started, late atomic.Uint64
 
 	mu    sync.Mutex
 	delay *hdrhistogram.Histogram // start delay behind the slot, µs
 }
 
-func newOpenLoop() *openLoop { return &openLoop{delay: record.NewHistogram()} }
+func newOpenLoop(a scenario.Arrival, clients int, base time.Time, end time.Duration, now func() time.Time) *openLoop {
+	queue := clients
+	if a.Queue != nil {
+		queue = int(*a.Queue) // scenario.QueueUnbounded is load.Unbounded
+	}
+	return &openLoop{
+		slots: load.NewDispatcher(load.NewArrivals(a, end), queue),
+		base:  base, end: end, now: now,
+		delay: record.NewHistogram(),
+	}
+}
+
+// offset is how far into the schedule the run is.
+func (o *openLoop) offset() time.Duration { return o.now().Sub(o.base) }
 
 func (o *openLoop) startedAt(behind time.Duration) {
 	o.started.Add(1)
@@ -46,10 +68,11 @@ func (o *openLoop) report() (*reports.Arrival, error) {
 	o.mu.Lock()
 	h, err := reports.FromHDR(o.delay, 0)
 	o.mu.Unlock()
+	scheduled, dropped := o.slots.Tally(min(o.offset(), o.end))
 	a := &reports.Arrival{
-		Scheduled:  o.scheduled.Load(),
+		Scheduled:  uint64(scheduled),
 		Started:    o.started.Load(),
-		Dropped:    o.dropped.Load(),
+		Dropped:    uint64(dropped),
 		Late:       o.late.Load(),
 		StartDelay: h,
 	}
@@ -58,11 +81,12 @@ func (o *openLoop) report() (*reports.Arrival, error) {
 }
 
 // startGroup starts a group's clients: closed loop (each client its own
-// loop, ramped by the group's stages) or open loop (a scheduler hands slots
-// to the clients).
+// loop, ramped by the group's stages) or open loop (each client claims the
+// schedule's next slot whenever it is free).
 func (r *run) startGroup(g *group, cs []*client, hard, stop context.Context, wg *sync.WaitGroup) {
+	offset := min(g.spec.Start.D(), r.duration)
+	whole := r.duration - offset
 	if g.spec.Arrival == nil {
-		whole := r.duration - min(g.spec.Start.D(), r.duration)
 		spans := load.Active(g.spec.Stages, len(cs), whole)
 		for i, c := range cs {
 			wg.Add(1)
@@ -73,60 +97,31 @@ func (r *run) startGroup(g *group, cs []*client, hard, stop context.Context, wg 
 		}
 		return
 	}
-	g.open = newOpenLoop()
-	slots := make(chan time.Time, len(cs))
+	g.open = newOpenLoop(*g.spec.Arrival, len(cs), r.start.Add(offset), whole, r.cfg.now)
 	for _, c := range cs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.serve(hard, stop, slots, g.open)
+			c.serve(hard, stop, g.open)
 		}()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(slots)
-		offset := g.spec.Start.D()
-		arrivals := load.NewArrivals(*g.spec.Arrival, r.duration-min(offset, r.duration))
-		for {
-			off, ok := arrivals.Next()
-			if !ok {
-				return
-			}
-			at := r.start.Add(offset + off)
-			if d := time.Until(at); d > 0 && !wait(hard, stop, d) {
-				return
-			}
-			g.open.scheduled.Add(1)
-			select {
-			case slots <- at:
-			default:
-				g.open.dropped.Add(1) // every client busy and the queue full
-			}
-		}
-	}()
 }
 
-// serve is an open-loop client: it runs one stream per slot it takes, each
-// measured from its slot (driver.WithIntended), until the slots run out or
-// the run stops.
-func (c *client) serve(ctx, stop context.Context, slots <-chan time.Time, o *openLoop) {
+// serve is an open-loop client: while slots are left it claims the next
+// one, waits for its time if it is early, and runs one stream measured from
+// the slot (driver.WithIntended), until the run stops.
+func (c *client) serve(ctx, stop context.Context, o *openLoop) {
 	ctx = c.withMetadata(ctx)
-	for {
-		select {
-		case at, ok := <-slots:
-			if !ok {
-				return
-			}
-			if stop.Err() != nil {
-				return
-			}
-			o.startedAt(time.Since(at))
-			c.d.Stream(driver.WithIntended(c.streamContext(ctx), at), stop)
-		case <-stop.Done():
-			return
-		case <-ctx.Done():
+	for stop.Err() == nil && ctx.Err() == nil {
+		off, ok := o.slots.Take(o.offset())
+		if !ok {
 			return
 		}
+		at := o.base.Add(off)
+		if d := at.Sub(o.now()); d > 0 && !wait(ctx, stop, d) || stop.Err() != nil {
+			return // the claimed slot counts as unstarted
+		}
+		o.startedAt(o.now().Sub(at))
+		c.d.Stream(driver.WithIntended(c.streamContext(ctx), at), stop)
 	}
 }

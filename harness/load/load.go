@@ -1,11 +1,13 @@
 // Package load paces work: when each stream of an open-loop group is due
-// (an arrival schedule, constant or ramping), and when each client of a
-// closed-loop group with stages is active. Both are pure functions of the
-// scenario, so a run's schedule is the same every time.
+// (an arrival schedule, constant or ramping) and which client takes it, and
+// when each client of a closed-loop group with stages is active. All are
+// functions of the scenario and of the offsets their callers pass, so a
+// run's schedule is the same every time.
 package load
 
 import (
 	"math"
+	"sync"
 	"time"
 
 	"github.com/streambench/streambench/harness/scenario"
@@ -53,7 +55,17 @@ func NewArrivals(a scenario.Arrival, duration time.Duration) *Arrivals {
 // Next returns the offset of the next arrival, or false when none is due
 // before the end of the run.
 func (a *Arrivals) Next() (time.Duration, bool) {
-	target := float64(a.n)
+	off, ok := a.At(a.n)
+	if ok {
+		a.n++
+	}
+	return off, ok
+}
+
+// At returns the offset of arrival n (from 0), or false when it is not due
+// before the end of the run.
+func (a *Arrivals) At(n int) (time.Duration, bool) {
+	target := float64(n)
 	for _, s := range a.segs {
 		end := s.n0 + (s.r0+s.r1)/2*s.d.Seconds()
 		if target >= end && !(target == s.n0 && s.d == 0) {
@@ -67,10 +79,109 @@ func (a *Arrivals) Next() (time.Duration, bool) {
 		if off >= a.duration {
 			return 0, false
 		}
-		a.n++
 		return off, true
 	}
 	return 0, false
+}
+
+// Due returns how many arrivals are due by t (offset <= t): the n for
+// which At(0..n-1) are at or before t and At(n) is after it or absent.
+func (a *Arrivals) Due(t time.Duration) int {
+	if t < 0 {
+		return 0
+	}
+	n := int(math.Floor(a.integral(t))) + 1 // a first guess from the rate's integral
+	for n > 0 {
+		if off, ok := a.At(n - 1); ok && off <= t {
+			break
+		}
+		n--
+	}
+	for {
+		off, ok := a.At(n)
+		if !ok || off > t {
+			return n
+		}
+		n++
+	}
+}
+
+// integral returns how many arrivals the rate accumulates from 0 to t.
+func (a *Arrivals) integral(t time.Duration) float64 {
+	var last float64
+	for _, s := range a.segs {
+		if t < s.start {
+			break
+		}
+		tau := min(t-s.start, s.d).Seconds()
+		d := s.d.Seconds()
+		last = s.n0 + s.r0*tau
+		if d > 0 {
+			last += (s.r1 - s.r0) * tau * tau / (2 * d)
+		}
+	}
+	return last
+}
+
+// Unbounded is a Dispatcher queue with no bound: no slot is ever dropped,
+// every one waits for a free client (wrk2's model).
+const Unbounded = -1
+
+// Dispatcher hands an open-loop group's slots to its clients. A free client
+// claims the next slot (Take) and starts its stream at the slot's time, or
+// at once when the slot is already past. Slots come due whether or not a
+// client is free: when more than queue of them are due and unclaimed, the
+// oldest are dropped, so the queue holds the newest. It is safe for
+// concurrent use; its only clock is the offset its callers pass.
+type Dispatcher struct {
+	mu      sync.Mutex
+	a       *Arrivals
+	queue   int
+	next    int // the first slot not yet claimed or dropped
+	dropped int
+}
+
+// NewDispatcher returns a dispatcher of a's slots, letting at most queue
+// due slots wait for a client (Unbounded: all of them).
+func NewDispatcher(a *Arrivals, queue int) *Dispatcher {
+	return &Dispatcher{a: a, queue: queue}
+}
+
+// Take claims the next slot for a client free at offset now and returns its
+// offset (in the future when the client is early), after dropping the due
+// slots beyond the queue's bound; false when no slot is left in the run.
+func (d *Dispatcher) Take(now time.Duration) (time.Duration, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.drop(now)
+	off, ok := d.a.At(d.next)
+	if ok {
+		d.next++
+	}
+	return off, ok
+}
+
+// drop drops the oldest unclaimed slots beyond the queue's bound among
+// those whose time has passed (a client free at a slot's very time takes
+// it).
+func (d *Dispatcher) drop(now time.Duration) {
+	if d.queue == Unbounded {
+		return
+	}
+	if waiting := d.a.Due(now-1) - d.next; waiting > d.queue {
+		d.dropped += waiting - d.queue
+		d.next += waiting - d.queue
+	}
+}
+
+// Tally returns, at offset now, how many slots have come due (scheduled)
+// and how many of them were dropped, counting the drops due by now that no
+// client has come to take yet.
+func (d *Dispatcher) Tally(now time.Duration) (scheduled, dropped int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.drop(now)
+	return d.a.Due(now), d.dropped
 }
 
 // solve finds tau in [0, d] with r0*tau + (r1-r0)*tau^2/(2d) = k.

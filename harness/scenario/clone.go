@@ -49,6 +49,10 @@ func (s *Scenario) Clone() *Scenario {
 		if g.Arrival != nil {
 			a := *g.Arrival
 			a.Stages = slices.Clone(a.Stages)
+			if a.Queue != nil {
+				q := *a.Queue
+				a.Queue = &q
+			}
 			g.Arrival = &a
 		}
 	}

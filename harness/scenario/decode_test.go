@@ -146,6 +146,13 @@ func TestDecodeErrors(t *testing.T) {
 		{"rate infinity", "target:\n  builtin:\n    feed: {rate: .inf}\n",
 			wantErr{"f.yaml:3:18", "target.builtin.feed.rate", []string{`bad rate ".inf"`}}},
 
+		{"queue negative", "groups:\n  - arrival: {rate: 10/s, queue: -1}\n",
+			wantErr{"f.yaml:2:34", "groups[0].arrival.queue", []string{`expected a queue bound, got the integer -1`, `"unbounded"`}}},
+		{"queue word", "groups:\n  - arrival: {rate: 10/s, queue: many}\n",
+			wantErr{"f.yaml:2:34", "groups[0].arrival.queue", []string{`expected a queue bound, got the string "many"`, "a count of slots"}}},
+		{"queue fraction", "groups:\n  - arrival: {rate: 10/s, queue: 1.5}\n",
+			wantErr{"f.yaml:2:34", "groups[0].arrival.queue", []string{"expected a queue bound"}}},
+
 		// Link.
 		{"link unknown with suggestion", "link: tpc\n",
 			wantErr{"f.yaml:1:7", "link", []string{`unknown link "tpc"`, `did you mean "tcp"?`, "valid choices: bufconn, tcp or toxiproxy"}}},
@@ -301,6 +308,44 @@ assert:
 	}
 	if (&Scenario{}).PosOf("name") != (Pos{}) {
 		t.Error("PosOf on a scenario built in code is not zero")
+	}
+}
+
+// arrival.queue: a count (0 included), "unbounded", or left to the default.
+func TestDecodeQueue(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		want *Queue
+	}{
+		{"", nil},
+		{", queue: 0", new(Queue(0))},
+		{", queue: 500", new(Queue(500))},
+		{", queue: unbounded", new(QueueUnbounded)},
+	} {
+		src := "name: q\ngroups:\n  - {name: g, rpc: Math/Pow, clients: 2, arrival: {rate: 10/s" + tc.yaml + "}}\n"
+		s, err := Decode("f.yaml", []byte(src))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.yaml, err)
+		}
+		got := s.Groups[0].Arrival.Queue
+		if (got == nil) != (tc.want == nil) || got != nil && *got != *tc.want {
+			t.Fatalf("%q: queue %v, want %v", tc.yaml, got, tc.want)
+		}
+		// It reads back to the same scenario.
+		out, err := Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Decode("g.yaml", out)
+		if err != nil {
+			t.Fatalf("%s: reading back %s: %v", tc.yaml, out, err)
+		}
+		if b := back.Groups[0].Arrival.Queue; (b == nil) != (got == nil) || b != nil && *b != *got {
+			t.Fatalf("%q: read back as %v from\n%s", tc.yaml, b, out)
+		}
+		if c := s.Clone(); got != nil && c.Groups[0].Arrival.Queue == got {
+			t.Fatal("Clone shares the queue bound")
+		}
 	}
 }
 

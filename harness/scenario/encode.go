@@ -52,6 +52,11 @@ func (e encoder) value(v reflect.Value, path string) (*yaml.Node, error) {
 		return scalarNode(strTag, x.String()), nil
 	case Rate:
 		return scalarNode(strTag, x.String()), nil
+	case Queue:
+		if x == QueueUnbounded {
+			return scalarNode(strTag, x.String()), nil
+		}
+		return scalarNode(intTag, x.String()), nil
 	case Link:
 		if x.Kind == "" {
 			return scalarNode(nullTag, ""), nil

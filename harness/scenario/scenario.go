@@ -298,6 +298,9 @@ type ClientStage struct {
 type Arrival struct {
 	Rate   Rate        `yaml:"rate"`
 	Stages []RateStage `yaml:"stages"`
+	// Queue is how many due slots may wait for a free client; the oldest
+	// beyond it are dropped. Nil means the group's client count.
+	Queue *Queue `yaml:"queue"`
 }
 
 // RateStage is one step of an open-loop ramp.

@@ -198,3 +198,39 @@ func (r *Rate) decodeNode(dec *decoder, n *yaml.Node, path string) error {
 	*r = p
 	return nil
 }
+
+// Queue is how many due open-loop slots may wait for a free client: a
+// count, or QueueUnbounded ("unbounded" in YAML).
+type Queue int
+
+// QueueUnbounded lets every due slot wait: none is dropped (wrk2's model).
+const QueueUnbounded Queue = -1
+
+const queueForms = `want a count of slots (0: drop a slot no client is free for at its time) or "unbounded"`
+
+// String renders q as it is written in YAML.
+func (q Queue) String() string {
+	if q == QueueUnbounded {
+		return "unbounded"
+	}
+	return strconv.Itoa(int(q))
+}
+
+// decodeNode reads a count or "unbounded".
+func (q *Queue) decodeNode(dec *decoder, n *yaml.Node, path string) error {
+	v, null, err := dec.scalar(n, path, "a queue bound")
+	if err != nil || null {
+		*q = 0
+		return err
+	}
+	if n.ShortTag() == strTag && v == "unbounded" {
+		*q = QueueUnbounded
+		return nil
+	}
+	i, err := strconv.Atoi(v)
+	if n.ShortTag() != intTag || err != nil || i < 0 {
+		return dec.errorf(n, path, "expected a queue bound, got %s; %s", describe(n), queueForms)
+	}
+	*q = Queue(i)
+	return nil
+}
