@@ -29,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
 
@@ -655,14 +656,23 @@ func (r *run) window() {
 				win.Ends[k] = d
 			}
 		}
-		if w.Latency.TotalCount() > 0 {
-			if h, err := reports.FromHDR(w.Latency, 0); err == nil {
-				win.Latency = &h
-			}
-		}
+		win.Latency = windowHistogram(w.Latency)
+		win.LatencyCorrected = windowHistogram(w.Corrected)
 		r.windows = append(r.windows, win)
 		g.last, g.lastEnds = c, w.Ends
 	}
+}
+
+// windowHistogram is h as a report's window carries it: nil when empty.
+func windowHistogram(h *hdrhistogram.Histogram) *reports.Histogram {
+	if h == nil || h.TotalCount() == 0 {
+		return nil
+	}
+	out, err := reports.FromHDR(h, 0)
+	if err != nil {
+		return nil
+	}
+	return &out
 }
 
 func (r *run) emit(phase string) {

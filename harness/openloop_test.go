@@ -2,6 +2,8 @@ package harness_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -108,5 +110,58 @@ groups:
 	}
 	if !(started[0] < started[1] && started[len(started)-1] < started[1]) {
 		t.Fatalf("streams started per second %v: want a ramp up then down", started)
+	}
+}
+
+// TestOpenLoopBacklogShowsInCorrectedLatency is the coordinated-omission
+// picture: at twice the target's capacity with an unbounded queue nothing is
+// dropped, every slot waits its turn, and the corrected latency grows
+// second by second while the raw one stays flat. The same load with the
+// default queue drops instead, and its corrected latency stays bounded.
+func TestOpenLoopBacklogShowsInCorrectedLatency(t *testing.T) {
+	// 2 clients, streams of 5 messages 40 ms apart (~0.2 s): ~10 streams/s
+	// of capacity against 20/s due.
+	const src = `name: backlog
+duration: 4s
+graceful_stop: 1s
+groups:
+  - {name: pow, rpc: Math/Pow, clients: 2, messages: 5, interval: 40ms, arrival: {rate: 20/s%s}}
+`
+	perSecond := func(rep *reports.Report) (raw, corrected []float64) {
+		for _, w := range rep.Windows {
+			if w.Group != "pow" || w.Offset > 4.2 || w.LatencyCorrected == nil || w.Latency == nil {
+				continue
+			}
+			raw = append(raw, w.Latency.P99MS)
+			corrected = append(corrected, w.LatencyCorrected.P99MS)
+		}
+		return raw, corrected
+	}
+
+	rep := runInline(t, fmt.Sprintf(src, ", queue: unbounded"))
+	a := rep.Group("pow").Arrival
+	if a.Dropped != 0 || a.Scheduled < 79 || a.Started+a.Unstarted != a.Scheduled || a.Unstarted < 20 {
+		t.Fatalf("unbounded queue: arrival %+v, want ~80 slots, none dropped, a backlog left unstarted", a)
+	}
+	raw, corrected := perSecond(rep)
+	if len(corrected) < 3 {
+		t.Fatalf("corrected latency in %d windows, want one a second", len(corrected))
+	}
+	first, last := corrected[0], corrected[len(corrected)-1]
+	// Each second adds about half a second of backlog (7-10 slots more
+	// due than done, at 10-12 done a second): by the last second the
+	// schedule is over a second behind, while each message still takes
+	// milliseconds.
+	if last < first+800 || last < 3*first || slices.Max(raw) > 200 {
+		t.Fatalf("unbounded queue: corrected p99 per second %v ms, raw %v ms: want corrected growing by seconds, raw flat", corrected, raw)
+	}
+
+	rep = runInline(t, fmt.Sprintf(src, ""))
+	a = rep.Group("pow").Arrival
+	if a.Dropped < 20 || a.Started+a.Dropped+a.Unstarted != a.Scheduled || a.Unstarted > 2 {
+		t.Fatalf("default queue: arrival %+v, want about half the slots dropped", a)
+	}
+	if _, corrected := perSecond(rep); slices.Max(corrected) > 1000 {
+		t.Fatalf("default queue: corrected p99 per second %v ms, want bounded by the queue (2 slots, ~0.2 s)", corrected)
 	}
 }

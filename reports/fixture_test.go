@@ -106,6 +106,7 @@ func fixture(t *testing.T, scale float64) *Report {
 		Messages: MessageCounts{Sent: 300, Received: 6000},
 		Ends:     map[string]uint64{"complete": 300}, Violations: map[string]uint64{},
 		Latency: hist(t, 6000, 400, 1), StreamDuration: hist(t, 300, 100_000, 1), Recovery: hist(t, 0, 1, 1),
+		LatencyCorrected: hist(t, 6000, 3000, 1),
 	}
 	r.Groups = []Group{subs, pow}
 	for s := 1; s <= 6; s++ {
@@ -116,10 +117,12 @@ func fixture(t *testing.T, scale float64) *Report {
 			failed, subsRecv = 12, 1500
 		}
 		wl := hist(t, 200, 1800+float64(s)*100, scale)
+		// pow runs behind its schedule more each second.
+		wc := hist(t, 1000, 1000*float64(s), scale)
 		r.Windows = append(r.Windows,
 			Window{Offset: off, Group: "subs", Started: map[bool]uint64{true: 40, false: 0}[s == 1] + failed, Ended: failed, Failed: failed, Received: subsRecv, Latency: &wl,
 				Ends: map[string]uint64{"status:Unavailable": failed}},
-			Window{Offset: off, Group: "pow", Started: 50, Ended: 50, Sent: 50, Received: 1000, Ends: map[string]uint64{"complete": 50}})
+			Window{Offset: off, Group: "pow", Started: 50, Ended: 50, Sent: 50, Received: 1000, Ends: map[string]uint64{"complete": 50}, LatencyCorrected: &wc})
 	}
 	r.Events = []Event{{Offset: 2.5, Kind: "fault_start", Fault: "faults[0] sever"}, {Offset: 3.5, Kind: "fault_end", Fault: "faults[0] sever"}}
 	r.Faults = []FaultWindow{

@@ -255,7 +255,7 @@ func mergeWindows(shards []*Report, shift func(*Report) float64, errs []error) (
 		second int
 	}
 	sums := map[key]*Window{}
-	lat := map[key][]Histogram{}
+	lat, corrected := map[key][]Histogram{}, map[key][]Histogram{}
 	for _, r := range shards {
 		for _, w := range r.Windows {
 			k := key{w.Group, int(math.Round(w.Offset + shift(r)))}
@@ -279,6 +279,9 @@ func mergeWindows(shards []*Report, shift func(*Report) float64, errs []error) (
 			if w.Latency != nil {
 				lat[k] = append(lat[k], *w.Latency)
 			}
+			if w.LatencyCorrected != nil {
+				corrected[k] = append(corrected[k], *w.LatencyCorrected)
+			}
 		}
 	}
 	keys := slices.Collect(maps.Keys(sums))
@@ -295,12 +298,17 @@ func mergeWindows(shards []*Report, shift func(*Report) float64, errs []error) (
 	out := make([]Window, 0, len(keys))
 	for _, k := range keys {
 		w := sums[k]
-		if hs := lat[k]; len(hs) > 0 {
-			h, err := MergeHistograms(hs...)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("window %s@%ds: %w", k.group, k.second, err))
-			} else {
-				w.Latency = &h
+		for _, m := range []struct {
+			from map[key][]Histogram
+			to   **Histogram
+		}{{lat, &w.Latency}, {corrected, &w.LatencyCorrected}} {
+			if hs := m.from[k]; len(hs) > 0 {
+				h, err := MergeHistograms(hs...)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("window %s@%ds: %w", k.group, k.second, err))
+				} else {
+					*m.to = &h
+				}
 			}
 		}
 		out = append(out, *w)

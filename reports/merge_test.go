@@ -42,11 +42,17 @@ func TestMergeSumsAndAligns(t *testing.T) {
 	}
 	// Windows: shard 2 started 0.8 s late, so its second 1 is the run's
 	// second 2 (rounded); every second's deltas add up.
-	var recv uint64
+	var recv, corrected uint64
 	for _, w := range m.Windows {
 		if w.Group == "subs" {
 			recv += w.Received
 		}
+		if w.LatencyCorrected != nil {
+			corrected += uint64(w.LatencyCorrected.Count)
+		}
+	}
+	if corrected != 3*6*1000 {
+		t.Errorf("windows carry %d corrected latencies, want %d", corrected, 3*6*1000)
 	}
 	if recv != 3*(5*4000+1500) {
 		t.Errorf("windows carry %d received, want %d", recv, 3*(5*4000+1500))

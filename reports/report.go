@@ -359,6 +359,10 @@ type Window struct {
 	Ends map[string]uint64 `json:"ends,omitempty"`
 	// Latency is the latency recorded in the window.
 	Latency *Histogram `json:"latency,omitempty"`
+	// LatencyCorrected is the corrected latency recorded in the window
+	// (Group.LatencyCorrected): how far behind its schedule each message
+	// was, second by second — an open loop past capacity shows it grow.
+	LatencyCorrected *Histogram `json:"latency_corrected,omitempty"`
 	// MaxSeq is the highest sequence number the group's clients had seen
 	// by the window's end (Subscribe's seq, a generic call's sequence
 	// field; 0: none): how fast a feed publishes, as its clients see it.

@@ -45,8 +45,12 @@ func WriteSummary(w io.Writer, r *Report) {
 			writeOutages(w, g)
 		}
 		if c := g.LatencyCorrected; c.Count > 0 {
-			fmt.Fprintf(w, "  %s latency corrected (from intended send): p50 %s, p99 %s, max %s\n",
+			line := fmt.Sprintf("  %s latency corrected (from intended send): p50 %s, p99 %s, max %s",
 				g.Name, ms(c.P50MS, c.Count), ms(c.P99MS, c.Count), ms(c.MaxMS, c.Count))
+			if first, last, ok := correctedTrend(r, g.Name); ok {
+				line += fmt.Sprintf("; p99 per second %s (first) → %s (last)", ms(first.P99MS, first.Count), ms(last.P99MS, last.Count))
+			}
+			fmt.Fprintln(w, line)
 		}
 	}
 
@@ -204,4 +208,19 @@ func writeOutages(w io.Writer, g Group) {
 	r, first := g.Recovery, g.RecoveryFirst
 	fmt.Fprintf(w, "  %s recovery: back to live p50 %s, p99 %s, max %s; first message p50 %s, p99 %s, max %s\n", g.Name,
 		ms(r.P50MS, r.Count), ms(r.P99MS, r.Count), ms(r.MaxMS, r.Count), ms(first.P50MS, first.Count), ms(first.P99MS, first.Count), ms(first.MaxMS, first.Count))
+}
+
+// correctedTrend returns a group's first and last per-second corrected
+// latency: far apart when the schedule ran away from the target.
+func correctedTrend(r *Report, group string) (first, last *Histogram, ok bool) {
+	for _, w := range r.Windows {
+		if w.Group != group || w.LatencyCorrected == nil || w.LatencyCorrected.Count == 0 {
+			continue
+		}
+		if first == nil {
+			first = w.LatencyCorrected
+		}
+		last = w.LatencyCorrected
+	}
+	return first, last, first != nil && first != last
 }

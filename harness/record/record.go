@@ -143,6 +143,9 @@ type Window struct {
 	Counters
 	Ends    map[string]uint64
 	Latency *hdrhistogram.Histogram
+	// Corrected is the corrected latency (CorrectedSink) recorded in the
+	// window; nil when the group records none.
+	Corrected *hdrhistogram.Histogram
 	// MaxSeq is the highest sequence number any client saw so far
 	// (SeqSink; 0 when none reports them).
 	MaxSeq uint64
@@ -158,6 +161,13 @@ func (r *Recorder) Window() Window {
 		s.mu.Lock()
 		w.Latency.Merge(s.window)
 		s.window.Reset()
+		if s.wcorrected != nil {
+			if w.Corrected == nil {
+				w.Corrected = NewHistogram()
+			}
+			w.Corrected.Merge(s.wcorrected)
+			s.wcorrected.Reset()
+		}
 		s.mu.Unlock()
 		s.endsInto(w.Ends)
 		w.MaxSeq = max(w.MaxSeq, uint64(s.maxSeq.Load()))
@@ -266,9 +276,11 @@ type shard struct {
 	corrected *hdrhistogram.Histogram
 	// open is how long streams took to establish (see OpenedSink).
 	open *hdrhistogram.Histogram
-	// window collects latency since the last Window call.
-	window  *hdrhistogram.Histogram
-	clamped uint64
+	// window collects latency since the last Window call; wcorrected the
+	// corrected latency, made at the first such value.
+	window     *hdrhistogram.Histogram
+	wcorrected *hdrhistogram.Histogram
+	clamped    uint64
 
 	broke, resumed, recovered atomic.Uint64
 
@@ -317,31 +329,42 @@ func (s *shard) Sent() { s.sent.Add(1) }
 
 func (s *shard) Received(latency time.Duration) {
 	s.received.Add(1)
-	v := micros(latency)
 	s.mu.Lock()
-	if v > HighestUS {
-		v = HighestUS
-		s.clamped++
-	}
+	v := s.clampLocked(latency)
 	_ = s.latency.RecordValue(v) // in range by construction
 	_ = s.window.RecordValue(v)
 	s.mu.Unlock()
 }
 
-// record adds d to h under the shard lock, clamped to the range.
-func (s *shard) record(h *hdrhistogram.Histogram, d time.Duration) {
+// clampLocked returns d in µs within the histograms' range, counting a
+// value above it as clamped. The caller holds s.mu.
+func (s *shard) clampLocked(d time.Duration) int64 {
 	v := micros(d)
-	s.mu.Lock()
 	if v > HighestUS {
 		v = HighestUS
 		s.clamped++
 	}
-	_ = h.RecordValue(v)
+	return v
+}
+
+// record adds d to h under the shard lock, clamped to the range.
+func (s *shard) record(h *hdrhistogram.Histogram, d time.Duration) {
+	s.mu.Lock()
+	_ = h.RecordValue(s.clampLocked(d))
 	s.mu.Unlock()
 }
 
 // Corrected implements CorrectedSink.
-func (s *shard) Corrected(latency time.Duration) { s.record(s.corrected, latency) }
+func (s *shard) Corrected(latency time.Duration) {
+	s.mu.Lock()
+	v := s.clampLocked(latency)
+	if s.wcorrected == nil {
+		s.wcorrected = NewHistogram()
+	}
+	_ = s.corrected.RecordValue(v)
+	_ = s.wcorrected.RecordValue(v)
+	s.mu.Unlock()
+}
 
 func (s *shard) Violated(k Kind, n uint64) {
 	if k < numKinds {
