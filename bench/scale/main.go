@@ -76,6 +76,12 @@ type run struct {
 	WallSeconds         float64           `json:"wall_seconds"`
 	CPUSeconds          float64           `json:"cpu_seconds"`
 	Ends                map[string]uint64 `json:"ends,omitempty"`
+	// DrainSeconds is how long streambench's drain took after its
+	// duration (Unsubscribe of every subscriber, then the server's stop);
+	// HardStopped is how many subscribers the graceful stop left to the
+	// hard stop (their streams end canceled instead of complete).
+	DrainSeconds float64 `json:"drain_seconds,omitempty"`
+	HardStopped  uint64  `json:"hard_stopped,omitempty"`
 	Error               string            `json:"error,omitempty"`
 }
 
@@ -214,7 +220,7 @@ func runOne(dir, client string, n, rep int, hold time.Duration) run {
 			"--client-scale", strconv.Itoa(n/fanoutClients), "--duration", dur.String(), "--out", outDir, "--memprofile", prof,
 			"scenarios/fanout.yaml")
 		if err == nil {
-			err = readReport(filepath.Join(outDir, "report.json"), hold, &res)
+			err = readReport(filepath.Join(outDir, "report.json"), hold, dur, &res)
 		}
 		if err == nil {
 			res.LiveHeapBytes, err = liveHeap(filepath.Join(dir, "streambench"), prof)
@@ -235,9 +241,11 @@ func runOne(dir, client string, n, rep int, hold time.Duration) run {
 }
 
 // readReport takes the fan-out figures from a streambench report: the
-// subscribers group's all_open_seconds, the resources' peaks and the
-// latency of the windows wholly inside [all_open, all_open+hold].
-func readReport(path string, hold time.Duration, res *run) error {
+// subscribers group's all_open_seconds, the resources' peaks, the latency
+// of the windows wholly inside [all_open, all_open+hold], and the drain:
+// how long the run went on past its duration dur, and how many subscribers
+// ended canceled (left to the hard stop) instead of complete.
+func readReport(path string, hold, dur time.Duration, res *run) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -255,6 +263,8 @@ func readReport(path string, hold time.Duration, res *run) error {
 	}
 	res.EstablishSeconds = g.AllOpenSeconds
 	res.Ends = g.Ends
+	res.DrainSeconds = max(r.Elapsed-dur.Seconds(), 0)
+	res.HardStopped = g.Ends["canceled"]
 	if r.Resources != nil {
 		res.PeakHeapBytes, res.PeakGoroutines = r.Resources.PeakHeapBytes, r.Resources.PeakGoroutines
 		res.HeapPerStreamBytes = float64(res.PeakHeapBytes) / float64(res.Streams)

@@ -56,7 +56,7 @@ func TestPairedRatios(t *testing.T) {
 		}
 	}
 	// Pairs 0, 1, 3: ratios 2, 1, 1.5 → median 1.5; pair 2 failed.
-	if !strings.HasSuffix(row, " 1.50× |") {
+	if !strings.HasSuffix(row, " 1.50× (~ n<4) |") {
 		t.Fatalf("establish row %q, want the paired median 1.50×", row)
 	}
 	if !strings.Contains(b.String(), "FAILED streambench 5000 rep 2: killed") {
@@ -64,5 +64,34 @@ func TestPairedRatios(t *testing.T) {
 	}
 	if got := median([]float64{3, 1, 2, 10}); got != 2.5 {
 		t.Fatalf("median = %v, want 2.5", got)
+	}
+}
+
+// TestSignificance: the U test calls apart two samples that do not overlap,
+// and not two that interleave, or sides too small to ever be significant.
+func TestSignificance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b []float64
+		want string
+	}{
+		{[]float64{10, 11, 12, 13, 14}, []float64{1, 2, 3, 4, 5}, "(p=0.008)"},
+		{[]float64{1, 3, 5, 7, 9}, []float64{2, 4, 6, 8, 10}, "(~ p="},
+		{[]float64{10, 11, 12}, []float64{1, 2, 3}, "(~ n<4)"},
+	} {
+		if got := significance(tc.a, tc.b); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("significance(%v, %v) = %q, want %q", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// TestDrainLine: each streambench run says how long its drain took and how
+// many subscribers it left to the hard stop.
+func TestDrainLine(t *testing.T) {
+	var b strings.Builder
+	printTable(&b, []int{100000}, []string{"plain", "streambench"}, []run{
+		{Client: "streambench", Streams: 100000, Rep: 1, DrainSeconds: 15.2, HardStopped: 99676},
+	})
+	if want := "streambench 100000 rep 1: drained in 15.2 s after its duration, 99676 of 100000 subscribers left to the hard stop"; !strings.Contains(b.String(), want) {
+		t.Fatalf("no drain line %q in\n%s", want, b.String())
 	}
 }
