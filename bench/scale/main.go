@@ -82,7 +82,7 @@ type run struct {
 	// hard stop (their streams end canceled instead of complete).
 	DrainSeconds float64 `json:"drain_seconds,omitempty"`
 	HardStopped  uint64  `json:"hard_stopped,omitempty"`
-	Error               string            `json:"error,omitempty"`
+	Error        string  `json:"error,omitempty"`
 }
 
 func main() {
