@@ -82,7 +82,11 @@ type run struct {
 	// hard stop (their streams end canceled instead of complete).
 	DrainSeconds float64 `json:"drain_seconds,omitempty"`
 	HardStopped  uint64  `json:"hard_stopped,omitempty"`
-	Error        string  `json:"error,omitempty"`
+	// ServerRSSBytes and ServerCPUSeconds are the server process's peak RSS
+	// and CPU time (-server-process only).
+	ServerRSSBytes   uint64  `json:"server_rss_bytes,omitempty"`
+	ServerCPUSeconds float64 `json:"server_cpu_seconds,omitempty"`
+	Error            string  `json:"error,omitempty"`
 }
 
 func main() {
@@ -92,6 +96,7 @@ func main() {
 	clientsF := flag.String("clients", "plain,plain-tick,streambench", "clients to run")
 	out := flag.String("out", "", "also write every run as JSON to this file")
 	pause := flag.Duration("pause", 3*time.Second, "pause between runs")
+	serverProcess := flag.Bool("server-process", false, "run the reference server in its own process (streambench serve) for every run, the clients dialling it over loopback TCP (plain and streambench only)")
 	flag.Parse()
 	var counts []int
 	for f := range strings.SplitSeq(*streamsF, ",") {
@@ -109,17 +114,21 @@ func main() {
 			os.Exit(2)
 		}
 	}
+	if *serverProcess && slices.Contains(clients, "plain-tick") {
+		fmt.Fprintln(os.Stderr, "scale: -server-process: plain-tick's server is in process by design; leave it out of -clients")
+		os.Exit(2)
+	}
 	if *reps < 1 || *hold <= 0 {
 		fmt.Fprintln(os.Stderr, "scale: -reps >= 1, -hold > 0")
 		os.Exit(2)
 	}
-	if err := mainErr(counts, clients, *reps, *hold, *pause, *out); err != nil {
+	if err := mainErr(counts, clients, *reps, *hold, *pause, *serverProcess, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
 	}
 }
 
-func mainErr(counts []int, clients []string, reps int, hold, pause time.Duration, out string) error {
+func mainErr(counts []int, clients []string, reps int, hold, pause time.Duration, serverProcess bool, out string) error {
 	dir, err := os.MkdirTemp("", "scale-*")
 	if err != nil {
 		return err
@@ -140,7 +149,7 @@ func mainErr(counts []int, clients []string, reps int, hold, pause time.Duration
 			k := r % len(order)
 			order = append(order[k:], order[:k]...)
 			for _, c := range order {
-				res := runOne(dir, c, n, r, hold)
+				res := runServed(dir, c, n, r, hold, serverProcess)
 				runs = append(runs, res)
 				b, _ := json.Marshal(res)
 				fmt.Fprintf(os.Stderr, "%s load %s\n", b, loadavg())
@@ -183,7 +192,35 @@ func child(timeout time.Duration, argv ...string) ([]byte, *syscall.Rusage, time
 	return res.Stdout, res.Rusage, res.Wall, err
 }
 
-func runOne(dir, client string, n, rep int, hold time.Duration) run {
+// serveReady is the line `streambench serve` prints once it listens.
+var serveReady = regexp.MustCompile(`listening on (\S+)`)
+
+// runServed runs one child; with serverProcess, against a `streambench
+// serve` process started for it (the feed as fanout.yaml's) and stopped
+// after, whose peak RSS and CPU it adds to the figures.
+func runServed(dir, client string, n, rep int, hold time.Duration, serverProcess bool) run {
+	if !serverProcess {
+		return runOne(dir, client, n, rep, hold, "")
+	}
+	srv, err := runchild.Serve(30*time.Second, serveReady, filepath.Join(dir, "streambench"), "serve", "--addr", "127.0.0.1:0",
+		"--rate", "1/s", "--payload", "64B", "--ring", "64", "--queue", "64", "--graceful-stop", "5s")
+	if err != nil {
+		return run{Client: client, Streams: n, Rep: rep, Error: "serve: " + err.Error()}
+	}
+	res := runOne(dir, client, n, rep, hold, srv.Addr)
+	sres, err := srv.Stop(30 * time.Second)
+	if err != nil && res.Error == "" {
+		res.Error = "serve: " + err.Error()
+	}
+	if ru := sres.Rusage; ru != nil {
+		res.ServerRSSBytes = uint64(ru.Maxrss) << 10
+		res.ServerCPUSeconds = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	}
+	return res
+}
+
+// runOne runs one child: in process, or dialling target when it is set.
+func runOne(dir, client string, n, rep int, hold time.Duration, target string) run {
 	res := run{Client: client, Streams: n, Rep: rep}
 	timeout := 60*time.Second + time.Duration(n/1000)*2*time.Second
 	// streambench runs for dur (establishment included); plain keeps its
@@ -203,9 +240,13 @@ func runOne(dir, client string, n, rep int, hold time.Duration) run {
 			server = "tick"
 		}
 		prof := filepath.Join(dir, "plain.pprof")
-		stdout, ru, wall, err = child(timeout+dur, filepath.Join(dir, "plain"), "-server", server, "-memprofile", prof,
-			"-streams", strconv.Itoa(n), "-conns", strconv.Itoa(n/fanoutClients*fanoutConns),
-			"-hold", dur.String(), "-lag-window", hold.String(), "-rate", "1", "-payload", "64", "-ring", "64", "-queue", "64")
+		argv := []string{filepath.Join(dir, "plain"), "-server", server, "-memprofile", prof,
+			"-streams", strconv.Itoa(n), "-conns", strconv.Itoa(n / fanoutClients * fanoutConns),
+			"-hold", dur.String(), "-lag-window", hold.String(), "-rate", "1", "-payload", "64", "-ring", "64", "-queue", "64"}
+		if target != "" {
+			argv = append(argv, "-target", target)
+		}
+		stdout, ru, wall, err = child(timeout+dur, argv...)
 		if err == nil {
 			err = json.Unmarshal(stdout, &res)
 			res.Client, res.Rep = client, rep
@@ -216,9 +257,12 @@ func runOne(dir, client string, n, rep int, hold time.Duration) run {
 	default:
 		outDir := filepath.Join(dir, fmt.Sprintf("sb-%d-%d", n, rep))
 		prof := filepath.Join(dir, "sb.pprof")
-		stdout, ru, wall, err = child(timeout+dur, filepath.Join(dir, "streambench"), "run", "--no-progress",
-			"--client-scale", strconv.Itoa(n/fanoutClients), "--duration", dur.String(), "--out", outDir, "--memprofile", prof,
-			"scenarios/fanout.yaml")
+		argv := []string{filepath.Join(dir, "streambench"), "run", "--no-progress",
+			"--client-scale", strconv.Itoa(n / fanoutClients), "--duration", dur.String(), "--out", outDir, "--memprofile", prof}
+		if target != "" {
+			argv = append(argv, "--target", target)
+		}
+		stdout, ru, wall, err = child(timeout+dur, append(argv, "scenarios/fanout.yaml")...)
 		if err == nil {
 			err = readReport(filepath.Join(outDir, "report.json"), hold, dur, &res)
 		}

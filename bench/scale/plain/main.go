@@ -15,6 +15,10 @@
 //	           current update every 1/-rate and wakes every handler, which
 //	           sends it (what the reference design itself costs)
 //
+// With -target host:port no server runs in this process: the clients dial
+// that loopback address over TCP (a `streambench serve` process, say), and
+// -server, -rate, -payload, -ring and -queue are the server's business.
+//
 // It prints one JSON line (see result): the time from the first open to
 // the last stream established (response headers received), the peak heap
 // in use, RSS and goroutines (sampled every 100 ms) and the same per
@@ -33,6 +37,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,6 +84,7 @@ func main() {
 	hold := flag.Duration("hold", 8*time.Second, "how long to keep every stream once all are established (peaks are sampled until its end)")
 	window := flag.Duration("lag-window", 0, "fan-out lag is measured over the updates published in this first part of the hold (0: all of it)")
 	server := flag.String("server", "reference", "reference | tick")
+	target := flag.String("target", "", "dial this loopback host:port over TCP instead of running a server in process")
 	rate := flag.Float64("rate", 1, "updates per second")
 	payload := flag.Int("payload", 64, "update payload bytes")
 	ring := flag.Int("ring", 64, "reference feed: replay ring length")
@@ -97,6 +103,14 @@ func main() {
 		fmt.Fprintf(os.Stderr, "plain: -server %q: want reference or tick\n", *server)
 		os.Exit(2)
 	}
+	if *target != "" {
+		host, _, err := net.SplitHostPort(*target)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			fmt.Fprintf(os.Stderr, "plain: -target %q: want a loopback host:port (127.0.0.1:7070)\n", *target)
+			os.Exit(2)
+		}
+		*server = "target " + *target
+	}
 	res, err := run(*server, *streams, *conns, *openers, *hold, *window, *timeout, *rate, *payload, *ring, *queue, *memprofile)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "plain:", err)
@@ -110,15 +124,18 @@ func main() {
 func run(server string, n, nconns, openers int, hold, window, timeout time.Duration, rate float64, payload, ring, queue int, memprofile string) (result, error) {
 	res := result{Server: server, Streams: n}
 	lis := bufconn.Listen(bufconnSize)
+	target, remote := strings.CutPrefix(server, "target ")
 	var stopServer func()
-	switch server {
-	case "reference":
+	switch {
+	case remote:
+		stopServer = func() {}
+	case server == "reference":
 		t := builtin.New(builtin.Config{Feed: longlived.Config{Rate: rate, Payload: payload, Ring: ring, Queue: queue}})
 		if err := t.Serve(lis); err != nil {
 			return res, err
 		}
 		stopServer = func() { t.Close(0) }
-	default:
+	default: // tick
 		srv := grpc.NewServer()
 		tk := newTicker(rate, payload)
 		pb.RegisterLonglivedServer(srv, tk)
@@ -129,9 +146,17 @@ func run(server string, n, nconns, openers int, hold, window, timeout time.Durat
 
 	ccs := make([]*grpc.ClientConn, nconns)
 	for i := range ccs {
-		cc, err := grpc.NewClient("passthrough:///bufnet",
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
+		var (
+			cc  *grpc.ClientConn
+			err error
+		)
+		if remote {
+			cc, err = grpc.NewClient("passthrough:///"+target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		} else {
+			cc, err = grpc.NewClient("passthrough:///bufnet",
+				grpc.WithTransportCredentials(insecure.NewCredentials()),
+				grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
+		}
 		if err != nil {
 			return res, fmt.Errorf("client %d: %w", i, err)
 		}
