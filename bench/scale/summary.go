@@ -24,6 +24,8 @@ var metrics = []metric{
 	{"lag p50", func(r run) float64 { return r.LagP50MS }, "ms"},
 	{"lag p99", func(r run) float64 { return r.LagP99MS }, "ms"},
 	{"CPU (whole process)", func(r run) float64 { return r.CPUSeconds }, "s"},
+	{"server process RSS", func(r run) float64 { return float64(r.ServerRSSBytes) / (1 << 20) }, "MiB"},
+	{"server process CPU", func(r run) float64 { return r.ServerCPUSeconds }, "s"},
 }
 
 func median(xs []float64) float64 {
@@ -73,6 +75,9 @@ func printTable(w io.Writer, counts []int, clients []string, runs []run) {
 	fmt.Fprintln(w, sep)
 	for _, n := range counts {
 		for _, m := range metrics {
+			if !slices.ContainsFunc(runs, func(r run) bool { return r.Streams == n && m.get(r) != 0 }) {
+				continue // a figure no run has (the server process's, in process)
+			}
 			row := fmt.Sprintf("| %d | %s |", n, m.name)
 			if m.unit != "" {
 				row = fmt.Sprintf("| %d | %s (%s) |", n, m.name, m.unit)
