@@ -5,8 +5,9 @@
 //
 // Three clients, each in its own child process, run one at a time:
 //
-//	plain       bench/scale/plain -server reference: generated stubs, the
-//	            reference feed in process over bufconn
+//	plain       bench/scale/plain -server reference -drain: generated stubs,
+//	            the reference feed in process over bufconn; after the hold it
+//	            Unsubscribes every stream as streambench's drain does
 //	plain-tick  bench/scale/plain -server tick: the same clients against the
 //	            simplest broadcast server
 //	streambench streambench run --client-scale N/5000 scenarios/fanout.yaml
@@ -82,6 +83,8 @@ type run struct {
 	// hard stop (their streams end canceled instead of complete).
 	DrainSeconds float64 `json:"drain_seconds,omitempty"`
 	HardStopped  uint64  `json:"hard_stopped,omitempty"`
+	// Drained is how many streams plain -drain saw end with a clean EOF.
+	Drained int64 `json:"drained,omitempty"`
 	// ServerRSSBytes and ServerCPUSeconds are the server process's peak RSS
 	// and CPU time (-server-process only).
 	ServerRSSBytes   uint64  `json:"server_rss_bytes,omitempty"`
@@ -246,10 +249,16 @@ func runOne(dir, client string, n, rep int, hold time.Duration, target string) r
 		if target != "" {
 			argv = append(argv, "-target", target)
 		}
-		stdout, ru, wall, err = child(timeout+dur, argv...)
+		if client == "plain" {
+			argv = append(argv, "-drain")
+		}
+		stdout, ru, wall, err = child(timeout+dur+70*time.Second, argv...)
 		if err == nil {
 			err = json.Unmarshal(stdout, &res)
 			res.Client, res.Rep = client, rep
+		}
+		if client == "plain" && res.Drained < int64(n) {
+			res.HardStopped = uint64(int64(n) - res.Drained)
 		}
 		if err == nil {
 			res.LiveHeapBytes, err = liveHeap(filepath.Join(dir, "plain"), prof)

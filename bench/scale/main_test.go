@@ -91,7 +91,7 @@ func TestDrainLine(t *testing.T) {
 	printTable(&b, []int{100000}, []string{"plain", "streambench"}, []run{
 		{Client: "streambench", Streams: 100000, Rep: 1, DrainSeconds: 15.2, HardStopped: 99676},
 	})
-	if want := "streambench 100000 rep 1: drained in 15.2 s after its duration, 99676 of 100000 subscribers left to the hard stop"; !strings.Contains(b.String(), want) {
+	if want := "streambench 100000 rep 1: drained in 15.2 s, 99676 of 100000 subscribers not ended by Unsubscribe"; !strings.Contains(b.String(), want) {
 		t.Fatalf("no drain line %q in\n%s", want, b.String())
 	}
 }

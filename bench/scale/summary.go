@@ -24,6 +24,7 @@ var metrics = []metric{
 	{"lag p50", func(r run) float64 { return r.LagP50MS }, "ms"},
 	{"lag p99", func(r run) float64 { return r.LagP99MS }, "ms"},
 	{"CPU (whole process)", func(r run) float64 { return r.CPUSeconds }, "s"},
+	{"drain", func(r run) float64 { return r.DrainSeconds }, "s"},
 	{"server process RSS", func(r run) float64 { return float64(r.ServerRSSBytes) / (1 << 20) }, "MiB"},
 	{"server process CPU", func(r run) float64 { return r.ServerCPUSeconds }, "s"},
 }
@@ -113,9 +114,9 @@ func printTable(w io.Writer, counts []int, clients []string, runs []run) {
 	}
 	fmt.Fprintln(w)
 	for _, r := range runs {
-		if r.Client == "streambench" && r.Error == "" {
-			fmt.Fprintf(w, "streambench %d rep %d: drained in %.1f s after its duration, %d of %d subscribers left to the hard stop\n",
-				r.Streams, r.Rep, r.DrainSeconds, r.HardStopped, r.Streams)
+		if r.Error == "" && r.DrainSeconds > 0 {
+			fmt.Fprintf(w, "%s %d rep %d: drained in %.1f s, %d of %d subscribers not ended by Unsubscribe\n",
+				r.Client, r.Streams, r.Rep, r.DrainSeconds, r.HardStopped, r.Streams)
 		}
 	}
 }

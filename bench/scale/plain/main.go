@@ -15,6 +15,10 @@
 //	           current update every 1/-rate and wakes every handler, which
 //	           sends it (what the reference design itself costs)
 //
+// With -drain, after the hold it ends every stream as streambench's drain
+// does (Unsubscribe each, as many in flight as streambench's stop waves)
+// and says how long that took; without it, it cancels them.
+//
 // With -target host:port no server runs in this process: the clients dial
 // that loopback address over TCP (a `streambench serve` process, say), and
 // -server, -rate, -payload, -ring and -queue are the server's business.
@@ -33,6 +37,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -72,6 +77,11 @@ type result struct {
 	LagP50MS            float64 `json:"lag_p50_ms"`
 	LagP99MS            float64 `json:"lag_p99_ms"`
 	LagMaxMS            float64 `json:"lag_max_ms"`
+	// DrainSeconds is how long it took, with -drain, from the first
+	// Unsubscribe to the last stream's end; Drained how many streams ended
+	// with a clean EOF by then.
+	DrainSeconds float64 `json:"drain_seconds,omitempty"`
+	Drained      int64   `json:"drained,omitempty"`
 }
 
 // bufconnSize is streambench's bufconn pipe buffer (harness/link).
@@ -91,12 +101,17 @@ func main() {
 	queue := flag.Int("queue", 64, "reference feed: per-subscriber queue length")
 	timeout := flag.Duration("timeout", 120*time.Second, "establishing every stream must finish within this")
 	memprofile := flag.String("memprofile", "", "write a heap profile (after a GC) at the end of the hold to this file")
+	drain := flag.Bool("drain", false, "after the hold, end every stream as streambench does: Unsubscribe each (as many in flight as streambench's stop waves), and time until the last stream ends")
 	flag.Parse()
 	if *window <= 0 || *window > *hold {
 		*window = *hold
 	}
 	if *streams < 1 || *conns < 1 || *openers < 1 || *hold <= 0 || *rate <= 0 || *payload < 0 {
 		fmt.Fprintln(os.Stderr, "plain: -streams, -conns, -openers >= 1; -hold, -rate > 0; -payload >= 0")
+		os.Exit(2)
+	}
+	if *drain && *server == "tick" {
+		fmt.Fprintln(os.Stderr, "plain: -drain: the tick server has no Unsubscribe")
 		os.Exit(2)
 	}
 	if *server != "reference" && *server != "tick" {
@@ -111,7 +126,7 @@ func main() {
 		}
 		*server = "target " + *target
 	}
-	res, err := run(*server, *streams, *conns, *openers, *hold, *window, *timeout, *rate, *payload, *ring, *queue, *memprofile)
+	res, err := run(*server, *streams, *conns, *openers, *hold, *window, *timeout, *rate, *payload, *ring, *queue, *memprofile, *drain)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "plain:", err)
 		os.Exit(1)
@@ -121,7 +136,7 @@ func main() {
 	}
 }
 
-func run(server string, n, nconns, openers int, hold, window, timeout time.Duration, rate float64, payload, ring, queue int, memprofile string) (result, error) {
+func run(server string, n, nconns, openers int, hold, window, timeout time.Duration, rate float64, payload, ring, queue int, memprofile string, drain bool) (result, error) {
 	res := result{Server: server, Streams: n}
 	lis := bufconn.Listen(bufconnSize)
 	target, remote := strings.CutPrefix(server, "target ")
@@ -202,6 +217,7 @@ func run(server string, n, nconns, openers int, hold, window, timeout time.Durat
 	var (
 		holdFrom atomic.Int64 // updates sent at or after this are measured (0: not yet)
 		holdTo   atomic.Int64 // and before this
+		eofs     atomic.Int64 // streams ended with a clean EOF
 		errs     atomic.Uint64
 		est      atomic.Int64
 		next     atomic.Int64
@@ -238,6 +254,9 @@ func run(server string, n, nconns, openers int, hold, window, timeout time.Durat
 					for {
 						u, err := st.Recv()
 						if err != nil {
+							if err == io.EOF {
+								eofs.Add(1)
+							}
 							return
 						}
 						if from, sent := holdFrom.Load(), u.GetSentUnixNano(); from != 0 && sent >= from && sent < holdTo.Load() {
@@ -267,6 +286,10 @@ func run(server string, n, nconns, openers int, hold, window, timeout time.Durat
 			return res, err
 		}
 	}
+	if drain {
+		res.DrainSeconds = unsubscribeAll(ctx, ccs, n, &recvWG)
+		res.Drained = eofs.Load()
+	}
 	cancel()
 	recvWG.Wait()
 
@@ -283,6 +306,55 @@ func run(server string, n, nconns, openers int, hold, window, timeout time.Durat
 		return res, errors.New("no update was delivered during the hold")
 	}
 	return res, nil
+}
+
+// drainBound bounds the drain: what is left after it is cancelled.
+const drainBound = 60 * time.Second
+
+// unsubscribeAll ends every stream the way streambench's drain does:
+// Unsubscribe(id) for ids 1..n, as many in flight at once as streambench's
+// stop waves allow for len(ccs) connections (8 per connection, 128 to
+// 1,024), each call bounded by 5 s and retried on failure; it returns the
+// seconds from the first call until every receive goroutine has ended
+// (or drainBound passed).
+func unsubscribeAll(ctx context.Context, ccs []*grpc.ClientConn, n int, recv *sync.WaitGroup) float64 {
+	start := time.Now()
+	dctx, cancel := context.WithTimeout(ctx, drainBound)
+	defer cancel()
+	workers := min(max(8*len(ccs), 128), 1024)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				c := pb.NewLonglivedClient(ccs[i%len(ccs)])
+				for dctx.Err() == nil {
+					cctx, ccancel := context.WithTimeout(dctx, 5*time.Second)
+					_, err := c.Unsubscribe(cctx, &pb.UnsubscribeRequest{Id: int32(i + 1)})
+					ccancel()
+					if err == nil {
+						break
+					}
+				}
+			}
+		}()
+	}
+	ended := make(chan struct{})
+	go func() { recv.Wait(); close(ended) }()
+	select {
+	case <-ended:
+	case <-dctx.Done():
+	}
+	took := time.Since(start).Seconds()
+	cancel()
+	wg.Wait()
+	return took
 }
 
 // writeHeap writes a heap profile of the live objects (after a GC), as
