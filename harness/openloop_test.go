@@ -43,8 +43,8 @@ func TestOpenLoopCountsEverySlot(t *testing.T) {
 }
 
 // TestOpenLoopDropsWhenClientsBusy: arrivals do not wait for the target; a
-// slot that finds every client busy is dropped and counted, and the
-// assertion on it fails.
+// slot due while every client is busy and the queue (clients slots) is full
+// is dropped and counted, and the assertion on it fails.
 func TestOpenLoopDropsWhenClientsBusy(t *testing.T) {
 	rep := runInline(t, `name: overload
 duration: 2s

@@ -283,7 +283,8 @@ type Group struct {
 	Call *Call `yaml:"call"`
 	// Arrival makes the group open loop: streams start at this rate
 	// whatever the target does, each on one of Clients (the most streams in
-	// flight); a start that finds every client busy is dropped and counted.
+	// flight); due starts beyond Arrival.Queue while every client is busy
+	// are dropped and counted.
 	Arrival *Arrival `yaml:"arrival"`
 }
 
