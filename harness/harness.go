@@ -125,6 +125,8 @@ type run struct {
 	groups []*group
 	start  time.Time
 	end    time.Time
+	// stopped is when the stop was given (clients began to drain).
+	stopped time.Time
 
 	interrupted  bool
 	skew         time.Duration // start minus the start barrier
@@ -481,6 +483,7 @@ func (r *run) execute(ctx context.Context) {
 		r.cfg.onStop()
 	}
 	closeStop()
+	r.stopped = r.cfg.now()
 	// Every fault is reverted before streams drain: a blackhole or a
 	// stopped server would otherwise hold the drain until the hard stop.
 	r.applied = waitFaults()

@@ -91,6 +91,10 @@ func TestSmokePasses(t *testing.T) {
 	if rep.Seed != 1 {
 		t.Errorf("seed = %d, want the scenario's 1", rep.Seed)
 	}
+	// The drain is what the run took past its duration, no more.
+	if d := rep.DrainSeconds; d <= 0 || d > rep.Elapsed-rep.Scenario.DurationSeconds+0.05 {
+		t.Errorf("drain %.3fs in a run of %.3fs for a %.1fs duration", d, rep.Elapsed, rep.Scenario.DurationSeconds)
+	}
 }
 
 // TestSmokeCatchesPlantedBugs proves each of smoke.yaml's protocol checks

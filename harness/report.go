@@ -32,14 +32,15 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 			Target:              r.p.ov.Target,
 			TargetTLS:           targetTLS(r.p.ov.TLS),
 		},
-		Seed:        r.seed,
-		Start:       r.start,
-		End:         r.end,
-		Elapsed:     r.end.Sub(r.start).Seconds(),
-		Target:      "builtin",
-		Environment: Environment(),
-		Windows:     r.windows,
-		Interrupted: r.interrupted,
+		Seed:         r.seed,
+		Start:        r.start,
+		End:          r.end,
+		Elapsed:      r.end.Sub(r.start).Seconds(),
+		DrainSeconds: r.end.Sub(r.stopped).Seconds(),
+		Target:       "builtin",
+		Environment:  Environment(),
+		Windows:      r.windows,
+		Interrupted:  r.interrupted,
 	}
 	rep.Link = r.p.link
 	switch r.p.target {

@@ -62,6 +62,11 @@ assert:
 	if rep == nil || rep.Passed || rep.Leaks == nil {
 		t.Fatalf("want a failed report with leak evidence, got %+v", rep)
 	}
+	// The drain ran through the graceful stop (200ms) and the hard stop's
+	// settle (500ms).
+	if rep.DrainSeconds < 0.7 {
+		t.Errorf("drain %.3fs, want the graceful stop and the settle, 0.7s or more", rep.DrainSeconds)
+	}
 	var named bool
 	for _, f := range rep.Leaks.Goroutines.Leaked {
 		named = named || strings.Contains(f.Function, "stuckDriver") && f.Count == 3

@@ -90,6 +90,7 @@ func merge(shards []*Report, files []string) (*Report, error) {
 			out.End = r.End
 		}
 		out.Interrupted = out.Interrupted || r.Interrupted
+		out.DrainSeconds = max(out.DrainSeconds, r.DrainSeconds) // the slowest shard's drain is the set's
 	}
 	out.Elapsed = out.End.Sub(out.Start).Seconds()
 	shift := func(r *Report) float64 { return r.Start.Sub(out.Start).Seconds() }

@@ -14,6 +14,7 @@ func shardsOf(t *testing.T, n int, late time.Duration) []*Report {
 	for i := range n {
 		r := fixture(t, 1)
 		r.Shard = &ShardInfo{Index: i, Count: n, Set: "abc"}
+		r.DrainSeconds = 0.5 + float64(i) // shard i drained in i+0.5 s
 		r.Start = r.Start.Add(time.Duration(i) * late)
 		r.End = r.End.Add(time.Duration(i) * late)
 		out = append(out, r)
@@ -36,6 +37,9 @@ func TestMergeSumsAndAligns(t *testing.T) {
 	// Three copies of one distribution have its percentiles.
 	if subs.Latency.P99MS != one0.Latency.P99MS || subs.Latency.P50MS != one0.Latency.P50MS {
 		t.Errorf("p99 %v p50 %v, want %v %v", subs.Latency.P99MS, subs.Latency.P50MS, one0.Latency.P99MS, one0.Latency.P50MS)
+	}
+	if m.DrainSeconds != 2.5 {
+		t.Errorf("merged drain %v, want the slowest shard's 2.5 s", m.DrainSeconds)
 	}
 	if len(m.Shards) != 3 || m.Shards[2].File != "c.json" || m.Elapsed < one.Elapsed+0.79 {
 		t.Errorf("shards %+v, elapsed %v", m.Shards, m.Elapsed)

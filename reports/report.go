@@ -35,6 +35,10 @@ type Report struct {
 	End   time.Time `json:"end"`
 	// Elapsed is End-Start in seconds.
 	Elapsed float64 `json:"elapsed_seconds"`
+	// DrainSeconds is how long the clients took to end after the stop (the
+	// duration's end, or an interrupt): the graceful stop's drain, and the
+	// hard stop's when it came to that.
+	DrainSeconds float64 `json:"drain_seconds"`
 	// Target and Link say what was driven and how.
 	Target string `json:"target"`
 	Link   string `json:"link"`

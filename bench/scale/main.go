@@ -77,8 +77,9 @@ type run struct {
 	WallSeconds         float64           `json:"wall_seconds"`
 	CPUSeconds          float64           `json:"cpu_seconds"`
 	Ends                map[string]uint64 `json:"ends,omitempty"`
-	// DrainSeconds is how long streambench's drain took after its
-	// duration (Unsubscribe of every subscriber, then the server's stop);
+	// DrainSeconds is how long the drain took: streambench's report's
+	// drain_seconds (from the stop to the last client's end), plain's from
+	// its first Unsubscribe to its last stream's end (-drain);
 	// HardStopped is how many subscribers the graceful stop left to the
 	// hard stop (their streams end canceled instead of complete).
 	DrainSeconds float64 `json:"drain_seconds,omitempty"`
@@ -273,7 +274,7 @@ func runOne(dir, client string, n, rep int, hold time.Duration, target string) r
 		}
 		stdout, ru, wall, err = child(timeout+dur, append(argv, "scenarios/fanout.yaml")...)
 		if err == nil {
-			err = readReport(filepath.Join(outDir, "report.json"), hold, dur, &res)
+			err = readReport(filepath.Join(outDir, "report.json"), hold, &res)
 		}
 		if err == nil {
 			res.LiveHeapBytes, err = liveHeap(filepath.Join(dir, "streambench"), prof)
@@ -296,9 +297,9 @@ func runOne(dir, client string, n, rep int, hold time.Duration, target string) r
 // readReport takes the fan-out figures from a streambench report: the
 // subscribers group's all_open_seconds, the resources' peaks, the latency
 // of the windows wholly inside [all_open, all_open+hold], and the drain:
-// how long the run went on past its duration dur, and how many subscribers
-// ended canceled (left to the hard stop) instead of complete.
-func readReport(path string, hold, dur time.Duration, res *run) error {
+// its drain_seconds, and how many subscribers ended canceled (left to the
+// hard stop) instead of complete.
+func readReport(path string, hold time.Duration, res *run) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -316,7 +317,7 @@ func readReport(path string, hold, dur time.Duration, res *run) error {
 	}
 	res.EstablishSeconds = g.AllOpenSeconds
 	res.Ends = g.Ends
-	res.DrainSeconds = max(r.Elapsed-dur.Seconds(), 0)
+	res.DrainSeconds = r.DrainSeconds // from the stop, after --memprofile's GC and profile
 	res.HardStopped = g.Ends["canceled"]
 	if r.Resources != nil {
 		res.PeakHeapBytes, res.PeakGoroutines = r.Resources.PeakHeapBytes, r.Resources.PeakGoroutines
