@@ -24,6 +24,10 @@ const (
 	// U test could not reach significance even if every head run were
 	// worse than every base run: never a regression.
 	TooFewRuns MetricVerdict = "too_few_runs"
+	// TooFewValues is a set comparison's quantile that some run took from
+	// fewer than TailValues values beyond it (a p99 from under 1,000): a
+	// run's maximum, not its tail. Not judged: never a regression.
+	TooFewValues MetricVerdict = "too_few_values"
 )
 
 // Statistical settings of Compare.
@@ -242,7 +246,9 @@ func (c *Comparison) Verdict() MetricVerdict {
 			}
 		}
 	}
-	if out == Unchanged && c.total() > 0 && c.Count(TooFewRuns) == c.total() {
+	// Too few runs for every metric (a tail quantile may be short of
+	// values as well): nothing could be judged.
+	if n := c.Count(TooFewRuns); out == Unchanged && n > 0 && n+c.Count(TooFewValues) == c.total() {
 		return TooFewRuns
 	}
 	return out

@@ -28,7 +28,23 @@ type runMetric struct {
 	higherWorse bool
 	// absolute: the tolerance is a difference (error_rate), not a ratio.
 	absolute bool
+	// count returns how many values the run's statistic is taken from,
+	// and minCount is the least it needs to be compared (0: no minimum).
+	count    func(g *Group) int64
+	minCount int64
 }
+
+// TailValues is how many values a run must have beyond a quantile for
+// that quantile to be compared across runs: a p99 needs 1,000 values, a
+// p99.9 10,000. With fewer, the quantile is a run's largest few values —
+// its maximum, for a p99.9 of 800 — and varies between runs of the same
+// code far more than the rank test's intervals assume (the A/A false
+// regressions of the regression gate came from those).
+const TailValues = 10
+
+// quantileMin is the least values a run needs for quantile q (0.99) to
+// have TailValues beyond it.
+func quantileMin(q float64) int64 { return int64(math.Ceil(TailValues/(1-q) - 1e-9)) }
 
 func histValue(h func(g *Group) Histogram, q func(h Histogram) float64) func(*Report, *Group) (float64, bool) {
 	return func(_ *Report, g *Group) (float64, bool) {
@@ -41,17 +57,19 @@ func histValue(h func(g *Group) Histogram, q func(h Histogram) float64) func(*Re
 }
 
 func latencyOf(g *Group) Histogram  { return g.Latency }
+func latencyCount(g *Group) int64   { return g.Latency.Count }
+func durationCount(g *Group) int64  { return g.StreamDuration.Count }
 func durationOf(g *Group) Histogram { return g.StreamDuration }
 func recoveryOf(g *Group) Histogram { return g.Recovery }
 
 // runMetrics are the metrics of a set comparison, in display order.
 var runMetrics = []runMetric{
-	{key: "p50", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h Histogram) float64 { return h.P50MS })},
-	{key: "p90", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h Histogram) float64 { return h.P90MS })},
-	{key: "p99", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h Histogram) float64 { return h.P99MS })},
-	{key: "p99.9", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h Histogram) float64 { return h.P999MS })},
-	{key: "duration.p50", unit: "ms", higherWorse: true, value: histValue(durationOf, func(h Histogram) float64 { return h.P50MS })},
-	{key: "duration.p99", unit: "ms", higherWorse: true, value: histValue(durationOf, func(h Histogram) float64 { return h.P99MS })},
+	{key: "p50", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h Histogram) float64 { return h.P50MS }), count: latencyCount, minCount: quantileMin(0.50)},
+	{key: "p90", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h Histogram) float64 { return h.P90MS }), count: latencyCount, minCount: quantileMin(0.90)},
+	{key: "p99", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h Histogram) float64 { return h.P99MS }), count: latencyCount, minCount: quantileMin(0.99)},
+	{key: "p99.9", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h Histogram) float64 { return h.P999MS }), count: latencyCount, minCount: quantileMin(0.999)},
+	{key: "duration.p50", unit: "ms", higherWorse: true, value: histValue(durationOf, func(h Histogram) float64 { return h.P50MS }), count: durationCount, minCount: quantileMin(0.50)},
+	{key: "duration.p99", unit: "ms", higherWorse: true, value: histValue(durationOf, func(h Histogram) float64 { return h.P99MS }), count: durationCount, minCount: quantileMin(0.99)},
 	{key: "error_rate", unit: "ratio", higherWorse: true, absolute: true, value: func(_ *Report, g *Group) (float64, bool) {
 		if g.Streams.Ended == 0 {
 			return 0, false
@@ -129,10 +147,39 @@ func (c *Comparison) compareRuns(base, head []*Report, tol Tolerances) {
 			if len(bv) == 0 && len(hv) == 0 {
 				continue // e.g. recovery in a scenario without outages
 			}
-			gc.Metrics = append(gc.Metrics, judgeRuns(rm, bv, hv, tol[rm.key]))
+			m := judgeRuns(rm, bv, hv, tol[rm.key])
+			if lo, hi, short := tooFewValues(rm, name, base, head); short && m.Verdict != TooFewRuns {
+				// The figures stay for the reader; no verdict is drawn.
+				m.Verdict, m.P, m.Significant = TooFewValues, nil, false
+				m.Why = fmt.Sprintf("too few values: a run's %s needs >= %d values (%d beyond it) to be compared; these runs had %d to %d", rm.key, rm.minCount, TailValues, lo, hi)
+			}
+			gc.Metrics = append(gc.Metrics, m)
 		}
 		c.Groups = append(c.Groups, gc)
 	}
+}
+
+// tooFewValues reports whether some run of either side has fewer values
+// than the metric's minimum, with the fewest and most values any run had.
+// One short run makes the whole comparison of that metric unfit: dropping
+// only the short runs would compare different runs on the two sides.
+func tooFewValues(rm runMetric, group string, sides ...[]*Report) (lo, hi int64, short bool) {
+	if rm.minCount == 0 {
+		return 0, 0, false
+	}
+	lo = math.MaxInt64
+	for _, reps := range sides {
+		for _, r := range reps {
+			g := r.Group(group)
+			if g == nil {
+				continue
+			}
+			n := rm.count(g)
+			lo, hi = min(lo, n), max(hi, n)
+			short = short || n < rm.minCount
+		}
+	}
+	return lo, hi, short
 }
 
 // runValues returns each run's value of the metric, skipping runs without

@@ -57,6 +57,8 @@ func verdictWord(v MetricVerdict) string {
 		return "improved"
 	case TooFewRuns:
 		return "too few runs"
+	case TooFewValues:
+		return "too few values"
 	}
 	return "unchanged"
 }
@@ -73,6 +75,9 @@ func (c *Comparison) headline() string {
 	few := ""
 	if n := c.Count(TooFewRuns); n > 0 {
 		few = fmt.Sprintf("; %d with too few runs to judge (need >=%d runs a side)", n, RunsNeeded())
+	}
+	if n := c.Count(TooFewValues); n > 0 {
+		few += fmt.Sprintf("; %d quantiles with too few values per run to judge (need >=%d beyond the quantile)", n, TailValues)
 	}
 	switch c.Verdict() {
 	case Regressed:
@@ -193,7 +198,7 @@ func (c *Comparison) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 	}
 	for _, g := range c.Groups {
 		for _, m := range g.Metrics {
-			if m.Verdict == Unchanged || m.Verdict == TooFewRuns {
+			if m.Verdict == Unchanged || m.Verdict == TooFewRuns || m.Verdict == TooFewValues {
 				rest = append(rest, row(g.Name, m))
 			} else {
 				moved = append(moved, row(g.Name, m))

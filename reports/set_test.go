@@ -333,3 +333,61 @@ func TestSetComparisonWriters(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareRunsNeedsValuesBeyondAQuantile: a run's tail quantile is
+// compared only when the run has TailValues values beyond it. With 800
+// values a run's p99.9 is its maximum and its p99 its 8th largest: even a
+// real shift there is "too few values", never a regression, while p50 and
+// p90 of the same runs are judged.
+func TestCompareRunsNeedsValuesBeyondAQuantile(t *testing.T) {
+	withCount := func(n int64, reps []*Report) []*Report {
+		for _, r := range reps {
+			r.Groups[0].Latency.Count = n
+		}
+		return reps
+	}
+	base := withCount(800, runsOf(10, 10.4, 9.8, 10.1, 9.9))
+	head := withCount(800, runsOf(13, 12.8, 13.5, 12.9, 13.1))
+	c, err := CompareSides(sideOf("base", base), sideOf("head", head), CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		metric string
+		want   MetricVerdict
+		why    string
+	}{
+		{"p50", Regressed, "p=0.008"},
+		{"p90", Regressed, "p=0.008"},
+		{"p99", TooFewValues, "too few values: a run's p99 needs >= 1000 values (10 beyond it) to be compared; these runs had 800 to 800"},
+		{"p99.9", TooFewValues, "needs >= 10000 values"},
+	} {
+		if m := metric(t, c, "g", tc.metric); m.Verdict != tc.want || !strings.Contains(m.Why, tc.why) {
+			t.Errorf("%s: %s (%s), want %s (%s)", tc.metric, m.Verdict, m.Why, tc.want, tc.why)
+		}
+	}
+	// One short run on either side is enough to hold the quantile back.
+	base = runsOf(10, 10.4, 9.8, 10.1, 9.9)
+	head = runsOf(13, 12.8, 13.5, 12.9, 13.1)
+	head[2].Groups[0].Latency.Count = 999
+	c, err = CompareSides(sideOf("base", base), sideOf("head", head), CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := metric(t, c, "g", "p99"); m.Verdict != TooFewValues || !strings.Contains(m.Why, "had 999 to 10000") {
+		t.Errorf("p99 with one run of 999 values: %s (%s)", m.Verdict, m.Why)
+	}
+	if m := metric(t, c, "g", "p50"); m.Verdict != Regressed {
+		t.Errorf("p50: %s (%s), want regressed", m.Verdict, m.Why)
+	}
+	var b strings.Builder
+	if err := c.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "REGRESSED") || !strings.Contains(b.String(), "2 quantiles with too few values per run to judge") {
+		t.Errorf("headline:\n%s", b.String())
+	}
+	if got := quantileMin(0.999); got != 10000 {
+		t.Errorf("quantileMin(0.999) = %d, want 10000", got)
+	}
+}
