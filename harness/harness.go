@@ -725,5 +725,6 @@ func (r *run) noteResourcesLocked() {
 		res.PeakHeapBytes, res.PeakStreams = ms.HeapInuse, max(res.PeakStreams, open)
 	}
 	res.PeakGoroutines = max(res.PeakGoroutines, runtime.NumGoroutine())
+	res.PeakStackBytes = max(res.PeakStackBytes, ms.StackInuse)
 	res.PeakStreams = max(res.PeakStreams, open)
 }

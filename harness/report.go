@@ -55,6 +55,7 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 		if res.PeakStreams > 0 {
 			res.HeapPerStreamBytes = float64(res.PeakHeapBytes) / float64(res.PeakStreams)
 			res.GoroutinesPerStream = float64(res.PeakGoroutines) / float64(res.PeakStreams)
+			res.StackPerStreamBytes = float64(res.PeakStackBytes) / float64(res.PeakStreams)
 		}
 		rep.Resources = &res
 	}

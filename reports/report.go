@@ -289,11 +289,15 @@ type Arrival struct {
 // in use and goroutines, and the same per open stream (client and builtin
 // server together).
 type Resources struct {
-	PeakHeapBytes       uint64  `json:"peak_heap_bytes"`
-	PeakGoroutines      int     `json:"peak_goroutines"`
+	PeakHeapBytes  uint64 `json:"peak_heap_bytes"`
+	PeakGoroutines int    `json:"peak_goroutines"`
+	// PeakStackBytes is the most memory goroutine stacks held (not part
+	// of the heap): at 100,000 streams, a few KiB per goroutine adds up.
+	PeakStackBytes      uint64  `json:"peak_stack_bytes"`
 	PeakStreams         uint64  `json:"peak_streams"`
 	HeapPerStreamBytes  float64 `json:"heap_per_stream_bytes,omitempty"`
 	GoroutinesPerStream float64 `json:"goroutines_per_stream,omitempty"`
+	StackPerStreamBytes float64 `json:"stack_per_stream_bytes,omitempty"`
 }
 
 // Outages counts client outages. An outage opens when a live client's

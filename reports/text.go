@@ -69,6 +69,9 @@ func WriteSummary(w io.Writer, r *Report) {
 	if res := r.Resources; res != nil && res.PeakStreams > 0 {
 		fmt.Fprintf(w, "  resources at peak: %d streams open, heap %.1f MiB (%.1f KiB/stream), %d goroutines (%.2f/stream)\n",
 			res.PeakStreams, float64(res.PeakHeapBytes)/(1<<20), res.HeapPerStreamBytes/1024, res.PeakGoroutines, res.GoroutinesPerStream)
+		if res.PeakStackBytes > 0 {
+			fmt.Fprintf(w, "  goroutine stacks at peak: %.1f MiB (%.1f KiB/stream)\n", float64(res.PeakStackBytes)/(1<<20), res.StackPerStreamBytes/1024)
+		}
 	}
 	for _, g := range r.Groups {
 		writeOpening(w, g)

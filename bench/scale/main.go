@@ -71,6 +71,7 @@ type run struct {
 	HeapPerStreamBytes  float64           `json:"heap_per_stream_bytes"`
 	RSSPerStreamBytes   float64           `json:"rss_per_stream_bytes"`
 	GoroutinesPerStream float64           `json:"goroutines_per_stream"`
+	StackPerStreamBytes float64           `json:"stack_per_stream_bytes"`
 	LagCount            int64             `json:"lag_count"`
 	LagP50MS            float64           `json:"lag_p50_ms"`
 	LagP99MS            float64           `json:"lag_p99_ms"`
@@ -270,7 +271,7 @@ func runOne(dir, client string, n, rep int, hold time.Duration, target string) r
 		argv := []string{filepath.Join(dir, "streambench"), "run", "--no-progress",
 			"--client-scale", strconv.Itoa(n / fanoutClients), "--duration", dur.String(), "--out", outDir, "--memprofile", prof}
 		if target != "" {
-			argv = append(argv, "--target", target)
+			argv = append(argv, "--target", target, "--insecure")
 		}
 		stdout, ru, wall, err = child(timeout+dur, append(argv, "scenarios/fanout.yaml")...)
 		if err == nil {
@@ -323,6 +324,7 @@ func readReport(path string, hold time.Duration, res *run) error {
 		res.PeakHeapBytes, res.PeakGoroutines = r.Resources.PeakHeapBytes, r.Resources.PeakGoroutines
 		res.HeapPerStreamBytes = float64(res.PeakHeapBytes) / float64(res.Streams)
 		res.GoroutinesPerStream = float64(res.PeakGoroutines) / float64(res.Streams)
+		res.StackPerStreamBytes = float64(r.Resources.PeakStackBytes) / float64(res.Streams)
 	}
 	lag := hdrhistogram.New(1, 1<<40, 3)
 	end := g.AllOpenSeconds + hold.Seconds()

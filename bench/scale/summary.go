@@ -21,6 +21,7 @@ var metrics = []metric{
 	{"live heap/stream", func(r run) float64 { return r.LiveHeapPerStream / 1024 }, "KiB"},
 	{"RSS/stream", func(r run) float64 { return r.RSSPerStreamBytes / 1024 }, "KiB"},
 	{"goroutines/stream", func(r run) float64 { return r.GoroutinesPerStream }, ""},
+	{"stack/stream", func(r run) float64 { return r.StackPerStreamBytes / 1024 }, "KiB"},
 	{"lag p50", func(r run) float64 { return r.LagP50MS }, "ms"},
 	{"lag p99", func(r run) float64 { return r.LagP99MS }, "ms"},
 	{"CPU (whole process)", func(r run) float64 { return r.CPUSeconds }, "s"},

@@ -71,6 +71,7 @@ type result struct {
 	HeapPerStreamBytes  float64 `json:"heap_per_stream_bytes"`
 	RSSPerStreamBytes   float64 `json:"rss_per_stream_bytes"`
 	GoroutinesPerStream float64 `json:"goroutines_per_stream"`
+	StackPerStreamBytes float64 `json:"stack_per_stream_bytes"`
 	HoldSeconds         float64 `json:"hold_seconds"`
 	LagWindowSeconds    float64 `json:"lag_window_seconds"`
 	LagCount            int64   `json:"lag_count"`
@@ -182,8 +183,8 @@ func run(server string, n, nconns, openers int, hold, window, timeout time.Durat
 	// Peaks, sampled every 100 ms until the end of the hold.
 	var peak struct {
 		sync.Mutex
-		heap, rss uint64
-		gor       int
+		heap, rss, stack uint64
+		gor              int
 	}
 	sample := func() {
 		var ms runtime.MemStats
@@ -192,6 +193,7 @@ func run(server string, n, nconns, openers int, hold, window, timeout time.Durat
 		g := runtime.NumGoroutine()
 		peak.Lock()
 		peak.heap, peak.rss, peak.gor = max(peak.heap, ms.HeapInuse), max(peak.rss, rss), max(peak.gor, g)
+		peak.stack = max(peak.stack, ms.StackInuse)
 		peak.Unlock()
 	}
 	sampling := make(chan struct{})
@@ -298,6 +300,7 @@ func run(server string, n, nconns, openers int, hold, window, timeout time.Durat
 	res.HeapPerStreamBytes = float64(peak.heap) / float64(n)
 	res.RSSPerStreamBytes = float64(peak.rss) / float64(n)
 	res.GoroutinesPerStream = float64(peak.gor) / float64(n)
+	res.StackPerStreamBytes = float64(peak.stack) / float64(n)
 	res.LagCount = h.TotalCount()
 	res.LagP50MS = float64(h.ValueAtQuantile(50)) / 1000
 	res.LagP99MS = float64(h.ValueAtQuantile(99)) / 1000
