@@ -135,7 +135,7 @@ func TestCompareSets(t *testing.T) {
 	slow := copySet(t, t.TempDir(), rep, 5, func(i int, r *reports.Report) {
 		jitter(i, r)
 		l := r.Groups[0].Latency
-		l.P99MS *= 3
+		l.P50MS *= 3 // a median: a 1 s run's p99 has too few values to be judged
 		r.Groups[0].Latency = l
 	})
 	seeded := copySet(t, t.TempDir(), rep, 5, func(_ int, r *reports.Report) { r.Seed = 99 })

@@ -25,7 +25,18 @@ import (
 	pb "github.com/streambench/streambench/targets/proto"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain checks for leaks, leaving out only the goroutines toxiproxy
+// v2.12.0 itself strands when a connection's upstream dies while its client
+// sends (Stranded; an upstream bug): the severing and restart tests here
+// make that happen now and then (a full -race run saw one NoopToxic.Pipe in a
+// channel send), and no code of ours can drain them.
+func TestMain(m *testing.M) {
+	var opts []goleak.Option
+	for _, f := range Stranded {
+		opts = append(opts, goleak.IgnoreTopFunction(f))
+	}
+	goleak.VerifyTestMain(m, opts...)
+}
 
 // env is one link with a Math server behind it.
 type env struct {
