@@ -132,6 +132,7 @@ type run struct {
 	skew         time.Duration // start minus the start barrier
 	resources    reports.Resources
 	resMu        sync.Mutex // guards resources until the run's end
+	sat          saturation // touched by the sampler only
 	windows      []reports.Window
 	live         liveFaults // the faults Progress shows (the sampler's)
 	groupReports []reports.Group
@@ -463,6 +464,8 @@ func (r *run) execute(ctx context.Context) {
 	watchDone := make(chan struct{})
 	waitWatch := r.watchTarget(watchDone)
 
+	r.sat = saturation{cpu: r.cfg.cpuTime, procs: runtime.GOMAXPROCS(0)}
+	r.sat.start(r.cfg.now())
 	samplerDone := make(chan struct{})
 	samplerStop := make(chan struct{})
 	go func() {
@@ -508,6 +511,12 @@ func (r *run) execute(ctx context.Context) {
 	waitWatch()
 	close(samplerStop)
 	<-samplerDone
+	r.resMu.Lock()
+	r.resources.CPUBusySeconds = r.sat.busy
+	r.resMu.Unlock()
+	if w := r.sat.warning(); w != "" {
+		r.warnings = append(r.warnings, w)
+	}
 	if err := r.targetDown(); err != nil {
 		r.errs = append(r.errs, err)
 	}
@@ -626,6 +635,7 @@ func (r *run) sample(done <-chan struct{}, stop context.Context) {
 		case <-second.C:
 			r.window()
 			r.noteResources()
+			r.sat.sample(r.cfg.now(), stop.Err() == nil)
 		case <-tick.C:
 			phase := "running"
 			if stop.Err() != nil {

@@ -3,7 +3,9 @@ package harness_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,5 +165,30 @@ groups:
 	}
 	if _, corrected := perSecond(rep); slices.Max(corrected) > 1000 {
 		t.Fatalf("default queue: corrected p99 per second %v ms, want bounded by the queue (2 slots, ~0.2 s)", corrected)
+	}
+}
+
+// TestSaturatedRunIsSaid: a run whose process used all its CPUs says so in
+// its resources and its warnings (the CPU clock injected: a real
+// saturation cannot be made to order on a shared machine).
+func TestSaturatedRunIsSaid(t *testing.T) {
+	start := time.Now()
+	procs := float64(runtime.GOMAXPROCS(0))
+	saturated := func() time.Duration { return time.Duration(procs * float64(time.Since(start))) }
+	rep := runInline(t, `name: saturated
+duration: 4s
+graceful_stop: 1s
+groups:
+  - {name: pow, rpc: Math/Pow, clients: 2, messages: 5, interval: 10ms}
+`, harness.WithCPUTime(saturated))
+	if rep.Resources == nil || rep.Resources.CPUBusySeconds < 3 {
+		t.Fatalf("resources %+v: want about 4 busy seconds", rep.Resources)
+	}
+	var said bool
+	for _, w := range rep.Warnings {
+		said = said || strings.Contains(w, "was saturated")
+	}
+	if !said {
+		t.Fatalf("warnings %q do not say the process was saturated", rep.Warnings)
 	}
 }

@@ -24,10 +24,11 @@ type config struct {
 	onStop        func()
 	startAt       time.Time
 	artifacts     string
+	cpuTime       func() time.Duration
 }
 
 func defaults() config {
-	return config{progressEvery: time.Second, settle: 10 * time.Second, now: time.Now}
+	return config{progressEvery: time.Second, settle: 10 * time.Second, now: time.Now, cpuTime: processCPU}
 }
 
 // configOf applies opts to the defaults.
@@ -142,6 +143,12 @@ func WithCompress(f float64) Option { return func(c *config) { c.ov.Compress = &
 // (> 0; at least 1 each). Self-tests use it to run the real scenario files
 // under the race detector; `run --client-scale` uses it for scale runs.
 func WithClientScale(f float64) Option { return func(c *config) { c.ov.ClientScale = &f } }
+
+// WithCPUTime replaces the source of the process's CPU time (getrusage by
+// default), which the run samples every second to tell whether the process
+// itself was saturated (resources.cpu_busy_seconds and a warning). Tests
+// inject one.
+func WithCPUTime(fn func() time.Duration) Option { return func(c *config) { c.cpuTime = fn } }
 
 // WithOnStop calls fn once, from the run's goroutine, when the run's
 // duration ends (or it is interrupted): every stream is still open and

@@ -293,7 +293,11 @@ type Resources struct {
 	PeakGoroutines int    `json:"peak_goroutines"`
 	// PeakStackBytes is the most memory goroutine stacks held (not part
 	// of the heap): at 100,000 streams, a few KiB per goroutine adds up.
-	PeakStackBytes      uint64  `json:"peak_stack_bytes"`
+	PeakStackBytes uint64 `json:"peak_stack_bytes"`
+	// CPUBusySeconds is how many seconds of the duration streambench's
+	// process used over 90% of its CPUs (GOMAXPROCS): a saturated load
+	// generator, said in the warnings when it is half the run or more.
+	CPUBusySeconds      float64 `json:"cpu_busy_seconds"`
 	PeakStreams         uint64  `json:"peak_streams"`
 	HeapPerStreamBytes  float64 `json:"heap_per_stream_bytes,omitempty"`
 	GoroutinesPerStream float64 `json:"goroutines_per_stream,omitempty"`
