@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,18 +152,20 @@ groups:
 	// Each second adds about half a second of backlog (7-10 slots more
 	// due than done, at 10-12 done a second): by the last second the
 	// schedule is over a second behind, while each message still takes
-	// milliseconds.
-	if last < first+800 || last < 3*first || slices.Max(raw) > 200 {
+	// milliseconds — raw latency does not grow (a busy machine may spike
+	// one second of it, so its growth is judged first to last).
+	if last < first+800 || last < 3*first || raw[len(raw)-1]-raw[0] > 200 {
 		t.Fatalf("unbounded queue: corrected p99 per second %v ms, raw %v ms: want corrected growing by seconds, raw flat", corrected, raw)
 	}
+	backlog := last
 
 	rep = runInline(t, fmt.Sprintf(src, ""))
 	a = rep.Group("pow").Arrival
 	if a.Dropped < 20 || a.Started+a.Dropped+a.Unstarted != a.Scheduled || a.Unstarted > 2 {
 		t.Fatalf("default queue: arrival %+v, want about half the slots dropped", a)
 	}
-	if _, corrected := perSecond(rep); slices.Max(corrected) > 1000 {
-		t.Fatalf("default queue: corrected p99 per second %v ms, want bounded by the queue (2 slots, ~0.2 s)", corrected)
+	if _, corrected := perSecond(rep); len(corrected) == 0 || corrected[len(corrected)-1] > backlog/2 {
+		t.Fatalf("default queue: corrected p99 per second %v ms, want it bounded by the queue (2 slots, ~0.2 s), well under the unbounded run's %v ms", corrected, backlog)
 	}
 }
 
