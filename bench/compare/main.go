@@ -37,6 +37,7 @@ import (
 	"time"
 
 	runchild "github.com/streambench/streambench/bench/internal/child"
+	"github.com/streambench/streambench/bench/internal/machine"
 )
 
 const ghzModule = "github.com/bojand/ghz/cmd/ghz@v0.121.0"
@@ -187,9 +188,9 @@ func run(ctx context.Context, c config) error {
 		}
 	}
 
-	machine := describeMachine()
-	loadBefore := loadavg()
-	fmt.Printf("machine: %s\nload average before: %s\n", machine, loadBefore)
+	host := describeMachine()
+	loadBefore := machine.LoadAverage()
+	fmt.Printf("machine: %s\nload average before: %s\n", host, loadBefore)
 
 	srv, err := startServer(ctx, sb, c.rate)
 	if err != nil {
@@ -222,7 +223,7 @@ func run(ctx context.Context, c config) error {
 			}
 		}
 	}
-	loadAfter := loadavg()
+	loadAfter := machine.LoadAverage()
 	fmt.Printf("load average after: %s\n\n", loadAfter)
 	sum := summarize(all, c.tools)
 	printTable(os.Stdout, sum)
@@ -230,7 +231,7 @@ func run(ctx context.Context, c config) error {
 		return nil
 	}
 	res := map[string]any{
-		"machine":             machine,
+		"machine":             host,
 		"load_average_before": loadBefore,
 		"load_average_after":  loadAfter,
 		"command":             strings.Join(os.Args, " "),
@@ -546,16 +547,4 @@ func describeMachine() string {
 		gover = strings.TrimSpace(string(out))
 	}
 	return fmt.Sprintf("%d vCPU %s, %s RAM, %s, %s/%s", runtime.NumCPU(), model, mem, gover, runtime.GOOS, runtime.GOARCH)
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -38,6 +38,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streambench/streambench/bench/internal/machine"
 	"github.com/streambench/streambench/reports"
 )
 
@@ -87,7 +88,7 @@ func run(c config) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	start := time.Now().UTC()
-	loadBefore := loadavg()
+	loadBefore := machine.LoadAverage()
 	bin := filepath.Join(c.work, "streambench")
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/streambench").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
@@ -118,7 +119,7 @@ func run(c config) error {
 			runs[kind] = append(runs[kind], side.Reports...)
 		}
 	}
-	res := results{config: c, start: start, loadBefore: loadBefore, loadAfter: loadavg(), triples: n, maxChange: map[string]float64{}}
+	res := results{config: c, start: start, loadBefore: loadBefore, loadAfter: machine.LoadAverage(), triples: n, maxChange: map[string]float64{}}
 	res.elapsed = time.Since(start)
 	side := func(kind, i int) *reports.Side {
 		return reports.SetSide(kinds[kind].label, files[kind][i:i+c.k], runs[kind][i:i+c.k])
@@ -177,7 +178,7 @@ func runOne(ctx context.Context, bin, out string, faulty bool, c config) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(out, loadFile), []byte(loadavg()+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out, loadFile), []byte(machine.LoadAverage()+"\n"), 0o644); err != nil {
 		return err
 	}
 	args := []string{"run", "--no-progress", "--count", "1", "--duration", c.duration.String(), "--out", out}
@@ -339,18 +340,6 @@ func readLoad(out string) (float64, error) {
 		return 0, fmt.Errorf("%s: %w", filepath.Join(out, loadFile), err)
 	}
 	return one, nil
-}
-
-func loadavg() string {
-	raw, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(raw))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 func cpuModel() string {

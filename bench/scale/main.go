@@ -47,6 +47,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	runchild "github.com/streambench/streambench/bench/internal/child"
+	"github.com/streambench/streambench/bench/internal/machine"
 	"github.com/streambench/streambench/reports"
 )
 
@@ -146,7 +147,7 @@ func mainErr(counts []int, clients []string, reps int, hold, pause time.Duration
 			return fmt.Errorf("go build %s: %w", b[1], err)
 		}
 	}
-	load0 := loadavg()
+	load0 := machine.LoadAverage()
 	var runs []run
 	for _, n := range counts {
 		for r := range reps {
@@ -157,12 +158,12 @@ func mainErr(counts []int, clients []string, reps int, hold, pause time.Duration
 				res := runServed(dir, c, n, r, hold, serverProcess)
 				runs = append(runs, res)
 				b, _ := json.Marshal(res)
-				fmt.Fprintf(os.Stderr, "%s load %s\n", b, loadavg())
+				fmt.Fprintf(os.Stderr, "%s load %s\n", b, machine.LoadAverage())
 				time.Sleep(pause)
 			}
 		}
 	}
-	fmt.Printf("load average before: %s, after: %s\n\n", load0, loadavg())
+	fmt.Printf("load average before: %s, after: %s\n\n", load0, machine.LoadAverage())
 	printTable(os.Stdout, counts, clients, runs)
 	if out != "" {
 		b, err := json.MarshalIndent(runs, "", "  ")
@@ -172,18 +173,6 @@ func mainErr(counts []int, clients []string, reps int, hold, pause time.Duration
 		return os.WriteFile(out, b, 0o644)
 	}
 	return nil
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // child runs argv under a deadline (bench/internal/child); streambench's
