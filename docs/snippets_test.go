@@ -6,6 +6,8 @@
 package docs_test
 
 import (
+	"github.com/streambench/streambench"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -19,8 +21,6 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/streambench/streambench/harness"
 )
 
 // block is a fenced code block of a markdown file.
@@ -82,16 +82,17 @@ func repoRoot(t *testing.T) string {
 // them; a snippet is a function body with ctx (context.Context) and t
 // (*testing.T) in scope.
 var knownImports = map[string]string{
-	"harness":   "github.com/streambench/streambench/harness",
-	"scenario":  "github.com/streambench/streambench/harness/scenario",
-	"reports":   "github.com/streambench/streambench/reports",
-	"rpc":       "github.com/streambench/streambench/harness/rpc",
-	"longlived": "github.com/streambench/streambench/targets/longlived",
-	"mathsrv":   "github.com/streambench/streambench/targets/math",
-	"time":      "time",
-	"fmt":       "fmt",
-	"errors":    "errors",
-	"os":        "os",
+	"streambench": "github.com/streambench/streambench",
+	"harness":     "github.com/streambench/streambench/harness",
+	"scenario":    "github.com/streambench/streambench/harness/scenario",
+	"reports":     "github.com/streambench/streambench/reports",
+	"rpc":         "github.com/streambench/streambench/harness/rpc",
+	"longlived":   "github.com/streambench/streambench/targets/longlived",
+	"mathsrv":     "github.com/streambench/streambench/targets/math",
+	"time":        "time",
+	"fmt":         "fmt",
+	"errors":      "errors",
+	"os":          "os",
 }
 
 // TestGoSnippetsCompile compiles every ```go block of README.md and
@@ -241,7 +242,7 @@ func TestYAMLSnippetsAreValid(t *testing.T) {
 			}
 			path := filepath.Join(t.TempDir(), "doc.yaml")
 			write(t, path, sc)
-			if _, err := harness.Load(path); err != nil {
+			if _, err := streambench.Load(path); err != nil {
 				t.Errorf("%s: the block does not validate:\n%v\nblock:\n%s\nas the scenario:\n%s", b, err, b.text, sc)
 			}
 			checked++

@@ -2,10 +2,8 @@ package harness
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/streambench/streambench/harness/clock"
@@ -65,50 +63,10 @@ func (e chaosEnv) Network(o fault.Occurrence, conns []fault.Member) (func() erro
 	return e.r.link.Apply(f, func(l link.Label) bool { return hit[l] })
 }
 
-func (e chaosEnv) StopServer(grace time.Duration) bool {
-	if c := e.r.cmd; c != nil {
-		return c.Stop(grace)
-	}
-	return e.r.target.Stop(grace)
-}
-
-func (e chaosEnv) StartServer() error {
-	if c := e.r.cmd; c != nil {
-		return c.Restart()
-	}
-	lis, err := e.r.link.Listen()
-	if err != nil {
-		return err
-	}
-	if err := e.r.target.Serve(lis); err != nil {
-		lis.Close()
-		return err
-	}
-	return nil
-}
-
-func (e chaosEnv) SetMaxConnectionAge(age, grace time.Duration) {
-	e.r.target.SetMaxConnectionAge(age, grace)
-}
+// Target is the run's target, for the server kinds' capabilities.
+func (e chaosEnv) Target() any { return e.r.target }
 
 func (e chaosEnv) Event(kind, fault, detail string) { e.r.events.add(kind, fault, detail) }
-
-// errNoProcess: the plan lets only a command target be paused.
-var errNoProcess = errors.New("the target is not a process streambench runs")
-
-func (e chaosEnv) Pause() error {
-	if c := e.r.cmd; c != nil {
-		return c.Signal(syscall.SIGSTOP)
-	}
-	return errNoProcess
-}
-
-func (e chaosEnv) Resume() error {
-	if c := e.r.cmd; c != nil {
-		return c.Signal(syscall.SIGCONT)
-	}
-	return errNoProcess
-}
 
 // startTimeline runs the fault timeline until ctx ends (the end of the
 // duration); wait returns what it applied once every fault is reverted.

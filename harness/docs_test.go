@@ -1,6 +1,8 @@
 package harness_test
 
 import (
+	"github.com/streambench/streambench"
+
 	"os"
 	"reflect"
 	"regexp"
@@ -8,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/fault"
 	"github.com/streambench/streambench/harness/scenario"
 )
@@ -80,7 +81,7 @@ func TestDocsFaultKindsMatchRegistry(t *testing.T) {
 func TestDocsRPCsMatchCatalog(t *testing.T) {
 	groups := rowKeys(section(t, readDoc(t, "scenarios.md"), "## groups"))
 	row := groups["rpc"]
-	names := harness.RPCs().Names()
+	names := streambench.RPCs().Names()
 	for _, n := range names {
 		if !strings.Contains(row, "`"+n+"`") {
 			t.Errorf("docs/scenarios.md groups.rpc does not list %s", n)

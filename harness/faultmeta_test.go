@@ -47,10 +47,10 @@ groups:
 				}
 				return h(srv, ss)
 			}
-			v := harness.Variant{Name: "metadata probe", Server: func(c *builtin.Config) {
+			probe := builtin.Kind(func(c *builtin.Config) {
 				c.ServerOptions = append(c.ServerOptions, grpc.ChainStreamInterceptor(seen))
-			}}
-			rep := runInline(t, base+tc.faults, harness.WithVariant(v))
+			})
+			rep := runInline(t, base+tc.faults, harness.WithTargetKind(probe))
 			if len(rep.Errors) > 0 {
 				t.Fatalf("run errors: %v", rep.Errors)
 			}

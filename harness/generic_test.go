@@ -1,6 +1,8 @@
 package harness_test
 
 import (
+	"github.com/streambench/streambench"
+
 	"context"
 	"os"
 	"path/filepath"
@@ -29,7 +31,7 @@ func genericScenario(t *testing.T, src string) *scenario.Scenario {
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	sc, err := harness.Load(path)
+	sc, err := streambench.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +109,7 @@ func TestGenericCallsPassOnTheReferenceServers(t *testing.T) {
 	sc := genericScenario(t, genericSrc)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rep, err := harness.Run(ctx, sc)
+	rep, err := streambench.Run(ctx, sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +144,7 @@ func TestGenericCallsCatchPlantedBugs(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			rep, err := harness.Run(ctx, sc, selfcheck.Option(bug))
+			rep, err := streambench.Run(ctx, sc, selfcheck.Options(bug)...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,10 +180,10 @@ func TestGenericCallErrorsNameTheLine(t *testing.T) {
 		path := filepath.Join(dir, "generic.yaml")
 		_ = os.WriteFile(path, []byte(src), 0o644)
 		var err error
-		if sc, lerr := harness.Load(path); lerr != nil {
+		if sc, lerr := streambench.Load(path); lerr != nil {
 			err = lerr
 		} else {
-			_, err = harness.Run(context.Background(), sc, harness.WithDuration(time.Second))
+			_, err = streambench.Run(context.Background(), sc, harness.WithDuration(time.Second))
 		}
 		if _, ok := scenario.AsErrors(err); !ok || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s -> %s: err = %v, want scenario error %q", tc.from, tc.to, err, tc.want)

@@ -25,7 +25,6 @@ import (
 	"net"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +38,7 @@ import (
 	"github.com/streambench/streambench/harness/link"
 	"github.com/streambench/streambench/harness/record"
 	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/harness/target"
 	"github.com/streambench/streambench/reports"
 )
 
@@ -50,42 +50,44 @@ var ErrStuck = errors.New("run did not stop in time")
 // or reached: the run measured nothing.
 var ErrTarget = errors.New("target unavailable")
 
-// Run resolves sc with the overrides among opts (see NewPlan) and runs
-// it: RunPlan(ctx, plan, opts...). A scenario or override that does not
-// validate is a scenario.Errors and no run.
+// Run resolves sc with the plan options among opts (see NewPlan) and runs
+// it with the run options: RunPlan(ctx, plan, runOpts...). A scenario or
+// override that does not validate is a scenario.Errors and no run.
 func Run(ctx context.Context, sc *scenario.Scenario, opts ...Option) (*reports.Report, error) {
-	p, err := NewPlan(sc, opts...)
+	planOpts, runOpts := split(opts)
+	p, err := NewPlan(sc, planOpts...)
 	if err != nil {
 		return nil, err
 	}
-	return RunPlan(ctx, p, opts...)
+	return RunPlan(ctx, p, runOpts...)
 }
 
 // RunPlan executes p and returns its report. Cancelling ctx interrupts the
 // run: clients stop opening streams, streams in flight drain (bounded by
 // the graceful stop) and the partial report comes back with Interrupted
-// set. Overrides among opts are the plan's business and ignored here.
+// set. Each call makes and starts its own target (the plan's kind).
 //
 // RunPlan returns an error only when the run could not produce a
 // trustworthy report: a target that could not be reached or started
 // (ErrTarget), a fault that could not be injected, or a teardown that
 // exceeded its deadline (ErrStuck). The report is returned whenever one
 // exists, even together with an error.
-func RunPlan(ctx context.Context, p *Plan, opts ...Option) (*reports.Report, error) {
+func RunPlan(ctx context.Context, p *Plan, opts ...RunOption) (*reports.Report, error) {
 	if p == nil {
 		return nil, scenario.Errors{{Msg: "no plan"}}
 	}
-	cfg := configOf(opts)
-	r := &run{cfg: cfg, p: p, sc: p.sc, duration: p.Duration(), grace: p.GracefulStop(), seed: p.seed, specs: p.specs, leakOpts: p.leaks}
+	t, err := p.kind.New(target.Spec{Scenario: p.sc, Override: p.sc.OverrideNote("target")})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTarget, err)
+	}
+	cfg := runConfigOf(opts)
+	r := &run{cfg: cfg, p: p, sc: p.sc, duration: p.Duration(), grace: p.GracefulStop(), seed: p.seed, specs: p.specs, leakOpts: p.leaks, target: t}
 	// The leak check compares the end of the run with this moment.
 	r.base = leak.TakeBaseline()
 	if err := r.setup(); err != nil {
 		r.closeConnsNow()
-		r.teardownTarget()
-		if r.target != nil {
-			r.target.Release()
-		}
-		r.closeCommand()
+		r.stopTarget()
+		r.release()
 		return nil, err
 	}
 	r.execute(ctx)
@@ -97,36 +99,39 @@ func RunPlan(ctx context.Context, p *Plan, opts ...Option) (*reports.Report, err
 }
 
 type run struct {
-	cfg      config
+	cfg      runConfig
 	p        *Plan
 	sc       *scenario.Scenario // the plan's effective scenario: read only
 	duration time.Duration
 	grace    time.Duration
 	seed     int64
 
-	link   link.Link
-	target server         // the builtin target (nil otherwise)
-	cmd    *commandTarget // a command target (nil otherwise)
-	proc   *reports.TargetProcess
-	dial   string
+	// target is this run's target (the plan's kind); reach is how its
+	// clients reach it once started, and link the link in front of it
+	// (nil once closed).
+	target  target.Target
+	started bool
+	reach   target.Reach
+	link    link.Link
+	stopped bool // the target was stopped (stopTarget)
 
 	base leak.Baseline
-	// targetBase is an address or command target's figures before load
-	// (nil for the builtin target).
+	// targetBase is a Gauged target's figures before load (nil for other
+	// targets).
 	targetBase *leak.TargetBaseline
 	leakOpts   leak.Options
 	leaks      *reports.Leaks
 
 	specs   []*fault.Spec
-	streams *fault.Streams
+	streams *fault.Streams // the stream faults' interceptor (nil: the target hosts none)
 	events  events
 	applied []fault.Applied
 
 	groups []*group
 	start  time.Time
 	end    time.Time
-	// stopped is when the stop was given (clients began to drain).
-	stopped time.Time
+	// stopAt is when the stop was given (clients began to drain).
+	stopAt time.Time
 
 	interrupted  bool
 	skew         time.Duration // start minus the start barrier
@@ -137,13 +142,13 @@ type run struct {
 	live         liveFaults // the faults Progress shows (the sampler's)
 	groupReports []reports.Group
 	errs         []error
-	// crash is a command target's exit nobody asked for, set by its
-	// watcher (guarded by crashMu) and joined to errs at teardown.
+	// crash is the target's end nobody asked for, told by the target
+	// (guarded by crashMu) and joined to errs at teardown.
 	crash   error
 	crashMu sync.Mutex
 	// warnings are what the report should say that fails nothing.
 	warnings []string
-	// watch is what the address target's watcher found.
+	// watch is what the watcher of a Watched target found.
 	watch targetWatch
 }
 
@@ -167,22 +172,10 @@ type group struct {
 	lastEnds map[string]uint64
 }
 
-// setup starts the target (when builtin) and dials every group's
-// connections.
+// setup starts the target and dials every group's connections.
 func (r *run) setup() error {
-	switch r.p.target {
-	case TargetAddress:
-		if err := r.front(r.p.Address()); err != nil {
-			return err
-		}
-	case TargetCommand:
-		if err := r.startCommand(); err != nil {
-			return err
-		}
-	default:
-		if err := r.startBuiltin(); err != nil {
-			return err
-		}
+	if err := r.startTarget(); err != nil {
+		return err
 	}
 	r.targetBase = r.targetBaseline()
 	for gi, gs := range r.sc.Groups {
@@ -190,16 +183,17 @@ func (r *run) setup() error {
 		g := &group{spec: gs, share: sh, rec: record.New(shardCount(len(sh.clients)), r.cfg.now)}
 		g.rec.WatchAllOpen(len(sh.clients))
 		r.groups = append(r.groups, g)
-		extra := append(r.p.tr.dialOptions(r.authority()), r.dialOptions(gs)...)
+		extra := append(r.p.tr.dialOptions(r.reach.Authority), r.dialOptions(gs)...)
 		for _, i := range sh.conns {
 			opts := r.link.DialOptionsFor(link.Label{Group: gs.Name, Conn: i})
 			st := &connStat{}
 			g.stats = append(g.stats, st)
 			opts = append(append([]grpc.DialOption(nil), opts...), extra...)
 			opts = append(opts, grpc.WithChainStreamInterceptor(st.interceptor()))
-			cc, err := grpc.NewClient(r.dial, opts...)
+			dial := r.link.Target()
+			cc, err := grpc.NewClient(dial, opts...)
 			if err != nil {
-				return fmt.Errorf("group %s: dial %s: %w", gs.Name, r.dial, err)
+				return fmt.Errorf("group %s: dial %s: %w", gs.Name, dial, err)
 			}
 			g.conns = append(g.conns, cc)
 		}
@@ -208,6 +202,47 @@ func (r *run) setup() error {
 		return err
 	}
 	return r.prepareGroups()
+}
+
+// startTarget starts the run's target and takes the link in front of it. A
+// target that hosts stream faults gets the run's interceptor first.
+func (r *run) startTarget() error {
+	if h, ok := r.target.(fault.StreamHost); ok {
+		r.streams = fault.NewStreams(r.seed)
+		h.HostStreams(r.streams)
+	}
+	env := target.Env{
+		Link:      r.p.link,
+		Creds:     r.p.tr.creds,
+		Artifacts: r.cfg.artifacts,
+		Event:     func(kind, fault, detail string) { r.events.add(kind, fault, detail) },
+		Crashed: func(why string) {
+			r.crashMu.Lock()
+			defer r.crashMu.Unlock()
+			if r.crash == nil {
+				r.crash = fmt.Errorf("%w: %s", ErrTarget, why)
+			}
+		},
+		Elapsed: func() time.Duration {
+			if r.start.IsZero() {
+				return 0
+			}
+			return r.cfg.now().Sub(r.start)
+		},
+	}
+	if t := r.sc.Link.Toxiproxy; t != nil {
+		env.Toxiproxy = t.Address
+	}
+	if r.sc.File != "" {
+		env.Home = filepath.Dir(r.sc.File)
+	}
+	r.started = true
+	reach, err := r.target.Start(context.Background(), env)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrTarget, err)
+	}
+	r.reach, r.link = reach, reach.Link
+	return nil
 }
 
 // setupWait bounds an RPC entry's setup of a group (a method resolved over
@@ -292,7 +327,7 @@ func (r *run) connect() error {
 		case ready == len(all):
 			return nil
 		case ready == 0 && failing > 0 && elapsed >= unreachableAfter:
-			return fmt.Errorf("%w: %s is unreachable: %s", ErrTarget, r.targetName(), r.probeTarget())
+			return fmt.Errorf("%w: %s is unreachable: %s", ErrTarget, r.target.Name(), r.probeTarget())
 		case elapsed >= connectWait:
 			return nil
 		}
@@ -300,37 +335,10 @@ func (r *run) connect() error {
 	return nil
 }
 
-// authority is the :authority clients present to an address or command
-// target: its own address, not the link's internal dial name ("" for the
-// builtin target).
-func (r *run) authority() string {
-	switch {
-	case r.cmd != nil:
-		return r.cmd.Addr()
-	case r.p.target == TargetAddress:
-		return r.p.Address()
-	}
-	return ""
-}
-
-// targetName names the target in errors and events.
-func (r *run) targetName() string {
-	if a := r.p.Address(); a != "" {
-		return "target " + a
-	}
-	if r.cmd != nil {
-		return "the target process at " + r.cmd.Addr()
-	}
-	return "the builtin target"
-}
-
 // probeTarget says why the target cannot be reached, from one bounded TCP
 // dial of an address target (gRPC keeps its connection errors to itself).
 func (r *run) probeTarget() string {
-	a := r.p.Address()
-	if r.cmd != nil {
-		a = r.cmd.Addr()
-	}
+	a := r.reach.Addr
 	if a == "" {
 		return "no connection became ready"
 	}
@@ -356,73 +364,6 @@ func shardCount(clients int) int {
 		n = clients
 	}
 	return n
-}
-
-// front puts the plan's link in front of a target listening at addr.
-func (r *run) front(addr string) error {
-	toxiproxy := ""
-	if t := r.sc.Link.Toxiproxy; t != nil {
-		toxiproxy = t.Address
-	}
-	l, err := link.Front(r.p.link, addr, toxiproxy)
-	if err != nil {
-		return fmt.Errorf("%w: link: %w", ErrTarget, err)
-	}
-	r.link, r.dial = l, l.Target()
-	return nil
-}
-
-// startCommand starts a command target and waits until it serves; a
-// target that exits by itself later is an event and a harness error.
-func (r *run) startCommand() error {
-	home := ""
-	if r.sc.File != "" {
-		home = filepath.Dir(r.sc.File)
-	}
-	c, err := newCommandTarget(r.sc.Target, home, r.cfg.artifacts, r.p.tr.creds)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrTarget, err)
-	}
-	c.crashed = func(status string, tail []string) {
-		r.events.add("target_exit", "", status)
-		r.crashMu.Lock()
-		defer r.crashMu.Unlock()
-		r.crash = fmt.Errorf("%w: the target process (%s) exited by itself at %.1fs (%s); its last output:\n%s",
-			ErrTarget, strings.Join(c.spec.Argv, " "), r.cfg.now().Sub(r.start).Seconds(), status, strings.Join(tail, "\n"))
-	}
-	r.cmd = c
-	if err := c.start(); err != nil {
-		return fmt.Errorf("%w: %w", ErrTarget, err)
-	}
-	return r.front(c.Addr())
-}
-
-func (r *run) startBuiltin() error {
-	var l link.Link
-	var err error
-	if t := r.sc.Link.Toxiproxy; t != nil && t.Address != "" {
-		l, err = link.NewToxiproxy(t.Address)
-	} else {
-		l, err = link.New(r.p.link)
-	}
-	if err != nil {
-		return fmt.Errorf("%w: link: %w", ErrTarget, err)
-	}
-	r.link = l
-	// Every builtin server gets the stream-layer interceptor: it injects
-	// stream faults and counts how handlers end (the server side of eof).
-	r.streams = fault.NewStreams(r.seed)
-	r.target = newBuiltin(r.sc.Target.Builtin, r.streams.Interceptor(), r.cfg.variant)
-	lis, err := l.Listen()
-	if err != nil {
-		return fmt.Errorf("%w: builtin target: %w", ErrTarget, err)
-	}
-	if err := r.target.Serve(lis); err != nil {
-		lis.Close()
-		return fmt.Errorf("%w: builtin target: %w", ErrTarget, err)
-	}
-	r.dial = l.Target()
-	return nil
 }
 
 // execute runs the clients for the duration, then stops everything in
@@ -486,7 +427,7 @@ func (r *run) execute(ctx context.Context) {
 		r.cfg.onStop()
 	}
 	closeStop()
-	r.stopped = r.cfg.now()
+	r.stopAt = r.cfg.now()
 	// Every fault is reverted before streams drain: a blackhole or a
 	// stopped server would otherwise hold the drain until the hard stop.
 	r.applied = waitFaults()
@@ -523,24 +464,25 @@ func (r *run) execute(ctx context.Context) {
 
 	// Teardown in the order the link needs: faults off, clients closed,
 	// server stopped, link closed (toxiproxy leaks a latency pipe
-	// otherwise).
+	// otherwise). A target in this process is stopped before the leak
+	// check; any other after the check has taken its own evidence.
 	if r.link != nil {
 		if err := r.link.Quiesce(); err != nil {
 			r.errs = append(r.errs, fmt.Errorf("link: revert faults: %w", err))
 		}
 	}
 	r.closeConns()
-	r.teardownTarget()
+	if _, ok := r.target.(target.Resident); ok {
+		r.stopTarget()
+	}
 	r.snapshot()
 	r.checkLeaks()
-	r.closeCommand() // when the leak check did not (a dead process)
-	if r.cmd != nil {
-		r.crashMu.Lock()
-		if r.crash != nil {
-			r.errs = append(r.errs, r.crash)
-		}
-		r.crashMu.Unlock()
+	r.stopTarget() // when the leak check did not (a target that died)
+	r.crashMu.Lock()
+	if r.crash != nil {
+		r.errs = append(r.errs, r.crash)
 	}
+	r.crashMu.Unlock()
 }
 
 // closeConns closes every ClientConn, unless a planted bug makes the
@@ -561,30 +503,35 @@ func (r *run) closeConnsNow() {
 	}
 }
 
-func (r *run) teardownTarget() {
-	if r.cmd != nil {
-		// A command target's process and the link in front of it stay
-		// until the leak check has taken the process's own evidence; it
-		// then stops the process, and only then closes the link
-		// (closeCommand): toxiproxy strands its pipes when the upstream is
-		// still sending as it closes.
+// stopTarget stops the target, bounded by the graceful stop and the
+// settle time, then closes the link in front of it. Idempotent.
+func (r *run) stopTarget() {
+	if r.stopped {
 		return
 	}
+	r.stopped = true
 	defer r.closeLink()
-	if r.target == nil {
+	if !r.started {
 		return
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.target.Close(r.grace)
-	}()
+	done := make(chan error, 1)
+	go func() { done <- r.target.Stop(r.grace) }()
 	limit := time.NewTimer(r.grace + r.cfg.settle)
 	defer limit.Stop()
 	select {
-	case <-done:
+	case err := <-done:
+		if err != nil {
+			r.errs = append(r.errs, fmt.Errorf("%s: stop: %w", r.target.Name(), err))
+		}
 	case <-limit.C:
-		r.errs = append(r.errs, fmt.Errorf("%w: builtin target still stopping after %v", ErrStuck, r.grace+r.cfg.settle))
+		r.errs = append(r.errs, fmt.Errorf("%w: %s still stopping after %v", ErrStuck, r.target.Name(), r.grace+r.cfg.settle))
+	}
+}
+
+// release lets a Resident target go of what it kept for the leak check.
+func (r *run) release() {
+	if t, ok := r.target.(target.Resident); ok && r.started {
+		t.Release()
 	}
 }
 
@@ -596,15 +543,6 @@ func (r *run) closeLink() {
 		}
 		r.link = nil
 	}
-}
-
-// closeCommand stops a command target's process, then the link in front
-// of it. Idempotent.
-func (r *run) closeCommand() {
-	if r.cmd != nil && r.proc == nil {
-		r.proc = r.cmd.Close()
-	}
-	r.closeLink()
 }
 
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {

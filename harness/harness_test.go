@@ -1,6 +1,8 @@
 package harness_test
 
 import (
+	"github.com/streambench/streambench"
+
 	"context"
 	"errors"
 	"strings"
@@ -30,7 +32,7 @@ const shortRun = 2 * time.Second
 // in harness/assert, and .ci/run runs smoke.yaml in full without -race).
 func loadSmoke(t *testing.T) *scenario.Scenario {
 	t.Helper()
-	sc, err := harness.Load(smokePath)
+	sc, err := streambench.Load(smokePath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +54,7 @@ func run(t *testing.T, sc *scenario.Scenario, opts ...harness.Option) *reports.R
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rep, err := harness.Run(ctx, sc, append([]harness.Option{harness.WithDuration(shortRun)}, opts...)...)
+	rep, err := streambench.Run(ctx, sc, append([]harness.Option{harness.WithDuration(shortRun)}, opts...)...)
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -114,7 +116,7 @@ func TestSmokeCatchesPlantedBugs(t *testing.T) {
 			if !ok {
 				t.Fatalf("no planted bug %q", tc.bug)
 			}
-			rep := run(t, loadSmoke(t), selfcheck.Option(bug))
+			rep := run(t, loadSmoke(t), selfcheck.Options(bug)...)
 			if rep.Passed {
 				t.Fatalf("smoke passed against %s", tc.bug)
 			}
@@ -137,7 +139,7 @@ func TestInterruptWritesPartialReport(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(500*time.Millisecond, cancel)
 	start := time.Now()
-	rep, err := harness.Run(ctx, sc, harness.WithDuration(time.Minute))
+	rep, err := streambench.Run(ctx, sc, harness.WithDuration(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +157,7 @@ func TestInterruptWritesPartialReport(t *testing.T) {
 func TestBadAssertionIsScenarioError(t *testing.T) {
 	sc := loadSmoke(t)
 	sc.Assert = append(sc.Assert, scenario.Assertion{Expr: "latency.p150 < 1s", Pos: scenario.Pos{Line: 9, Column: 3}})
-	_, err := harness.Run(context.Background(), sc)
+	_, err := streambench.Run(context.Background(), sc)
 	if _, ok := scenario.AsErrors(err); !ok {
 		t.Fatalf("err = %v, want scenario.Errors", err)
 	}

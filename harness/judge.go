@@ -2,7 +2,7 @@ package harness
 
 import (
 	"fmt"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/streambench/streambench/harness/scenario"
@@ -13,8 +13,11 @@ import (
 // echoed source, with the run's effective duration, seed, client scale and
 // target) on rep, and sets its verdicts and Passed. streambench merge
 // judges a merged report this way, exactly as a single run is judged.
-func Judge(rep *reports.Report) error {
-	p, err := planOf(rep)
+//
+// opts give the catalogs the run was planned with (package streambench's
+// Judge gives the reference ones).
+func Judge(rep *reports.Report, opts ...PlanOption) error {
+	p, err := planOf(rep, opts)
 	if err != nil {
 		return err
 	}
@@ -23,7 +26,7 @@ func Judge(rep *reports.Report) error {
 }
 
 // planOf rebuilds the plan a report was run with.
-func planOf(rep *reports.Report) (*Plan, error) {
+func planOf(rep *reports.Report, catalogs []PlanOption) (*Plan, error) {
 	e := rep.Scenario
 	if e.Source == "" {
 		return nil, fmt.Errorf("report of %s has no scenario source to judge it by", e.Name)
@@ -32,25 +35,28 @@ func planOf(rep *reports.Report) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []Option{
+	// Judging sends nothing: the target may be whatever the run was
+	// allowed to reach.
+	opts := append(slices.Clone(catalogs),
+		WithRemoteTarget(),
 		WithSeed(rep.Seed),
-		WithDuration(time.Duration(e.DurationSeconds * float64(time.Second))),
-		WithGracefulStop(time.Duration(e.GracefulStopSeconds * float64(time.Second))),
-	}
+		WithDuration(time.Duration(e.DurationSeconds*float64(time.Second))),
+		WithGracefulStop(time.Duration(e.GracefulStopSeconds*float64(time.Second))),
+	)
 	if e.ClientScale != 0 {
 		opts = append(opts, WithClientScale(e.ClientScale))
 	}
 	if e.Compress != 0 {
 		opts = append(opts, WithCompress(e.Compress))
 	}
-	if addr, ok := strings.CutPrefix(rep.Target, addressDial); ok {
-		// Judging sends nothing: the target may be whatever the run
-		// was allowed to reach.
-		opts = append(opts, WithTarget(addr), WithInsecure(), WithRemoteTarget())
+	if sc.Target.TLS != nil {
+		// Judging dials nothing: the certificates need not be here.
+		sc.Target.TLS, sc.Target.Insecure = nil, true
+	}
+	if e.Target != "" {
+		// The run's target override, as its report echoes it (dialled
+		// in plaintext here: judging dials nothing).
+		opts = append(opts, WithTarget(e.Target), WithInsecure())
 	}
 	return NewPlan(sc, opts...)
 }
-
-// addressDial prefixes an address target's dial target (and the report's
-// Target for one).
-const addressDial = "passthrough:///"

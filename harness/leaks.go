@@ -11,6 +11,7 @@ import (
 	"github.com/streambench/streambench/harness/assert"
 	"github.com/streambench/streambench/harness/leak"
 	"github.com/streambench/streambench/harness/link"
+	"github.com/streambench/streambench/harness/target"
 	"github.com/streambench/streambench/reports"
 )
 
@@ -18,36 +19,27 @@ import (
 // compiled leaks assertion, if any (assert owns them).
 func leakOptions(checks []assert.Assertion) leak.Options { return assert.LeakSettings(checks) }
 
-// targetBaseline samples an address or command target's figures before
-// load: a command target's /proc figures, and a Go target's goroutines
-// when the scenario gives its pprof URL. What it cannot have is noted as
-// not available, with why. Nil for the builtin target.
+// targetBaseline samples a Gauged target's figures before load (a
+// process's /proc figures, a Go target's goroutines over pprof); what it
+// cannot have is noted as not available, with why. Nil for other targets.
 func (r *run) targetBaseline() *leak.TargetBaseline {
-	if r.p.target == TargetBuiltin {
+	g, ok := r.target.(target.Gauged)
+	if !ok {
 		return nil
 	}
-	var gauges []leak.Gauge
-	if r.cmd != nil {
-		gauges = append(gauges, leak.ProcGauge{Pid: r.cmd.current().Pid()})
-	}
-	other := r.p.ov.Shard != nil && r.p.ov.Shard.Index > 0
-	if u := r.sc.Target.Pprof; u != "" && !other {
-		gauges = append(gauges, leak.PprofGauge{URL: u})
-	}
+	gauges, unavailable := g.Gauges(r.shard0())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	b := leak.TakeTargetBaseline(ctx, gauges...)
-	if r.cmd == nil {
-		b.Unavailable("process", "an address target's process is not streambench's to read (a command target's is)")
-	}
-	switch {
-	case other:
-		b.Unavailable("pprof", "a sharded run's target is shard 0's to judge")
-	case r.sc.Target.Pprof == "":
-		b.Unavailable("pprof", "no target.pprof given (a Go target's net/http/pprof base URL)")
+	for _, u := range unavailable {
+		b.Unavailable(u.Source, u.Why)
 	}
 	return b
 }
+
+// shard0 reports whether this run judges the target: it is not a shard of
+// a sharded run other than the first.
+func (r *run) shard0() bool { sh := r.p.ov.Shard; return sh == nil || sh.Index == 0 }
 
 // channelzSource says whether the target's channelz answered.
 func channelzSource(probes []leak.Probe, server *reports.ServerLeaks, err error) reports.EvidenceSource {
@@ -78,43 +70,34 @@ func (r *run) checkLeaks() {
 	ctx, cancel := context.WithTimeout(context.Background(), r.leakOpts.Settle+10*time.Second)
 	defer cancel()
 	var probes []leak.Probe
-	switch r.p.target {
-	case TargetBuiltin:
-		probes = append(probes, leak.RegistryProbe(r.target.Subscribers))
-	case TargetAddress:
-		// A sharded run's target is shard 0's to check: the other shards'
-		// streams would still be in flight in its counters. A target
-		// found down has nothing to ask either.
-		if sh := r.p.ov.Shard; (sh == nil || sh.Index == 0) && !r.targetIsDown() {
-			probes = append(probes, leak.ChannelzProbe{Target: r.p.Address(), DialOptions: r.p.tr.dialOptions(r.p.Address())})
-		}
-	case TargetCommand:
-		// A process that died has nothing left to ask; its exit is the
-		// run's error already.
-		if r.cmd.alive() {
-			probes = append(probes, leak.ChannelzProbe{Target: r.cmd.Addr(), DialOptions: r.p.tr.dialOptions(r.cmd.Addr())})
-		}
+	// A target found down has nothing to ask.
+	if p, ok := r.target.(target.Prober); ok && !r.targetIsDown() {
+		probes = p.Probes(r.p.tr.dialOptions(r.reach.Authority), r.shard0())
 	}
 	opts := r.leakOpts
 	opts.PeakGoroutines = r.resources.PeakGoroutines
+	restarts := 0
+	if g, ok := r.target.(target.Gauged); ok {
+		restarts = g.Restarts()
+	}
 	if r.targetBase != nil {
-		if r.cmd != nil && r.cmd.restarted() > 0 {
-			why := fmt.Sprintf("the process was restarted %d time(s) during the run; its figures before load belong to an earlier process", r.cmd.restarted())
+		if restarts > 0 {
+			why := fmt.Sprintf("the process was restarted %d time(s) during the run; its figures before load belong to an earlier process", restarts)
 			r.targetBase.Drop("process", why)
 			r.targetBase.Drop("pprof", why)
 		}
 		opts.Target = r.targetBase
 	}
-	if r.cmd != nil {
-		// The process's own view is taken: stop it, then the link.
-		opts.AfterTarget = r.closeCommand
+	if _, ok := r.target.(target.Resident); !ok {
+		// The target's own view is taken: stop it, then the link.
+		opts.AfterTarget = r.stopTarget
 	}
 	for _, g := range r.groups {
 		opts.LateBytes += uint64(len(g.share.conns)) * link.LateBytes(r.p.link)
 	}
 	// An embedded toxiproxy strands the pipes of connections whose
 	// upstream a server fault killed under it: left out, and said.
-	stranded := r.cmd != nil && r.cmd.restarted() > 0 && r.p.link == link.KindToxiproxy &&
+	stranded := restarts > 0 && r.p.link == link.KindToxiproxy &&
 		(r.sc.Link.Toxiproxy == nil || r.sc.Link.Toxiproxy.Address == "")
 	if stranded {
 		opts.Ignore = append(opts.Ignore, link.Stranded...)
@@ -134,9 +117,7 @@ func (r *run) checkLeaks() {
 	r.leaks = l
 	// Only now let planted leaks and skipped closes go, so the process
 	// itself ends clean.
-	if r.target != nil {
-		r.target.Release()
-	}
+	r.release()
 	r.closeConnsNow()
 }
 

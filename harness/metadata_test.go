@@ -1,6 +1,8 @@
 package harness_test
 
 import (
+	"github.com/streambench/streambench"
+
 	"context"
 	"fmt"
 	"net"
@@ -12,7 +14,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/targets/builtin"
 )
@@ -80,7 +81,7 @@ target:
   - {name: pow, rpc: Math/Pow, clients: 3, messages: 3, interval: 5ms}
   - {name: sub, rpc: Longlived/Subscribe, clients: 2}
 `, addr, md))
-			rep, err := harness.Run(context.Background(), sc)
+			rep, err := streambench.Run(context.Background(), sc)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -148,7 +149,7 @@ target:
 groups:
   - {name: pow, rpc: Math/Pow, clients: 2, messages: 2, interval: 5ms}
 `, lis.Addr().String())
-	if _, err := harness.Run(context.Background(), decode(t, src)); err != nil {
+	if _, err := streambench.Run(context.Background(), decode(t, src)); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
@@ -159,7 +160,7 @@ groups:
 		}
 	}
 	bad := strings.Replace(src, "{{stream}}", "{{strem}}", 1)
-	if _, err := harness.NewPlan(decode(t, bad)); err == nil || !strings.Contains(err.Error(), "{{strem}} is not a metadata variable; variables: client, group, stream") {
+	if _, err := streambench.NewPlan(decode(t, bad)); err == nil || !strings.Contains(err.Error(), "{{strem}} is not a metadata variable; variables: client, group, stream") {
 		t.Errorf("unknown variable: %v", err)
 	}
 }

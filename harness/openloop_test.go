@@ -1,6 +1,8 @@
 package harness_test
 
 import (
+	"github.com/streambench/streambench"
+
 	"context"
 	"fmt"
 	"runtime"
@@ -21,7 +23,7 @@ func runInline(t *testing.T, src string, opts ...harness.Option) *reports.Report
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rep, err := harness.Run(ctx, sc, opts...)
+	rep, err := streambench.Run(ctx, sc, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

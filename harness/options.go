@@ -5,17 +5,35 @@ import (
 
 	"github.com/streambench/streambench/harness/rpc"
 	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/harness/target"
 )
 
-// Option adjusts a run. Some options are overrides of the scenario
-// (WithDuration, WithGracefulStop, WithSeed, WithClientScale, WithCompress,
-// WithTarget, WithInsecure, WithTLS): NewPlan applies and validates them. The others (progress,
-// settle, hooks) change how the run is carried out and are read by Run.
-type Option func(*config)
+// Option is an option of Run, which resolves a plan and runs it: a
+// PlanOption or a RunOption.
+type Option interface{ option() }
 
-type config struct {
-	ov            Overrides
-	rpcs          *rpc.Catalog
+// PlanOption changes what a plan is: the scenario's overrides (WithDuration,
+// WithSeed, WithClientScale, WithCompress, WithTarget, WithInsecure,
+// WithTLS, WithShard, WithRemoteTarget) and the catalogs it draws on
+// (WithRPCs, WithTargets, WithTargetKind). NewPlan applies and validates
+// them. RunPlan takes no PlanOption: passing one does not compile.
+type PlanOption func(*planConfig)
+
+// RunOption changes how a plan is carried out (progress, settle, hooks,
+// a planted bug's client side). NewPlan takes no RunOption.
+type RunOption func(*runConfig)
+
+func (PlanOption) option() {}
+func (RunOption) option()  {}
+
+type planConfig struct {
+	ov      Overrides
+	rpcs    *rpc.Catalog
+	targets *target.Catalog
+	kinds   []target.Kind // added to targets (WithTargetKind)
+}
+
+type runConfig struct {
 	progress      func(Progress)
 	progressEvery time.Duration
 	variant       *Variant
@@ -27,23 +45,41 @@ type config struct {
 	cpuTime       func() time.Duration
 }
 
-func defaults() config {
-	return config{progressEvery: time.Second, settle: 10 * time.Second, now: time.Now, cpuTime: processCPU}
-}
-
-// configOf applies opts to the defaults.
-func configOf(opts []Option) config {
-	cfg := defaults()
+// planConfigOf applies opts.
+func planConfigOf(opts []PlanOption) planConfig {
+	var cfg planConfig
 	for _, o := range opts {
 		o(&cfg)
 	}
 	return cfg
 }
 
+// runConfigOf applies opts to the defaults.
+func runConfigOf(opts []RunOption) runConfig {
+	cfg := runConfig{progressEvery: time.Second, settle: 10 * time.Second, now: time.Now, cpuTime: processCPU}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return cfg
+}
+
+// split sorts Run's options into the plan's and the run's.
+func split(opts []Option) (plan []PlanOption, run []RunOption) {
+	for _, o := range opts {
+		switch o := o.(type) {
+		case PlanOption:
+			plan = append(plan, o)
+		case RunOption:
+			run = append(run, o)
+		}
+	}
+	return plan, run
+}
+
 // WithProgress calls fn about every `every` while the run goes on (and once
 // at the end), from one goroutine.
-func WithProgress(fn func(Progress), every time.Duration) Option {
-	return func(c *config) {
+func WithProgress(fn func(Progress), every time.Duration) RunOption {
+	return func(c *runConfig) {
 		c.progress = fn
 		if every > 0 {
 			c.progressEvery = every
@@ -53,54 +89,69 @@ func WithProgress(fn func(Progress), every time.Duration) Option {
 
 // WithTarget points the run at an external server (host:port, loopback)
 // instead of the scenario's target (an override: NewPlan checks it).
-func WithTarget(addr string) Option { return func(c *config) { c.ov.Target = addr } }
+func WithTarget(addr string) PlanOption { return func(c *planConfig) { c.ov.Target = addr } }
 
 // WithInsecure dials the WithTarget server in plaintext (run --insecure).
 // A target override needs this or WithTLS.
-func WithInsecure() Option { return func(c *config) { c.ov.Insecure = true } }
+func WithInsecure() PlanOption { return func(c *planConfig) { c.ov.Insecure = true } }
 
 // WithTLS dials the WithTarget server over TLS with these settings (run
 // --cacert, --cert, --key, --cname); relative paths are relative to the
 // working directory.
-func WithTLS(t scenario.TLS) Option { return func(c *config) { c.ov.TLS = &t } }
+func WithTLS(t scenario.TLS) PlanOption { return func(c *planConfig) { c.ov.TLS = &t } }
 
 // WithDuration overrides the scenario's duration (> 0; NewPlan refuses a
 // fault or group start the shorter run would silently drop).
-func WithDuration(d time.Duration) Option { return func(c *config) { c.ov.Duration = &d } }
+func WithDuration(d time.Duration) PlanOption { return func(c *planConfig) { c.ov.Duration = &d } }
 
 // WithGracefulStop overrides the scenario's graceful stop (>= 0).
-func WithGracefulStop(d time.Duration) Option { return func(c *config) { c.ov.GracefulStop = &d } }
+func WithGracefulStop(d time.Duration) PlanOption {
+	return func(c *planConfig) { c.ov.GracefulStop = &d }
+}
 
 // WithShard makes the run shard s of a sharded run (an override: NewPlan
 // checks it). See Shard.
-func WithShard(s Shard) Option { return func(c *config) { c.ov.Shard = &s } }
+func WithShard(s Shard) PlanOption { return func(c *planConfig) { c.ov.Shard = &s } }
 
 // WithStartAt holds the clients until t (after the target is reached and
 // every connection is up), so the shards of a sharded run start together.
 // The report says how far from t the clients actually started. A t in the
 // past starts at once.
-func WithStartAt(t time.Time) Option { return func(c *config) { c.startAt = t } }
+func WithStartAt(t time.Time) RunOption { return func(c *runConfig) { c.startAt = t } }
 
 // WithRemoteTarget lets the target be any host:port, not only a loopback
 // one: for runs inside a cluster of the user's, such as a sharded run's
 // Kubernetes Job. streambench's own tests never use it.
-func WithRemoteTarget() Option { return func(c *config) { c.ov.AllowRemote = true } }
+func WithRemoteTarget() PlanOption { return func(c *planConfig) { c.ov.AllowRemote = true } }
 
 // WithArtifacts names the folder a run may write files to besides the
 // report: a command target's output (target.log). "" keeps only its last
 // lines, for errors.
-func WithArtifacts(dir string) Option { return func(c *config) { c.artifacts = dir } }
+func WithArtifacts(dir string) RunOption { return func(c *runConfig) { c.artifacts = dir } }
 
 // WithSeed overrides the scenario's seed (to replay a run).
-func WithSeed(seed int64) Option { return func(c *config) { c.ov.Seed = &seed } }
+func WithSeed(seed int64) PlanOption { return func(c *planConfig) { c.ov.Seed = &seed } }
 
-// WithRPCs makes the run's groups drive the RPCs of c instead of the
-// reference catalog (RPCs). NewPlan validates the groups against c.
-func WithRPCs(c *rpc.Catalog) Option { return func(cfg *config) { cfg.rpcs = c } }
+// WithRPCs makes the plan's groups drive the RPCs of c. NewPlan validates
+// the groups against c. Package streambench (the module's root) assembles
+// the reference catalog.
+func WithRPCs(c *rpc.Catalog) PlanOption { return func(cfg *planConfig) { cfg.rpcs = c } }
+
+// WithTargets makes the plan's target one of the kinds of c. Package
+// streambench (the module's root) assembles the reference kinds (builtin,
+// address, command).
+func WithTargets(c *target.Catalog) PlanOption { return func(cfg *planConfig) { cfg.targets = c } }
+
+// WithTargetKind adds k to the plan's target kinds, or replaces the kind
+// of the same name (a planted bug's builtin target): after WithTargets,
+// whatever the order.
+func WithTargetKind(k target.Kind) PlanOption {
+	return func(cfg *planConfig) { cfg.kinds = append(cfg.kinds, k) }
+}
 
 // WithSettle bounds how long teardown may take after the graceful stop
 // before the run is declared stuck (default 10s).
-func WithSettle(d time.Duration) Option { return func(c *config) { c.settle = d } }
+func WithSettle(d time.Duration) RunOption { return func(c *runConfig) { c.settle = d } }
 
 // Progress is a live view of a run.
 type Progress struct {
@@ -137,21 +188,21 @@ type GroupProgress struct {
 // graceful stop, group start offsets and every fault's timing (at, for,
 // every, until, grace) are multiplied by f (0 < f <= 1). Thresholds are
 // left alone. Self-tests use it to run the real scenario files quickly.
-func WithCompress(f float64) Option { return func(c *config) { c.ov.Compress = &f } }
+func WithCompress(f float64) PlanOption { return func(c *planConfig) { c.ov.Compress = &f } }
 
 // WithClientScale multiplies every group's clients and connections by f
 // (> 0; at least 1 each). Self-tests use it to run the real scenario files
 // under the race detector; `run --client-scale` uses it for scale runs.
-func WithClientScale(f float64) Option { return func(c *config) { c.ov.ClientScale = &f } }
+func WithClientScale(f float64) PlanOption { return func(c *planConfig) { c.ov.ClientScale = &f } }
 
 // WithCPUTime replaces the source of the process's CPU time (getrusage by
 // default), which the run samples every second to tell whether the process
 // itself was saturated (resources.cpu_busy_seconds and a warning). Tests
 // inject one.
-func WithCPUTime(fn func() time.Duration) Option { return func(c *config) { c.cpuTime = fn } }
+func WithCPUTime(fn func() time.Duration) RunOption { return func(c *runConfig) { c.cpuTime = fn } }
 
 // WithOnStop calls fn once, from the run's goroutine, when the run's
 // duration ends (or it is interrupted): every stream is still open and
 // the drain has not begun. `streambench run --memprofile` takes its heap
 // profile there.
-func WithOnStop(fn func()) Option { return func(c *config) { c.onStop = fn } }
+func WithOnStop(fn func()) RunOption { return func(c *runConfig) { c.onStop = fn } }

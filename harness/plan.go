@@ -3,6 +3,7 @@ package harness
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -18,20 +19,7 @@ import (
 	"github.com/streambench/streambench/harness/link"
 	"github.com/streambench/streambench/harness/rpc"
 	"github.com/streambench/streambench/harness/scenario"
-)
-
-// Target kinds: what a plan's clients talk to. A target kind is decided
-// here, once, and everything downstream asks the plan.
-const (
-	// TargetBuiltin is the in-process reference servers, reached over a
-	// link streambench owns.
-	TargetBuiltin = "builtin"
-	// TargetAddress is a running server at a loopback host:port, reached
-	// through a tcp or toxiproxy link in front of it.
-	TargetAddress = "address"
-	// TargetCommand is a process streambench starts on a free loopback
-	// port, reached like an address, and restarts, pauses and stops itself.
-	TargetCommand = "command"
+	"github.com/streambench/streambench/harness/target"
 )
 
 // Overrides are what a caller changes in a scenario for one run: the CLI's
@@ -128,7 +116,8 @@ type Plan struct {
 	sc     *scenario.Scenario
 	ov     Overrides
 	seed   int64
-	target string
+	kind   target.Kind
+	target target.Target // the plan's own, never started: its capabilities
 	link   string
 	checks []assert.Assertion
 	specs  []*fault.Spec
@@ -138,20 +127,29 @@ type Plan struct {
 	tr     transport
 }
 
-// NewPlan resolves sc for one run with the given overrides and RPC catalog
-// (WithRPCs; the reference RPCs by default). Other Option values are
-// ignored here; give them to RunPlan. sc is not
+// NewPlan resolves sc for one run with the given overrides, RPC catalog
+// (WithRPCs) and target kinds (WithTargets, WithTargetKind); package
+// streambench at the module's root gives the reference catalogs. sc is not
 // changed. Every problem — of the scenario, of an override, or of the
 // scenario under an override (a fault past an overridden duration) — is
 // returned at once as scenario.Errors with file:line:column positions.
-func NewPlan(sc *scenario.Scenario, opts ...Option) (*Plan, error) {
+func NewPlan(sc *scenario.Scenario, opts ...PlanOption) (*Plan, error) {
 	if sc == nil {
 		return nil, scenario.Errors{{Msg: "no scenario"}}
 	}
-	cfg := configOf(opts)
-	ov, rpcs := cfg.ov, cfg.rpcs
-	if rpcs == nil {
-		rpcs = RPCs()
+	cfg := planConfigOf(opts)
+	ov, rpcs, targets := cfg.ov, cfg.rpcs, cfg.targets
+	if rpcs == nil || (targets == nil && len(cfg.kinds) == 0) {
+		return nil, errNoCatalog
+	}
+	if targets == nil {
+		targets, _ = target.New()
+	}
+	for _, k := range cfg.kinds {
+		var err error
+		if targets, err = targets.With(k); err != nil {
+			return nil, err
+		}
 	}
 	errs := ov.check()
 	eff := sc.Clone()
@@ -173,18 +171,35 @@ func NewPlan(sc *scenario.Scenario, opts ...Option) (*Plan, error) {
 	}
 	errs = also(errs, rpcs.Validate(eff), validated)
 	p := &Plan{sc: eff, ov: ov, seed: eff.Seed, rpcs: rpcs}
-	p.target, p.link = targetOf(eff)
+	var err error
+	if !validated["target"] && !validated["target.kind"] {
+		p.kind, p.target, err = targets.Resolve(eff, eff.OverrideNote("target"))
+		if es, ok := scenario.AsErrors(err); ok {
+			errs = also(errs, es, validated)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	if eff.Link.Kind == "" {
+		eff.Link.Kind = link.DefaultFor(p.kind.InProcess)
+	}
+	p.link = eff.Link.Kind
 	if len(errs) == 0 {
-		tr, es := transportOf(eff, p.host(), p.tlsBase(sc))
+		host := ""
+		if h, ok := p.target.(target.TLSHost); ok {
+			host = h.TLSHost()
+		}
+		tr, es := transportOf(eff, host, p.tlsBase(sc))
 		p.tr = tr
 		errs = also(errs, es, validated)
 	}
-	var err error
-	p.specs, err = fault.Compile(eff, p.faultCaps())
-	if es, ok := scenario.AsErrors(err); ok {
-		errs = also(errs, es, validated)
-	} else if err != nil {
-		return nil, err
+	if p.target != nil {
+		p.specs, err = fault.Compile(eff, p.faultCaps())
+		if es, ok := scenario.AsErrors(err); ok {
+			errs = also(errs, es, validated)
+		} else if err != nil {
+			return nil, err
+		}
 	}
 	// The faults that compiled are checked against the link even when
 	// others did not, so every problem is said at once.
@@ -206,6 +221,9 @@ func NewPlan(sc *scenario.Scenario, opts ...Option) (*Plan, error) {
 	}
 	return p, nil
 }
+
+// errNoCatalog is NewPlan's error without the catalogs to draw on.
+var errNoCatalog = errors.New("harness: a plan needs an RPC catalog and target kinds (harness.WithRPCs, harness.WithTargets): package streambench (github.com/streambench/streambench) gives the reference ones — streambench.NewPlan, streambench.Run, streambench.Load")
 
 // check rejects override values that cannot mean anything.
 func (ov Overrides) check() scenario.Errors {
@@ -310,36 +328,6 @@ func compress(eff *scenario.Scenario, f float64) {
 	}
 }
 
-// targetOf decides the target kind and link of an effective scenario.
-func targetOf(sc *scenario.Scenario) (target, linkKind string) {
-	target = TargetBuiltin
-	switch sc.Target.Kind() {
-	case "address":
-		target = TargetAddress
-	case "command":
-		target = TargetCommand
-	}
-	switch {
-	case sc.Link.Kind != "":
-		return target, sc.Link.Kind
-	case target == TargetBuiltin:
-		return target, link.KindBufconn
-	}
-	return target, link.KindTCP
-}
-
-// host is the name a TLS target's certificate is checked against by
-// default: the address target's host, loopback for a command target.
-func (p *Plan) host() string {
-	switch p.target {
-	case TargetAddress:
-		return hostOf(p.sc.Target.Address)
-	case TargetCommand:
-		return "127.0.0.1"
-	}
-	return ""
-}
-
 // tlsBase is the directory relative TLS files are read from: the
 // scenario file's, unless the target came from an override (paths given
 // on the command line are the working directory's).
@@ -353,24 +341,11 @@ func (p *Plan) tlsBase(sc *scenario.Scenario) string {
 // TLS reports whether clients dial the target over TLS.
 func (p *Plan) TLS() bool { return p.tr.tls != nil }
 
-// faultCaps says which faults the plan's target can take: every network
-// kind of its link (which sits in front of any target); the stream kinds
-// and every server kind on the builtin target; on a command target the
-// server kinds that act on a process.
+// faultCaps is what the plan's faults may act on: every network kind of
+// its link (which sits in front of any target), and the target itself,
+// whose capabilities decide the server and stream kinds.
 func (p *Plan) faultCaps() fault.Caps {
-	caps := fault.Caps{Link: p.link, Net: link.KindsOf(p.link)}
-	switch p.target {
-	case TargetBuiltin:
-		caps.Stream = true
-		caps.Server = fault.ServerKinds(fault.OnBuiltin)
-	case TargetCommand:
-		caps.Server = fault.ServerKinds(fault.OnProcess)
-	}
-	caps.Target = p.target + " target"
-	if p.target == TargetAddress {
-		caps.Target = "address target (" + p.sc.Target.Address + p.sc.OverrideNote("target") + ")"
-	}
-	return caps
+	return fault.Caps{Link: p.link, Net: link.KindsOf(p.link), Target: p.target, TargetName: p.target.Label()}
 }
 
 // streamFaults reports whether the plan has a stream fault: only those
@@ -408,9 +383,9 @@ func checkNetFaults(sc *scenario.Scenario, linkKind string, specs []*fault.Spec)
 func (p *Plan) shard(eff *scenario.Scenario) scenario.Errors {
 	sh := p.ov.Shard
 	var errs scenario.Errors
-	if sh != nil && sh.Count > 1 && p.target != TargetAddress {
+	if _, shared := p.target.(target.Shared); sh != nil && sh.Count > 1 && !shared {
 		errs = append(errs, &scenario.Error{File: eff.File, Pos: eff.PosOf("target"), Field: "target",
-			Msg: "a sharded run needs a target every shard reaches: an address (--target), not the builtin target each process would run for itself"})
+			Msg: fmt.Sprintf("a sharded run needs a target every shard reaches, such as an address (--target), not a %s each process would run for itself", p.target.Label())})
 	}
 	var firstID int32
 	for gi := range eff.Groups {
@@ -463,7 +438,7 @@ func (p *Plan) SetID() string {
 	if p.ov.Shard != nil {
 		n = p.ov.Shard.Count
 	}
-	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%v\x00%v\x00%s", p.sc.Source, p.seed, n, p.Duration(), deref(p.ov.ClientScale), p.Address())
+	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%v\x00%v\x00%s", p.sc.Source, p.seed, n, p.Duration(), deref(p.ov.ClientScale), p.sc.Target.Address)
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
@@ -509,16 +484,13 @@ func (p *Plan) GracefulStop() time.Duration { return p.sc.GracefulStop.D() }
 // Seed is the run's seed (picked when the scenario and overrides left it 0).
 func (p *Plan) Seed() int64 { return p.seed }
 
-// Target is the target kind (TargetBuiltin or TargetAddress).
-func (p *Plan) Target() string { return p.target }
+// Target is the target kind's name ("builtin", "address", "command", or
+// a kind of the user's).
+func (p *Plan) Target() string { return p.kind.Name }
 
-// Address is an address target's host:port ("" for the builtin target).
-func (p *Plan) Address() string {
-	if p.target == TargetAddress {
-		return p.sc.Target.Address
-	}
-	return ""
-}
+// TargetLabel names the target for banners and errors ("address target
+// (127.0.0.1:7070)").
+func (p *Plan) TargetLabel() string { return p.target.Label() }
 
 // Link is the link kind clients reach the target over.
 func (p *Plan) Link() string { return p.link }

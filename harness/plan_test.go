@@ -1,6 +1,8 @@
 package harness_test
 
 import (
+	"github.com/streambench/streambench"
+
 	"context"
 	"fmt"
 	"math"
@@ -42,7 +44,7 @@ func decode(t *testing.T, src string) *scenario.Scenario {
 func TestPlanResolvesOnce(t *testing.T) {
 	sc := decode(t, planSrc)
 	before, _ := scenario.Marshal(sc)
-	p, err := harness.NewPlan(sc, harness.WithClientScale(2), harness.WithDuration(15*time.Second))
+	p, err := streambench.NewPlan(sc, harness.WithClientScale(2), harness.WithDuration(15*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +54,7 @@ func TestPlanResolvesOnce(t *testing.T) {
 	}
 	eff := p.Scenario()
 	switch {
-	case p.Duration() != 15*time.Second, p.Seed() != 7, p.Target() != harness.TargetBuiltin, p.Link() != "bufconn":
+	case p.Duration() != 15*time.Second, p.Seed() != 7, p.Target() != "builtin", p.Link() != "bufconn":
 		t.Errorf("plan: duration %v seed %d target %s link %s", p.Duration(), p.Seed(), p.Target(), p.Link())
 	case eff.Groups[0].Clients != 20 || eff.Groups[0].Connections != 4 || eff.Groups[1].Name != "pow" || eff.Groups[1].Messages != 10:
 		t.Errorf("effective groups: %+v", eff.Groups)
@@ -67,14 +69,14 @@ func TestPlanResolvesOnce(t *testing.T) {
 }
 
 func TestPlanSeedPicked(t *testing.T) {
-	p, err := harness.NewPlan(decode(t, strings.Replace(planSrc, "seed: 7", "seed: 0", 1)))
+	p, err := streambench.NewPlan(decode(t, strings.Replace(planSrc, "seed: 7", "seed: 0", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Seed() == 0 {
 		t.Error("a zero seed was not replaced by a picked one")
 	}
-	p2, err := harness.NewPlan(decode(t, planSrc), harness.WithSeed(99))
+	p2, err := streambench.NewPlan(decode(t, planSrc), harness.WithSeed(99))
 	if err != nil || p2.Seed() != 99 {
 		t.Errorf("seed override: %v %v", p2, err)
 	}
@@ -82,10 +84,10 @@ func TestPlanSeedPicked(t *testing.T) {
 
 func TestPlanRefusesBadOverrides(t *testing.T) {
 	const addr = "127.0.0.1:9"
-	opts := func(o ...harness.Option) []harness.Option { return o }
+	opts := func(o ...harness.PlanOption) []harness.PlanOption { return o }
 	for _, tc := range []struct {
 		name string
-		opts []harness.Option
+		opts []harness.PlanOption
 		want []string
 	}{
 		{"duration zero", opts(harness.WithDuration(0)), []string{"duration override: must be > 0"}},
@@ -97,7 +99,7 @@ func TestPlanRefusesBadOverrides(t *testing.T) {
 		{"graceful stop negative", opts(harness.WithGracefulStop(-time.Second)), []string{"graceful stop override: must be >= 0"}},
 		{"target not loopback", opts(harness.WithTarget("10.0.0.1:80"), harness.WithInsecure()), []string{"target override", "not a loopback address"}},
 		{"target with faults", opts(harness.WithTarget(addr), harness.WithInsecure()),
-			[]string{"p.yaml:9:21: faults[1].kind: server_restart", "the address target (127.0.0.1:9, set by the target override) takes no server faults"}},
+			[]string{"p.yaml:9:21: faults[1].kind: server_restart", "the address target (127.0.0.1:9, set by the target override) is not a server streambench can stop and start again, and takes no server faults"}},
 		{"target without insecure or tls", opts(harness.WithTarget(addr)),
 			[]string{"target override: say how to dial 127.0.0.1:9: plaintext", "or TLS"}},
 		{"insecure without target", opts(harness.WithInsecure()), []string{"target override: insecure and tls apply to a target override only"}},
@@ -109,7 +111,7 @@ func TestPlanRefusesBadOverrides(t *testing.T) {
 			[]string{"target.tls.ca: (set by the TLS override) cannot read the CA file: open /nonexistent/ca.pem"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := harness.NewPlan(decode(t, planSrc), tc.opts...)
+			_, err := streambench.NewPlan(decode(t, planSrc), tc.opts...)
 			if _, ok := scenario.AsErrors(err); !ok {
 				t.Fatalf("err = %v, want scenario errors", err)
 			}
@@ -119,7 +121,11 @@ func TestPlanRefusesBadOverrides(t *testing.T) {
 				}
 			}
 			// Run refuses the same thing, before anything starts.
-			if rep, err := harness.Run(context.Background(), decode(t, planSrc), tc.opts...); rep != nil || err == nil {
+			var all []harness.Option
+			for _, o := range tc.opts {
+				all = append(all, o)
+			}
+			if rep, err := streambench.Run(context.Background(), decode(t, planSrc), all...); rep != nil || err == nil {
 				t.Errorf("Run ran a plan NewPlan refused: %v", err)
 			}
 		})
@@ -132,24 +138,24 @@ func TestPlanRefusesBadOverrides(t *testing.T) {
 func TestRunValidatesCodeBuiltScenarios(t *testing.T) {
 	sc := &scenario.Scenario{Name: "code", Duration: scenario.Duration(time.Second),
 		Groups: []scenario.Group{{Name: "g", RPC: "Math/Cube", Clients: 1}}}
-	rep, err := harness.Run(context.Background(), sc)
+	rep, err := streambench.Run(context.Background(), sc)
 	if rep != nil || err == nil || !strings.Contains(err.Error(), `groups[0].rpc: unknown rpc "Math/Cube"`) ||
 		!strings.Contains(err.Error(), "Math/Pow") {
 		t.Fatalf("Run = %v, %v", rep, err)
 	}
 	sc.Groups[0] = scenario.Group{Name: "g", RPC: "Math/Sum", Clients: 1, Read: scenario.Read{Delay: scenario.Duration(time.Millisecond)}}
-	if _, err := harness.NewPlan(sc); err == nil || !strings.Contains(err.Error(), "slow reading is implemented for Longlived/Subscribe only, not Math/Sum") {
+	if _, err := streambench.NewPlan(sc); err == nil || !strings.Contains(err.Error(), "slow reading is implemented for Longlived/Subscribe only, not Math/Sum") {
 		t.Errorf("read on Sum: %v", err)
 	}
 	base := int64(3)
 	sc.Groups[0] = scenario.Group{Name: "g", RPC: "Math/Sum", Clients: 1, Base: &base}
-	if _, err := harness.NewPlan(sc); err == nil || !strings.Contains(err.Error(), "base applies to Math/Pow only, not Math/Sum") {
+	if _, err := streambench.NewPlan(sc); err == nil || !strings.Contains(err.Error(), "base applies to Math/Pow only, not Math/Sum") {
 		t.Errorf("base on Sum: %v", err)
 	}
 }
 
 func TestCatalog(t *testing.T) {
-	names := harness.RPCs().Names()
+	names := streambench.RPCs().Names()
 	if strings.Join(names, " ") != "Longlived/Subscribe Math/Pow Math/Sum Math/Sqrt generic" {
 		t.Errorf("catalog = %v", names)
 	}
@@ -186,7 +192,7 @@ func TestShardsSplitEveryClientOnce(t *testing.T) {
 	total := 0
 	var rate float64
 	for i := range n {
-		p, err := harness.NewPlan(decode(t, shardSrc), harness.WithShard(harness.Shard{Index: i, Count: n}))
+		p, err := streambench.NewPlan(decode(t, shardSrc), harness.WithShard(harness.Shard{Index: i, Count: n}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,7 +202,7 @@ func TestShardsSplitEveryClientOnce(t *testing.T) {
 		if !strings.Contains(p.Describe(), fmt.Sprintf("shard %d/%d", i, n)) {
 			t.Errorf("Describe = %q", p.Describe())
 		}
-		if p0, _ := harness.NewPlan(decode(t, shardSrc), harness.WithShard(harness.Shard{Index: 0, Count: n})); p0.SetID() != p.SetID() {
+		if p0, _ := streambench.NewPlan(decode(t, shardSrc), harness.WithShard(harness.Shard{Index: 0, Count: n})); p0.SetID() != p.SetID() {
 			t.Error("shards of one run have different set ids")
 		}
 	}
@@ -206,8 +212,8 @@ func TestShardsSplitEveryClientOnce(t *testing.T) {
 	if math.Abs(rate-100) > 1e-9 {
 		t.Errorf("the shards' arrival rates add up to %v, want 100", rate)
 	}
-	p1, _ := harness.NewPlan(decode(t, shardSrc))
-	p2, _ := harness.NewPlan(decode(t, shardSrc), harness.WithShard(harness.Shard{Index: 0, Count: 2}))
+	p1, _ := streambench.NewPlan(decode(t, shardSrc))
+	p2, _ := streambench.NewPlan(decode(t, shardSrc), harness.WithShard(harness.Shard{Index: 0, Count: 2}))
 	if p1.SetID() == p2.SetID() {
 		t.Error("a whole run and a shard of a two-shard run share a set id")
 	}
@@ -225,7 +231,7 @@ func TestShardRefusals(t *testing.T) {
 		{"no shards", shardSrc, harness.Shard{Index: 0, Count: 0}, "want 0 <= i < n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := harness.NewPlan(decode(t, tc.src), harness.WithShard(tc.sh))
+			_, err := streambench.NewPlan(decode(t, tc.src), harness.WithShard(tc.sh))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
@@ -245,14 +251,14 @@ func TestShardRefusals(t *testing.T) {
 // caller says --allow-remote-target (NewPlan sends nothing either way).
 func TestRemoteTargetIsOptIn(t *testing.T) {
 	src := strings.Replace(shardSrc, `"127.0.0.1:9"`, `"streambench-target.default.svc:7070"`, 1)
-	if _, err := harness.NewPlan(decode(t, src)); err == nil || !strings.Contains(err.Error(), "not a loopback address") {
+	if _, err := streambench.NewPlan(decode(t, src)); err == nil || !strings.Contains(err.Error(), "not a loopback address") {
 		t.Errorf("remote address accepted without the opt-in: %v", err)
 	}
-	if _, err := harness.NewPlan(decode(t, shardSrc), harness.WithTarget("target.svc:7070"), harness.WithInsecure()); err == nil {
+	if _, err := streambench.NewPlan(decode(t, shardSrc), harness.WithTarget("target.svc:7070"), harness.WithInsecure()); err == nil {
 		t.Error("remote --target accepted without the opt-in")
 	}
-	p, err := harness.NewPlan(decode(t, src), harness.WithRemoteTarget(), harness.WithShard(harness.Shard{Index: 1, Count: 4}))
-	if err != nil || p.Address() != "streambench-target.default.svc:7070" {
+	p, err := streambench.NewPlan(decode(t, src), harness.WithRemoteTarget(), harness.WithShard(harness.Shard{Index: 1, Count: 4}))
+	if err != nil || p.Scenario().Target.Address != "streambench-target.default.svc:7070" {
 		t.Errorf("with the opt-in: %v, %v", p, err)
 	}
 }
@@ -277,7 +283,7 @@ func TestFaultsByTargetKind(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := "name: f\nduration: 10s\n" + tc.target + "groups:\n  - {rpc: Math/Pow, clients: 1}\nfaults:\n  - " + tc.fault + "\n"
-			_, err := harness.NewPlan(decode(t, src))
+			_, err := streambench.NewPlan(decode(t, src))
 			switch {
 			case tc.want == "" && err != nil:
 				t.Errorf("refused: %v", err)
@@ -301,7 +307,7 @@ func TestCommandTargetValidation(t *testing.T) {
 		{"  command: [s, \"{port}\"]\nlink: bufconn\n", "reach an address or command target over tcp"},
 	} {
 		src := "name: c\nduration: 1s\ntarget:\n" + tc.target + "groups:\n  - {rpc: Math/Pow, clients: 1}\n"
-		if _, err := harness.NewPlan(decode(t, src)); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := streambench.NewPlan(decode(t, src)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: err = %v, want %q", tc.target, err, tc.want)
 		}
 	}

@@ -1,12 +1,13 @@
 package harness_test
 
 import (
+	"github.com/streambench/streambench"
+
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/scenario"
 )
 
@@ -18,7 +19,7 @@ func parsePlan(file, src string) (*scenario.Scenario, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := harness.NewPlan(sc)
+	p, err := streambench.NewPlan(sc)
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +299,7 @@ func TestDefaultGroupNames(t *testing.T) {
 		{"unknown rpc", []scenario.Group{{RPC: "Math/Nope"}}, []string{""}},
 	} {
 		s := scenario.Scenario{Groups: tt.in}
-		harness.RPCs().Defaults(&s)
+		streambench.RPCs().Defaults(&s)
 		for i, g := range s.Groups {
 			if g.Name != tt.names[i] {
 				t.Errorf("%s: groups[%d].name = %q, want %q", tt.name, i, g.Name, tt.names[i])

@@ -6,13 +6,13 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc"
 
 	"github.com/streambench/streambench/harness/assert"
 	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/harness/target"
 	"github.com/streambench/streambench/reports"
 )
 
@@ -36,20 +36,14 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 		Start:        r.start,
 		End:          r.end,
 		Elapsed:      r.end.Sub(r.start).Seconds(),
-		DrainSeconds: r.end.Sub(r.stopped).Seconds(),
-		Target:       "builtin",
+		DrainSeconds: r.end.Sub(r.stopAt).Seconds(),
 		Environment:  Environment(),
 		Windows:      r.windows,
 		Interrupted:  r.interrupted,
 	}
 	rep.Link = r.p.link
-	switch r.p.target {
-	case TargetAddress:
-		rep.Target = addressDial + r.p.Address()
-	case TargetCommand:
-		rep.Target = "command: " + strings.Join(r.sc.Target.Command, " ")
-		rep.TargetProcess = r.proc
-	}
+	d := r.target.Describe()
+	rep.Target, rep.TargetProcess = d.Target, d.Process
 	rep.Leaks = r.leaks
 	if res := r.resources; res.PeakGoroutines > 0 {
 		if res.PeakStreams > 0 {
@@ -62,8 +56,8 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 
 	rep.Events = r.events.all()
 	rep.Faults = faultWindows(r.applied, r.windows)
-	if r.target != nil {
-		rep.Server = r.serverStats()
+	if st, ok := r.target.(target.Stats); ok {
+		rep.Server = r.serverStats(st)
 	}
 	if v := r.cfg.variant; v != nil && v.Name != "" {
 		rep.Target += " (planted bug: " + v.Name + ")"
@@ -169,10 +163,10 @@ func Environment() reports.Environment {
 	}
 }
 
-// serverStats reads the builtin target's own measurements and the stream
+// serverStats reads the target's own measurements and the stream
 // interceptor's counts.
-func (r *run) serverStats() *reports.ServerStats {
-	out, err := r.target.Stats()
+func (r *run) serverStats(st target.Stats) *reports.ServerStats {
+	out, err := st.Stats()
 	if err != nil {
 		r.errs = append(r.errs, err)
 	}

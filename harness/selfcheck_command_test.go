@@ -1,6 +1,8 @@
 package harness_test
 
 import (
+	"github.com/streambench/streambench"
+
 	"context"
 	"fmt"
 	"net"
@@ -10,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/scenario"
 )
 
@@ -129,7 +130,7 @@ func TestReferenceServersAsCommandTarget(t *testing.T) {
 			if tc.bug != "" && tc.scenario == "slow-reader" {
 				// The planted bug must fail isolation even under -race.
 				var err error
-				if sc, err = harness.Load("../scenarios/slow-reader.yaml"); err != nil {
+				if sc, err = streambench.Load("../scenarios/slow-reader.yaml"); err != nil {
 					t.Fatal(err)
 				}
 			}

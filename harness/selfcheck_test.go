@@ -1,6 +1,8 @@
 package harness_test
 
 import (
+	"github.com/streambench/streambench"
+
 	"context"
 	"fmt"
 	"strings"
@@ -42,7 +44,7 @@ func timingAssertion(a scenario.Assertion) bool {
 // assertions (logging each).
 func loadScenario(t *testing.T, name string) *scenario.Scenario {
 	t.Helper()
-	sc, err := harness.Load("../scenarios/" + name + ".yaml")
+	sc, err := streambench.Load("../scenarios/" + name + ".yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func runScaled(t *testing.T, sc *scenario.Scenario, compress, clients float64, o
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	all := append([]harness.Option{harness.WithCompress(compress), harness.WithClientScale(clients)}, opts...)
-	rep, err := harness.Run(ctx, sc, all...)
+	rep, err := streambench.Run(ctx, sc, all...)
 	if err != nil {
 		t.Fatalf("run %s: %v", sc.Name, err)
 	}
@@ -93,13 +95,13 @@ func requireCaught(t *testing.T, rep *reports.Report, assertion, detail string) 
 	t.Fatalf("%q did not fail with %q; failed: %v", assertion, detail, rep.Failed())
 }
 
-func bug(t *testing.T, name string) harness.Option {
+func bug(t *testing.T, name string) []harness.Option {
 	t.Helper()
 	b, ok := faulty.Lookup(name)
 	if !ok {
 		t.Fatalf("no planted bug %q", name)
 	}
-	return selfcheck.Option(b)
+	return selfcheck.Options(b)
 }
 
 // TestReconnect runs reconnect.yaml (resets, a hard and a graceful restart)
@@ -120,7 +122,7 @@ func TestReconnect(t *testing.T) {
 		t.Run(fmt.Sprint("bug=", tc.bug), func(t *testing.T) {
 			var opts []harness.Option
 			if tc.bug != "" {
-				opts = append(opts, bug(t, tc.bug))
+				opts = append(opts, bug(t, tc.bug)...)
 			}
 			rep := runScaled(t, loadScenario(t, "reconnect"), 0.2, 0.1, opts...)
 			if len(rep.Faults) != 4 {
@@ -184,11 +186,11 @@ func TestSlowReader(t *testing.T) {
 		t.Fatalf("slow readers were not cut off: %v", rep.Group("slow").Ends)
 	}
 	// The planted bug must fail isolation even under -race: judge it.
-	sc, err := harness.Load("../scenarios/slow-reader.yaml")
+	sc, err := streambench.Load("../scenarios/slow-reader.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep = runScaled(t, sc, 0.5, 0.2, bug(t, "subscribe_single_loop_fanout"))
+	rep = runScaled(t, sc, 0.5, 0.2, bug(t, "subscribe_single_loop_fanout")...)
 	requireCaught(t, rep, "isolation: {bound: 250ms, factor: 3, group: fast}", "stalled")
 }
 
@@ -222,7 +224,7 @@ func TestShutdown(t *testing.T) {
 		t.Run(tc.scenario+"/"+tc.bug, func(t *testing.T) {
 			var opts []harness.Option
 			if tc.bug != "" {
-				opts = append(opts, bug(t, tc.bug))
+				opts = append(opts, bug(t, tc.bug)...)
 			}
 			rep := runScaled(t, loadScenario(t, tc.scenario), 1, 0.25, opts...)
 			if rep.Leaks == nil {
@@ -258,7 +260,7 @@ assert:
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := harness.Run(context.Background(), sc)
+	rep, err := streambench.Run(context.Background(), sc)
 	if err != nil {
 		t.Fatal(err)
 	}

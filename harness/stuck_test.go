@@ -1,6 +1,8 @@
 package harness_test
 
 import (
+	"github.com/streambench/streambench"
+
 	"context"
 	"errors"
 	"strings"
@@ -52,7 +54,7 @@ assert:
 		t.Fatal(err)
 	}
 	start := time.Now()
-	rep, err := harness.Run(context.Background(), sc, harness.WithRPCs(rpcs), harness.WithSettle(500*time.Millisecond))
+	rep, err := streambench.Run(context.Background(), sc, harness.WithRPCs(rpcs), harness.WithSettle(500*time.Millisecond))
 	if took := time.Since(start); took > 15*time.Second {
 		t.Fatalf("a stuck run took %v to end", took)
 	}

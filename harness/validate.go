@@ -8,7 +8,8 @@ import (
 )
 
 // Load reads and decodes the scenario at path and checks everything that
-// can be checked without running it, through NewPlan. Errors are
+// can be checked without running it, through NewPlan with opts (the
+// catalogs: package streambench's Load gives the reference ones). Errors are
 // scenario.Errors with file:line:column positions.
 //
 // A file that does not decode (YAML syntax, an unknown key, a value of the
@@ -17,28 +18,22 @@ import (
 // faults', its assertions' and the leak check's settings are all checked
 // even when an earlier one failed. The scenario comes back as written
 // (NewPlan applies defaults and overrides to its own copy).
-func Load(path string) (*scenario.Scenario, error) {
+func Load(path string, opts ...PlanOption) (*scenario.Scenario, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("scenario: %w", err)
 	}
-	return loadData(path, data)
+	return LoadData(path, data, opts...)
 }
 
-// loadData is Load of data read from path.
-func loadData(path string, data []byte) (*scenario.Scenario, error) {
+// LoadData is Load of data read from path.
+func LoadData(path string, data []byte, opts ...PlanOption) (*scenario.Scenario, error) {
 	sc, err := scenario.Decode(path, data)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := NewPlan(sc); err != nil {
+	if _, err := NewPlan(sc, opts...); err != nil {
 		return nil, err
 	}
 	return sc, nil
-}
-
-// Validate checks the scenario at path without running it.
-func Validate(path string) error {
-	_, err := Load(path)
-	return err
 }

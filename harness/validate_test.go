@@ -1,12 +1,13 @@
 package harness_test
 
 import (
+	"github.com/streambench/streambench"
+
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/scenario"
 )
 
@@ -74,7 +75,7 @@ faults:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := writeScenario(t, tt.src)
-			_, err := harness.Load(path)
+			_, err := streambench.Load(path)
 			es, ok := scenario.AsErrors(err)
 			if !ok {
 				t.Fatalf("Load: %v, want scenario errors", err)

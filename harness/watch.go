@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc/connectivity"
+
+	"github.com/streambench/streambench/harness/target"
 )
 
 // Watching an address target: streambench does not own its process, so it
@@ -27,16 +29,18 @@ type targetWatch struct {
 	up     bool // it answered again after being down
 }
 
-// watchTarget watches an address target until done closes: when none of
+// watchTarget watches a Watched target until done closes: when none of
 // the run's connections has been ready for downAfter and a direct TCP dial
 // to the address (past the link, so a link fault does not count) fails,
 // the target is down: a target_down event now, and a harness error at the
 // end naming it, when, why and how many streams failed after it. It
 // returns a wait for its goroutine.
 func (r *run) watchTarget(done <-chan struct{}) (wait func()) {
-	if r.p.target != TargetAddress {
+	w, ok := r.target.(target.Watched)
+	if !ok {
 		return func() {}
 	}
+	addr := w.WatchAddr()
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
@@ -67,7 +71,7 @@ func (r *run) watchTarget(done <-chan struct{}) (wait func()) {
 			if down || time.Since(since) < downAfter {
 				continue
 			}
-			c, err := net.DialTimeout("tcp", r.p.Address(), 500*time.Millisecond)
+			c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
 			if err == nil {
 				c.Close()
 				continue
@@ -118,7 +122,7 @@ func (r *run) targetDown() error {
 		again = "(it answered again later)"
 	}
 	return fmt.Errorf("%w: %s stopped answering at %.1fs (%s) %s; %d streams failed from then on",
-		ErrTarget, r.targetName(), at.Seconds(), why, again, failed)
+		ErrTarget, r.target.Name(), at.Seconds(), why, again, failed)
 }
 
 // targetIsDown reports whether the watcher last saw the target down.

@@ -8,20 +8,19 @@ import (
 	"strings"
 
 	"github.com/streambench/streambench/harness"
+	"github.com/streambench/streambench/harness/target"
 	"github.com/streambench/streambench/targets/builtin"
 	"github.com/streambench/streambench/targets/faulty"
 )
 
-// Variant is the engine variant that plants bug b: its wrapped services,
-// its client interceptor, and whether the client leaks its connections.
+// Variant is the client side of bug b: its client interceptor, and
+// whether the client leaks its connections.
 func Variant(b faulty.Bug) harness.Variant {
-	return harness.Variant{
-		Name:      b.Name,
-		Server:    func(c *builtin.Config) { Plant(b, c) },
-		Client:    b.Client,
-		LeakConns: b.SkipClose,
-	}
+	return harness.Variant{Name: b.Name, Client: b.Client, LeakConns: b.SkipClose}
 }
+
+// Kind is the builtin target kind with bug b planted in its servers.
+func Kind(b faulty.Bug) target.Kind { return builtin.Kind(func(c *builtin.Config) { Plant(b, c) }) }
 
 // Plant makes the reference servers of c run bug b.
 func Plant(b faulty.Bug, c *builtin.Config) {
@@ -29,8 +28,11 @@ func Plant(b faulty.Bug, c *builtin.Config) {
 	c.WrapMath = b.WrapMath
 }
 
-// Option is harness.WithVariant(Variant(b)).
-func Option(b faulty.Bug) harness.Option { return harness.WithVariant(Variant(b)) }
+// Options plant bug b in a run: the builtin target kind that runs it (a
+// plan option) and its client side (a run option).
+func Options(b faulty.Bug) []harness.Option {
+	return []harness.Option{harness.WithTargetKind(Kind(b)), harness.WithVariant(Variant(b))}
+}
 
 // Lookup returns the bug called name, or an error naming the valid ones.
 func Lookup(name string) (faulty.Bug, error) {

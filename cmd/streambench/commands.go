@@ -21,6 +21,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/streambench/streambench"
 	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/assert"
 	"github.com/streambench/streambench/harness/fault"
@@ -48,7 +49,7 @@ func newValidateCmd(stdout io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var bad []error
 			for _, path := range args {
-				if err := harness.Validate(path); err != nil {
+				if err := streambench.Validate(path); err != nil {
 					bad = append(bad, err)
 					continue
 				}
@@ -240,7 +241,7 @@ func newListCmd(stdout io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "RPCS (group rpc:)")
-			for _, e := range harness.RPCs().Entries() {
+			for _, e := range streambench.RPCs().Entries() {
 				fmt.Fprintf(w, "  %s\t%s\t%s\n", e.Name, rpcCaps(e), e.Doc)
 			}
 			fmt.Fprintln(w, "\nLINKS (link:)")

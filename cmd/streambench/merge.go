@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/streambench/streambench/harness"
+	"github.com/streambench/streambench"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/reports"
 )
@@ -44,7 +44,7 @@ func newMergeCmd(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return exitf(ExitBadInput, "%v", err)
 			}
-			if err := harness.Judge(merged); err != nil {
+			if err := streambench.Judge(merged); err != nil {
 				if _, ok := scenario.AsErrors(err); ok {
 					return badInput(err)
 				}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/streambench/streambench"
 	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/reports"
@@ -125,7 +126,7 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	var opts []harness.Option
+	var opts []harness.RunOption
 	if f.startAt != "" {
 		at, err := time.Parse(time.RFC3339, f.startAt)
 		if err != nil {
@@ -137,11 +138,8 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 		opts = append(opts, harness.WithStartAt(at))
 	}
 	if f.faulty != "" {
-		bug, err := selfcheck.Lookup(f.faulty)
-		if err != nil {
-			return exitf(ExitBadInput, "--faulty: %v", err)
-		}
-		opts = append(opts, selfcheck.Option(bug))
+		bug, _ := selfcheck.Lookup(f.faulty) // planOf checked it
+		opts = append(opts, harness.WithVariant(selfcheck.Variant(bug)))
 	}
 	outDir := f.out
 	if outDir == "" {
@@ -244,7 +242,14 @@ func planOf(cmd *cobra.Command, path string, f runFlags) (*harness.Plan, error) 
 	if err != nil {
 		return nil, err
 	}
-	var ov []harness.Option
+	ov := streambench.Catalogs()
+	if f.faulty != "" {
+		bug, err := selfcheck.Lookup(f.faulty)
+		if err != nil {
+			return nil, exitf(ExitBadInput, "--faulty: %v", err)
+		}
+		ov = append(ov, harness.WithTargetKind(selfcheck.Kind(bug)))
+	}
 	fl := cmd.Flags()
 	if fl.Changed("target") {
 		ov = append(ov, harness.WithTarget(f.target))

@@ -17,7 +17,17 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var allNet = Caps{Link: "bufconn", Net: []string{"bandwidth", "blackhole", "latency", "limit_data", "sever", "slicer", "slow_close"}, Server: ServerKinds(OnBuiltin), Stream: true}
+var allNet = Caps{Link: "bufconn", Net: []string{"bandwidth", "blackhole", "latency", "limit_data", "sever", "slicer", "slow_close"}, Target: everything{}, TargetName: "test target"}
+
+// everything is a target with every capability a fault kind can need.
+type everything struct{}
+
+func (everything) StopServer(time.Duration) bool          { return true }
+func (everything) StartServer() error                     { return nil }
+func (everything) SetMaxConnectionAge(_, _ time.Duration) {}
+func (everything) Pause() error                           { return nil }
+func (everything) Resume() error                          { return nil }
+func (everything) HostStreams(*Streams)                   {}
 
 func parse(t *testing.T, faults string) *scenario.Scenario {
 	t.Helper()
@@ -66,11 +76,30 @@ func TestCompileAddressTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	caps := Caps{Link: "tcp", Refused: "the target is an address"}
-	if _, err := Compile(sc, caps); err == nil || !strings.Contains(err.Error(), "f.yaml:7:20") || !strings.Contains(err.Error(), "the target is an address") {
-		t.Fatalf("err = %v, want server faults refused for an address target", err)
+	// A target with no capability (as an address target) takes no server
+	// or stream fault; one with only Pauser takes pause alone.
+	for _, c := range []struct {
+		target any
+		want   string
+	}{
+		{struct{}{}, "server_restart acts on the target's server (a command target's process: SIGKILL, then started again on the same port); the address target (x) is not a server streambench can stop and start again, and takes no server faults"},
+		{pauseOnly{}, "and takes server faults pause"},
+	} {
+		caps := Caps{Link: "tcp", Target: c.target, TargetName: "address target (x)"}
+		if _, err := Compile(sc, caps); err == nil || !strings.Contains(err.Error(), "f.yaml:7:20") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("err = %v, want server faults refused naming the target kind: %q", err, c.want)
+		}
+	}
+	caps := Caps{Link: "tcp", Target: everything{}, TargetName: "x"}
+	if _, err := Compile(sc, caps); err != nil {
+		t.Fatalf("a target that can restart refused server_restart: %v", err)
 	}
 }
+
+type pauseOnly struct{}
+
+func (pauseOnly) Pause() error  { return nil }
+func (pauseOnly) Resume() error { return nil }
 
 func TestExpand(t *testing.T) {
 	sc := parse(t, `  - {at: 10s, kind: sever}
@@ -165,6 +194,9 @@ func (e *fakeEnv) SetMaxConnectionAge(age, grace time.Duration) {
 	e.note("age %v %v", age, grace)
 }
 func (e *fakeEnv) Event(kind, fault, detail string) {}
+
+// Target: the fake is its own target, with every capability.
+func (e *fakeEnv) Target() any { return e }
 
 func runTimeline(t *testing.T, seed int64) []string {
 	t.Helper()

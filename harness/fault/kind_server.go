@@ -13,30 +13,67 @@ type ServerParams struct {
 	Age   scenario.Duration `yaml:"age" doc:"duration; max_connection_age only"`
 }
 
-// serverKinds act on the target's server process through Env.
+// Restarter is a target whose server streambench can stop and serve again
+// (server_restart, graceful_restart): the builtin target's in-process
+// servers, a command target's process.
+type Restarter interface {
+	// StopServer stops the server: gracefully within grace, then hard
+	// (grace 0: hard at once). It reports whether it drained within grace.
+	StopServer(grace time.Duration) (graceful bool)
+	// StartServer serves again on the same address.
+	StartServer() error
+}
+
+// ConnectionAger is a Restarter whose server's max connection age can be
+// set for its next start (max_connection_age).
+type ConnectionAger interface {
+	Restarter
+	// SetMaxConnectionAge sets the max connection age (0: none) and the
+	// grace connections get to drain after their GOAWAY.
+	SetMaxConnectionAge(age, grace time.Duration)
+}
+
+// Pauser is a target whose process can be stopped and let go on (pause):
+// a process streambench runs.
+type Pauser interface {
+	// Pause stops the process (SIGSTOP); Resume lets it go on (SIGCONT).
+	Pause() error
+	Resume() error
+}
+
+func isRestarter(t any) bool      { _, ok := t.(Restarter); return ok }
+func isConnectionAger(t any) bool { _, ok := t.(ConnectionAger); return ok }
+func isPauser(t any) bool         { _, ok := t.(Pauser); return ok }
+
+// serverKinds act on the run's target through the capability interface
+// each needs.
 var serverKinds = []Kind{
-	{Name: "server_restart", Layer: Server, on: OnBuiltin | OnProcess, acts: "the target's server (a command target's process: SIGKILL, then started again on the same port)",
+	{Name: "server_restart", Layer: Server, can: isRestarter, needs: "a server streambench can stop and start again", acts: "the target's server (a command target's process: SIGKILL, then started again on the same port)",
 		Doc: "hard-stop the server (every stream ends at once; a command target's process is killed), serve again on the same address after `for:`", allowed: []string{},
 		params: func() any { return &ServerParams{} }, check: checkServer("server_restart", false, false), disrupt: restartServer(false)},
-	{Name: "graceful_restart", Layer: Server, on: OnBuiltin | OnProcess, acts: "the target's server (a command target's process: SIGTERM, SIGKILL after grace, started again)",
+	{Name: "graceful_restart", Layer: Server, can: isRestarter, needs: "a server streambench can stop and start again", acts: "the target's server (a command target's process: SIGTERM, SIGKILL after grace, started again)",
 		Doc: "GracefulStop (GOAWAY; in-flight streams drain for up to grace, default 5s, then a hard stop; a command target gets SIGTERM, then SIGKILL after grace), serve again after `for:`", allowed: []string{"grace"},
 		params: func() any { return &ServerParams{} }, check: checkServer("graceful_restart", true, false), disrupt: restartServer(true)},
-	{Name: "max_connection_age", Layer: Server, on: OnBuiltin, acts: "the builtin server's settings",
+	{Name: "max_connection_age", Layer: Server, can: isConnectionAger, needs: "a server whose connection age streambench can set", acts: "the builtin server's settings",
 		Doc: "while active, the server sends GOAWAY to connections older than age (grace to drain); entering and leaving the window is a graceful restart", allowed: []string{"age", "grace"},
 		params: func() any { return &ServerParams{} }, check: checkServer("max_connection_age", true, true), disrupt: maxConnectionAge},
-	{Name: "pause", Layer: Server, on: OnProcess, acts: "a process streambench runs (SIGSTOP, SIGCONT)",
+	{Name: "pause", Layer: Server, can: isPauser, needs: "a process streambench runs", acts: "a process streambench runs (SIGSTOP, SIGCONT)",
 		Doc: "SIGSTOP the target's process for `for:`, then SIGCONT: a hung server that keeps its sockets open (command targets)", allowed: []string{},
 		params: func() any { return &ServerParams{} }, check: checkServer("pause", false, false), disrupt: pauseServer},
 }
 
 // pauseServer stops the process (SIGSTOP) until the occurrence ends.
 func pauseServer(o Occurrence, env Env) (func() error, error) {
-	if err := env.Pause(); err != nil {
+	p, err := as[Pauser](env, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Pause(); err != nil {
 		return nil, err
 	}
 	env.Event("server_pause", o.Name(), "SIGSTOP")
 	return func() error {
-		if err := env.Resume(); err != nil {
+		if err := p.Resume(); err != nil {
 			return err
 		}
 		env.Event("server_resume", o.Name(), "SIGCONT")
@@ -73,9 +110,20 @@ func graceOf(o Occurrence) time.Duration {
 	return defaultGrace
 }
 
+// as is the run's target as the capability T an occurrence needs. Compile
+// refuses a fault whose target lacks it, so the error is for Envs built by
+// hand.
+func as[T any](env Env, o Occurrence) (T, error) {
+	t, ok := env.Target().(T)
+	if !ok {
+		return t, fmt.Errorf("%s: the target (%T) cannot take it", o.Name(), env.Target())
+	}
+	return t, nil
+}
+
 // stopServer stops the server (graceful when g > 0) and logs it.
-func stopServer(o Occurrence, env Env, g time.Duration) {
-	graceful := env.StopServer(g)
+func stopServer(o Occurrence, r Restarter, env Env, g time.Duration) {
+	graceful := r.StopServer(g)
 	detail := "hard stop"
 	if g > 0 {
 		detail = fmt.Sprintf("graceful stop (drained: %v)", graceful)
@@ -84,8 +132,8 @@ func stopServer(o Occurrence, env Env, g time.Duration) {
 }
 
 // startServer serves again and logs it.
-func startServer(o Occurrence, env Env) error {
-	if err := env.StartServer(); err != nil {
+func startServer(o Occurrence, r Restarter, env Env) error {
+	if err := r.StartServer(); err != nil {
 		return fmt.Errorf("restart server: %w", err)
 	}
 	env.Event("server_start", o.Name(), "")
@@ -96,50 +144,48 @@ func startServer(o Occurrence, env Env) error {
 // when the occurrence ends (at once without for:).
 func restartServer(graceful bool) func(Occurrence, Env) (func() error, error) {
 	return func(o Occurrence, env Env) (func() error, error) {
+		r, err := as[Restarter](env, o)
+		if err != nil {
+			return nil, err
+		}
 		g := time.Duration(0)
 		if graceful {
 			g = graceOf(o)
 		}
-		stopServer(o, env, g)
+		stopServer(o, r, env, g)
 		if o.Spec.For == 0 {
-			return nil, startServer(o, env) // down only as long as the stop took
+			return nil, startServer(o, r, env) // down only as long as the stop took
 		}
-		return func() error { return startServer(o, env) }, nil
+		return func() error { return startServer(o, r, env) }, nil
 	}
 }
 
 // maxConnectionAge restarts the server with a max connection age for the
 // occurrence, and without one after it.
 func maxConnectionAge(o Occurrence, env Env) (func() error, error) {
+	a, err := as[ConnectionAger](env, o)
+	if err != nil {
+		return nil, err
+	}
 	grace := graceOf(o)
-	env.SetMaxConnectionAge(o.Spec.Params.(*ServerParams).Age.D(), grace)
-	stopServer(o, env, grace)
-	if err := startServer(o, env); err != nil {
+	a.SetMaxConnectionAge(o.Spec.Params.(*ServerParams).Age.D(), grace)
+	stopServer(o, a, env, grace)
+	if err := startServer(o, a, env); err != nil {
 		return nil, err
 	}
 	return func() error {
-		env.SetMaxConnectionAge(0, 0)
-		stopServer(o, env, grace)
-		return startServer(o, env)
+		a.SetMaxConnectionAge(0, 0)
+		stopServer(o, a, env, grace)
+		return startServer(o, a, env)
 	}, nil
 }
 
-// Targets is a set of targets a server kind can act on.
-type Targets int
-
-// Targets a server kind can act on.
-const (
-	// OnBuiltin: the in-process reference servers.
-	OnBuiltin Targets = 1 << iota
-	// OnProcess: a process streambench started (a command target).
-	OnProcess
-)
-
-// ServerKinds lists the server kinds that can act on target t.
-func ServerKinds(t Targets) []string {
+// ServerKinds lists the server kinds target t can take (it has the
+// capability each needs).
+func ServerKinds(t any) []string {
 	var out []string
 	for _, k := range serverKinds {
-		if k.on&t != 0 {
+		if k.can(t) {
 			out = append(out, k.Name)
 		}
 	}

@@ -22,14 +22,25 @@ type StreamParams struct {
 	Stall       scenario.Duration `yaml:"stall" doc:"duration"`
 }
 
-// streamKinds act at the gRPC layer of the builtin target, on individual
+// StreamHost is a target whose gRPC server runs streambench's stream
+// interceptor (Streams.Interceptor), so stream kinds can act on its
+// individual streams: the builtin target. The engine hands it the run's
+// Streams before the target starts.
+type StreamHost interface {
+	// HostStreams installs s's interceptor on the target's server.
+	HostStreams(s *Streams)
+}
+
+func isStreamHost(t any) bool { _, ok := t.(StreamHost); return ok }
+
+// streamKinds act at the gRPC layer of a StreamHost target, on individual
 // streams (the stream interceptor in stream.go calls their onMessage).
 var streamKinds = []Kind{
-	{Name: "stream_abort", Layer: Stream, Doc: "end a probability of streams with status after `after` messages", allowed: []string{"status", "after", "probability"},
+	{Name: "stream_abort", Layer: Stream, can: isStreamHost, needs: "a server running streambench's stream interceptor", Doc: "end a probability of streams with status after `after` messages", allowed: []string{"status", "after", "probability"},
 		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_abort"), onMessage: abortStream},
-	{Name: "stream_delay", Layer: Stream, Slows: true, Doc: "delay a probability of the server's messages by delay ± jitter", allowed: []string{"delay", "jitter", "probability"},
+	{Name: "stream_delay", Layer: Stream, can: isStreamHost, needs: "a server running streambench's stream interceptor", Slows: true, Doc: "delay a probability of the server's messages by delay ± jitter", allowed: []string{"delay", "jitter", "probability"},
 		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_delay"), onMessage: delayMessage},
-	{Name: "stream_stall", Layer: Stream, Slows: true, Doc: "stall a probability of streams for stall after `after` messages, then resume", allowed: []string{"stall", "after", "probability"},
+	{Name: "stream_stall", Layer: Stream, can: isStreamHost, needs: "a server running streambench's stream interceptor", Slows: true, Doc: "stall a probability of streams for stall after `after` messages, then resume", allowed: []string{"stall", "after", "probability"},
 		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_stall"), onMessage: stallStream},
 }
 

@@ -56,10 +56,12 @@ type Kind struct {
 	// allowed are the kind's settings (fields of its params struct).
 	allowed []string
 
-	// on says which targets a server kind can act on (OnBuiltin,
-	// OnProcess or both), and acts what it acts on, for errors.
-	on   Targets
-	acts string
+	// can says whether a target has the capability a server or stream
+	// kind needs (an interface it implements); needs says in words what
+	// that is and acts what the kind acts on, for errors.
+	can   func(target any) bool
+	needs string
+	acts  string
 
 	// The kind's behaviour, by layer (the capability it has):
 	// disrupt starts a server kind's occurrence through env and returns

@@ -9,24 +9,16 @@ import (
 	"github.com/streambench/streambench/harness/clock"
 )
 
-// Env is what a timeline acts on: the link, the builtin server and the
+// Env is what a timeline acts on: the link, the run's target and the
 // run's event log. The engine implements it.
 type Env interface {
 	// Network starts network fault o on the picked connections (Member.ID
 	// is the connection's index within its group) and returns its revert.
 	Network(o Occurrence, conns []Member) (revert func() error, err error)
-	// StopServer stops the builtin server: GracefulStop bounded by grace,
-	// then a hard Stop (grace 0: hard Stop at once).
-	StopServer(grace time.Duration) (graceful bool)
-	// StartServer serves again on the same address.
-	StartServer() error
-	// SetMaxConnectionAge sets the server's max connection age (0: none)
-	// for its next start.
-	SetMaxConnectionAge(age, grace time.Duration)
-	// Pause stops the target's process (SIGSTOP); Resume lets it go on
-	// (SIGCONT). Only a command target has a process to pause.
-	Pause() error
-	Resume() error
+	// Target is the run's target: a server kind acts on it through the
+	// capability interface it needs (Restarter, ConnectionAger, Pauser),
+	// which Compile made sure it has.
+	Target() any
 	// Event records a moment on the run's timeline.
 	Event(kind, fault, detail string)
 }

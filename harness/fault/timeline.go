@@ -36,17 +36,13 @@ type Caps struct {
 	Link string
 	// Net are the network kinds that link can inject.
 	Net []string
-	// Server are the server kinds the target can take (restarts of an
-	// in-process server, or of a process streambench runs; pauses of a
-	// process).
-	Server []string
-	// Stream: the target's server runs streambench's stream-fault
-	// interceptor.
-	Stream bool
-	// Target names the target in errors ("address target (127.0.0.1:9)").
-	Target string
-	// Refused, when set, says why the target takes no fault at all.
-	Refused string
+	// Target is the run's target: a server or stream kind is compiled only
+	// when it has the capability interface the kind needs (Restarter,
+	// ConnectionAger, Pauser, StreamHost).
+	Target any
+	// TargetName names the target kind in errors ("address target
+	// (127.0.0.1:9)").
+	TargetName string
 }
 
 // Compile checks and decodes every fault of sc against what its target can
@@ -79,10 +75,6 @@ func Compile(sc *scenario.Scenario, caps Caps) ([]*Spec, error) {
 			add(p, "%s: %v", k.Name, err)
 			continue
 		}
-		if caps.Refused != "" {
-			add(p+".kind", "%s: %s", k.Name, caps.Refused)
-			continue
-		}
 		switch k.Layer {
 		case Network:
 			if !contains(caps.Net, k.Name) {
@@ -94,13 +86,13 @@ func Compile(sc *scenario.Scenario, caps Caps) ([]*Spec, error) {
 				continue
 			}
 		case Server:
-			if !contains(caps.Server, k.Name) {
-				add(p+".kind", "%s acts on %s; the %s takes %s", k.Name, k.acts, caps.Target, serverChoices(caps.Server))
+			if !k.can(caps.Target) {
+				add(p+".kind", "%s acts on %s; the %s is not %s, and takes %s", k.Name, k.acts, caps.TargetName, k.needs, serverChoices(ServerKinds(caps.Target)))
 				continue
 			}
 		case Stream:
-			if !caps.Stream {
-				add(p+".kind", "%s acts at the target's gRPC layer, which only the builtin target exposes (the %s does not)", k.Name, caps.Target)
+			if !k.can(caps.Target) {
+				add(p+".kind", "%s acts at the target's gRPC layer; the %s is not %s (the builtin target is)", k.Name, caps.TargetName, k.needs)
 				continue
 			}
 		}
@@ -131,7 +123,7 @@ func Compile(sc *scenario.Scenario, caps Caps) ([]*Spec, error) {
 
 func serverChoices(kinds []string) string {
 	if len(kinds) == 0 {
-		return "no server faults (only a builtin or command target does)"
+		return "no server faults (a builtin or command target does)"
 	}
 	return "server faults " + strings.Join(kinds, ", ")
 }

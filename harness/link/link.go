@@ -113,6 +113,16 @@ func New(kind string) (Link, error) {
 	return nil, fmt.Errorf("link %q: not one of %v", kind, LinkKinds)
 }
 
+// DefaultFor is the link kind clients reach a target over when the
+// scenario names none: bufconn for a target in streambench's own process,
+// tcp in front of one at an address. It is decided here, once.
+func DefaultFor(inProcess bool) string {
+	if inProcess {
+		return KindBufconn
+	}
+	return KindTCP
+}
+
 // LinkKinds lists the link kinds New accepts, in documentation order.
 var LinkKinds = scenario.LinkKinds
 

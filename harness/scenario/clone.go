@@ -20,6 +20,7 @@ func (s *Scenario) Clone() *Scenario {
 		out.Target.TLS = &t
 	}
 	out.Target.Metadata = maps.Clone(s.Target.Metadata)
+	out.Target.Settings = maps.Clone(s.Target.Settings)
 	out.Target.Command = slices.Clone(s.Target.Command)
 	out.Target.Env = slices.Clone(s.Target.Env)
 	if s.Target.Ready != nil {

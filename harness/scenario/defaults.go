@@ -40,7 +40,7 @@ func (s *Scenario) Defaults() {
 	if s.GracefulStop == 0 && !s.Has("graceful_stop") {
 		s.GracefulStop = DefaultGracefulStop
 	}
-	if s.Target.Builtin == nil && s.Target.Address == "" && len(s.Target.Command) == 0 {
+	if s.Target.Builtin == nil && s.Target.Address == "" && len(s.Target.Command) == 0 && s.Target.Custom == "" {
 		s.Target.Builtin = &Builtin{}
 	}
 	if len(s.Target.Command) > 0 {
@@ -68,9 +68,6 @@ func (s *Scenario) Defaults() {
 		}
 		if f.Queue == 0 && !s.Has(p+"queue") {
 			f.Queue = DefaultFeedQueue
-		}
-		if s.Link.Kind == "" {
-			s.Link.Kind = LinkBufconn
 		}
 	}
 	for i := range s.Groups {

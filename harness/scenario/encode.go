@@ -84,6 +84,20 @@ func (e encoder) value(v reflect.Value, path string) (*yaml.Node, error) {
 			m.Content = append(m.Content, scalarNode(strTag, name), val)
 		}
 		return m, nil
+	case Settings:
+		if len(x) == 0 {
+			return scalarNode(nullTag, ""), nil
+		}
+		m := &yaml.Node{Kind: yaml.MappingNode, Tag: mapTag}
+		for _, name := range x.Names() {
+			p := x[name]
+			val := &yaml.Node{Kind: yaml.ScalarNode, Value: p.Value}
+			if p.node != nil {
+				val.Tag = p.node.ShortTag()
+			}
+			m.Content = append(m.Content, scalarNode(strTag, name), val)
+		}
+		return m, nil
 	case Data:
 		return x.node()
 	case Assertion:

@@ -46,6 +46,35 @@ func (f *Fault) decodeNode(d *decoder, n *yaml.Node, path string) error {
 	})
 }
 
+// decodeNode reads a target kind's settings: a mapping of single values.
+func (s *Settings) decodeNode(d *decoder, n *yaml.Node, path string) error {
+	if n.Kind != yaml.MappingNode {
+		return d.errorf(n, path, "expected the target kind's settings (a mapping such as {size: 3}), got %s", describe(n))
+	}
+	*s = Settings{}
+	return d.entries(n, path, func(_, val *yaml.Node, key, fpath string) error {
+		if err := d.plain(val, fpath); err != nil {
+			return err
+		}
+		if val.Kind != yaml.ScalarNode {
+			return d.errorf(val, fpath, "a target setting must be a single value, got %s", describe(val))
+		}
+		d.pos[fpath] = posOf(val)
+		(*s)[key] = Param{Value: val.Value, Pos: posOf(val), node: val}
+		return nil
+	})
+}
+
+// Names returns the settings' names, sorted.
+func (s Settings) Names() []string {
+	names := make([]string, 0, len(s))
+	for k := range s {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // ParamNames returns the fault's setting names, sorted.
 func (f Fault) ParamNames() []string {
 	names := make([]string, 0, len(f.Params))

@@ -104,7 +104,18 @@ type Target struct {
 	// target's net/http/pprof handlers: the leak check compares its
 	// goroutine count before load and after teardown.
 	Pprof string `yaml:"pprof"`
+	// Custom names a target kind a Go user added to the plan's catalog
+	// (harness.WithTargets): target: {kind: NAME, settings: {...}}. The
+	// reference kinds are chosen by their own keys (builtin, address,
+	// command) instead.
+	Custom string `yaml:"kind"`
+	// Settings are a Custom kind's own settings, which its kind decodes
+	// strictly (DecodeParams).
+	Settings Settings `yaml:"settings"`
 }
+
+// Settings are a target kind's own settings: single values by name.
+type Settings map[string]Param
 
 // TLS is how streambench dials a target over TLS, named as in ghz: the CA
 // that signed the server's certificate (server-auth TLS), the name to
@@ -138,6 +149,12 @@ type Ready struct {
 // Kind is the target's kind: "builtin", "address", "command", or "" when
 // none or several are set (Validate says which).
 func (t Target) Kind() string {
+	if t.Custom != "" {
+		if t.Builtin != nil || t.Address != "" || len(t.Command) > 0 {
+			return ""
+		}
+		return t.Custom
+	}
 	n, kind := 0, ""
 	if t.Builtin != nil {
 		n, kind = n+1, "builtin"

@@ -93,10 +93,15 @@ func (v *validator) target() {
 	t := s.Target
 	builtin, address, command := t.Builtin != nil, t.Address != "", len(t.Command) > 0
 	switch n := btoi(builtin) + btoi(address) + btoi(command); {
+	case n > 0 && t.Custom != "":
+		v.add("target.kind", "names a target kind added in Go; the builtin, address and command kinds are chosen by their own keys, not with kind")
 	case n > 1:
 		v.add("target", "set exactly one of target.builtin, target.address and target.command, not several")
-	case n == 0:
+	case n == 0 && t.Custom == "":
 		v.add("target", "set one of target.builtin, target.address and target.command")
+	}
+	if len(t.Settings) > 0 && t.Custom == "" {
+		v.add("target.settings", "applies to a target kind named with target.kind only")
 	}
 	if address {
 		v.address(t.Address)

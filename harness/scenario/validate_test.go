@@ -33,7 +33,8 @@ func TestValidateInCode(t *testing.T) {
 	if err := s.Validate(); err != nil {
 		t.Errorf("Validate of a valid scenario built in code: %v", err)
 	}
-	if s.Link.Kind != LinkBufconn || s.Groups[0].Connections != DefaultConnections {
+	// The link's default is the plan's (it follows the target kind).
+	if s.Link.Kind != "" || s.Groups[0].Connections != DefaultConnections {
 		t.Errorf("Defaults in code: %+v", s)
 	}
 	s.Link.Kind = "carrier-pigeon"
