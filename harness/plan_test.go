@@ -273,10 +273,10 @@ func TestFaultsByTargetKind(t *testing.T) {
 	for _, tc := range []struct {
 		name, target, fault, want string
 	}{
-		{"pause on builtin", builtin, "{at: 1s, for: 1s, kind: pause}", "pause acts on a process streambench runs (SIGSTOP, SIGCONT); the builtin target takes server faults server_restart, graceful_restart, max_connection_age"},
-		{"max age on command", cmd, "{at: 1s, kind: max_connection_age, age: 1s}", "the command target takes server faults server_restart, graceful_restart, pause"},
-		{"restart on address", addr, "{at: 1s, kind: server_restart}", "the address target (127.0.0.1:9) takes no server faults"},
-		{"stream fault on command", cmd, "{at: 1s, kind: stream_abort, status: Unavailable}", "only the builtin target exposes (the command target does not)"},
+		{"pause on builtin", builtin, "{at: 1s, for: 1s, kind: pause}", "pause acts on a process streambench runs (SIGSTOP, SIGCONT); the builtin target is not a process streambench runs, and takes server faults server_restart, graceful_restart, max_connection_age"},
+		{"max age on command", cmd, "{at: 1s, kind: max_connection_age, age: 1s}", "the command target is not a server whose connection age streambench can set, and takes server faults server_restart, graceful_restart, pause"},
+		{"restart on address", addr, "{at: 1s, kind: server_restart}", "the address target (127.0.0.1:9) is not a server streambench can stop and start again, and takes no server faults"},
+		{"stream fault on command", cmd, "{at: 1s, kind: stream_abort, status: Unavailable}", "the command target is not a server running streambench's stream interceptor (the builtin target is)"},
 		{"sever on address", addr, "{at: 1s, kind: sever}", ""},
 		{"pause on command", cmd, "{at: 1s, for: 1s, kind: pause}", ""},
 		{"latency on command", cmd + "link: toxiproxy\n", "{at: 1s, for: 1s, kind: latency, latency: 10ms}", ""},

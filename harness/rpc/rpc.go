@@ -4,8 +4,8 @@
 // resuming), the defaults it gives a group, and the checks of the group
 // settings only it reads. The plan asks the catalog; nothing switches on an
 // RPC's name. The reference RPCs' entries live next to their drivers
-// (targets/longlived, targets/math) and are listed once, in harness's
-// builtin.go.
+// (targets/longlived, targets/math) and are listed once, in
+// streambench.go (package streambench, the module root).
 package rpc
 
 import (
