@@ -12,6 +12,13 @@ import (
 	"github.com/streambench/streambench/reports"
 )
 
+// timeline is the run's fault timeline and its log of events.
+type timeline struct {
+	specs   []*fault.Spec
+	events  events
+	applied []fault.Applied
+}
+
 // events is the run's timeline log, safe for concurrent use.
 type events struct {
 	mu    sync.Mutex

@@ -22,20 +22,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/connectivity"
 
 	"github.com/streambench/streambench/harness/driver"
-	"github.com/streambench/streambench/harness/fault"
 	"github.com/streambench/streambench/harness/leak"
-	"github.com/streambench/streambench/harness/link"
 	"github.com/streambench/streambench/harness/record"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/harness/target"
@@ -81,7 +75,8 @@ func RunPlan(ctx context.Context, p *Plan, opts ...RunOption) (*reports.Report, 
 		return nil, fmt.Errorf("%w: %w", ErrTarget, err)
 	}
 	cfg := runConfigOf(opts)
-	r := &run{cfg: cfg, p: p, sc: p.sc, duration: p.Duration(), grace: p.GracefulStop(), seed: p.seed, specs: p.specs, leakOpts: p.leaks, target: t}
+	r := &run{cfg: cfg, p: p, sc: p.sc, duration: p.Duration(), grace: p.GracefulStop(), seed: p.seed}
+	r.target, r.specs, r.leakOpts = t, p.specs, p.leaks
 	// The leak check compares the end of the run with this moment.
 	r.base = leak.TakeBaseline()
 	if err := r.setup(); err != nil {
@@ -98,6 +93,13 @@ func RunPlan(ctx context.Context, p *Plan, opts ...RunOption) (*reports.Report, 
 	return rep, nil
 }
 
+// run is one execution of a plan. Each phase owns its part, in its own
+// file: wiring (setup.go: the target, the link, the groups' connections,
+// and their teardown), driving (this file: the clock of the run and its
+// stop), the fault timeline (chaos.go), sampling (sample.go: windows,
+// resources, progress) and the outcome (report.go, leaks.go, watch.go).
+// The plan is every phase's only shared input; errs is the run's, which
+// every phase may add to.
 type run struct {
 	cfg      runConfig
 	p        *Plan
@@ -105,51 +107,23 @@ type run struct {
 	duration time.Duration
 	grace    time.Duration
 	seed     int64
+	errs     []error
 
-	// target is this run's target (the plan's kind); reach is how its
-	// clients reach it once started, and link the link in front of it
-	// (nil once closed).
-	target  target.Target
-	started bool
-	reach   target.Reach
-	link    link.Link
-	stopped bool // the target was stopped (stopTarget)
+	wiring
+	driving
+	timeline
+	sampling
+	outcome
+}
 
-	base leak.Baseline
-	// targetBase is a Gauged target's figures before load (nil for other
-	// targets).
-	targetBase *leak.TargetBaseline
-	leakOpts   leak.Options
-	leaks      *reports.Leaks
-
-	specs   []*fault.Spec
-	streams *fault.Streams // the stream faults' interceptor (nil: the target hosts none)
-	events  events
-	applied []fault.Applied
-
-	groups []*group
-	start  time.Time
-	end    time.Time
+// driving is the run's clock: set by execute.
+type driving struct {
+	start time.Time
+	end   time.Time
 	// stopAt is when the stop was given (clients began to drain).
-	stopAt time.Time
-
-	interrupted  bool
-	skew         time.Duration // start minus the start barrier
-	resources    reports.Resources
-	resMu        sync.Mutex // guards resources until the run's end
-	sat          saturation // touched by the sampler only
-	windows      []reports.Window
-	live         liveFaults // the faults Progress shows (the sampler's)
-	groupReports []reports.Group
-	errs         []error
-	// crash is the target's end nobody asked for, told by the target
-	// (guarded by crashMu) and joined to errs at teardown.
-	crash   error
-	crashMu sync.Mutex
-	// warnings are what the report should say that fails nothing.
-	warnings []string
-	// watch is what the watcher of a Watched target found.
-	watch targetWatch
+	stopAt      time.Time
+	interrupted bool
+	skew        time.Duration // start minus the start barrier
 }
 
 type group struct {
@@ -170,200 +144,6 @@ type group struct {
 	// last and lastEnds are the cumulative figures at the previous window.
 	last     record.Counters
 	lastEnds map[string]uint64
-}
-
-// setup starts the target and dials every group's connections.
-func (r *run) setup() error {
-	if err := r.startTarget(); err != nil {
-		return err
-	}
-	r.targetBase = r.targetBaseline()
-	for gi, gs := range r.sc.Groups {
-		sh := &r.p.shares[gi]
-		g := &group{spec: gs, share: sh, rec: record.New(shardCount(len(sh.clients)), r.cfg.now)}
-		g.rec.WatchAllOpen(len(sh.clients))
-		r.groups = append(r.groups, g)
-		extra := append(r.p.tr.dialOptions(r.reach.Authority), r.dialOptions(gs)...)
-		for _, i := range sh.conns {
-			opts := r.link.DialOptionsFor(link.Label{Group: gs.Name, Conn: i})
-			st := &connStat{}
-			g.stats = append(g.stats, st)
-			opts = append(append([]grpc.DialOption(nil), opts...), extra...)
-			opts = append(opts, grpc.WithChainStreamInterceptor(st.interceptor()))
-			dial := r.link.Target()
-			cc, err := grpc.NewClient(dial, opts...)
-			if err != nil {
-				return fmt.Errorf("group %s: dial %s: %w", gs.Name, dial, err)
-			}
-			g.conns = append(g.conns, cc)
-		}
-	}
-	if err := r.connect(); err != nil {
-		return err
-	}
-	return r.prepareGroups()
-}
-
-// startTarget starts the run's target and takes the link in front of it. A
-// target that hosts stream faults gets the run's interceptor first.
-func (r *run) startTarget() error {
-	if h, ok := r.target.(fault.StreamHost); ok {
-		r.streams = fault.NewStreams(r.seed)
-		h.HostStreams(r.streams)
-	}
-	env := target.Env{
-		Link:      r.p.link,
-		Creds:     r.p.tr.creds,
-		Artifacts: r.cfg.artifacts,
-		Event:     func(kind, fault, detail string) { r.events.add(kind, fault, detail) },
-		Crashed: func(why string) {
-			r.crashMu.Lock()
-			defer r.crashMu.Unlock()
-			if r.crash == nil {
-				r.crash = fmt.Errorf("%w: %s", ErrTarget, why)
-			}
-		},
-		Elapsed: func() time.Duration {
-			if r.start.IsZero() {
-				return 0
-			}
-			return r.cfg.now().Sub(r.start)
-		},
-	}
-	if t := r.sc.Link.Toxiproxy; t != nil {
-		env.Toxiproxy = t.Address
-	}
-	if r.sc.File != "" {
-		env.Home = filepath.Dir(r.sc.File)
-	}
-	r.started = true
-	reach, err := r.target.Start(context.Background(), env)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrTarget, err)
-	}
-	r.reach, r.link = reach, reach.Link
-	return nil
-}
-
-// setupWait bounds an RPC entry's setup of a group (a method resolved over
-// server reflection).
-const setupWait = 30 * time.Second
-
-// prepareGroups runs each group's RPC entry setup once, over one of its
-// connections.
-func (r *run) prepareGroups() error {
-	dir := ""
-	if r.sc.File != "" {
-		dir = filepath.Dir(r.sc.File)
-	}
-	for gi, g := range r.groups {
-		e, _ := r.p.rpcs.Lookup(g.spec.RPC)
-		if e.Setup == nil || len(g.conns) == 0 {
-			continue
-		}
-		bad := func(field, msg string) error {
-			path := fmt.Sprintf("groups[%d].%s", gi, field)
-			return scenario.Errors{{File: r.sc.File, Pos: r.sc.PosOf(path), Field: path, Msg: msg}}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), setupWait)
-		res, err := e.Setup(ctx, g.spec, dir, bad, g.conns[0])
-		cancel()
-		if err != nil {
-			if _, ok := scenario.AsErrors(err); ok {
-				return err
-			}
-			return fmt.Errorf("%w: group %s: %w", ErrTarget, g.spec.Name, err)
-		}
-		g.setup = res
-	}
-	return nil
-}
-
-// stopWaves bounds how many of a group's stop-time calls (a subscriber's
-// Unsubscribe) are in flight at once: 8 per connection, at least 128 and at
-// most 1,024. Enough to keep every connection's calls pipelined (20,000
-// subscribers leave in about a second), few enough that 100,000 leaving at
-// once do not bury the updates still being delivered to the others (with
-// no bound the drain added 4–8 s to their p99; measured on 2 cores).
-func stopWaves(connections int) int { return min(max(8*connections, 128), 1024) }
-
-// connectWait bounds how long setup waits for the ClientConns to connect.
-const connectWait = 10 * time.Second
-
-// unreachableAfter is how long setup lets a target refuse every connection
-// before it says the target is unreachable (exit 3) instead of running
-// against nothing.
-const unreachableAfter = 3 * time.Second
-
-// connect brings every ClientConn up before the clock starts, so thousands
-// of clients opening their first stream at once do not also race their
-// connections' dials (at 100,000 streams that storm timed the dials out).
-// A target that refuses every connection for unreachableAfter is an
-// ErrTarget; a conn that is merely slow is left to connect on demand after
-// connectWait: its streams then fail and are classified like any other.
-func (r *run) connect() error {
-	var all []*grpc.ClientConn
-	for _, g := range r.groups {
-		for _, cc := range g.conns {
-			cc.Connect()
-			all = append(all, cc)
-		}
-	}
-	start := time.Now()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for range tick.C {
-		ready, failing := 0, 0
-		for _, cc := range all {
-			switch cc.GetState() {
-			case connectivity.Ready:
-				ready++
-			case connectivity.TransientFailure:
-				failing++
-			}
-		}
-		elapsed := time.Since(start)
-		switch {
-		case ready == len(all):
-			return nil
-		case ready == 0 && failing > 0 && elapsed >= unreachableAfter:
-			return fmt.Errorf("%w: %s is unreachable: %s", ErrTarget, r.target.Name(), r.probeTarget())
-		case elapsed >= connectWait:
-			return nil
-		}
-	}
-	return nil
-}
-
-// probeTarget says why the target cannot be reached, from one bounded TCP
-// dial of an address target (gRPC keeps its connection errors to itself).
-func (r *run) probeTarget() string {
-	a := r.reach.Addr
-	if a == "" {
-		return "no connection became ready"
-	}
-	c, err := net.DialTimeout("tcp", a, time.Second)
-	if err != nil {
-		return err.Error()
-	}
-	c.Close()
-	if why := r.p.tr.why(a); why != "" {
-		return why
-	}
-	if r.p.TLS() {
-		return "it accepts TCP connections and TLS handshakes but no gRPC connection became ready (not a gRPC server?)"
-	}
-	return "it accepts TCP connections but no gRPC connection became ready (not a gRPC server, or TLS expected: target.tls instead of insecure?)"
-}
-
-// shardCount picks a recorder shard count: enough that clients rarely
-// share a lock, few enough that merging stays cheap.
-func shardCount(clients int) int {
-	n := 4 * runtime.GOMAXPROCS(0)
-	if clients < n {
-		n = clients
-	}
-	return n
 }
 
 // execute runs the clients for the duration, then stops everything in
@@ -485,66 +265,6 @@ func (r *run) execute(ctx context.Context) {
 	r.crashMu.Unlock()
 }
 
-// closeConns closes every ClientConn, unless a planted bug makes the
-// client leak them (then checkLeaks closes them after looking).
-func (r *run) closeConns() {
-	if r.cfg.variant != nil && r.cfg.variant.LeakConns {
-		return
-	}
-	r.closeConnsNow()
-}
-
-func (r *run) closeConnsNow() {
-	for _, g := range r.groups {
-		for _, cc := range g.conns {
-			_ = cc.Close()
-		}
-		g.conns = nil
-	}
-}
-
-// stopTarget stops the target, bounded by the graceful stop and the
-// settle time, then closes the link in front of it. Idempotent.
-func (r *run) stopTarget() {
-	if r.stopped {
-		return
-	}
-	r.stopped = true
-	defer r.closeLink()
-	if !r.started {
-		return
-	}
-	done := make(chan error, 1)
-	go func() { done <- r.target.Stop(r.grace) }()
-	limit := time.NewTimer(r.grace + r.cfg.settle)
-	defer limit.Stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			r.errs = append(r.errs, fmt.Errorf("%s: stop: %w", r.target.Name(), err))
-		}
-	case <-limit.C:
-		r.errs = append(r.errs, fmt.Errorf("%w: %s still stopping after %v", ErrStuck, r.target.Name(), r.grace+r.cfg.settle))
-	}
-}
-
-// release lets a Resident target go of what it kept for the leak check.
-func (r *run) release() {
-	if t, ok := r.target.(target.Resident); ok && r.started {
-		t.Release()
-	}
-}
-
-// closeLink closes the link (after the clients and the target).
-func (r *run) closeLink() {
-	if r.link != nil {
-		if err := r.link.Close(); err != nil {
-			r.errs = append(r.errs, fmt.Errorf("link: close: %w", err))
-		}
-		r.link = nil
-	}
-}
-
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -556,123 +276,4 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 	case <-t.C:
 		return false
 	}
-}
-
-// sample records per-second windows and reports progress until done closes.
-func (r *run) sample(done <-chan struct{}, stop context.Context) {
-	tick := time.NewTicker(r.cfg.progressEvery)
-	defer tick.Stop()
-	second := time.NewTicker(time.Second)
-	defer second.Stop()
-	for {
-		select {
-		case <-done:
-			r.window()
-			r.emit("done")
-			return
-		case <-second.C:
-			r.window()
-			r.noteResources()
-			r.sat.sample(r.cfg.now(), stop.Err() == nil)
-		case <-tick.C:
-			phase := "running"
-			if stop.Err() != nil {
-				phase = "draining"
-			}
-			r.emit(phase)
-		}
-	}
-}
-
-func (r *run) window() {
-	off := r.cfg.now().Sub(r.start).Seconds()
-	for _, g := range r.groups {
-		w := g.rec.Window()
-		c := w.Counters
-		win := reports.Window{
-			Offset:   off,
-			Group:    g.spec.Name,
-			Started:  c.Started - g.last.Started,
-			Ended:    c.Ended - g.last.Ended,
-			Failed:   c.Failed - g.last.Failed,
-			Sent:     c.Sent - g.last.Sent,
-			Received: c.Received - g.last.Received,
-			MaxSeq:   w.MaxSeq,
-		}
-		for k, n := range w.Ends {
-			if d := n - g.lastEnds[k]; d > 0 {
-				if win.Ends == nil {
-					win.Ends = map[string]uint64{}
-				}
-				win.Ends[k] = d
-			}
-		}
-		win.Latency = windowHistogram(w.Latency)
-		win.LatencyCorrected = windowHistogram(w.Corrected)
-		r.windows = append(r.windows, win)
-		g.last, g.lastEnds = c, w.Ends
-	}
-}
-
-// windowHistogram is h as a report's window carries it: nil when empty.
-func windowHistogram(h *hdrhistogram.Histogram) *reports.Histogram {
-	if h == nil || h.TotalCount() == 0 {
-		return nil
-	}
-	out, err := reports.FromHDR(h, 0)
-	if err != nil {
-		return nil
-	}
-	return &out
-}
-
-func (r *run) emit(phase string) {
-	if r.cfg.progress == nil {
-		return
-	}
-	p := Progress{Elapsed: r.cfg.now().Sub(r.start), Duration: r.duration, Phase: phase}
-	last, span := r.lastWindows()
-	p.Window = time.Duration(span * float64(time.Second))
-	for _, g := range r.groups {
-		c := g.rec.Counters()
-		gp := GroupProgress{
-			Name: g.spec.Name, Active: c.Started - c.Ended,
-			Opened: c.Started, Failed: c.Failed, Received: c.Received,
-		}
-		if w, ok := last[g.spec.Name]; ok && span > 0 {
-			gp.Rate = float64(w.Received) / span
-			if w.Latency != nil {
-				gp.P99 = time.Duration(w.Latency.P99MS * float64(time.Millisecond))
-			}
-		}
-		p.Groups = append(p.Groups, gp)
-	}
-	p.Faults = r.live.update(r.events.from(r.live.seen), p.Elapsed, r.instantFault)
-	r.cfg.progress(p)
-}
-
-// noteResources samples the process's heap and goroutines, keeping the
-// peak and the streams open then. The sampler and the run's goroutine (at
-// stop) call it.
-func (r *run) noteResources() {
-	r.resMu.Lock()
-	defer r.resMu.Unlock()
-	r.noteResourcesLocked()
-}
-
-func (r *run) noteResourcesLocked() {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	var open uint64
-	for _, g := range r.groups {
-		c := g.rec.Counters()
-		open += c.Started - min(c.Started, c.Ended)
-	}
-	res := &r.resources
-	if ms.HeapInuse > res.PeakHeapBytes {
-		res.PeakHeapBytes, res.PeakStreams = ms.HeapInuse, max(res.PeakStreams, open)
-	}
-	res.PeakGoroutines = max(res.PeakGoroutines, runtime.NumGoroutine())
-	res.PeakStackBytes = max(res.PeakStackBytes, ms.StackInuse)
-	res.PeakStreams = max(res.PeakStreams, open)
 }

@@ -15,7 +15,7 @@ import (
 func TestLiveFaults(t *testing.T) {
 	sever, _ := fault.Lookup("sever")
 	latency, _ := fault.Lookup("latency")
-	r := &run{specs: []*fault.Spec{{Index: 0, Kind: sever}, {Index: 1, Kind: latency}}}
+	r := &run{timeline: timeline{specs: []*fault.Spec{{Index: 0, Kind: sever}, {Index: 1, Kind: latency}}}}
 	ev := func(at float64, kind, name string) reports.Event {
 		return reports.Event{Offset: at, Kind: kind, Fault: name}
 	}
@@ -52,7 +52,7 @@ func TestLiveFaults(t *testing.T) {
 }
 
 func TestLastWindows(t *testing.T) {
-	r := &run{groups: []*group{{}, {}}}
+	r := &run{wiring: wiring{groups: []*group{{}, {}}}}
 	if got, span := r.lastWindows(); got != nil || span != 0 {
 		t.Fatalf("no window yet: got %v over %vs", got, span)
 	}

@@ -6,15 +6,34 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 
 	"github.com/streambench/streambench/harness/assert"
+	"github.com/streambench/streambench/harness/leak"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/harness/target"
 	"github.com/streambench/streambench/reports"
 )
+
+// outcome is what the run found beyond its measurements: the leak check's
+// evidence, the groups' reports, what the report warns of, a target's
+// end nobody asked for, and what the watcher saw.
+type outcome struct {
+	leakOpts     leak.Options
+	leaks        *reports.Leaks
+	groupReports []reports.Group
+	// warnings are what the report should say that fails nothing.
+	warnings []string
+	// crash is the target's end nobody asked for, told by the target
+	// (guarded by crashMu) and joined to errs at teardown.
+	crash   error
+	crashMu sync.Mutex
+	// watch is what the watcher of a Watched target found.
+	watch targetWatch
+}
 
 // report turns the run's measurements into a report and judges it.
 func (r *run) report(checks []assert.Assertion) *reports.Report {
