@@ -184,6 +184,10 @@ func NewPlan(sc *scenario.Scenario, opts ...PlanOption) (*Plan, error) {
 		eff.Link.Kind = link.DefaultFor(p.kind.InProcess)
 	}
 	p.link = eff.Link.Kind
+	if p.target != nil && !p.kind.InProcess && p.link == link.KindBufconn {
+		errs = also(errs, scenario.Errors{{File: eff.File, Pos: eff.PosOf("link"), Field: "link",
+			Msg: fmt.Sprintf("bufconn is in-memory and reaches only a target in streambench's own process, such as the builtin target; reach the %s over tcp (the default) or toxiproxy", p.target.Label())}}, validated)
+	}
 	if len(errs) == 0 {
 		host := ""
 		if h, ok := p.target.(target.TLSHost); ok {

@@ -73,7 +73,7 @@ func TestValidateErrors(t *testing.T) {
 		{"address bad port", minimal + "target: {address: \"[::1]:0\", insecure: true}\n",
 			[]wantErr{{"f.yaml:6:19", "target.address", []string{`port "0" must be a number from 1 to 65535`}}}},
 		{"address with link bufconn", minimal + "target: {address: \"127.0.0.2:50051\", insecure: true}\nlink: bufconn\n",
-			[]wantErr{{"f.yaml:7:7", "link", []string{"bufconn is in-memory and reaches only the builtin target", "reach an address or command target over tcp"}}}},
+			[]wantErr{{"f.yaml:7:7", "link", []string{"bufconn is in-memory and reaches only a target in streambench's own process, such as the builtin target", "reach the address target (127.0.0.2:50051) over tcp"}}}},
 		{"feed rate zero", minimal + "target: {builtin: {feed: {rate: 0}}}\n",
 			[]wantErr{{"f.yaml:6:33", "target.builtin.feed.rate", []string{"must be > 0 and at most 1000000/s, got 0/s"}}}},
 		{"feed rate unit us", minimal + "target: {builtin: {feed: {rate: 2/us}}}\n",

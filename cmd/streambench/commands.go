@@ -28,6 +28,7 @@ import (
 	"github.com/streambench/streambench/harness/link"
 	"github.com/streambench/streambench/harness/rpc"
 	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/harness/target"
 	"github.com/streambench/streambench/selfcheck"
 	"github.com/streambench/streambench/targets/builtin"
 	"github.com/streambench/streambench/targets/faulty"
@@ -243,6 +244,14 @@ func newListCmd(stdout io.Writer) *cobra.Command {
 			fmt.Fprintln(w, "RPCS (group rpc:)")
 			for _, e := range streambench.RPCs().Entries() {
 				fmt.Fprintf(w, "  %s\t%s\t%s\n", e.Name, rpcCaps(e), e.Doc)
+			}
+			fmt.Fprintln(w, "\nTARGET KINDS (target: {KIND: ...}; server and stream faults each takes)")
+			for _, k := range streambench.Targets().Kinds() {
+				t, err := k.New(target.Spec{Scenario: &scenario.Scenario{}})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "  %s\t%s\t%s\n", k.Name, strings.Join(fault.TargetKinds(t), ", "), k.Doc)
 			}
 			fmt.Fprintln(w, "\nLINKS (link:)")
 			for _, l := range scenario.LinkKinds {

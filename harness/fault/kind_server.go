@@ -180,6 +180,19 @@ func maxConnectionAge(o Occurrence, env Env) (func() error, error) {
 	}, nil
 }
 
+// TargetKinds lists the server and stream kinds target t can take (it has
+// the capability each needs), in registry order: what a target adds to
+// its link's network kinds.
+func TargetKinds(t any) []string {
+	var out []string
+	for _, k := range Kinds {
+		if k.can != nil && k.can(t) {
+			out = append(out, k.Name)
+		}
+	}
+	return out
+}
+
 // ServerKinds lists the server kinds target t can take (it has the
 // capability each needs).
 func ServerKinds(t any) []string {

@@ -110,8 +110,6 @@ func (v *validator) target() {
 	v.transport(t)
 	if k := s.Link.Kind; k != "" && !slices.Contains(LinkKinds, k) {
 		v.add("link", "%s", UnknownChoice("link", k, LinkKinds))
-	} else if !builtin && k == LinkBufconn {
-		v.add("link", "bufconn is in-memory and reaches only the builtin target; reach an address or command target over tcp (the default) or toxiproxy")
 	}
 	if b := s.Target.Builtin; b != nil {
 		const p = "target.builtin."
