@@ -128,7 +128,7 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"remote target", func(t *testing.T) []string { return []string{"run", "--target", "10.0.0.1:80", "--insecure", mini} }, []string{"loopback"}},
 		{"faults against --target", func(t *testing.T) []string {
 			return []string{"run", "--target", "127.0.0.1:1", "--insecure", "../../scenarios/reconnect.yaml"}
-		}, []string{"reconnect.yaml:35:30: faults[1].kind: server_restart", "the address target (127.0.0.1:1, set by --target) takes no server faults"}},
+		}, []string{"reconnect.yaml:35:30: faults[1].kind: server_restart", "the address target (127.0.0.1:1, set by --target) is not a server streambench can stop and start again, and takes no server faults"}},
 		{"duration override drops faults", func(t *testing.T) []string {
 			return []string{"run", "--duration", "3s", "../../scenarios/reconnect.yaml"}
 		}, []string{"reconnect.yaml:35:", "faults[1].at: must be before the end of the run (duration 3s, set by --duration), got"}},
