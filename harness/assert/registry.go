@@ -1,6 +1,8 @@
 package assert
 
 import (
+	"github.com/streambench/streambench/harness/scenario"
+
 	"fmt"
 	"sort"
 	"strings"
@@ -97,13 +99,21 @@ func (c Check) SettingNames() []string {
 	return out
 }
 
+// didYouMean is ` (did you mean "s"?)`, or "" without a suggestion.
+func didYouMean(s string) string {
+	if s == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", s)
+}
+
 // compileNamed compiles the named check key: its short form (value) or
 // its mapping form (args != nil).
 func compileNamed(text, key, value string, args map[string]string, groups []string) (Assertion, error) {
 	c, ok := lookupCheck(key)
 	if !ok {
-		return nil, fmt.Errorf("unknown check %q (checks: %s; or write a threshold like %q)",
-			key, strings.Join(checkNames(), ", "), "latency.p99 < 20ms")
+		return nil, fmt.Errorf("unknown check %q%s (checks: %s; or write a threshold like %q)",
+			key, didYouMean(scenario.Suggest(key, checkNames())), strings.Join(checkNames(), ", "), "latency.p99 < 20ms")
 	}
 	if args != nil {
 		names := c.SettingNames()

@@ -122,3 +122,20 @@ func TestCheckDocs(t *testing.T) {
 		}
 	}
 }
+
+func TestDidYouMean(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{"pow.latncy.p99", "pow.latency.p99"},
+		{"latncy.p99", "latency.p99"},
+		{"strems.opened", "streams.opened"},
+		{"pow.latency.p99", ""}, // a known family: the problem is elsewhere
+		{"zzzzzz", ""},
+	} {
+		if got := suggestMetric(tc.got); got != tc.want {
+			t.Errorf("suggestMetric(%q) = %q, want %q", tc.got, got, tc.want)
+		}
+	}
+	if _, err := compileNamed("no_los: pow", "no_los", "pow", nil, []string{"pow"}); err == nil || !strings.Contains(err.Error(), `(did you mean "no_loss"?)`) {
+		t.Errorf("unknown check: %v", err)
+	}
+}

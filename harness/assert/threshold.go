@@ -1,6 +1,8 @@
 package assert
 
 import (
+	"github.com/streambench/streambench/harness/scenario"
+
 	"fmt"
 	"math"
 	"regexp"
@@ -360,7 +362,31 @@ func lookupMetric(name string) (metric, error) {
 			}}, nil
 		}
 	}
-	return metric{}, fmt.Errorf("unknown metric %q (metrics: %s)", name, strings.Join(metricNames(), ", "))
+	return metric{}, fmt.Errorf("unknown metric %q%s (metrics: %s)", name, didYouMean(suggestMetric(name)), strings.Join(metricNames(), ", "))
+}
+
+// suggestMetric is the metric name closest to name: the family (the part
+// before the first ".", after a group name) nearest to name's, with the
+// rest kept ("pow.latncy.p99" -> "pow.latency.p99"); "" when none is close.
+func suggestMetric(name string) string {
+	var families []string
+	for _, m := range metricNames() {
+		f, _, _ := strings.Cut(m, ".")
+		if !contains(families, f) {
+			families = append(families, f)
+		}
+	}
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		if contains(families, p) {
+			return ""
+		}
+		if s := scenario.Suggest(p, families); s != "" {
+			parts[i] = s
+			return strings.Join(parts, ".")
+		}
+	}
+	return ""
 }
 
 var violationKinds = []string{"gap", "duplicate", "reorder", "wrong_value", "wrong_result", "extra"}

@@ -59,7 +59,7 @@ func Compile(sc *scenario.Scenario, caps Caps) ([]*Spec, error) {
 		p := fmt.Sprintf("faults[%d]", i)
 		k, ok := Lookup(f.Kind)
 		if !ok {
-			add(p+".kind", "unknown fault kind %q; valid choices: %s", f.Kind, strings.Join(Names(), ", "))
+			add(p+".kind", "%s", scenario.UnknownChoice("fault kind", f.Kind, Names()))
 			continue
 		}
 		params, err := k.decode(sc.File, p, f.Params)

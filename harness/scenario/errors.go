@@ -123,6 +123,11 @@ func UnknownChoice(what, got string, choices []string) string {
 	return msg + "; valid choices: " + OneOf(choices)
 }
 
+// Suggest is the choice closest to got, for a "did you mean": a
+// case-insensitive match, a match of the part after the last "/", or the
+// nearest choice within edit distance 2; "" when none is close.
+func Suggest(got string, choices []string) string { return suggest(got, choices) }
+
 // suggest returns the choice closest to got: a case-insensitive match, a
 // match of the part after the last "/" ("pow" for "Math/Pow"), or the
 // nearest choice within edit distance 2. It returns "" when none is close.
