@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/streambench/streambench/harness/scenario"
 )
 
 // adhocFlags are a one-line run of a call, as ghz runs one: no scenario
@@ -21,6 +23,49 @@ type adhocFlags struct {
 	expectCount          int
 	length               time.Duration
 	lockstep             bool
+	// path is the scenario file write made of the flags ("" before).
+	path string
+}
+
+// adhocFields maps the fields of the scenario write makes to the flags
+// that set them, so an error names the flag, not the file.
+var adhocFields = []struct{ field, flag string }{
+	{"groups[0].call.method", "--call"},
+	{"groups[0].call.data", "--data"},
+	{"groups[0].call.proto", "--proto"},
+	{"groups[0].call.import_paths", "--import-paths"},
+	{"groups[0].call.protoset", "--protoset"},
+	{"groups[0].call.expect.count", "--expect-count"},
+	{"groups[0].call.lockstep", "--lockstep"},
+	{"groups[0].call", "--call"},
+	{"groups[0].clients", "--clients"},
+	{"groups[0].connections", "--connections"},
+	{"groups[0].messages", "--messages"},
+	{"duration", "--call-duration"},
+}
+
+// userWords rewrites scenario errors about the file write made into the
+// words of the command line: the flag, no file position. Other errors are
+// returned as they are.
+func (a *adhocFlags) userWords(err error) error {
+	es, ok := scenario.AsErrors(err)
+	if !ok || a.path == "" {
+		return err
+	}
+	for _, e := range es {
+		if e.File != a.path {
+			continue
+		}
+		e.File, e.Pos = "", scenario.Pos{}
+		for _, m := range adhocFields {
+			if e.Field == m.field || strings.HasPrefix(e.Field, m.field+".") || strings.HasPrefix(e.Field, m.field+"[") {
+				e.Field = m.flag
+				break
+			}
+		}
+		e.Msg = strings.ReplaceAll(e.Msg, a.path, "--call")
+	}
+	return es
 }
 
 func (a *adhocFlags) flags(cmd *cobra.Command) {
@@ -102,6 +147,7 @@ func (a *adhocFlags) write() (string, error) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		return "", exitf(ExitHarness, "--call: %v", err)
 	}
+	a.path = path
 	return path, nil
 }
 

@@ -232,11 +232,14 @@ func TestAdhocCall(t *testing.T) {
 		name string
 		args []string
 		code int
+		want string // the refusal, in the command line's words
 	}{
-		{"from the proto", []string{"--proto", proto, "--expect-count", "5"}, ExitPass},
-		{"from reflection", []string{"--expect-count", "5"}, ExitPass},
-		{"wrong count", []string{"--expect-count", "6"}, ExitFail},
-		{"lockstep on a server stream", []string{"--lockstep"}, ExitBadInput},
+		{"from the proto", []string{"--proto", proto, "--expect-count", "5"}, ExitPass, ""},
+		{"from reflection", []string{"--expect-count", "5"}, ExitPass, ""},
+		{"wrong count", []string{"--expect-count", "6"}, ExitFail, ""},
+		{"lockstep on a server stream", []string{"--lockstep"}, ExitBadInput, "--lockstep: "},
+		{"no clients", []string{"--clients", "0"}, ExitBadInput, "--clients: must be 1 to"},
+		{"unknown method", []string{"--call", "streambench.v1.Math/Nope"}, ExitBadInput, "--call: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := t.TempDir()
@@ -245,8 +248,8 @@ func TestAdhocCall(t *testing.T) {
 				t.Fatalf("exit %d, want %d\n%s\n%s", code, tc.code, so, se)
 			}
 			if code == ExitBadInput {
-				if !strings.Contains(se, "call.lockstep") {
-					t.Errorf("the refusal does not name call.lockstep: %s", se)
+				if !strings.Contains(se, tc.want) || strings.Contains(se, "call.yaml") || strings.Contains(se, "groups[0]") {
+					t.Errorf("the refusal does not say %q in the command line's words: %s", tc.want, se)
 				}
 				return
 			}

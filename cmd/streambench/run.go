@@ -192,7 +192,7 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 	prog.finish()
 	if rep == nil {
 		if _, ok := scenario.AsErrors(runErr); ok {
-			return badInput(runErr)
+			return badInput(f.adhoc.userWords(runErr))
 		}
 		return exitf(ExitHarness, "%v", runErr)
 	}
@@ -281,7 +281,7 @@ func planOf(cmd *cobra.Command, path string, f runFlags) (*harness.Plan, error) 
 	}
 	plan, err := harness.NewPlan(sc, ov...)
 	if err != nil {
-		return nil, badInput(flagNames(err))
+		return nil, badInput(f.adhoc.userWords(flagNames(err)))
 	}
 	return plan, nil
 }
