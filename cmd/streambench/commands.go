@@ -6,8 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"io"
 	"net"
 	"net/http"
@@ -16,22 +14,19 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/spf13/cobra"
 
 	"github.com/streambench/streambench"
 	"github.com/streambench/streambench/harness"
-	"github.com/streambench/streambench/harness/assert"
-	"github.com/streambench/streambench/harness/fault"
-	"github.com/streambench/streambench/harness/link"
 	"github.com/streambench/streambench/harness/rpc"
 	"github.com/streambench/streambench/harness/scenario"
-	"github.com/streambench/streambench/harness/target"
 	"github.com/streambench/streambench/selfcheck"
 	"github.com/streambench/streambench/targets/builtin"
-	"github.com/streambench/streambench/targets/faulty"
 )
 
 func versionString() string { return harness.Version() }
@@ -232,58 +227,6 @@ func servePprof(addr string) (stop func(), err error) {
 		_ = srv.Close()
 		<-done
 	}, nil
-}
-
-func newListCmd(stdout io.Writer) *cobra.Command {
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List RPCs, links, assertions and planted bugs",
-		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "RPCS (group rpc:)")
-			for _, e := range streambench.RPCs().Entries() {
-				fmt.Fprintf(w, "  %s\t%s\t%s\n", e.Name, rpcCaps(e), e.Doc)
-			}
-			fmt.Fprintln(w, "\nTARGET KINDS (target: {KIND: ...}; server and stream faults each takes)")
-			for _, k := range streambench.Targets().Kinds() {
-				t, err := k.New(target.Spec{Scenario: &scenario.Scenario{}})
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(w, "  %s\t%s\t%s\n", k.Name, strings.Join(fault.TargetKinds(t), ", "), k.Doc)
-			}
-			fmt.Fprintln(w, "\nLINKS (link:)")
-			for _, l := range scenario.LinkKinds {
-				fmt.Fprintf(w, "  %s\n", l)
-			}
-			fmt.Fprintln(w, "\nCHECKS (assert: - NAME: ARG, or - NAME: {settings})")
-			for _, c := range assert.Checks() {
-				fmt.Fprintf(w, "  %s\t%s\t%s\n", c.Name, c.Arg, c.Doc)
-				fmt.Fprintf(w, "  \t\tsettings: %s\n", strings.Join(c.SettingNames(), ", "))
-			}
-			fmt.Fprintln(w, "\nMETRICS (assert: - [group.]METRIC OP VALUE, or - [group.]METRIC OP VALUE: {min_messages: N, min_streams: N})")
-			for _, m := range assert.Metrics() {
-				fmt.Fprintf(w, "  %s\t%s\t%s\n", m.Name, m.Unit, m.Doc)
-			}
-			fmt.Fprintln(w, "\nFAULT KINDS (faults: - {at: 10s, kind: NAME, ...settings})")
-			for _, k := range fault.Kinds {
-				fmt.Fprintf(w, "  %s\t%s\t%s\n", k.Name, k.Layer, k.Doc)
-				if ss := k.Settings(); len(ss) > 0 {
-					fmt.Fprintf(w, "  \t\tsettings: %s\n", strings.Join(ss, ", "))
-				}
-			}
-			fmt.Fprintln(w, "\nNETWORK FAULTS BY LINK")
-			for _, l := range scenario.LinkKinds {
-				fmt.Fprintf(w, "  %s\t%s\n", l, strings.Join(link.KindsOf(l), ", "))
-			}
-			fmt.Fprintln(w, "\nPLANTED BUGS (--faulty NAME, self-checks only)")
-			for _, b := range faulty.All() {
-				fmt.Fprintf(w, "  %s\t%s\n", b.Name, b.Description)
-			}
-			return w.Flush()
-		},
-	}
 }
 
 // rpcCaps lists what an RPC's groups may set beyond the common fields.

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -168,10 +170,34 @@ func TestList(t *testing.T) {
 	if code != 0 {
 		t.Fatal(code)
 	}
-	for _, w := range []string{"Math/Sqrt", "bufconn", "eof", "latency.<stat>", "subscribe_skips_seq"} {
+	for _, w := range []string{"Math/Sqrt", "bufconn", "eof", "latency.<stat>", "subscribe_skips_seq", "command", "server and stream faults: server_restart, graceful_restart, pause"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("list lacks %q", w)
 		}
+	}
+	for _, width := range []string{"100", "60"} {
+		_, out, _ := cli(t, "list", "--width", width)
+		w, _ := strconv.Atoi(width)
+		for _, l := range strings.Split(out, "\n") {
+			if len(l) > w && strings.Contains(strings.TrimSpace(l), " ") {
+				t.Errorf("--width %s: a line of %d columns: %q", width, len(l), l)
+			}
+		}
+	}
+	code, out, _ = cli(t, "list", "faults")
+	if code != 0 || !strings.Contains(out, "FAULT KINDS") || strings.Contains(out, "RPCS") {
+		t.Errorf("list faults: exit %d\n%s", code, out)
+	}
+	code, out, _ = cli(t, "list", "--json", "targets", "rpcs")
+	var got map[string][]struct {
+		Name  string
+		Takes []string
+	}
+	if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil || len(got) != 2 || len(got["targets"]) != 3 || got["targets"][0].Name != "builtin" || len(got["rpcs"]) == 0 {
+		t.Errorf("list --json: exit %d, %v: %s", code, err, out)
+	}
+	if code, _, se := cli(t, "list", "fautls"); code != ExitBadInput || !strings.Contains(se, `did you mean "faults"?`) {
+		t.Errorf("unknown topic: exit %d: %s", code, se)
 	}
 }
 
