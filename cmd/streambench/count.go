@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -37,15 +38,21 @@ func runCount(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.Wri
 		outDir = filepath.Join("out", sc.Name)
 	}
 	summaryMD := f.summaryMD
+	// With --format json the set goes to stdout at the end; the runs
+	// print for a person, on stderr.
+	runOut := stdout
+	if f.format == "json" {
+		runOut = stderr
+	}
 	var files []string
 	var reps []*reports.Report
 	var failed error
 	for i := 1; i <= f.count; i++ {
 		fi := f
 		fi.out = filepath.Join(outDir, fmt.Sprintf("run-%d", i))
-		fi.summaryMD = ""
+		fi.summaryMD, fi.format = "", "text"
 		fmt.Fprintf(stderr, "streambench: run %d of %d\n", i, f.count)
-		err := runScenario(cmd, path, fi, stdout, stderr)
+		err := runScenario(cmd, path, fi, runOut, stderr)
 		var ee *exitError
 		if err != nil && (!errors.As(err, &ee) || ee.code != ExitFail) {
 			if len(reps) > 0 {
@@ -75,9 +82,18 @@ func runCount(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.Wri
 			passed++
 		}
 	}
-	fmt.Fprintf(stdout, "\nset: %s (%d runs, %d passed)\n", setPath, len(reps), passed)
+	if f.format == "json" {
+		data, err := os.ReadFile(setPath)
+		if err != nil {
+			return exitf(ExitHarness, "%v", err)
+		}
+		if _, err := stdout.Write(data); err != nil {
+			return exitf(ExitHarness, "%v", err)
+		}
+	}
+	fmt.Fprintf(runOut, "\nset: %s (%d runs, %d passed)\n", setPath, len(reps), passed)
 	if summaryMD != "" {
-		fmt.Fprintf(stdout, "     %s\n", summaryMD)
+		fmt.Fprintf(runOut, "     %s\n", summaryMD)
 	}
 	if failed != nil {
 		return &exitError{code: ExitFail, err: fmt.Errorf("%d of %d runs failed an assertion", len(reps)-passed, len(reps))}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -164,5 +165,30 @@ func TestCompareSets(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFormatJSON: --format json puts the report (with --count, the set) on
+// stdout for a pipeline, and what a person reads on stderr.
+func TestFormatJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the smoke scenario")
+	}
+	out := t.TempDir()
+	code, so, se := cli(t, "run", "--no-progress", "--format", "json", "--duration", "1s", "--client-scale", "0.05", "--out", out, "../../scenarios/smoke.yaml")
+	var rep reports.Report
+	if err := json.Unmarshal([]byte(so), &rep); err != nil || rep.Schema != reports.Schema {
+		t.Fatalf("exit %d: stdout is not the report: %v\n%s", code, err, so)
+	}
+	if !strings.Contains(se, "report: "+filepath.Join(out, "report.json")) {
+		t.Errorf("the summary is not on stderr:\n%s", se)
+	}
+	code, so, _ = cli(t, "run", "--no-progress", "--format", "json", "--count", "2", "--duration", "1s", "--client-scale", "0.05", "--out", out, "../../scenarios/smoke.yaml")
+	var set struct{ Runs []json.RawMessage }
+	if err := json.Unmarshal([]byte(so), &set); err != nil || len(set.Runs) != 2 {
+		t.Errorf("exit %d: stdout is not the set of 2 runs: %v\n%s", code, err, so)
+	}
+	if code, _, se := cli(t, "run", "--format", "yaml", "../../scenarios/smoke.yaml"); code != ExitBadInput || !strings.Contains(se, "valid choices: text or json") {
+		t.Errorf("--format yaml: exit %d: %s", code, se)
 	}
 }

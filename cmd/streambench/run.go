@@ -43,6 +43,8 @@ type runFlags struct {
 	allowRemote bool
 	// count is how many times to run the scenario (see count.go).
 	count int
+	// format is what stdout carries: text or json.
+	format string
 	// adhoc is a one-line run of a call, without a scenario file.
 	adhoc adhocFlags
 	// insecure, or cacert, cert, key and cname: how --target is dialled
@@ -80,6 +82,9 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 				defer os.RemoveAll(filepath.Dir(path))
 				args = []string{path}
 			}
+			if err := checkFormat(f.format); err != nil {
+				return err
+			}
 			if cmd.Flags().Changed("count") {
 				return runCount(cmd, args[0], f, stdout, stderr)
 			}
@@ -89,6 +94,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	addCountFlag(cmd, &f.count)
 	f.adhoc.flags(cmd)
 	fl := cmd.Flags()
+	fl.StringVar(&f.format, "format", "text", "text: the summary on stdout; json: the report (with --count, the set) as JSON on stdout and the summary on stderr, for a pipeline")
 	fl.StringVar(&f.out, "out", "", "folder for report.json, report.html and junit.xml (default out/<scenario name>)")
 	fl.StringVar(&f.target, "target", "", "run against this server (host:port on loopback) instead of the scenario's target")
 	fl.BoolVar(&f.insecure, "insecure", false, "dial --target in plaintext (--target needs this or --cacert)")
@@ -196,7 +202,23 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 		}
 		return exitf(ExitHarness, "%v", runErr)
 	}
+	if f.format == "json" {
+		// The report goes to stdout for a pipeline; what a person reads
+		// goes to stderr.
+		if err := rep.WriteJSON(stdout); err != nil {
+			return exitf(ExitHarness, "%v", err)
+		}
+		stdout = stderr
+	}
 	return emit(stdout, outDir, rep, runErr, renderTargets{summaryMD: f.summaryMD, artifactsURL: f.artifactsURL})
+}
+
+// checkFormat refuses a --format other than text or json.
+func checkFormat(format string) error {
+	if format != "text" && format != "json" {
+		return exitf(ExitBadInput, "--format: %s", scenario.UnknownChoice("format", format, []string{"text", "json"}))
+	}
+	return nil
 }
 
 // emit writes rep's files to outDir (report.json, report.html, junit.xml,
