@@ -100,6 +100,18 @@ func WithInsecure() PlanOption { return func(c *planConfig) { c.ov.Insecure = tr
 // working directory.
 func WithTLS(t scenario.TLS) PlanOption { return func(c *planConfig) { c.ov.TLS = &t } }
 
+// WithMetadata adds key: value to the metadata of every call (run -H),
+// replacing the scenario's value of the same key. Keys and values are
+// checked as target.metadata's are.
+func WithMetadata(key, value string) PlanOption {
+	return func(c *planConfig) {
+		if c.ov.Metadata == nil {
+			c.ov.Metadata = map[string]string{}
+		}
+		c.ov.Metadata[key] = value
+	}
+}
+
 // WithDuration overrides the scenario's duration (> 0; NewPlan refuses a
 // fault or group start the shorter run would silently drop).
 func WithDuration(d time.Duration) PlanOption { return func(c *planConfig) { c.ov.Duration = &d } }

@@ -51,6 +51,9 @@ type Overrides struct {
 	TLS *scenario.TLS
 	// Shard makes the run one shard of a sharded run (see Shard).
 	Shard *Shard
+	// Metadata is added to the target's metadata, replacing a key the
+	// scenario sets too (run -H 'key: value').
+	Metadata map[string]string
 	// AllowRemote lets the target be a host other than loopback: for runs
 	// inside a user's own cluster (a sharded run's Kubernetes Job), never
 	// the default.
@@ -301,6 +304,13 @@ func (ov Overrides) apply(eff *scenario.Scenario) {
 		eff.Target = scenario.Target{Address: ov.Target, Insecure: ov.Insecure, TLS: ov.TLS, Metadata: eff.Target.Metadata}
 		eff.Link = scenario.Link{}
 		eff.Override("target", "the target override")
+	}
+	if len(ov.Metadata) > 0 {
+		if eff.Target.Metadata == nil {
+			eff.Target.Metadata = map[string]string{}
+		}
+		maps.Copy(eff.Target.Metadata, ov.Metadata)
+		eff.Override("target.metadata", "the metadata override")
 	}
 }
 

@@ -312,3 +312,19 @@ func TestCommandTargetValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataOverride: run -H adds metadata to every call, replacing the
+// scenario's value of a key, and is checked as target.metadata is.
+func TestMetadataOverride(t *testing.T) {
+	src := "name: m\nduration: 1s\ntarget: {address: 127.0.0.1:9, insecure: true, metadata: {x-a: file, x-b: file}}\ngroups:\n  - {rpc: Math/Pow, clients: 1}\n"
+	p, err := streambench.NewPlan(decode(t, src), harness.WithMetadata("x-b", "flag"), harness.WithMetadata("x-c", "flag"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := p.Scenario().Target.Metadata; md["x-a"] != "file" || md["x-b"] != "flag" || md["x-c"] != "flag" {
+		t.Errorf("metadata %v", md)
+	}
+	if _, err := streambench.NewPlan(decode(t, src), harness.WithMetadata("Bad", "v")); err == nil || !strings.Contains(err.Error(), `"Bad" is not a gRPC metadata key`) {
+		t.Errorf("a bad key: %v", err)
+	}
+}

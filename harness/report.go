@@ -87,6 +87,9 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 		rep.Errors = append(rep.Errors, err.Error())
 	}
 	rep.Warnings = append(rep.Warnings, r.warnings...)
+	if t := r.p.tr.tls; t != nil && t.InsecureSkipVerify {
+		rep.Warnings = append(rep.Warnings, "TLS without checking the target's certificate (skip_verify): the connection is encrypted, but any server could have answered")
+	}
 	if sh := r.p.ov.Shard; sh != nil {
 		// A shard's share is judged with the others, by merge.
 		rep.Shard = &reports.ShardInfo{Index: sh.Index, Count: sh.Count, Set: r.p.SetID(),

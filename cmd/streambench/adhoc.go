@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,10 @@ type adhocFlags struct {
 	expectCount          int
 	length               time.Duration
 	lockstep             bool
+	// rps paces new streams (an open loop, ghz --rps); total, with rps,
+	// is how many (ghz -n): the run lasts total/rps.
+	rps   float64
+	total int
 	// path is the scenario file write made of the flags ("" before).
 	path string
 }
@@ -41,6 +46,7 @@ var adhocFields = []struct{ field, flag string }{
 	{"groups[0].clients", "--clients"},
 	{"groups[0].connections", "--connections"},
 	{"groups[0].messages", "--messages"},
+	{"groups[0].arrival", "--rps"},
 	{"duration", "--call-duration"},
 }
 
@@ -81,6 +87,8 @@ func (a *adhocFlags) flags(cmd *cobra.Command) {
 	fl.IntVar(&a.expectCount, "expect-count", 0, "with --call: responses every stream must carry (0: any)")
 	fl.BoolVar(&a.lockstep, "lockstep", false, "with --call: a bidi stream waits for each answer before its next request (ping-pong); default pipelined")
 	fl.DurationVar(&a.length, "call-duration", 10*time.Second, "with --call: how long to run (--duration overrides it too)")
+	fl.Float64Var(&a.rps, "rps", 0, "with --call: open new streams at this rate per second whatever the target does (an open loop, as ghz --rps); default: each client opens its next stream when its last one ends")
+	fl.IntVarP(&a.total, "total", "n", 0, "with --call and --rps: open this many streams in all (as ghz -n): the run lasts total/rps")
 }
 
 // write turns the flags into a scenario file (so the report echoes a
@@ -126,14 +134,29 @@ func (a *adhocFlags) write() (string, error) {
 	if a.expectCount > 0 {
 		call["expect"] = map[string]any{"count": a.expectCount}
 	}
+	group := map[string]any{
+		"name": "call", "clients": a.clients, "connections": a.connections, "messages": a.messages, "call": call,
+	}
+	length := a.length
+	switch {
+	case a.total != 0 && a.rps == 0:
+		return "", exitf(ExitBadInput, "-n/--total %d: give --rps too (streambench paces streams by time: the run lasts total/rps); without --rps, --call-duration bounds the run", a.total)
+	case a.total < 0:
+		return "", exitf(ExitBadInput, "-n/--total: must be > 0, got %d", a.total)
+	case a.rps < 0:
+		return "", exitf(ExitBadInput, "--rps: must be > 0, got %v", a.rps)
+	case a.rps > 0:
+		group["arrival"] = map[string]any{"rate": strconv.FormatFloat(a.rps, 'f', -1, 64) + "/s"}
+		if a.total > 0 {
+			length = time.Duration(float64(a.total) / a.rps * float64(time.Second))
+		}
+	}
 	sc := map[string]any{
 		"name":        "call",
 		"description": "streambench run --call " + a.call,
-		"duration":    a.length.String(),
-		"groups": []any{map[string]any{
-			"name": "call", "clients": a.clients, "connections": a.connections, "messages": a.messages, "call": call,
-		}},
-		"assert": []any{map[string]any{"eof": "clean"}, "correct", "errors == 0"},
+		"duration":    length.String(),
+		"groups":      []any{group},
+		"assert":      []any{map[string]any{"eof": "clean"}, "correct", "errors == 0"},
 	}
 	b, err := yaml.Marshal(sc)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -240,6 +241,8 @@ func TestAdhocCall(t *testing.T) {
 		{"lockstep on a server stream", []string{"--lockstep"}, ExitBadInput, "--lockstep: "},
 		{"no clients", []string{"--clients", "0"}, ExitBadInput, "--clients: must be 1 to"},
 		{"unknown method", []string{"--call", "streambench.v1.Math/Nope"}, ExitBadInput, "--call: "},
+		{"total without rps", []string{"-n", "50"}, ExitBadInput, "-n/--total 50: give --rps too"},
+		{"rps and total", []string{"--rps", "100", "-n", "50", "--expect-count", "5"}, ExitPass, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := t.TempDir()
@@ -259,6 +262,12 @@ func TestAdhocCall(t *testing.T) {
 			}
 			if g := rep.Group("call"); g == nil || g.Streams.Ended == 0 || !strings.Contains(rep.Scenario.Source, "streambench.v1.Math/Pow") {
 				t.Errorf("report: %+v", rep.Groups)
+			}
+			if slices.Contains(tc.args, "-n") {
+				// 50 streams at 100/s: exactly 50 scheduled, in 0.5 s.
+				if a := rep.Group("call").Arrival; a == nil || a.Scheduled != 50 || rep.Scenario.DurationSeconds != 0.5 {
+					t.Errorf("-n 50 --rps 100: arrival %+v, duration %v", a, rep.Scenario.DurationSeconds)
+				}
 			}
 		})
 	}

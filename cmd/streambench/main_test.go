@@ -165,6 +165,22 @@ func TestValidateEveryScenario(t *testing.T) {
 	}
 }
 
+// TestHeaderFlag: -H adds metadata; a bad one is exit 2 naming the flag,
+// not a place in the scenario file.
+func TestHeaderFlag(t *testing.T) {
+	for _, tc := range []struct {
+		h, want string
+	}{
+		{"Bad: v", `-H "Bad: v": "Bad" is not a gRPC metadata key`},
+		{"novalue", `-H "novalue": want 'key: value'`},
+	} {
+		code, _, se := cli(t, "run", "-H", tc.h, "../../scenarios/smoke.yaml")
+		if code != ExitBadInput || !strings.Contains(se, tc.want) || strings.Contains(se, "smoke.yaml:") {
+			t.Errorf("-H %q: exit %d: %s", tc.h, code, se)
+		}
+	}
+}
+
 func TestList(t *testing.T) {
 	code, out, _ := cli(t, "list")
 	if code != 0 {

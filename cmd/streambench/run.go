@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -51,6 +52,9 @@ type runFlags struct {
 	// (named as in ghz).
 	insecure                 bool
 	cacert, cert, key, cname string
+	skipVerify               bool
+	// headers are -H 'key: value' metadata for every call.
+	headers []string
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -101,6 +105,8 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl.StringVar(&f.cacert, "cacert", "", "dial --target over TLS, checking its certificate against this PEM CA file")
 	fl.StringVar(&f.cert, "cert", "", "client certificate PEM file for mutual TLS with --target (with --key)")
 	fl.StringVar(&f.key, "key", "", "client private key PEM file for mutual TLS with --target (with --cert)")
+	fl.StringArrayVarP(&f.headers, "header", "H", nil, "add 'key: value' gRPC metadata to every call (repeatable; replaces the scenario's value of that key)")
+	fl.BoolVar(&f.skipVerify, "skip-verify", false, "dial --target over TLS WITHOUT checking its certificate (ghz --skipTLS): encrypted, but any server could answer; the report warns of it")
 	fl.StringVar(&f.cname, "cname", "", "the name --target's certificate must hold (default: --target's host)")
 	fl.DurationVar(&f.duration, "duration", 0, "override the scenario's duration")
 	fl.Int64Var(&f.seed, "seed", 0, "override the scenario's seed (replay a run)")
@@ -183,6 +189,9 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 
 	opts = append(opts, harness.WithArtifacts(outDir))
 	fmt.Fprintf(stderr, "streambench %s: running %s for %v\n", harness.Version(), plan.Describe(), plan.Duration())
+	if t := plan.Scenario().Target.TLS; t != nil && t.SkipVerify {
+		fmt.Fprintln(stderr, "streambench: WARNING: TLS without checking the target's certificate (--skip-verify / tls.skip_verify): encrypted, but any server could answer")
+	}
 	opts = append(opts, harness.WithProgress(prog.update, prog.every()))
 	stopProfile, err := startProfiles(f.cpuProfile, f.memProfile)
 	if err != nil {
@@ -279,11 +288,18 @@ func planOf(cmd *cobra.Command, path string, f runFlags) (*harness.Plan, error) 
 	if f.insecure {
 		ov = append(ov, harness.WithInsecure())
 	}
-	if f.cacert != "" || f.cert != "" || f.key != "" || f.cname != "" {
-		ov = append(ov, harness.WithTLS(scenario.TLS{CA: f.cacert, Cert: f.cert, Key: f.key, ServerName: f.cname}))
+	if f.cacert != "" || f.cert != "" || f.key != "" || f.cname != "" || f.skipVerify {
+		ov = append(ov, harness.WithTLS(scenario.TLS{CA: f.cacert, Cert: f.cert, Key: f.key, ServerName: f.cname, SkipVerify: f.skipVerify}))
 	}
 	if f.allowRemote {
 		ov = append(ov, harness.WithRemoteTarget())
+	}
+	for _, h := range f.headers {
+		k, v, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, exitf(ExitBadInput, "-H %q: want 'key: value'", h)
+		}
+		ov = append(ov, harness.WithMetadata(strings.TrimSpace(k), strings.TrimSpace(v)))
 	}
 	if fl.Changed("duration") {
 		ov = append(ov, harness.WithDuration(f.duration))
@@ -303,9 +319,27 @@ func planOf(cmd *cobra.Command, path string, f runFlags) (*harness.Plan, error) 
 	}
 	plan, err := harness.NewPlan(sc, ov...)
 	if err != nil {
-		return nil, badInput(f.adhoc.userWords(flagNames(err)))
+		return nil, badInput(f.adhoc.userWords(headerWords(flagNames(err), f.headers)))
 	}
 	return plan, nil
+}
+
+// headerWords says that an error about a metadata key -H set is the
+// flag's, not the scenario file's.
+func headerWords(err error, headers []string) error {
+	es, ok := scenario.AsErrors(err)
+	if !ok {
+		return err
+	}
+	for _, h := range headers {
+		k, _, _ := strings.Cut(h, ":")
+		for _, e := range es {
+			if e.Field == "target.metadata."+strings.TrimSpace(k) {
+				e.File, e.Pos, e.Field = "", scenario.Pos{}, "-H "+strconv.Quote(h)
+			}
+		}
+	}
+	return es
 }
 
 // scenarioAt reads and decodes the scenario file at path (exit 2 when it
@@ -330,6 +364,7 @@ var overrideFlags = [][2]string{
 	{"TLS", "--cacert/--cert/--key"},
 	{"client scale", "--client-scale"},
 	{"seed", "--seed"},
+	{"metadata", "-H"},
 }
 
 // flagNames rewords the plan's override errors with the flags that set the

@@ -126,6 +126,8 @@ func TestTLSTarget(t *testing.T) {
 		{"server-auth TLS by name", []string{"--target", strings.Replace(tlsAddr, "127.0.0.1", "localhost", 1), "--cacert", p.ca}, ExitPass, "PASS"},
 		{"mutual TLS", []string{"--target", mtlsAddr, "--cacert", p.ca, "--cert", p.client, "--key", p.clientKey}, ExitPass, "PASS"},
 		{"wrong CA", []string{"--target", tlsAddr, "--cacert", p.otherCA}, ExitHarness, "TLS handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority"},
+		{"unchecked certificate", []string{"--target", tlsAddr, "--skip-verify"}, ExitPass, "WARNING: TLS without checking the target's certificate"},
+		{"unchecked and wrong CA", []string{"--target", tlsAddr, "--skip-verify", "--cacert", p.otherCA}, ExitPass, "WARNING TLS without checking the target's certificate (skip_verify)"},
 		{"wrong name", []string{"--target", tlsAddr, "--cacert", p.ca, "--cname", "elsewhere.example"}, ExitHarness, "certificate is valid for localhost, not elsewhere.example"},
 		{"plaintext against TLS", []string{"--target", tlsAddr, "--insecure"}, ExitHarness, "TLS expected: target.tls instead of insecure?"},
 		{"no client certificate", []string{"--target", mtlsAddr, "--cacert", p.ca}, ExitHarness, "the server ended the TLS connection: remote error: tls: certificate required"},

@@ -132,6 +132,10 @@ type TLS struct {
 	// TLS (ghz --cert, --key): both or neither.
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+	// SkipVerify dials over TLS without checking the server's
+	// certificate at all (ghz --skipTLS): encrypted, but anyone can be the
+	// server. The report warns of it.
+	SkipVerify bool `yaml:"skip_verify"`
 }
 
 // Ready is how streambench knows a command target serves: grpc.health.v1
