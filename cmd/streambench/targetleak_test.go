@@ -40,20 +40,21 @@ func TestCommandTargetLeakEvidence(t *testing.T) {
 		{"leaks goroutines", "sqrt_leaks_goroutine", ExitFail},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			pp := freePort(t)
-			argv := fmt.Sprintf("[%q, serve, --addr, \"127.0.0.1:{port}\", --pprof, \"127.0.0.1:%d\"", bin, pp)
+			// {pprof_port}: a second free port streambench picks, in the
+			// argv and the pprof URL alike.
+			argv := fmt.Sprintf("[%q, serve, --addr, \"127.0.0.1:{port}\", --pprof, \"127.0.0.1:{pprof_port}\"", bin)
 			if tc.faulty != "" {
 				argv += ", --faulty, " + tc.faulty
 			}
 			argv += "]"
-			path := commandScenario(t, bin, "tleak", argv, fmt.Sprintf(`  pprof: http://127.0.0.1:%d
+			path := commandScenario(t, bin, "tleak", argv, `  pprof: "http://127.0.0.1:{pprof_port}"
 duration: 2s
 groups:
   - {name: sqrt, rpc: Math/Sqrt, clients: 10, messages: 5, interval: 5ms}
 assert:
   - correct
   - leaks: {settle: 3s}
-`, pp))
+`)
 			out := t.TempDir()
 			code, stdout, stderr := cli(t, "run", "--no-progress", "--out", out, path)
 			if code != tc.code {

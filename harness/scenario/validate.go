@@ -142,6 +142,10 @@ func btoi(b bool) int {
 // must listen on.
 const portToken = "{port}"
 
+// PprofPortToken is replaced in a command target's argv, env and pprof URL
+// by a second free loopback port, for the process's net/http/pprof.
+const PprofPortToken = "{pprof_port}"
+
 // command checks a command target's settings, and that the other target
 // kinds set none of them.
 func (v *validator) command(t Target) {
@@ -219,7 +223,21 @@ func (v *validator) transport(t Target) {
 		}
 	}
 	if t.Pprof != "" {
-		if err := CheckPprof(t.Pprof, v.s.remote); err != nil {
+		pprof := t.Pprof
+		if strings.Contains(pprof, PprofPortToken) {
+			inArgs := false
+			for _, a := range append(slices.Clone(t.Command), t.Env...) {
+				inArgs = inArgs || strings.Contains(a, PprofPortToken)
+			}
+			switch {
+			case len(t.Command) == 0:
+				v.add("target.pprof", "%s names a port streambench picks for a command target's process; an address target's pprof has a port of its own", PprofPortToken)
+			case !inArgs:
+				v.add("target.pprof", "tell the process where to serve pprof: put %s in an argument or an env entry too (e.g. --pprof 127.0.0.1:%s)", PprofPortToken, PprofPortToken)
+			}
+			pprof = strings.ReplaceAll(pprof, PprofPortToken, "1")
+		}
+		if err := CheckPprof(pprof, v.s.remote); err != nil {
 			v.add("target.pprof", "%v", err)
 		}
 	}

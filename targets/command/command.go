@@ -109,7 +109,7 @@ func (c *commandTarget) Gauges(shard0 bool) ([]leak.Gauge, []target.Unavailable)
 	if p := c.current(); p != nil {
 		gauges = append(gauges, leak.ProcGauge{Pid: p.Pid()})
 	}
-	g, why := target.Pprof(c.t.Pprof, shard0)
+	g, why := target.Pprof(c.pprof, shard0)
 	gauges = append(gauges, g...)
 	if why != "" {
 		return gauges, []target.Unavailable{{Source: "pprof", Why: why}}
@@ -141,9 +141,10 @@ func (c *commandTarget) Stop(time.Duration) error {
 // free loopback port before the run, restarted and paused by server
 // faults, stopped after the run, and watched for an exit nobody asked for.
 type commandTarget struct {
-	t    scenario.Target
-	home string
-	proc *reports.TargetProcess // set by Stop
+	t     scenario.Target
+	home  string
+	pprof string                 // t.Pprof with its {pprof_port} picked
+	proc  *reports.TargetProcess // set by Stop
 
 	spec    proc.Spec
 	ready   proc.Ready
@@ -175,13 +176,23 @@ func (c *commandTarget) prepare(dir string, creds credentials.TransportCredentia
 		return err
 	}
 	ps := strconv.Itoa(port)
+	pprofPort := ""
+	if wantsPprofPort(t) {
+		pp, err := proc.FreePort()
+		if err != nil {
+			return err
+		}
+		pprofPort = strconv.Itoa(pp)
+	}
+	r := strings.NewReplacer("{port}", ps, scenario.PprofPortToken, pprofPort)
 	sub := func(in []string) []string {
 		out := make([]string, len(in))
 		for i, a := range in {
-			out[i] = strings.ReplaceAll(a, "{port}", ps)
+			out[i] = r.Replace(a)
 		}
 		return out
 	}
+	c.pprof = r.Replace(t.Pprof)
 	c.spec = proc.Spec{Argv: sub(t.Command), Env: sub(t.Env), Dir: workDir(home, t.Dir)}
 	c.ready = proc.Ready{Addr: "127.0.0.1:" + ps, TCP: t.Ready.TCP, Creds: creds}
 	c.wait, c.stop, c.port = t.Ready.Timeout.D(), t.StopTimeout.D(), port
@@ -208,6 +219,16 @@ func (c *commandTarget) prepare(dir string, creds credentials.TransportCredentia
 	}
 	c.spec.Log = c.logPath
 	return nil
+}
+
+// wantsPprofPort reports whether t names {pprof_port} anywhere.
+func wantsPprofPort(t scenario.Target) bool {
+	for _, a := range append(append([]string{t.Pprof}, t.Command...), t.Env...) {
+		if strings.Contains(a, scenario.PprofPortToken) {
+			return true
+		}
+	}
+	return false
 }
 
 // workDir is dir taken from home ("" stays the current folder).
