@@ -502,10 +502,6 @@ func (p *Plan) Seed() int64 { return p.seed }
 // a kind of the user's).
 func (p *Plan) Target() string { return p.kind.Name }
 
-// TargetLabel names the target for banners and errors ("address target
-// (127.0.0.1:7070)").
-func (p *Plan) TargetLabel() string { return p.target.Label() }
-
 // Link is the link kind clients reach the target over.
 func (p *Plan) Link() string { return p.link }
 

@@ -304,7 +304,7 @@ func TestCommandTargetValidation(t *testing.T) {
 		{"  command: [s, \"{port}\"]\n  ready: {timeout: 0s}\n", "target.ready.timeout: must be > 0"},
 		{"  address: \"127.0.0.1:9\"\n  insecure: true\n  ready: {tcp: true}\n", "target.ready: applies to a command target only"},
 		{"  command: [s, \"{port}\"]\n  address: \"127.0.0.1:9\"\n", "set exactly one of target.builtin, target.address and target.command"},
-		{"  command: [s, \"{port}\"]\nlink: bufconn\n", "reach an address or command target over tcp"},
+		{"  command: [s, \"{port}\"]\nlink: bufconn\n", "reach the command target over tcp"},
 	} {
 		src := "name: c\nduration: 1s\ntarget:\n" + tc.target + "groups:\n  - {rpc: Math/Pow, clients: 1}\n"
 		if _, err := streambench.NewPlan(decode(t, src)); err == nil || !strings.Contains(err.Error(), tc.want) {
