@@ -12,9 +12,10 @@ import (
 // catalogs: package streambench's Load gives the reference ones). Errors are
 // scenario.Errors with file:line:column positions.
 //
-// A file that does not decode (YAML syntax, an unknown key, a value of the
-// wrong type) stops at that first problem. Otherwise every problem comes
-// back at once, in file order: the scenario's own rules, its RPCs', its
+// A file that is not YAML stops at that problem; a file that does not
+// decode (unknown keys, values of the wrong type) says every such problem
+// and goes no further. Otherwise every problem comes back at once, in file
+// order: the scenario's own rules, its RPCs', its
 // faults', its assertions' and the leak check's settings are all checked
 // even when an earlier one failed. The scenario comes back as written
 // (NewPlan applies defaults and overrides to its own copy).

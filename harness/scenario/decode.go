@@ -61,11 +61,13 @@ func Parse(file string, data []byte) (*Scenario, error) {
 }
 
 // Decode decodes data (named file in errors) strictly into a Scenario,
-// without defaults or validation. It stops at the first problem: invalid
-// YAML, more than one document, a document that is not a mapping, an
-// unknown or duplicate key, a value of the wrong type or a bad duration,
-// size or rate. Anchors, aliases, merge keys and custom tags are refused.
-// The error is an Errors holding one *Error with file, line and column.
+// without defaults or validation. Invalid YAML, more than one document or
+// a document that is not a mapping stop it at once; otherwise it goes on
+// past a field it cannot decode — an unknown or duplicate key, a value of
+// the wrong type, a bad duration, size or rate — and returns every such
+// problem (up to maxDecodeErrors), in file order. Anchors, aliases, merge
+// keys and custom tags are refused. The error is an Errors of *Error with
+// file, line and column.
 func Decode(file string, data []byte) (s *Scenario, err error) {
 	defer func() {
 		// The YAML parser is third-party code; a panic in it must not take
@@ -85,10 +87,26 @@ func Decode(file string, data []byte) (s *Scenario, err error) {
 		if !errors.As(err, &e) {
 			e = &Error{File: file, Pos: posOf(root), Msg: err.Error()}
 		}
-		return nil, Errors{e}
+		if len(d.errs) < maxDecodeErrors {
+			d.errs = append(d.errs, e)
+		}
+	}
+	if len(d.errs) > 0 {
+		SortErrors(d.errs)
+		return nil, d.errs
 	}
 	return s, nil
 }
+
+// fatalError is a problem decoding cannot go on past: an anchor or an
+// alias (what follows may refer to it).
+type fatalError struct{ e *Error }
+
+func (f fatalError) Error() string { return f.e.Error() }
+func (f fatalError) Unwrap() error { return f.e }
+
+// maxDecodeErrors bounds how many problems one Decode reports.
+const maxDecodeErrors = 50
 
 // PosOf returns where the field at path ("groups[0].clients",
 // "target.builtin.feed.rate", "assert[2]") stands in the file. For a field the
@@ -306,6 +324,21 @@ func checkText(file string, data []byte) *Error {
 type decoder struct {
 	file string
 	pos  map[string]Pos
+	// errs are the problems of fields decoding went on past.
+	errs Errors
+}
+
+// keep notes err, a problem of one field, so that decoding goes on with
+// the next; it reports false for an error that is not a field's (decoding
+// stops with it) or once maxDecodeErrors are kept.
+func (d *decoder) keep(err error) bool {
+	var e *Error
+	var f fatalError
+	if !errors.As(err, &e) || errors.As(err, &f) || len(d.errs) >= maxDecodeErrors {
+		return false
+	}
+	d.errs = append(d.errs, e)
+	return true
 }
 
 // nodeDecoder is implemented by schema types with a YAML form of their own
@@ -337,11 +370,14 @@ func (d *decoder) root(n *yaml.Node, v reflect.Value) error {
 // plain refuses anchors, aliases and tags the schema has no use for. Aliases
 // are refused outright rather than expanded, so no input can blow up.
 func (d *decoder) plain(n *yaml.Node, path string) error {
+	fatal := func(format string, args ...any) error {
+		return fatalError{&Error{File: d.file, Pos: posOf(n), Field: path, Msg: fmt.Sprintf(format, args...)}}
+	}
 	switch {
 	case n.Kind == yaml.AliasNode:
-		return d.errorf(n, path, "aliases (*%s) are not supported; write the value out", n.Value)
+		return fatal("aliases (*%s) are not supported; write the value out", n.Value)
 	case n.Anchor != "":
-		return d.errorf(n, path, "anchors (&%s) are not supported; write the value out", n.Anchor)
+		return fatal("anchors (&%s) are not supported; write the value out", n.Anchor)
 	}
 	switch tag := n.ShortTag(); tag {
 	case nullTag, boolTag, strTag, intTag, floatTag, timestampTag, mapTag, seqTag:
@@ -580,14 +616,20 @@ func (d *decoder) entries(n *yaml.Node, path string, each func(k, val *yaml.Node
 		k, val := n.Content[i], n.Content[i+1]
 		key, err := d.key(k, path)
 		if err != nil {
+			if d.keep(err) {
+				continue
+			}
 			return err
 		}
 		fpath := joinPath(path, key)
 		if first, dup := seen[key]; dup {
-			return d.errorf(k, fpath, "duplicate key %s (first set at line %d, column %d)", quote(key), first.Line, first.Column)
+			if err := d.errorf(k, fpath, "duplicate key %s (first set at line %d, column %d)", quote(key), first.Line, first.Column); !d.keep(err) {
+				return err
+			}
+			continue
 		}
 		seen[key] = k
-		if err := each(k, val, key, fpath); err != nil {
+		if err := each(k, val, key, fpath); err != nil && !d.keep(err) {
 			return err
 		}
 	}
@@ -635,7 +677,7 @@ func (d *decoder) sequence(n *yaml.Node, path string, v reflect.Value) error {
 	}
 	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 	for i, c := range n.Content {
-		if err := d.value(c, indexPath(path, i), out.Index(i)); err != nil {
+		if err := d.value(c, indexPath(path, i), out.Index(i)); err != nil && !d.keep(err) {
 			return err
 		}
 	}

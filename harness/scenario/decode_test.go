@@ -224,8 +224,42 @@ func TestDecodeErrors(t *testing.T) {
 			if s != nil {
 				t.Errorf("got a scenario with the error")
 			}
+			if tt.name == "alias bomb" {
+				// Every level is an unknown key, said once each; no
+				// value behind one is decoded, so nothing expands.
+				var want []wantErr
+				for i, c := range "abcdefghi" {
+					want = append(want, wantErr{fmt.Sprintf("f.yaml:%d:1", i+1), string(c), []string{fmt.Sprintf("unknown key %q", string(c))}})
+				}
+				checkErrs(t, err, want...)
+				return
+			}
 			checkErrs(t, err, tt.want)
 		})
+	}
+}
+
+// TestDecodeGoesOn: decoding goes on past a field it cannot read, so one
+// run of validate says every such problem of a file, in file order, up to
+// maxDecodeErrors.
+func TestDecodeGoesOn(t *testing.T) {
+	src := "name: x\nduraton: 1s\ngroups:\n  - {rpc: Math/Pow, clients: many}\n  - {rpc: Math/Sum, clint: 2}\nfaults:\n  - {at: soon, kind: sever}\nseed: 1\nseed: 2\n"
+	_, err := Decode("f.yaml", []byte(src))
+	checkErrs(t, err,
+		wantErr{"f.yaml:2:1", "duraton", []string{`unknown key "duraton" (did you mean "duration"?)`}},
+		wantErr{"f.yaml:4:30", "groups[0].clients", []string{"expected an integer"}},
+		wantErr{"f.yaml:5:21", "groups[1].clint", []string{`unknown key "clint"`}},
+		wantErr{"f.yaml:7:10", "faults[0].at", []string{`"soon"`}},
+		wantErr{"f.yaml:9:1", "seed", []string{"duplicate key"}},
+	)
+	var b strings.Builder
+	b.WriteString("name: x\n")
+	for i := range 2 * maxDecodeErrors {
+		fmt.Fprintf(&b, "k%d: 1\n", i)
+	}
+	_, err = Decode("f.yaml", []byte(b.String()))
+	if es, _ := AsErrors(err); len(es) != maxDecodeErrors {
+		t.Errorf("%d errors, want at most %d", len(es), maxDecodeErrors)
 	}
 }
 
@@ -255,7 +289,11 @@ func TestDecodeRefusesAliasesAnywhere(t *testing.T) {
 		Alias: &yaml.Node{Kind: yaml.ScalarNode, Tag: strTag, Value: "a"}}
 	var name string
 	err = d.value(alias, "name", reflect.ValueOf(&name).Elem())
-	checkErrs(t, Errors{err.(*Error)}, wantErr{"f.yaml:3:7", "name", []string{"aliases (*x) are not supported"}})
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("err %T %v", err, err)
+	}
+	checkErrs(t, Errors{e}, wantErr{"f.yaml:3:7", "name", []string{"aliases (*x) are not supported"}})
 }
 
 func TestDecodePositions(t *testing.T) {

@@ -112,12 +112,18 @@ func DecodeParams(file, path string, params map[string]Param, into any) error {
 		} else {
 			e = &Error{File: file, Field: path, Msg: err.Error()}
 		}
-		if e.Msg != "" && strings.Contains(e.Msg, "unknown key") {
+		d.errs = append(d.errs, e)
+	}
+	if len(d.errs) == 0 {
+		return nil
+	}
+	for _, e := range d.errs {
+		if strings.Contains(e.Msg, "unknown key") {
 			e.Msg = strings.Replace(e.Msg, "valid keys:", "settings of this kind: at, for, every, until, kind, scope and", 1)
 		}
-		return Errors{e}
 	}
-	return nil
+	SortErrors(d.errs)
+	return d.errs
 }
 
 func sortedKeys(m map[string]Param) []string {
