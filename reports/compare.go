@@ -220,7 +220,12 @@ type MetricComparison struct {
 	HeadRuns []float64 `json:"head_runs,omitempty"`
 	// P is the U test's p-value (ModeRuns; absent when too few runs).
 	P *float64 `json:"p,omitempty"`
-	// Significant is true when P <= the comparison's Alpha.
+	// PAdjusted is P adjusted for the number of metrics compared
+	// (Benjamini–Hochberg across every metric of the comparison that has a
+	// p-value; ModeRuns): when nothing changed, the chance that any metric
+	// is called significant stays at Alpha however many are compared.
+	PAdjusted *float64 `json:"p_adjusted,omitempty"`
+	// Significant is true when PAdjusted <= the comparison's Alpha.
 	Significant bool `json:"significant,omitempty"`
 	// Verdict and why.
 	Verdict MetricVerdict `json:"verdict"`

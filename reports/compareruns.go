@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -157,6 +158,86 @@ func (c *Comparison) compareRuns(base, head []*Report, tol Tolerances) {
 		}
 		c.Groups = append(c.Groups, gc)
 	}
+	c.adjust()
+}
+
+// adjust corrects the comparison's verdicts for how many metrics it
+// tests. Each U test alone is wrong Alpha of the time, so a comparison of
+// 30 metrics of identical code would flag some metric far more often than
+// Alpha. The Benjamini–Hochberg step-up method (1995) adjusts the p-values
+// so that, when nothing changed (an A/A comparison: every metric's null
+// hypothesis true), the chance of any significant metric is at most Alpha,
+// as with Holm's method; when something did change it keeps the power
+// Holm's loses to the U test's coarse p-values: with 5 runs a side the
+// smallest p is 0.008, above Holm's Alpha/m for any m >= 7, while a
+// slowdown that moves k of m metrics passes Benjamini–Hochberg once
+// 0.008 <= k·Alpha/m. A metric that moves alone among many needs more runs
+// (RunsToStandAlone). The adjusted p of the i-th smallest of m p-values is
+// min over j >= i of min(1, m·p_(j)/j).
+//
+// A metric whose every run on both sides has the same value (no errors
+// anywhere) is left out of the m, as Tarone's rule for discrete tests
+// leaves out a test that cannot reach significance: with all values tied
+// every ordering of the runs gives the same statistic, so its p is 1
+// whatever happened, and counting it would only dilute the others.
+func (c *Comparison) adjust() {
+	var family []*MetricComparison
+	for gi := range c.Groups {
+		for mi := range c.Groups[gi].Metrics {
+			if m := &c.Groups[gi].Metrics[mi]; m.P != nil && !allTied(m.BaseRuns, m.HeadRuns) {
+				family = append(family, m)
+			}
+		}
+	}
+	n := len(family)
+	if n == 0 {
+		return
+	}
+	slices.SortStableFunc(family, func(a, b *MetricComparison) int { return cmp.Compare(*a.P, *b.P) })
+	adj := make([]float64, n)
+	running := 1.0
+	for i := n - 1; i >= 0; i-- {
+		running = min(running, float64(n)**family[i].P/float64(i+1))
+		adj[i] = running
+	}
+	for i, m := range family {
+		a := adj[i]
+		m.PAdjusted = &a
+		if a <= Alpha || !m.Significant {
+			continue
+		}
+		// Significant alone, not as one of n: no verdict beyond "~".
+		m.Significant = false
+		m.Verdict = Unchanged
+		m.Why = fmt.Sprintf("~ not significant among %d metrics (p=%.3f, adjusted %.3f n=%d+%d)", n, *m.P, a, m.BaseN, m.HeadN)
+	}
+	note := fmt.Sprintf("p-values adjusted for the %d metrics compared (Benjamini–Hochberg: with nothing changed, the chance of any significant metric stays at %g)", n, Alpha)
+	if k := RunsToStandAlone(n); int(family[0].BaseN) < k || int(family[0].HeadN) < k {
+		note += fmt.Sprintf("; a metric that moves alone needs >= %d runs a side to be called significant", k)
+	}
+	c.Notes = append(c.Notes, note)
+}
+
+// allTied reports whether every value of both sides is the same.
+func allTied(a, b []float64) bool {
+	for _, v := range slices.Concat(a, b) {
+		if v != a[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// RunsToStandAlone is the fewest runs a side for which one metric, moving
+// alone among m compared, can be called significant after the adjustment:
+// its smallest possible p must be <= Alpha/m.
+func RunsToStandAlone(m int) int {
+	for k := 1; k < 100; k++ {
+		if minP(k, k) <= Alpha/float64(max(m, 1)) {
+			return k
+		}
+	}
+	return 100
 }
 
 // tooFewValues reports whether some run of either side has fewer values

@@ -2,6 +2,8 @@ package reports
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,6 +91,17 @@ func TestCompareRunsVerdicts(t *testing.T) {
 	}
 }
 
+// varied makes one run per rate whose latencies vary from run to run
+// (interleaved, so the two sides' latencies do not differ): a comparison
+// of such runs tests every latency metric too.
+func varied(rates []float64) []*Report {
+	var out []*Report
+	for i, r := range rates {
+		out = append(out, setRun(10+0.1*float64(i%3)-0.05*float64(i%2), 0, r))
+	}
+	return out
+}
+
 func TestCompareRunsErrorRateAndThroughput(t *testing.T) {
 	mk := func(failed []uint64, rates []float64) []*Report {
 		var out []*Report
@@ -97,7 +110,10 @@ func TestCompareRunsErrorRateAndThroughput(t *testing.T) {
 		}
 		return out
 	}
-	steadyRates := []float64{1000, 1010, 990, 1005, 995}
+	// A metric that moves alone among the 8 compared needs 6 runs a side
+	// to stand out after the adjustment (RunsToStandAlone); 5 cannot.
+	steadyRates := []float64{1000, 1010, 990, 1005, 995, 1002}
+	zeros := make([]uint64, 6)
 	for _, tc := range []struct {
 		name       string
 		base, head []*Report
@@ -105,11 +121,12 @@ func TestCompareRunsErrorRateAndThroughput(t *testing.T) {
 		want       MetricVerdict
 		why        string
 	}{
-		{"throughput -20% regresses", mk(make([]uint64, 5), steadyRates), mk(make([]uint64, 5), []float64{800, 805, 795, 810, 790}), "throughput", Regressed, "-20"},
-		{"throughput +20% improves", mk(make([]uint64, 5), steadyRates), mk(make([]uint64, 5), []float64{1200, 1205, 1195, 1210, 1190}), "throughput", Improved, "+20"},
-		{"errors 0 -> 5% regress", mk(make([]uint64, 5), steadyRates), mk([]uint64{50, 49, 51, 52, 48}, steadyRates), "error_rate", Regressed, "+5pp"},
-		{"no errors either side is ~", mk(make([]uint64, 5), steadyRates), mk(make([]uint64, 5), steadyRates), "error_rate", Unchanged, "~"},
-		{"errors 0 -> 0.05% is within 0.1pp", mk(make([]uint64, 5), steadyRates), mk([]uint64{1, 1, 1, 1, 1}, steadyRates), "error_rate", Unchanged, "within tolerance ±0.1pp"},
+		{"throughput -20% regresses", mk(zeros, steadyRates), mk(zeros, []float64{800, 805, 795, 810, 790, 802}), "throughput", Regressed, "-20"},
+		{"throughput +20% improves", mk(zeros, steadyRates), mk(zeros, []float64{1200, 1205, 1195, 1210, 1190, 1202}), "throughput", Improved, "+20"},
+		{"errors 0 -> 5% regress", mk(zeros, steadyRates), mk([]uint64{50, 49, 51, 52, 48, 50}, steadyRates), "error_rate", Regressed, "+5pp"},
+		{"no errors either side is ~", mk(zeros, steadyRates), mk(zeros, steadyRates), "error_rate", Unchanged, "~"},
+		{"errors 0 -> 0.05% is within 0.1pp", mk(zeros, steadyRates), mk([]uint64{1, 1, 1, 1, 1, 1}, steadyRates), "error_rate", Unchanged, "within tolerance ±0.1pp"},
+		{"a lone shift with 5 runs a side is ~", varied(steadyRates[:5]), varied([]float64{800, 805, 795, 810, 790}), "throughput", Unchanged, "~ not significant among 7 metrics (p=0.008, adjusted 0.056 n=5+5)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := CompareSides(sideOf("base", tc.base), sideOf("head", tc.head), CompareOptions{})
@@ -133,7 +150,7 @@ func TestCompareRunsRecoveryWherePresent(t *testing.T) {
 		return r
 	}
 	var b, h []*Report
-	for i := range 5 {
+	for i := range 6 { // recovery moves alone: 6 runs a side (RunsToStandAlone)
 		b, h = append(b, with(100+float64(i))), append(h, with(300+float64(i)))
 	}
 	c, err := CompareSides(sideOf("base", b), sideOf("head", h), CompareOptions{})
@@ -389,5 +406,83 @@ func TestCompareRunsNeedsValuesBeyondAQuantile(t *testing.T) {
 	}
 	if got := quantileMin(0.999); got != 10000 {
 		t.Errorf("quantileMin(0.999) = %d, want 10000", got)
+	}
+}
+
+// noisyRun is a run of four groups whose latency and throughput carry
+// run-to-run noise (5%, independent per metric), and whose group "g0" is
+// slower by slow (0.2: 20% slower latency and stream duration, 20% less
+// throughput).
+func noisyRun(rng *rand.Rand, slow float64) *Report {
+	r := &Report{Schema: Schema, Seed: 1, Elapsed: 4.5,
+		Scenario:    ScenarioEcho{Name: "s", DurationSeconds: 3, Source: "name: s\nduration: 3s\n"},
+		Environment: Environment{Streambench: "devel", CPUs: 2}}
+	noise := func() float64 { return 1 + 0.05*rng.NormFloat64() }
+	for gi := range 4 {
+		name := fmt.Sprintf("g%d", gi)
+		f, rate := 1.0, 1000.0
+		if gi == 0 {
+			f, rate = 1+slow, 1000*(1-slow)
+		}
+		h := func(v float64) Histogram {
+			return Histogram{Unit: UnitMicroseconds, Count: 10000, P50MS: v * noise(), P90MS: 1.5 * v * noise(), P99MS: 2 * v * noise(), P999MS: 3 * v * noise(), MaxMS: 4 * v}
+		}
+		for i := 1; i <= 3; i++ {
+			r.Windows = append(r.Windows, Window{Offset: float64(i), Group: name, Received: uint64(rate * noise())})
+		}
+		r.Groups = append(r.Groups, Group{Name: name, Latency: h(10 * f), StreamDuration: h(1000 * f),
+			Streams: StreamCounts{Opened: 1000, Ended: 1000}, Messages: MessageCounts{Received: uint64(rate * 3)}})
+	}
+	return r
+}
+
+// TestAdjustedComparisonsAAAndAB: 20 A/A comparisons of 5 noisy runs a
+// side (32 metrics each) report no regression, where the unadjusted U
+// tests flag some metric in most of them; a 20% slowdown of one group is
+// still caught in at least 19 of 20.
+func TestAdjustedComparisonsAAAndAB(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	side := func(slow float64) []*Report {
+		var out []*Report
+		for range 5 {
+			out = append(out, noisyRun(rng, slow))
+		}
+		return out
+	}
+	var aaRegressed, aaRaw, abCaught int
+	for range 20 {
+		c, err := CompareSides(sideOf("base", side(0)), sideOf("head", side(0)), CompareOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Regressed() {
+			aaRegressed++
+		}
+		raw := false
+		for _, g := range c.Groups {
+			for _, m := range g.Metrics {
+				raw = raw || (m.P != nil && *m.P <= Alpha)
+			}
+		}
+		if raw {
+			aaRaw++
+		}
+		c, err = CompareSides(sideOf("base", side(0)), sideOf("head", side(0.2)), CompareOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Regressed() {
+			abCaught++
+		}
+	}
+	t.Logf("A/A: %d of 20 regressed (unadjusted, some metric p<=%.2f in %d); A/B 20%% slower: %d of 20 caught", aaRegressed, Alpha, aaRaw, abCaught)
+	if aaRegressed != 0 {
+		t.Errorf("A/A: %d of 20 comparisons regressed, want 0", aaRegressed)
+	}
+	if abCaught < 19 {
+		t.Errorf("a 20%% slowdown caught in %d of 20, want >= 19", abCaught)
+	}
+	if aaRaw < 5 {
+		t.Errorf("the unadjusted U tests flagged some metric in only %d of 20 A/A comparisons: the test shows no need for the adjustment", aaRaw)
 	}
 }
