@@ -208,6 +208,9 @@ type Catalog struct {
 func New(kinds ...Kind) (*Catalog, error) {
 	c := &Catalog{}
 	for _, k := range kinds {
+		if _, dup := c.Lookup(k.Name); dup {
+			return nil, fmt.Errorf("target catalog: kind %s listed twice", k.Name)
+		}
 		var err error
 		if c, err = c.With(k); err != nil {
 			return nil, err

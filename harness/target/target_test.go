@@ -30,6 +30,7 @@ func TestCatalog(t *testing.T) {
 	}{
 		{"no name", []target.Kind{{New: kind("x").New}}, "a kind has no name"},
 		{"no constructor", []target.Kind{{Name: "x"}}, "kind x has no constructor"},
+		{"twice", []target.Kind{kind("x"), kind("x")}, "kind x listed twice"},
 	} {
 		if _, err := target.New(tc.kinds...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
