@@ -33,6 +33,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
 
+	"github.com/streambench/streambench/harness/clock"
 	"github.com/streambench/streambench/harness/driver"
 	"github.com/streambench/streambench/harness/fault"
 	"github.com/streambench/streambench/harness/leak"
@@ -436,14 +437,7 @@ func (r *run) execute(ctx context.Context) {
 
 	var clients sync.WaitGroup
 	if at := r.cfg.startAt; !at.IsZero() {
-		if d := time.Until(at); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-			}
-			t.Stop()
-		}
+		clock.Sleep(ctx, time.Until(at))
 	}
 	r.start = r.cfg.now()
 	if at := r.cfg.startAt; !at.IsZero() {

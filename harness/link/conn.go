@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/streambench/streambench/harness/clock"
 )
 
 // Directions as indexes.
@@ -391,17 +393,10 @@ func (c *faultConn) gate(d int) error {
 
 // sleep waits d or until the conn closes.
 func (c *faultConn) sleep(d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-c.closed:
+	if !clock.SleepOr(c.closed, nil, d) {
 		return net.ErrClosed
 	}
+	return nil
 }
 
 // size caps a transfer of n bytes in direction d: one slice when slicing,
@@ -642,15 +637,7 @@ func (c *faultConn) Close() error {
 	c.mu.Lock()
 	delay := c.st[up].slowClose
 	c.mu.Unlock()
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-c.closed:
-		case <-c.reg.done:
-		}
-		t.Stop()
-	}
+	clock.SleepOr(c.closed, c.reg.done, delay)
 	c.shutdown(false)
 	c.pumps.Wait()
 	return c.closeErr
