@@ -186,9 +186,6 @@ func NewPlan(sc *scenario.Scenario, opts ...Option) (*Plan, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	// The faults that compiled are checked against the link even when
-	// others did not, so every problem is said at once.
-	errs = also(errs, checkNetFaults(eff, p.link, p.specs), validated)
 	if p.checks, err = assert.Compile(eff); err != nil {
 		es, _ := scenario.AsErrors(err)
 		errs = also(errs, es, validated)
@@ -319,13 +316,10 @@ func targetOf(sc *scenario.Scenario) (target, linkKind string) {
 	case "command":
 		target = TargetCommand
 	}
-	switch {
-	case sc.Link.Kind != "":
+	if sc.Link.Kind != "" {
 		return target, sc.Link.Kind
-	case target == TargetBuiltin:
-		return target, link.KindBufconn
 	}
-	return target, link.KindTCP
+	return target, link.Default(target == TargetBuiltin)
 }
 
 // host is the name a TLS target's certificate is checked against by
@@ -358,7 +352,7 @@ func (p *Plan) TLS() bool { return p.tr.tls != nil }
 // and every server kind on the builtin target; on a command target the
 // server kinds that act on a process.
 func (p *Plan) faultCaps() fault.Caps {
-	caps := fault.Caps{Link: p.link, Net: link.KindsOf(p.link)}
+	caps := fault.Caps{Link: p.link}
 	switch p.target {
 	case TargetBuiltin:
 		caps.Stream = true
@@ -382,23 +376,6 @@ func (p *Plan) streamFaults() bool {
 		}
 	}
 	return false
-}
-
-// checkNetFaults checks each network fault against its link (units
-// toxiproxy counts, settings the link accepts), so a fault the link would
-// refuse is a scenario error, not a failure mid-run.
-func checkNetFaults(sc *scenario.Scenario, linkKind string, specs []*fault.Spec) scenario.Errors {
-	var errs scenario.Errors
-	for _, s := range specs {
-		if s.Kind.Layer != fault.Network {
-			continue
-		}
-		if err := link.CheckFor(linkKind, s.Net(1, 0)); err != nil {
-			path := fmt.Sprintf("faults[%d]", s.Index)
-			errs = append(errs, &scenario.Error{File: sc.File, Pos: sc.PosOf(path), Field: path, Msg: err.Error()})
-		}
-	}
-	return errs
 }
 
 // shard computes every group's share and, for a shard, scales what the

@@ -17,7 +17,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var allNet = Caps{Link: "bufconn", Net: []string{"bandwidth", "blackhole", "latency", "limit_data", "sever", "slicer", "slow_close"}, Server: ServerKinds(OnBuiltin), Stream: true}
+var allNet = Caps{Link: "bufconn", Server: ServerKinds(OnBuiltin), Stream: true}
 
 func parse(t *testing.T, faults string) *scenario.Scenario {
 	t.Helper()
