@@ -468,13 +468,9 @@ func (r *run) execute(ctx context.Context) {
 	}()
 
 	// Phase 1: run for the duration, or until interrupted.
-	timer := time.NewTimer(r.duration)
-	select {
-	case <-timer.C:
-	case <-ctx.Done():
+	if !clock.Sleep(ctx, r.duration) {
 		r.interrupted = true
 	}
-	timer.Stop()
 	r.noteResources() // the peak is usually now, with every stream open
 	if r.cfg.onStop != nil {
 		r.cfg.onStop()
