@@ -319,7 +319,7 @@ func targetOf(sc *scenario.Scenario) (target, linkKind string) {
 	if sc.Link.Kind != "" {
 		return target, sc.Link.Kind
 	}
-	return target, link.Default(target == TargetBuiltin)
+	return target, link.DefaultFor(target == TargetBuiltin)
 }
 
 // host is the name a TLS target's certificate is checked against by

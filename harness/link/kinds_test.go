@@ -125,20 +125,20 @@ func TestCheckFor(t *testing.T) {
 	}
 }
 
-func TestDefault(t *testing.T) {
-	if got := Default(true); got != KindBufconn {
-		t.Errorf("Default(in process) = %s", got)
+func TestDefaultFor(t *testing.T) {
+	if got := DefaultFor(true); got != KindBufconn {
+		t.Errorf("DefaultFor(in process) = %s", got)
 	}
-	if got := Default(false); got != KindTCP {
-		t.Errorf("Default(another process) = %s", got)
+	if got := DefaultFor(false); got != KindTCP {
+		t.Errorf("DefaultFor(another process) = %s", got)
 	}
 	l, err := New("")
-	if err != nil || l.Name() != Default(true) {
+	if err != nil || l.Name() != DefaultFor(true) {
 		t.Fatalf(`New("") = %v, %v`, l, err)
 	}
 	l.Close()
 	l, err = Front("", "127.0.0.1:1", "")
-	if err != nil || l.Name() != Default(false) {
+	if err != nil || l.Name() != DefaultFor(false) {
 		t.Fatalf(`Front("") = %v, %v`, l, err)
 	}
 	l.Close()

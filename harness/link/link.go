@@ -99,23 +99,12 @@ type Link interface {
 	Close() error
 }
 
-// Default is the link kind clients reach a target over when the scenario
-// names none: bufconn for a server in this process (the builtin target),
-// tcp for one elsewhere (an address or a command target), which an
-// in-memory pipe cannot reach.
-func Default(inProcess bool) string {
-	if inProcess {
-		return KindBufconn
-	}
-	return KindTCP
-}
-
 // New returns the link of the given kind for a server in this process:
 // KindBufconn, KindTCP, KindToxiproxy (embedded; see NewToxiproxy for an
-// external server), or "" for Default(true).
+// external server), or "" for DefaultFor(true).
 func New(kind string) (Link, error) {
 	if kind == "" {
-		kind = Default(true)
+		kind = DefaultFor(true)
 	}
 	switch kind {
 	case KindBufconn:
@@ -126,6 +115,16 @@ func New(kind string) (Link, error) {
 		return NewToxiproxy("")
 	}
 	return nil, fmt.Errorf("link %q: not one of %v", kind, LinkKinds)
+}
+
+// DefaultFor is the link kind clients reach a target over when the
+// scenario names none: bufconn for a target in streambench's own process,
+// tcp in front of one at an address. It is decided here, once.
+func DefaultFor(inProcess bool) string {
+	if inProcess {
+		return KindBufconn
+	}
+	return KindTCP
 }
 
 // LinkKinds lists the link kinds New accepts, in documentation order.
