@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/streambench/streambench/harness/clock"
 	"github.com/streambench/streambench/harness/driver"
 	"github.com/streambench/streambench/harness/fault"
 	"github.com/streambench/streambench/harness/load"
@@ -206,16 +207,7 @@ func failed(e record.End) bool {
 
 // wait sleeps d unless ctx or stop ends first; it reports whether it slept.
 func wait(ctx, stop context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-stop.Done():
-		return false
-	case <-ctx.Done():
-		return false
-	}
+	return clock.SleepOr(ctx.Done(), stop.Done(), d)
 }
 
 // readText describes a group's read mode for reports ("" at full speed).

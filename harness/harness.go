@@ -28,6 +28,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/streambench/streambench/harness/clock"
 	"github.com/streambench/streambench/harness/driver"
 	"github.com/streambench/streambench/harness/leak"
 	"github.com/streambench/streambench/harness/record"
@@ -157,14 +158,7 @@ func (r *run) execute(ctx context.Context) {
 
 	var clients sync.WaitGroup
 	if at := r.cfg.startAt; !at.IsZero() {
-		if d := time.Until(at); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-			}
-			t.Stop()
-		}
+		clock.Sleep(ctx, time.Until(at))
 	}
 	r.start = r.cfg.now()
 	if at := r.cfg.startAt; !at.IsZero() {
@@ -195,13 +189,9 @@ func (r *run) execute(ctx context.Context) {
 	}()
 
 	// Phase 1: run for the duration, or until interrupted.
-	timer := time.NewTimer(r.duration)
-	select {
-	case <-timer.C:
-	case <-ctx.Done():
+	if !clock.Sleep(ctx, r.duration) {
 		r.interrupted = true
 	}
-	timer.Stop()
 	r.noteResources() // the peak is usually now, with every stream open
 	if r.cfg.onStop != nil {
 		r.cfg.onStop()

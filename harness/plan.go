@@ -208,9 +208,6 @@ func NewPlan(sc *scenario.Scenario, opts ...PlanOption) (*Plan, error) {
 			return nil, err
 		}
 	}
-	// The faults that compiled are checked against the link even when
-	// others did not, so every problem is said at once.
-	errs = also(errs, checkNetFaults(eff, p.link, p.specs), validated)
 	if p.checks, err = assert.Compile(eff); err != nil {
 		es, _ := scenario.AsErrors(err)
 		errs = also(errs, es, validated)
@@ -359,7 +356,7 @@ func (p *Plan) TLS() bool { return p.tr.tls != nil }
 // its link (which sits in front of any target), and the target itself,
 // whose capabilities decide the server and stream kinds.
 func (p *Plan) faultCaps() fault.Caps {
-	return fault.Caps{Link: p.link, Net: link.KindsOf(p.link), Target: p.target, TargetName: p.target.Label()}
+	return fault.Caps{Link: p.link, Target: p.target, TargetName: p.target.Label()}
 }
 
 // streamFaults reports whether the plan has a stream fault: only those
@@ -371,23 +368,6 @@ func (p *Plan) streamFaults() bool {
 		}
 	}
 	return false
-}
-
-// checkNetFaults checks each network fault against its link (units
-// toxiproxy counts, settings the link accepts), so a fault the link would
-// refuse is a scenario error, not a failure mid-run.
-func checkNetFaults(sc *scenario.Scenario, linkKind string, specs []*fault.Spec) scenario.Errors {
-	var errs scenario.Errors
-	for _, s := range specs {
-		if s.Kind.Layer != fault.Network {
-			continue
-		}
-		if err := link.CheckFor(linkKind, s.Net(1, 0)); err != nil {
-			path := fmt.Sprintf("faults[%d]", s.Index)
-			errs = append(errs, &scenario.Error{File: sc.File, Pos: sc.PosOf(path), Field: path, Msg: err.Error()})
-		}
-	}
-	return errs
 }
 
 // shard computes every group's share and, for a shard, scales what the

@@ -3,6 +3,7 @@
 package clock
 
 import (
+	"context"
 	"sort"
 	"sync"
 	"time"
@@ -91,4 +92,58 @@ func (f *Fake) Waiters() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.waiters)
+}
+
+// Sleep waits d unless ctx ends first. It reports whether it slept the
+// whole d: false when ctx ended before it (or had already ended). A
+// d <= 0 has nothing to wait for and returns true at once. It is the one "sleep unless cancelled" of the
+// project; a loop that resets one timer per message keeps its own.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	return SleepOr(ctx.Done(), nil, d)
+}
+
+// SleepOr waits d unless stop or also closes first, and reports whether it
+// slept the whole d (false: a channel closed first). It is Sleep for a
+// wait that two things end: a run's context and its stop signal
+// (ctx.Done(), stop.Done()), a connection's close and its link's. A nil
+// channel never ends the wait. A d <= 0 returns true at once.
+func SleepOr(stop, also <-chan struct{}, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	select { // already ended: do not race a ready timer
+	case <-stop:
+		return false
+	case <-also:
+		return false
+	default:
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop:
+		return false
+	case <-also:
+		return false
+	}
+}
+
+// SleepOn is Sleep on clock c (a Fake in tests): it waits d on c unless
+// ctx ends first, and reports whether it slept the whole d. A d <= 0
+// returns true at once.
+func SleepOn(ctx context.Context, c Clock, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	select {
+	case <-c.After(d):
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

@@ -17,7 +17,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var allNet = Caps{Link: "bufconn", Net: []string{"bandwidth", "blackhole", "latency", "limit_data", "sever", "slicer", "slow_close"}, Target: everything{}, TargetName: "test target"}
+var allNet = Caps{Link: "bufconn", Target: everything{}, TargetName: "test target"}
 
 // everything is a target with every capability a fault kind can need.
 type everything struct{}

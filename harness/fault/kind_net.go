@@ -5,19 +5,21 @@ import (
 )
 
 // Network kinds are link's: its table (link.NetKinds) names them, documents
-// them and lists their settings, link.Fault.Validate holds their rules and
-// the links implement them. The fault registry adapts each row.
+// them and lists their settings, each kind's settings type holds its rules
+// and the links implement them. The fault registry adapts each row.
 
 // netKind is the registry entry of a network kind: link owns the kind's
-// description, settings and rules; its settings decode into link.Params.
+// description, settings and rules; its settings decode into the kind's
+// Params.
 func netKind(k link.NetKind) Kind {
 	return Kind{Name: k.Name, Layer: Network, Doc: k.Doc, Instant: k.Instant, Slows: k.Slows, allowed: k.Settings,
-		params: func() any { return &link.Params{} },
+		params: k.Params,
 		check: func(p any) error {
 			// The kind's rules are link's (Fault.Validate); seed and
 			// toxicity pick do not matter to them.
-			return p.(*link.Params).Fault(k.Name, 1).Validate()
-		}}
+			return k.Fault(p, 1).Validate()
+		},
+		net: k.Fault}
 }
 
 func netKinds() []Kind {

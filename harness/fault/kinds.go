@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/streambench/streambench/harness/link"
 	"github.com/streambench/streambench/harness/scenario"
 )
 
@@ -67,6 +68,8 @@ type Kind struct {
 	// disrupt starts a server kind's occurrence through env and returns
 	// its revert (nil: nothing to revert).
 	disrupt func(o Occurrence, env Env) (revert func() error, err error)
+	// net is a network kind's fault with the decoded settings p.
+	net func(p any, seed uint64) link.Fault
 	// onMessage acts on message n (1-based) of a stream a stream kind's
 	// occurrence a applies to, before it moves; send is true for the
 	// server's own messages. A non-nil error ends the stream with it.

@@ -93,12 +93,8 @@ func (t *Timeline) Run(ctx context.Context, start time.Time, env Env) []Applied 
 
 loop:
 	for _, a := range acts {
-		if wait := start.Add(a.at).Sub(t.Clock.Now()); wait > 0 {
-			select {
-			case <-ctx.Done():
-				break loop
-			case <-t.Clock.After(wait):
-			}
+		if !clock.SleepOn(ctx, t.Clock, start.Add(a.at).Sub(t.Clock.Now())) {
+			break loop
 		}
 		if ctx.Err() != nil {
 			break

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/streambench/streambench/harness/clock"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -240,18 +241,13 @@ func (w *faultStream) once(a *activeStream, abort bool) bool {
 	return true
 }
 
+// sleep waits d unless the stream's ctx ends first, then it is the
+// stream's end status.
 func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
+	if !clock.Sleep(ctx, d) {
 		return status.FromContextError(ctx.Err()).Err()
 	}
+	return nil
 }
 
 // SendMsg implements grpc.ServerStream.

@@ -1,6 +1,7 @@
 package fault
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -22,8 +23,8 @@ type Spec struct {
 	At, For, Every, Until time.Duration
 	// Scope is whom it hits.
 	Scope scenario.Scope
-	// Params is the kind's decoded settings: *link.Params, *ServerParams
-	// or *StreamParams.
+	// Params is the kind's decoded settings: a network kind's
+	// link.NetKind.Params, *ServerParams or *StreamParams.
 	Params any
 }
 
@@ -34,8 +35,6 @@ func (s *Spec) Name() string { return fmt.Sprintf("faults[%d] %s", s.Index, s.Ki
 type Caps struct {
 	// Link is the link kind clients reach the target over.
 	Link string
-	// Net are the network kinds that link can inject.
-	Net []string
 	// Target is the run's target: a server or stream kind is compiled only
 	// when it has the capability interface the kind needs (Restarter,
 	// ConnectionAger, Pauser, StreamHost).
@@ -77,11 +76,18 @@ func Compile(sc *scenario.Scenario, caps Caps) ([]*Spec, error) {
 		}
 		switch k.Layer {
 		case Network:
-			if !contains(caps.Net, k.Name) {
-				add(p+".kind", "link %s cannot do %s; network kinds it can do: %s", caps.Link, k.Name, strings.Join(caps.Net, ", "))
+			// Whether the link can do it, in toxiproxy's units on
+			// toxiproxy, is link's rule.
+			f := k.net(params, 1)
+			if err := link.CheckFor(caps.Link, f); err != nil {
+				if _, ok := errors.AsType[*link.UnsupportedError](err); ok {
+					add(p+".kind", "%v", err)
+				} else {
+					add(p, "%v", err)
+				}
 				continue
 			}
-			if np := params.(*link.Params); np.Toxicity != 0 && caps.Link != link.KindToxiproxy {
+			if f.Toxicity != 0 && caps.Link != link.KindToxiproxy {
 				add(p, "toxicity applies only to a toxiproxy link (this link is %s)", caps.Link)
 				continue
 			}
@@ -131,7 +137,7 @@ func serverChoices(kinds []string) string {
 // Net is the link fault of a network spec's repetition rep, seeded from
 // the run's seed so each occurrence draws its own picks and jitter.
 func (s *Spec) Net(seed int64, rep int) link.Fault {
-	return s.Params.(*link.Params).Fault(s.Kind.Name, uint64(seed)^uint64(s.Index+1)<<32^uint64(rep+1))
+	return s.Kind.net(s.Params, uint64(seed)^uint64(s.Index+1)<<32^uint64(rep+1))
 }
 
 // Occurrence is one application of a Spec: a repeating fault has one per

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/streambench/streambench/harness/clock"
 	"github.com/streambench/streambench/reports"
 )
 
@@ -332,14 +333,7 @@ func sleep(ctx context.Context, deadline time.Time, delay *time.Duration) bool {
 	}
 	d := min(*delay, left)
 	*delay = min(2**delay, maxPoll)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return clock.Sleep(ctx, d)
 }
 
 // newGoroutines returns the goroutines that did not exist at the baseline,

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/streambench/streambench/harness/clock"
 )
 
 // Directions as indexes.
@@ -155,7 +157,7 @@ type dirState struct {
 	blackhole       bool
 	latency, jitter time.Duration
 	rate            int64
-	slice           Fault // SliceAverage, SliceVariation, SliceDelay; zero when off
+	slice           SlicerSettings // zero when off
 	limit           bool
 	slowClose       time.Duration
 }
@@ -207,7 +209,9 @@ func (c *faultConn) add(id uint64, f Fault) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cf := &connFault{f: f}
-	cf.left = [2]int64{f.Bytes, f.Bytes}
+	if l, ok := f.settings().(LimitDataSettings); ok {
+		cf.left = [2]int64{int64(l.Bytes), int64(l.Bytes)}
+	}
 	c.faults[id] = cf
 	for d, on := range f.dirs() {
 		if !on {
@@ -249,8 +253,8 @@ func (c *faultConn) recompute() {
 			if !on {
 				continue
 			}
-			if k, ok := kindOf(f.Kind); ok && k.fold != nil {
-				k.fold(&st[d], f)
+			if w, ok := f.settings().(wrapped); ok {
+				w.fold(&st[d])
 			}
 		}
 	}
@@ -391,17 +395,10 @@ func (c *faultConn) gate(d int) error {
 
 // sleep waits d or until the conn closes.
 func (c *faultConn) sleep(d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-c.closed:
+	if !clock.SleepOr(c.closed, nil, d) {
 		return net.ErrClosed
 	}
+	return nil
 }
 
 // size caps a transfer of n bytes in direction d: one slice when slicing,
@@ -411,10 +408,10 @@ func (c *faultConn) size(d, n int) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.st[d]
-	if s := st.slice; s.SliceAverage > 0 {
-		sz := s.SliceAverage
-		if s.SliceVariation > 0 {
-			sz += c.rng[d].IntN(2*s.SliceVariation) - s.SliceVariation
+	if s := st.slice; s.AverageSize > 0 {
+		sz, v := int(s.AverageSize), int(s.SizeVariation)
+		if v > 0 {
+			sz += c.rng[d].IntN(2*v) - v
 		}
 		n = min(n, max(sz, 1))
 	}
@@ -457,7 +454,7 @@ func (c *faultConn) after(d, n int) (exhausted bool, err error) {
 			}
 		}
 	}
-	wait = max(wait, st.slice.SliceDelay)
+	wait = max(wait, st.slice.Delay.D())
 	c.mu.Unlock()
 	if exhausted {
 		return true, nil
@@ -642,15 +639,7 @@ func (c *faultConn) Close() error {
 	c.mu.Lock()
 	delay := c.st[up].slowClose
 	c.mu.Unlock()
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-c.closed:
-		case <-c.reg.done:
-		}
-		t.Stop()
-	}
+	clock.SleepOr(c.closed, c.reg.done, delay)
 	c.shutdown(false)
 	c.pumps.Wait()
 	return c.closeErr

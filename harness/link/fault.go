@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
-	"time"
 )
 
 // Network fault kinds.
@@ -48,18 +48,12 @@ const (
 	Both       = "both"
 )
 
-var (
-	// wrappedKinds are the kinds bufconn and tcp links implement.
-	wrappedKinds = kindNames(func(k NetKind) bool { return !k.ToxiproxyOnly })
-	// toxiproxyKinds are the kinds toxiproxy links implement: all.
-	toxiproxyKinds = kindNames(func(NetKind) bool { return true })
-	// Directions lists the valid Fault.Direction values ("" means the
-	// kind's default, see Fault).
-	Directions = []string{Upstream, Downstream, Both}
-)
+// Directions lists the valid Fault.Direction values ("" means the kind's
+// default, see Fault).
+var Directions = []string{Upstream, Downstream, Both}
 
-// Fault is one network fault, as plain data. Only the fields of its Kind
-// matter; the others must be zero.
+// Fault is one network fault, as plain data: its kind, the settings every
+// kind shares (direction, toxicity, seed) and the kind's own Settings.
 type Fault struct {
 	// Kind is one of the kind constants (Sever, Blackhole, ...).
 	Kind string
@@ -67,20 +61,10 @@ type Fault struct {
 	// means Both, except for LimitData and ResetPeer where it means
 	// Downstream. Sever is always Both.
 	Direction string
-	// Latency and Jitter (Latency kind): each chunk is delayed by Latency
-	// plus a uniform draw in [-Jitter, Jitter). Jitter <= Latency.
-	Latency, Jitter time.Duration
-	// Rate is the Bandwidth cap in bytes per second.
-	Rate int64
-	// SliceAverage, SliceVariation (bytes) and SliceDelay shape Slicer.
-	SliceAverage, SliceVariation int
-	SliceDelay                   time.Duration
-	// Bytes is the LimitData limit.
-	Bytes int64
-	// Delay is the SlowClose delay.
-	Delay time.Duration
-	// Timeout is the Timeout and ResetPeer delay.
-	Timeout time.Duration
+	// Settings are the kind's own: a LatencySettings for Latency, a
+	// BandwidthSettings for Bandwidth, and so on (see NetKind). nil means
+	// the zero settings, which is all Sever and Blackhole have.
+	Settings Settings
 	// Toxicity in (0, 1] is the fraction of matching connection labels the
 	// fault hits; 0 means 1. The pick is a deterministic function of Seed
 	// and the label, so the same seed hits the same labels (unlike
@@ -93,6 +77,18 @@ type Fault struct {
 	Seed uint64
 }
 
+// settings returns f's settings: f.Settings, or its kind's zero settings
+// when nil (nil for an unknown kind).
+func (f Fault) settings() Settings {
+	if f.Settings != nil {
+		return f.Settings
+	}
+	if k, ok := kindOf(f.Kind); ok {
+		return k.zero
+	}
+	return nil
+}
+
 // String describes f briefly, for errors and logs.
 func (f Fault) String() string {
 	var b strings.Builder
@@ -100,8 +96,8 @@ func (f Fault) String() string {
 	if f.Direction != "" {
 		b.WriteString(" " + f.Direction)
 	}
-	if k, ok := kindOf(f.Kind); ok && k.describe != nil {
-		b.WriteString(" " + k.describe(f))
+	if s, ok := f.settings().(fmt.Stringer); ok {
+		b.WriteString(" " + s.String())
 	}
 	if f.Toxicity != 0 {
 		fmt.Fprintf(&b, " toxicity %g", f.Toxicity)
@@ -125,56 +121,34 @@ func (f Fault) dirs() [2]bool {
 	return [2]bool{true, true}
 }
 
-// Validate checks f's fields regardless of the link. Link.Apply also
-// checks that the link supports the kind.
+// Validate checks f's fields regardless of the link: the kind, the shared
+// settings, and the kind's own by its rules. CheckFor also checks that a
+// link can do it.
 func (f Fault) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if !slices.Contains(toxiproxyKinds, f.Kind) {
-		bad("kind %q: not one of %s", f.Kind, strings.Join(toxiproxyKinds, ", "))
+	k, known := kindOf(f.Kind)
+	if !known {
+		bad("kind %q: not one of %s", f.Kind, strings.Join(kindNames(func(NetKind) bool { return true }), ", "))
 	}
 	if f.Direction != "" && !slices.Contains(Directions, f.Direction) {
 		bad("direction %q: not one of %s", f.Direction, strings.Join(Directions, ", "))
 	}
-	if f.Kind == Sever && (f.Direction == Upstream || f.Direction == Downstream) {
-		bad("direction %q: a sever cuts both directions", f.Direction)
+	if k.noDirection && (f.Direction == Upstream || f.Direction == Downstream) {
+		bad("direction %q: a %s cuts both directions", f.Direction, f.Kind)
 	}
 	if f.Toxicity < 0 || f.Toxicity > 1 || math.IsNaN(f.Toxicity) {
 		bad("toxicity %v: not in [0, 1]", f.Toxicity)
 	}
-	// Each kind's own fields must be valid, every other field zero.
-	used := map[string]bool{}
-	if k, ok := kindOf(f.Kind); ok {
-		for _, name := range k.fields {
-			used[name] = true
-		}
-		if k.validate != nil {
-			k.validate(f, bad)
-		}
-	}
-	for name, set := range map[string]bool{
-		"latency": f.Latency != 0, "jitter": f.Jitter != 0, "rate": f.Rate != 0,
-		"slice_average": f.SliceAverage != 0, "slice_variation": f.SliceVariation != 0,
-		"slice_delay": f.SliceDelay != 0, "bytes": f.Bytes != 0, "delay": f.Delay != 0,
-		"timeout": f.Timeout != 0,
-	} {
-		if set && !used[name] {
-			bad("%s: not a parameter of %s", name, f.Kind)
+	if known {
+		if s := f.settings(); reflect.TypeOf(s) != reflect.TypeOf(k.zero) {
+			bad("settings %T: not those of %s (%T)", s, f.Kind, k.zero)
+		} else {
+			s.check(bad)
 		}
 	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
-}
-
-// check validates f for a link of kind link supporting kinds.
-func (f Fault) check(link string, kinds []string) error {
-	if slices.Contains(toxiproxyKinds, f.Kind) && !slices.Contains(kinds, f.Kind) {
-		return fmt.Errorf("%s link: fault kind %q not supported; valid kinds: %s", link, f.Kind, strings.Join(kinds, ", "))
-	}
-	if err := f.Validate(); err != nil {
-		return fmt.Errorf("%s link: fault %s: %w", link, f.Kind, err)
-	}
-	return nil
 }
 
 // hits reports whether f hits label l: l matches and the seeded toxicity
@@ -213,24 +187,52 @@ func mix(seed uint64, l Label) uint64 {
 	return x
 }
 
+// UnsupportedError says a link cannot do a fault kind, and which it can.
+type UnsupportedError struct {
+	// Link is the link kind, Kind the fault kind it cannot do.
+	Link, Kind string
+	// Kinds are the fault kinds it can do, sorted.
+	Kinds []string
+}
+
+func (e *UnsupportedError) Error() string {
+	return fmt.Sprintf("link %s cannot do %s; network kinds it can do: %s", e.Link, e.Kind, strings.Join(e.Kinds, ", "))
+}
+
 // CheckFor reports whether a link of kind linkKind can inject f as given:
-// the kind is one it supports, the settings are valid, and on toxiproxy
-// they are in the units toxiproxy counts (whole milliseconds, KB/s). It
-// needs no live link, so a scenario validator can reject such a fault
-// before the run.
+// the kind is one it supports (else an *UnsupportedError), the settings are
+// valid, and on toxiproxy they are in the units toxiproxy counts (whole
+// milliseconds, KB/s). It is the one rule of which link does which fault:
+// each link's Apply, the fault registry and KindsOf follow it. It needs no
+// live link, so a scenario validator can reject such a fault before the
+// run.
 func CheckFor(linkKind string, f Fault) error {
-	if linkKind == "" {
-		linkKind = KindBufconn
-	}
 	kinds := KindsOf(linkKind)
 	if kinds == nil {
 		return fmt.Errorf("link %q: not one of %s", linkKind, strings.Join(LinkKinds, ", "))
 	}
-	if err := f.check(linkKind, kinds); err != nil {
-		return err
+	k, known := kindOf(f.Kind)
+	if known && !supports(linkKind, k) {
+		return &UnsupportedError{Link: linkKind, Kind: f.Kind, Kinds: kinds}
 	}
-	if linkKind == KindToxiproxy {
-		return checkToxiproxyUnits(f)
+	if err := f.Validate(); err != nil {
+		return fmt.Errorf("%s link: fault %s: %w", linkKind, f.Kind, err)
+	}
+	if s, ok := f.settings().(counted); ok && linkKind == KindToxiproxy {
+		return s.units()
 	}
 	return nil
+}
+
+// supports reports whether a link of kind linkKind (a known one) does
+// fault kind k: toxiproxy every kind, bufconn and tcp all but the
+// toxiproxy-only ones.
+func supports(linkKind string, k NetKind) bool {
+	return linkKind == KindToxiproxy || !k.ToxiproxyOnly
+}
+
+// supportsName is supports for a fault kind by name (false if unknown).
+func supportsName(linkKind, kind string) bool {
+	k, ok := kindOf(kind)
+	return ok && supports(linkKind, k)
 }

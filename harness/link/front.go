@@ -4,15 +4,19 @@ import (
 	"fmt"
 )
 
-// Front returns a link of the given kind ("" or KindTCP, or KindToxiproxy
-// with toxiproxyAddr "" for an embedded toxiproxy) that sits in front of a
-// target listening at upstream, a server streambench does not start on the
-// link's listener: an address target, or a process it runs. Clients dial
+// Front returns a link of the given kind (KindTCP, "" for
+// DefaultFor(false), or KindToxiproxy with toxiproxyAddr "" for an
+// embedded toxiproxy) that sits in front of a target listening at
+// upstream, a server streambench does not start on the link's listener: an
+// address target, or a process it runs. Clients dial
 // through it, so every network fault the kind can do works on that
 // target. bufconn cannot reach a server in another process.
 func Front(kind, upstream, toxiproxyAddr string) (Link, error) {
+	if kind == "" {
+		kind = DefaultFor(false)
+	}
 	switch kind {
-	case "", KindTCP:
+	case KindTCP:
 		t := NewTCP()
 		t.front(upstream)
 		return t, nil

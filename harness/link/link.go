@@ -99,11 +99,15 @@ type Link interface {
 	Close() error
 }
 
-// New returns the link of the given kind: "" or KindBufconn, KindTCP, or
-// KindToxiproxy (embedded; see NewToxiproxy for an external server).
+// New returns the link of the given kind for a server in this process:
+// KindBufconn, KindTCP, KindToxiproxy (embedded; see NewToxiproxy for an
+// external server), or "" for DefaultFor(true).
 func New(kind string) (Link, error) {
+	if kind == "" {
+		kind = DefaultFor(true)
+	}
 	switch kind {
-	case "", KindBufconn:
+	case KindBufconn:
 		return NewBufconn(), nil
 	case KindTCP:
 		return NewTCP(), nil
@@ -126,17 +130,14 @@ func DefaultFor(inProcess bool) string {
 // LinkKinds lists the link kinds New accepts, in documentation order.
 var LinkKinds = scenario.LinkKinds
 
-// KindsOf returns the fault kinds a link of the given kind supports, sorted,
-// or nil for an unknown link kind. It needs no live link, so a scenario
-// validator can reject "a kind this link cannot do" with the valid choices.
+// KindsOf returns the fault kinds a link of the given kind supports (see
+// CheckFor), sorted, or nil for an unknown link kind. It needs no live
+// link, so a scenario validator can list the valid choices.
 func KindsOf(linkKind string) []string {
-	switch linkKind {
-	case "", KindBufconn, KindTCP:
-		return slices.Clone(wrappedKinds)
-	case KindToxiproxy:
-		return slices.Clone(toxiproxyKinds)
+	if !slices.Contains(LinkKinds, linkKind) {
+		return nil
 	}
-	return nil
+	return kindNames(func(k NetKind) bool { return supports(linkKind, k) })
 }
 
 // Bufconn is an in-memory link (google.golang.org/grpc/test/bufconn) whose
@@ -212,11 +213,11 @@ func (b *Bufconn) dial(ctx context.Context, l Label) (net.Conn, error) {
 func (b *Bufconn) Kinds() []string { return KindsOf(KindBufconn) }
 
 // Supports implements Link.
-func (b *Bufconn) Supports(kind string) bool { return slices.Contains(wrappedKinds, kind) }
+func (b *Bufconn) Supports(kind string) bool { return supportsName(KindBufconn, kind) }
 
 // Apply implements Link.
 func (b *Bufconn) Apply(f Fault, match func(Label) bool) (func() error, error) {
-	if err := f.check(KindBufconn, wrappedKinds); err != nil {
+	if err := CheckFor(KindBufconn, f); err != nil {
 		return nil, err
 	}
 	return b.reg.apply(f, match)
@@ -304,11 +305,11 @@ func (t *TCP) dial(ctx context.Context, l Label) (net.Conn, error) {
 func (t *TCP) Kinds() []string { return KindsOf(KindTCP) }
 
 // Supports implements Link.
-func (t *TCP) Supports(kind string) bool { return slices.Contains(wrappedKinds, kind) }
+func (t *TCP) Supports(kind string) bool { return supportsName(KindTCP, kind) }
 
 // Apply implements Link.
 func (t *TCP) Apply(f Fault, match func(Label) bool) (func() error, error) {
-	if err := f.check(KindTCP, wrappedKinds); err != nil {
+	if err := CheckFor(KindTCP, f); err != nil {
 		return nil, err
 	}
 	return t.reg.apply(f, match)

@@ -3,7 +3,6 @@ package link
 import (
 	"context"
 	"fmt"
-	"google.golang.org/grpc/credentials/insecure"
 	"net"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/credentials/insecure"
+
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
@@ -21,6 +22,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/streambench/streambench/harness/scenario"
 	mathsrv "github.com/streambench/streambench/targets/math"
 	pb "github.com/streambench/streambench/targets/proto"
 )
@@ -340,7 +342,7 @@ func testLatency(t *testing.T, e *env) {
 	c := e.dial(lbl)
 	ch := e.stream(c, 5*time.Millisecond, 64)
 	base := medianLatency(t, ch, 40)
-	revert := mustApply(t, e.link, Fault{Kind: Latency, Direction: Downstream, Latency: 50 * time.Millisecond, Jitter: 10 * time.Millisecond, Seed: 7}, nil)
+	revert := mustApply(t, e.link, Fault{Kind: Latency, Direction: Downstream, Settings: LatencySettings{Latency: ms(50), Jitter: ms(10)}, Seed: 7}, nil)
 	time.Sleep(100 * time.Millisecond)
 	drain(ch)
 	next(t, ch, 5*time.Second) // a message sent under the fault
@@ -385,7 +387,7 @@ func TestBandwidth(t *testing.T) {
 	forEach(t, func(t *testing.T, e *env) {
 		c := e.dial(lbl)
 		const rate = 200_000
-		revert := mustApply(t, e.link, Fault{Kind: Bandwidth, Rate: rate}, nil)
+		revert := mustApply(t, e.link, Fault{Kind: Bandwidth, Settings: BandwidthSettings{Rate: scenario.Size(rate)}}, nil)
 		ch := e.stream(c, 0, 4000)
 		next(t, ch, 5*time.Second)
 		time.Sleep(300 * time.Millisecond) // past the windows' first burst
@@ -446,7 +448,7 @@ func TestSlicer(t *testing.T) {
 		ch := e.stream(c, 200*time.Millisecond, 8000)
 		base := medianLatency(t, ch, 5)
 		// 8 KB in ~500 B slices, 5 ms apart: >= ~75 ms per message.
-		mustApply(t, e.link, Fault{Kind: Slicer, Direction: Downstream, SliceAverage: 500, SliceVariation: 100, SliceDelay: 5 * time.Millisecond, Seed: 3}, nil)
+		mustApply(t, e.link, Fault{Kind: Slicer, Direction: Downstream, Settings: SlicerSettings{AverageSize: 500, SizeVariation: 100, Delay: ms(5)}, Seed: 3}, nil)
 		time.Sleep(300 * time.Millisecond)
 		drain(ch)
 		next(t, ch, 5*time.Second)
@@ -464,7 +466,7 @@ func TestLimitData(t *testing.T) {
 		ch := e.stream(c, 2*time.Millisecond, 1000)
 		next(t, ch, 5*time.Second)
 		const limit = 30_000
-		mustApply(t, e.link, Fault{Kind: LimitData, Bytes: limit}, nil)
+		mustApply(t, e.link, Fault{Kind: LimitData, Settings: LimitDataSettings{Bytes: scenario.Size(limit)}}, nil)
 		var got int
 		deadline := time.After(5 * time.Second)
 		for {
@@ -494,7 +496,7 @@ func TestSlowClose(t *testing.T) {
 		ch := e.stream(c, 5*time.Millisecond, 16)
 		next(t, ch, 5*time.Second)
 		const delay = 300 * time.Millisecond
-		mustApply(t, e.link, Fault{Kind: SlowClose, Direction: Downstream, Delay: delay}, nil)
+		mustApply(t, e.link, Fault{Kind: SlowClose, Direction: Downstream, Settings: SlowCloseSettings{Delay: scenario.Duration(delay)}}, nil)
 		start := time.Now()
 		e.srv.Stop() // the server closes; the client must see it late
 		m := endOf(t, ch, 5*time.Second)
@@ -512,20 +514,20 @@ func TestKinds(t *testing.T) {
 		if !slices.Equal(l.Kinds(), KindsOf(mk.name)) {
 			t.Errorf("%s: Kinds %v, KindsOf %v", mk.name, l.Kinds(), KindsOf(mk.name))
 		}
-		for _, k := range toxiproxyKinds {
-			if l.Supports(k) {
+		for _, k := range NetKinds() {
+			if l.Supports(k.Name) {
 				continue
 			}
-			_, err := l.Apply(Fault{Kind: k, Timeout: time.Second}, nil)
-			if err == nil || !strings.Contains(err.Error(), "not supported") {
-				t.Errorf("%s: unsupported kind %s: Apply err %v", mk.name, k, err)
+			_, err := l.Apply(Fault{Kind: k.Name}, nil)
+			if err == nil || !strings.Contains(err.Error(), "cannot do "+k.Name) {
+				t.Errorf("%s: unsupported kind %s: Apply err %v", mk.name, k.Name, err)
 			}
 		}
 		if _, err := l.Apply(Fault{Kind: "flood"}, nil); err == nil {
 			t.Errorf("%s: unknown kind accepted", mk.name)
 		}
-		if _, err := l.Apply(Fault{Kind: Latency, Latency: time.Millisecond, Rate: 5}, nil); err == nil {
-			t.Errorf("%s: stray rate accepted", mk.name)
+		if _, err := l.Apply(Fault{Kind: Latency, Settings: BandwidthSettings{Rate: 5000}}, nil); err == nil || !strings.Contains(err.Error(), "not those of latency") {
+			t.Errorf("%s: another kind's settings: Apply err %v", mk.name, err)
 		}
 		l.Close()
 	}
@@ -533,7 +535,7 @@ func TestKinds(t *testing.T) {
 		t.Error("KindsOf(bogus) not nil")
 	}
 	_, err := NewBufconn().Apply(Fault{Kind: Timeout}, nil)
-	if err == nil || !strings.Contains(err.Error(), "valid kinds: bandwidth, blackhole") {
+	if err == nil || !strings.Contains(err.Error(), "it can do: bandwidth, blackhole") {
 		t.Errorf("unsupported kind error %v does not list the choices", err)
 	}
 }
@@ -682,3 +684,6 @@ func TestLinksLeaveCredentialsToTheCaller(t *testing.T) {
 		})
 	}
 }
+
+// ms is n milliseconds as a setting.
+func ms(n int) scenario.Duration { return scenario.Duration(time.Duration(n) * time.Millisecond) }

@@ -8,13 +8,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/streambench/streambench/harness/scenario"
 	"io"
 	"net"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/streambench/streambench/harness/scenario"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	toxiclient "github.com/Shopify/toxiproxy/v2/client"
@@ -229,17 +230,14 @@ func sanitize(s string) string {
 func (t *Toxiproxy) Kinds() []string { return KindsOf(KindToxiproxy) }
 
 // Supports implements Link.
-func (t *Toxiproxy) Supports(kind string) bool { return slices.Contains(toxiproxyKinds, kind) }
+func (t *Toxiproxy) Supports(kind string) bool { return supportsName(KindToxiproxy, kind) }
 
 // Apply implements Link. Sever stops and restarts the matching proxies
 // (every connection through them closes, with an RST); the other kinds add
 // one toxic per direction to each matching proxy, with toxicity 1.
 func (t *Toxiproxy) Apply(f Fault, match func(Label) bool) (func() error, error) {
-	if err := f.check(KindToxiproxy, toxiproxyKinds); err != nil {
+	if err := CheckFor(KindToxiproxy, f); err != nil {
 		return nil, err
-	}
-	if err := checkToxiproxyUnits(f); err != nil {
-		return nil, fmt.Errorf("toxiproxy link: fault %s: %w", f.Kind, err)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -283,14 +281,6 @@ func (t *Toxiproxy) Apply(f Fault, match func(Label) bool) (func() error, error)
 	}, nil
 }
 
-// checkToxiproxyUnits rejects values toxiproxy's units cannot express.
-func checkToxiproxyUnits(f Fault) error {
-	if k, ok := kindOf(f.Kind); ok && k.units != nil {
-		return k.units(f)
-	}
-	return nil
-}
-
 // toxicSpec is a toxic as toxiproxy's JSON API spells it.
 type toxicSpec struct {
 	Name       string         `json:"name"`
@@ -303,8 +293,8 @@ type toxicSpec struct {
 // toxicsOf translates fault id into toxics, one per direction.
 func toxicsOf(id uint64, f Fault) []toxicSpec {
 	typ, attrs := f.Kind, map[string]any{}
-	if k, ok := kindOf(f.Kind); ok && k.toxic != nil {
-		typ, attrs = k.toxic(f)
+	if t, ok := f.settings().(toxic); ok {
+		typ, attrs = t.toxic()
 	}
 	var out []toxicSpec
 	for d, on := range f.dirs() {

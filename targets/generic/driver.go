@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/streambench/streambench/harness/clock"
 	"github.com/streambench/streambench/harness/driver"
 	"github.com/streambench/streambench/harness/record"
 )
@@ -186,17 +187,7 @@ func (d *gdriver) run(ctx context.Context) (record.End, string) {
 
 // pace waits the interval between two requests; false if ctx ended first.
 func (d *gdriver) pace(ctx context.Context) bool {
-	if d.p.Interval <= 0 {
-		return true
-	}
-	t := time.NewTimer(d.p.Interval)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return clock.Sleep(ctx, d.p.Interval)
 }
 
 // request builds request i with the driver's variables.

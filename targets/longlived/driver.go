@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/streambench/streambench/harness/clock"
 	"github.com/streambench/streambench/harness/driver"
 	"github.com/streambench/streambench/harness/record"
 	pb "github.com/streambench/streambench/targets/proto"
@@ -207,15 +208,8 @@ func (d *subscribeDriver) unsubscribe(ctx context.Context, done <-chan struct{},
 		// server yet), or the call failed (a timeout in a storm, or the
 		// connection is gone, in which case the stream ends too and done
 		// closes): try again while the stream lasts.
-		t := time.NewTimer(pause)
-		select {
-		case <-done:
-			t.Stop()
+		if !clock.SleepOr(ctx.Done(), done, pause) {
 			return
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
 		}
 		pause = min(2*pause, unsubscribeRetryMax)
 	}
