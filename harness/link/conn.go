@@ -75,6 +75,9 @@ func (r *registry) apply(f Fault, match func(Label) bool) (func() error, error) 
 	if r.shut {
 		return nil, ErrClosed
 	}
+	if f.Kind == HalfOpen {
+		return r.halfOpen(f, match), nil
+	}
 	if f.Kind == Sever {
 		var hit []*faultConn
 		for fc := range r.conns {
@@ -141,6 +144,7 @@ func (r *registry) close() {
 	}
 	r.mu.Unlock()
 	for _, fc := range left {
+		fc.endHalfOpen() // a side still held closes with the link
 		fc.Close()
 	}
 }
@@ -189,6 +193,13 @@ type faultConn struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+
+	// half is the half-open state (0: none; halfServerHeld,
+	// halfClientHeld), halfEnd closes when it ends (halfopen.go).
+	half       atomic.Int32
+	halfEnd    chan struct{}
+	halfOnce   sync.Once
+	clientGone sync.Once
 	closeErr  error
 	pumps     sync.WaitGroup
 }
@@ -266,7 +277,7 @@ func (c *faultConn) recompute() {
 	c.st = st
 	close(c.changed)
 	c.changed = make(chan struct{})
-	c.on.Store(len(c.faults) > 0 || c.rq != nil || c.wq != nil)
+	c.on.Store(len(c.faults) > 0 || c.rq != nil || c.wq != nil || c.half.Load() != 0)
 }
 
 // startPump starts the latency pump of direction d. Called with c.mu held.
@@ -464,6 +475,9 @@ func (c *faultConn) after(d, n int) (exhausted bool, err error) {
 
 // Read implements net.Conn: the downstream direction.
 func (c *faultConn) Read(p []byte) (int, error) {
+	if h := c.half.Load(); h != 0 {
+		return c.halfRead(h)
+	}
 	if !c.on.Load() {
 		n, err := c.Conn.Read(p)
 		if c.on.Load() {
@@ -478,6 +492,9 @@ func (c *faultConn) Read(p []byte) (int, error) {
 // late applies blackhole and slow_close to a Read that began before the
 // fault did: the data is held while blackholed, the close delayed.
 func (c *faultConn) late(n int, err error) (int, error) {
+	if h := c.half.Load(); h != 0 {
+		return c.halfRead(h)
+	}
 	if n > 0 {
 		if c.gate(down) != nil {
 			return n, nil // the next Read reports the close
@@ -564,8 +581,16 @@ func (c *faultConn) readQueued(q <-chan chunk, p []byte) (int, error) {
 
 // Write implements net.Conn: the upstream direction.
 func (c *faultConn) Write(p []byte) (int, error) {
+	if h := c.half.Load(); h != 0 {
+		return c.halfWrite(h, p)
+	}
 	if !c.on.Load() {
-		return c.Conn.Write(p)
+		n, err := c.Conn.Write(p)
+		if h := c.half.Load(); err != nil && h != 0 {
+			// Half-open started while this Write was blocked.
+			return c.halfWrite(h, p)
+		}
+		return n, err
 	}
 	return c.slowWrite(p)
 }
@@ -636,6 +661,12 @@ func (c *faultConn) shutdown(abrupt bool) {
 // Close implements net.Conn. Under slow_close (upstream) the close is
 // delayed, bounded by the link's Close. It waits for the conn's pumps.
 func (c *faultConn) Close() error {
+	if c.half.Load() == halfServerHeld {
+		// The client is done with it; the server's side stays held
+		// until the half-open ends (endHalfOpen closes it).
+		c.clientGone.Do(func() {})
+		return nil
+	}
 	c.mu.Lock()
 	delay := c.st[up].slowClose
 	c.mu.Unlock()

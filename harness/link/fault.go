@@ -39,6 +39,19 @@ const (
 	// ResetPeer (toxiproxy only) resets (RST) each connection on the first
 	// data after Timeout.
 	ResetPeer = "reset_peer"
+	// HalfOpen (wrapped links only) ends the matching connections on one
+	// side only and holds the other open and silent until reverted: with
+	// Hold "server" (the default) the client sees its connection die and
+	// redials while the server's side stays open, nothing forwarded, no FIN
+	// and no RST; with "client" the server's side closes while the
+	// client's stays open and silent. Revert closes the held side.
+	HalfOpen = "half_open"
+)
+
+// The sides half_open holds.
+const (
+	HoldServer = "server"
+	HoldClient = "client"
 )
 
 // Directions. Upstream is client to server.
@@ -225,10 +238,13 @@ func CheckFor(linkKind string, f Fault) error {
 }
 
 // supports reports whether a link of kind linkKind (a known one) does
-// fault kind k: toxiproxy every kind, bufconn and tcp all but the
-// toxiproxy-only ones.
+// fault kind k: toxiproxy all but the wrapped-only ones, bufconn and tcp
+// all but the toxiproxy-only ones.
 func supports(linkKind string, k NetKind) bool {
-	return linkKind == KindToxiproxy || !k.ToxiproxyOnly
+	if linkKind == KindToxiproxy {
+		return !k.WrappedOnly
+	}
+	return !k.ToxiproxyOnly
 }
 
 // supportsName is supports for a fault kind by name (false if unknown).

@@ -30,6 +30,9 @@ type NetKind struct {
 	Settings []string
 	// ToxiproxyOnly kinds exist only as toxiproxy toxics.
 	ToxiproxyOnly bool
+	// WrappedOnly kinds exist only on links that wrap each connection
+	// (bufconn, tcp): toxiproxy cannot do them.
+	WrappedOnly bool
 	// Slows: the kind only slows or stops data; it never breaks a
 	// connection by itself.
 	Slows bool
@@ -108,6 +111,11 @@ type (
 	ResetPeerSettings struct {
 		Timeout scenario.Duration `yaml:"timeout" doc:"duration"`
 	}
+	// HalfOpenSettings: Hold is the side held open and silent, "server"
+	// (the default: the client's side dies) or "client".
+	HalfOpenSettings struct {
+		Hold string `yaml:"hold" doc:"server | client: the side held open and silent (default server)"`
+	}
 )
 
 // netKinds is every network fault kind, in documentation order: each row
@@ -131,6 +139,8 @@ var netKinds = table(
 		Doc: "toxiproxy: stop all data and close the connection after timeout (0: never close)"},
 	NetKind{Name: ResetPeer, ToxiproxyOnly: true, downstream: true, zero: ResetPeerSettings{},
 		Doc: "toxiproxy: reset the connection (TCP RST) after timeout"},
+	NetKind{Name: HalfOpen, WrappedOnly: true, noDirection: true, noToxicity: true, zero: HalfOpenSettings{},
+		Doc: "end the matching connections on one side only: hold server (default) closes the client's side at once (it redials) while the server's stays open and silent, no FIN or RST, until the window ends (default: the end of the run); hold client closes the server's side while the client's hangs silent"},
 )
 
 func (SeverSettings) check(func(string, ...any)) {}
@@ -259,6 +269,23 @@ func (r ResetPeerSettings) toxic() (string, map[string]any) {
 	return ResetPeer, map[string]any{"timeout": r.Timeout.D().Milliseconds()}
 }
 func (r ResetPeerSettings) units() error { return wholeMS("timeout", r.Timeout) }
+
+func (h HalfOpenSettings) check(bad func(string, ...any)) {
+	if h.Hold != "" && h.Hold != HoldServer && h.Hold != HoldClient {
+		bad("hold: %s", scenario.UnknownChoice("side", h.Hold, []string{HoldServer, HoldClient}))
+	}
+}
+
+// String describes the settings, for Fault.String.
+func (h HalfOpenSettings) String() string { return "hold " + h.side() }
+
+// side is the side held: Hold, or the server's by default.
+func (h HalfOpenSettings) side() string {
+	if h.Hold == "" {
+		return HoldServer
+	}
+	return h.Hold
+}
 
 // wholeMS rejects a duration toxiproxy cannot count in whole milliseconds.
 func wholeMS(name string, d scenario.Duration) error {

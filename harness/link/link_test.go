@@ -67,9 +67,9 @@ var makers = []linkMaker{
 
 // newEnv starts a Math server behind l. Cleanup follows the teardown order
 // the package doc gives: quiesce, close clients, stop server, close link.
-func newEnv(t *testing.T, l Link) *env {
+func newEnv(t *testing.T, l Link, opts ...grpc.ServerOption) *env {
 	t.Helper()
-	e := &env{t: t, link: l, srv: grpc.NewServer()}
+	e := &env{t: t, link: l, srv: grpc.NewServer(opts...)}
 	pb.RegisterMathServer(e.srv, mathsrv.New())
 	lis, err := l.Listen()
 	if err != nil {
