@@ -38,4 +38,3 @@ func TestFromBuildInfo(t *testing.T) {
 		})
 	}
 }
-
