@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/streambench/streambench/harness/leak"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/harness/target"
+	"github.com/streambench/streambench/internal/version"
 	"github.com/streambench/streambench/reports"
 )
 
@@ -161,14 +161,10 @@ func groupReport(g *group, start time.Time) (reports.Group, error) {
 	return out, nil
 }
 
-// Version is streambench's version: the module version when installed with
-// go install, "devel" otherwise.
-func Version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
-}
+// Version is streambench's module version as internal/version reads it
+// (a release build's stamp, the version go install recorded, or "devel"),
+// the one `streambench version` prints.
+func Version() string { return version.Read().Version }
 
 // Environment describes this process's machine and versions.
 func Environment() reports.Environment {

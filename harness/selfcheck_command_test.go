@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/internal/testenv"
 )
 
 // serveBinary builds streambench once per test binary (bounded).
@@ -106,6 +107,7 @@ func freePort(t *testing.T) string {
 // as in process — from what the clients observe and from the target's own
 // evidence (channelz, pprof), not from the builtin server's counters.
 func TestReferenceServersAsCommandTarget(t *testing.T) {
+	testenv.Long(t)
 	if testing.Short() {
 		t.Skip("-short: runs the reference servers as processes")
 	}

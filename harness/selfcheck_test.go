@@ -12,6 +12,7 @@ import (
 	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/leak"
 	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/internal/testenv"
 	"github.com/streambench/streambench/reports"
 	"github.com/streambench/streambench/selfcheck"
 	"github.com/streambench/streambench/targets/faulty"
@@ -107,6 +108,7 @@ func bug(t *testing.T, name string) []harness.Option {
 // TestReconnect runs reconnect.yaml (resets, a hard and a graceful restart)
 // against the correct servers and the bugs it must catch.
 func TestReconnect(t *testing.T) {
+	testenv.Long(t)
 	if testing.Short() {
 		t.Skip("-short: the chaos self-check takes a minute")
 	}
@@ -145,6 +147,7 @@ func TestReconnect(t *testing.T) {
 // within a scheduling delay: -race on a busy 2-core machine has applied a
 // fault 200 ms after its offset).
 func TestSameSeedSameFaults(t *testing.T) {
+	testenv.Long(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}
@@ -177,6 +180,7 @@ func TestSameSeedSameFaults(t *testing.T) {
 // TestSlowReader: slow readers are cut off and fast ones unharmed; the
 // single-loop fan-out fails isolation.
 func TestSlowReader(t *testing.T) {
+	testenv.Long(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}
@@ -196,6 +200,7 @@ func TestSlowReader(t *testing.T) {
 
 // TestNetwork runs network.yaml over the embedded toxiproxy.
 func TestNetwork(t *testing.T) {
+	testenv.Long(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}
@@ -209,6 +214,7 @@ func TestNetwork(t *testing.T) {
 // TestShutdown: thousands of streams open at the end leave nothing behind,
 // and each planted leak is caught with the right evidence.
 func TestShutdown(t *testing.T) {
+	testenv.Long(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}
@@ -279,6 +285,7 @@ assert:
 // TestRunTwiceNoGrowth runs a scenario twice in one process: goroutines,
 // fds and heap do not grow.
 func TestRunTwiceNoGrowth(t *testing.T) {
+	testenv.Long(t)
 	sc := loadScenario(t, "shutdown")
 	runScaled(t, sc, 0.5, 0.1) // warm up: lazily started runtime pieces
 	base := leak.TakeBaseline()

@@ -22,14 +22,27 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/streambench/streambench"
-	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/rpc"
 	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/internal/version"
 	"github.com/streambench/streambench/selfcheck"
 	"github.com/streambench/streambench/targets/builtin"
 )
 
-func versionString() string { return harness.Version() }
+// newVersionCmd prints what --version prints: the module version (or a
+// release build's stamp), the commit and the Go version, from the same
+// place the report's environment takes its version.
+func newVersionCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version, the commit and the Go version this binary was built from",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := fmt.Fprintf(stdout, "streambench %s\n", version.Read())
+			return err
+		},
+	}
+}
 
 func newValidateCmd(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{

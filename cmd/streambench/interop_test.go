@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streambench/streambench/internal/testenv"
 	"github.com/streambench/streambench/reports"
 )
 
@@ -21,6 +22,7 @@ import (
 // Without the Go module proxy the server cannot be built and the test
 // skips, unless STREAMBENCH_REQUIRE_INTEROP is set (as .ci/run does).
 func TestInteropScenario(t *testing.T) {
+	testenv.Long(t)
 	if testing.Short() {
 		t.Skip("builds grpc-go's interop server and runs a 20 s scenario")
 	}

@@ -9,6 +9,7 @@
 //	streambench report report.json --html x  # re-render a report
 //	streambench serve --addr 127.0.0.1:7070  # the reference servers over TCP
 //	streambench list                         # RPCs, links, assertions, planted bugs
+//	streambench version                      # module version, commit, Go version
 package main
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/internal/version"
 )
 
 // Exit codes, the contract with CI systems.
@@ -85,11 +87,12 @@ Exit codes: 0 pass, 1 assertion failed, 2 bad input, 3 harness or target
 failure, 130 interrupted.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       versionString(),
+		Version:       version.Read().String(),
 	}
+	root.SetVersionTemplate("streambench {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(stdout, stderr), newValidateCmd(stdout), newCompareCmd(stdout), newReportCmd(stdout), newMergeCmd(stdout),
-		newServeCmd(stdout, stderr), newListCmd(stdout))
+		newServeCmd(stdout, stderr), newListCmd(stdout), newVersionCmd(stdout))
 	return root
 }
