@@ -12,8 +12,10 @@ import (
 
 // TestNetKindRows: each row's settings type is a struct of documented YAML
 // fields that does what the row says: bufconn and tcp fold every kind but
-// sever and the toxiproxy-only ones, toxiproxy has a toxic for every kind
-// but sever, and Params decodes into what Fault reads back.
+// sever, half_open (both act on the connection itself, in conn.go and
+// halfopen.go) and the toxiproxy-only ones, toxiproxy has a toxic for every
+// kind but sever and the wrapped-only ones, and Params decodes into what
+// Fault reads back.
 func TestNetKindRows(t *testing.T) {
 	for _, k := range NetKinds() {
 		typ := reflect.TypeOf(k.zero)
@@ -29,10 +31,10 @@ func TestNetKindRows(t *testing.T) {
 		}
 		_, folds := k.zero.(wrapped)
 		_, toxic := k.zero.(toxic)
-		if want := k.Name != Sever && !k.ToxiproxyOnly; folds != want {
+		if want := k.Name != Sever && k.Name != HalfOpen && !k.ToxiproxyOnly; folds != want {
 			t.Errorf("%s: folds onto a wrapped connection = %v, want %v", k.Name, folds, want)
 		}
-		if want := k.Name != Sever; toxic != want {
+		if want := k.Name != Sever && !k.WrappedOnly; toxic != want {
 			t.Errorf("%s: has a toxiproxy toxic = %v, want %v", k.Name, toxic, want)
 		}
 		p := reflect.ValueOf(k.Params()).Elem()
@@ -49,6 +51,10 @@ func TestNetKindRows(t *testing.T) {
 		for i := range p.NumField() {
 			switch f := p.Field(i); f.Kind() {
 			case reflect.String:
+				if p.Type().Field(i).Name == "Hold" {
+					f.SetString(HoldClient)
+					continue
+				}
 				f.SetString(Downstream)
 			case reflect.Float64:
 				f.SetFloat(0.5)
@@ -62,6 +68,12 @@ func TestNetKindRows(t *testing.T) {
 		}
 		got := reflect.ValueOf(f.Settings)
 		for i := range got.NumField() {
+			if got.Field(i).Kind() == reflect.String {
+				if got.Field(i).String() != p.FieldByName(typ.Field(i).Name).String() {
+					t.Errorf("%s: setting %s did not come back from Params", k.Name, typ.Field(i).Name)
+				}
+				continue
+			}
 			if got.Field(i).Int() != p.FieldByName(typ.Field(i).Name).Int() {
 				t.Errorf("%s: setting %s did not come back from Params", k.Name, typ.Field(i).Name)
 			}
@@ -106,7 +118,7 @@ func TestCheckFor(t *testing.T) {
 		{"slow close unset", KindBufconn, Fault{Kind: SlowClose}, "delay: must be set and > 0, got 0s"},
 		{"timeout negative", KindToxiproxy, Fault{Kind: Timeout, Settings: TimeoutSettings{Timeout: d("-1s")}}, "timeout -1s: negative"},
 		{"reset_peer", KindToxiproxy, Fault{Kind: ResetPeer, Settings: ResetPeerSettings{Timeout: d("10ms")}}, ""},
-		{"timeout on bufconn", KindBufconn, Fault{Kind: Timeout}, "link bufconn cannot do timeout; network kinds it can do: bandwidth, blackhole, latency, limit_data, sever, slicer, slow_close"},
+		{"timeout on bufconn", KindBufconn, Fault{Kind: Timeout}, "link bufconn cannot do timeout; network kinds it can do: bandwidth, blackhole, half_open, latency, limit_data, sever, slicer, slow_close"},
 		{"reset_peer on tcp", KindTCP, Fault{Kind: ResetPeer}, "link tcp cannot do reset_peer"},
 		{"another kind's settings", KindBufconn, Fault{Kind: Latency, Settings: SlowCloseSettings{Delay: d("1s")}}, "settings link.SlowCloseSettings: not those of latency (link.LatencySettings)"},
 		{"unknown kind", KindBufconn, Fault{Kind: "flood"}, `kind "flood": not one of bandwidth, blackhole`},
