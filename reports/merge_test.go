@@ -1,19 +1,22 @@
-package reports
+package reports_test
 
 import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/streambench/streambench/reports"
+	"github.com/streambench/streambench/reports/internal/reporttest"
 )
 
 // shardsOf makes n shard reports of the fixture, each with the whole
 // fixture's figures, started `late` apart.
-func shardsOf(t *testing.T, n int, late time.Duration) []*Report {
+func shardsOf(t *testing.T, n int, late time.Duration) []*reports.Report {
 	t.Helper()
-	var out []*Report
+	var out []*reports.Report
 	for i := range n {
-		r := fixture(t, 1)
-		r.Shard = &ShardInfo{Index: i, Count: n, Set: "abc"}
+		r := reporttest.Fixture(t, 1)
+		r.Shard = &reports.ShardInfo{Index: i, Count: n, Set: "abc"}
 		r.DrainSeconds = 0.5 + float64(i) // shard i drained in i+0.5 s
 		r.Start = r.Start.Add(time.Duration(i) * late)
 		r.End = r.End.Add(time.Duration(i) * late)
@@ -24,8 +27,8 @@ func shardsOf(t *testing.T, n int, late time.Duration) []*Report {
 
 func TestMergeSumsAndAligns(t *testing.T) {
 	shards := shardsOf(t, 3, 400*time.Millisecond)
-	one := fixture(t, 1)
-	m, err := Merge(shards, []string{"a.json", "b.json", "c.json"})
+	one := reporttest.Fixture(t, 1)
+	m, err := reports.Merge(shards, []string{"a.json", "b.json", "c.json"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +79,7 @@ func TestMergeSumsAndAligns(t *testing.T) {
 }
 
 func TestMergeWarnsOfALateShard(t *testing.T) {
-	m, err := Merge(shardsOf(t, 2, 3*time.Second), nil)
+	m, err := reports.Merge(shardsOf(t, 2, 3*time.Second), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,17 +92,17 @@ func TestMergeRefuses(t *testing.T) {
 	names := []string{"s0.json", "s1.json", "s2.json"}
 	for _, tc := range []struct {
 		name   string
-		change func([]*Report) []*Report
+		change func([]*reports.Report) []*reports.Report
 		want   []string
 	}{
-		{"not a shard", func(rs []*Report) []*Report { rs[1].Shard = nil; return rs }, []string{"s1.json is not a shard's report"}},
-		{"other run", func(rs []*Report) []*Report { rs[2].Shard.Set = "zzz"; return rs }, []string{"s2.json", "run zzz", "s0.json"}},
-		{"other count", func(rs []*Report) []*Report { rs[1].Shard.Count = 4; return rs }, []string{"s1.json", "shard count"}},
-		{"twice", func(rs []*Report) []*Report { rs[2].Shard.Index = 0; return rs }, []string{"shard 0/3 given twice: s0.json and s2.json"}},
-		{"missing", func(rs []*Report) []*Report { return rs[:2] }, []string{"missing shard(s) [2]"}},
+		{"not a shard", func(rs []*reports.Report) []*reports.Report { rs[1].Shard = nil; return rs }, []string{"s1.json is not a shard's report"}},
+		{"other run", func(rs []*reports.Report) []*reports.Report { rs[2].Shard.Set = "zzz"; return rs }, []string{"s2.json", "run zzz", "s0.json"}},
+		{"other count", func(rs []*reports.Report) []*reports.Report { rs[1].Shard.Count = 4; return rs }, []string{"s1.json", "shard count"}},
+		{"twice", func(rs []*reports.Report) []*reports.Report { rs[2].Shard.Index = 0; return rs }, []string{"shard 0/3 given twice: s0.json and s2.json"}},
+		{"missing", func(rs []*reports.Report) []*reports.Report { return rs[:2] }, []string{"missing shard(s) [2]"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Merge(tc.change(shardsOf(t, 3, 0)), names)
+			_, err := reports.Merge(tc.change(shardsOf(t, 3, 0)), names)
 			if err == nil {
 				t.Fatal("merged")
 			}

@@ -1,6 +1,9 @@
 // Package reports holds streambench's report model — a versioned JSON
 // document that keeps full HDR histograms so reports merge and compare
-// without loss — and its writers.
+// without loss: its types, reading older versions, merging the reports of
+// a sharded run, and sets of runs. It imports neither the statistics
+// (package reports/compare) nor the writers (package reports/render),
+// which import it.
 package reports
 
 import (

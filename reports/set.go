@@ -5,12 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -251,48 +249,4 @@ func Mismatches(base, head *Side) []string {
 		}
 	}
 	return out
-}
-
-// errNoReports is returned for an empty side.
-var errNoReports = errors.New("no reports")
-
-// WriteSetMarkdown writes a summary of a set of runs for a pull-request
-// comment or a GitHub job summary: one line per run (passed or which
-// assertions failed), then the full summary of the first run that failed,
-// or of the last run when all passed.
-func WriteSetMarkdown(w io.Writer, s *Set, reps []*Report, o MarkdownOptions) error {
-	if len(reps) == 0 || len(reps) != len(s.Runs) {
-		return fmt.Errorf("set summary: %d reports for %d runs", len(reps), len(s.Runs))
-	}
-	passed, show := 0, -1
-	for i, r := range reps {
-		switch {
-		case r.Passed:
-			passed++
-		case show < 0:
-			show = i
-		}
-	}
-	if show < 0 {
-		show = len(reps) - 1
-	}
-	fmt.Fprintf(w, "#### `%s`: %d runs with seed %d, %d passed\n\n", s.Scenario, len(reps), reps[0].Seed, passed)
-	fmt.Fprintln(w, "| run | report | result |")
-	fmt.Fprintln(w, "|--:|---|---|")
-	for i, r := range reps {
-		res := "passed"
-		if !r.Passed {
-			var names []string
-			for _, v := range r.Failed() {
-				names = append(names, "`"+mdCell(v.Name)+"`")
-			}
-			res = "FAILED " + strings.Join(names, ", ")
-			if len(r.Errors) > 0 {
-				res += fmt.Sprintf(" (%d harness errors)", len(r.Errors))
-			}
-		}
-		fmt.Fprintf(w, "| %d | %s | %s |\n", i+1, mdCell(s.Runs[i].Report), res)
-	}
-	fmt.Fprintf(w, "\nRun %d of %d:\n\n", show+1, len(reps))
-	return WriteMarkdown(w, reps[show], o)
 }

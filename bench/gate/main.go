@@ -40,6 +40,7 @@ import (
 
 	"github.com/streambench/streambench/bench/internal/machine"
 	"github.com/streambench/streambench/reports"
+	"github.com/streambench/streambench/reports/compare"
 )
 
 type config struct {
@@ -125,12 +126,12 @@ func run(c config) error {
 		return reports.SetSide(kinds[kind].label, files[kind][i:i+c.k], runs[kind][i:i+c.k])
 	}
 	for i := range c.comparisons {
-		aa, err := reports.CompareSides(side(0, i), side(2, i), reports.CompareOptions{})
+		aa, err := compare.Sides(side(0, i), side(2, i), compare.Options{})
 		if err != nil {
 			return err
 		}
 		res.aa.add(aa)
-		ab, err := reports.CompareSides(side(0, i), side(1, i), reports.CompareOptions{})
+		ab, err := compare.Sides(side(0, i), side(1, i), compare.Options{})
 		if err != nil {
 			return err
 		}
@@ -139,16 +140,16 @@ func run(c config) error {
 	}
 	for t := range n {
 		for _, pair := range [][2]int{{0, 2}, {2, 0}} {
-			cmp, err := reports.Compare(runs[pair[0]][t], runs[pair[1]][t], nil)
+			cmp, err := compare.Reports(runs[pair[0]][t], runs[pair[1]][t], nil)
 			if err != nil {
 				return err
 			}
 			res.singleAA.add(cmp)
 			for _, g := range cmp.Groups {
 				for _, m := range g.Metrics {
-					enough := m.BaseN >= reports.MinSamples && m.HeadN >= reports.MinSamples
+					enough := m.BaseN >= compare.MinSamples && m.HeadN >= compare.MinSamples
 					if m.Unit == "msg/s" {
-						enough = m.BaseN >= reports.MinWindows && m.HeadN >= reports.MinWindows
+						enough = m.BaseN >= compare.MinWindows && m.HeadN >= compare.MinWindows
 					}
 					if m.Unit != "ratio" && enough && !math.IsNaN(m.Change) {
 						res.maxChange[m.Metric] = math.Max(res.maxChange[m.Metric], math.Abs(m.Change))
@@ -156,7 +157,7 @@ func run(c config) error {
 				}
 			}
 		}
-		cmp, err := reports.Compare(runs[0][t], runs[1][t], nil)
+		cmp, err := compare.Reports(runs[0][t], runs[1][t], nil)
 		if err != nil {
 			return err
 		}
@@ -209,20 +210,20 @@ type tally struct {
 	metrics                map[string]int // "group.metric" -> comparisons where it regressed
 }
 
-func (t *tally) add(c *reports.Comparison) {
+func (t *tally) add(c *compare.Comparison) {
 	t.n++
 	if t.metrics == nil {
 		t.metrics = map[string]int{}
 	}
 	switch c.Verdict() {
-	case reports.Regressed:
+	case compare.Regressed:
 		t.regressed++
-	case reports.Improved:
+	case compare.Improved:
 		t.improved++
 	}
 	for _, g := range c.Groups {
 		for _, m := range g.Metrics {
-			if m.Verdict == reports.Regressed {
+			if m.Verdict == compare.Regressed {
 				t.metrics[g.Name+"."+m.Metric]++
 			}
 		}
@@ -267,7 +268,7 @@ type results struct {
 type row struct {
 	first, last int
 	load        float64
-	aa, ab      reports.MetricVerdict
+	aa, ab      compare.MetricVerdict
 }
 
 func (r *results) markdown() string {
@@ -302,7 +303,7 @@ func (r *results) markdown() string {
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%s %.0f%%", k, 100*r.maxChange[k]))
 	}
-	fmt.Fprintf(&b, "Largest single-run A/A change per metric (any group, A vs A' of a triple, at least %d values or %d per-second windows a side): %s.\n", reports.MinSamples, reports.MinWindows, strings.Join(parts, ", "))
+	fmt.Fprintf(&b, "Largest single-run A/A change per metric (any group, A vs A' of a triple, at least %d values or %d per-second windows a side): %s.\n", compare.MinSamples, compare.MinWindows, strings.Join(parts, ", "))
 	return b.String()
 }
 

@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/streambench/streambench/reports"
+	"github.com/streambench/streambench/reports/compare"
+	"github.com/streambench/streambench/reports/render"
 )
 
 type compareFlags struct {
@@ -58,13 +60,13 @@ recovery=20%.`,
 	fl.StringVar(&f.html, "html", "", "write the comparison as HTML (overlaid percentile curves) to this file")
 	fl.StringVar(&f.summaryMD, "summary-md", "", "write a markdown summary (for a pull-request comment) to this file")
 	fl.StringVar(&f.artifactsURL, "artifacts-url", "", "link the markdown summary to this URL (e.g. the CI run's artifacts)")
-	fl.StringSliceVar(&f.tolerance, "tolerance", nil, "KEY=VALUE[,KEY=VALUE...] over the defaults; keys: "+strings.Join(reports.ToleranceKeys, " "))
+	fl.StringSliceVar(&f.tolerance, "tolerance", nil, "KEY=VALUE[,KEY=VALUE...] over the defaults; keys: "+strings.Join(compare.ToleranceKeys, " "))
 	fl.BoolVar(&f.allowMismatch, "allow-mismatch", false, "compare runs that are not like for like (scenario source, seed, duration, client scale, version), printing each difference as a warning")
 	return cmd
 }
 
 func compareReports(basePath, headPath string, f compareFlags, stdout io.Writer) error {
-	tol, err := reports.ParseTolerances(f.tolerance)
+	tol, err := compare.ParseTolerances(f.tolerance)
 	if err != nil {
 		return exitf(ExitBadInput, "--tolerance: %v", err)
 	}
@@ -76,25 +78,25 @@ func compareReports(basePath, headPath string, f compareFlags, stdout io.Writer)
 	if err != nil {
 		return exitf(ExitBadInput, "head: %v", err)
 	}
-	c, err := reports.CompareSides(base, head, reports.CompareOptions{Tolerances: tol, AllowMismatch: f.allowMismatch})
+	c, err := compare.Sides(base, head, compare.Options{Tolerances: tol, AllowMismatch: f.allowMismatch})
 	if err != nil {
-		if errors.Is(err, reports.ErrMismatch) {
+		if errors.Is(err, compare.ErrMismatch) {
 			return exitf(ExitBadInput, "%s vs %s: %v (--allow-mismatch compares anyway)", basePath, headPath, err)
 		}
 		return exitf(ExitBadInput, "%v", err)
 	}
-	if err := c.WriteText(stdout); err != nil {
+	if err := render.WriteComparisonText(stdout, c); err != nil {
 		return exitf(ExitHarness, "%v", err)
 	}
 	if f.html != "" {
-		if err := reports.WriteFile(f.html, c.WriteHTML); err != nil {
+		if err := reports.WriteFile(f.html, func(w io.Writer) error { return render.WriteComparisonHTML(w, c) }); err != nil {
 			return exitf(ExitHarness, "%v", err)
 		}
 		fmt.Fprintf(stdout, "html: %s\n", f.html)
 	}
 	if f.summaryMD != "" {
 		err := reports.WriteFile(f.summaryMD, func(w io.Writer) error {
-			return c.WriteMarkdown(w, reports.MarkdownOptions{ArtifactsURL: f.artifactsURL})
+			return render.WriteComparisonMarkdown(w, c, render.MarkdownOptions{ArtifactsURL: f.artifactsURL})
 		})
 		if err != nil {
 			return exitf(ExitHarness, "%v", err)
@@ -102,7 +104,7 @@ func compareReports(basePath, headPath string, f compareFlags, stdout io.Writer)
 		fmt.Fprintf(stdout, "summary: %s\n", f.summaryMD)
 	}
 	if c.Regressed() {
-		return &exitError{code: ExitFail, err: fmt.Errorf("%d metric(s) regressed beyond tolerance", c.Count(reports.Regressed))}
+		return &exitError{code: ExitFail, err: fmt.Errorf("%d metric(s) regressed beyond tolerance", c.Count(compare.Regressed))}
 	}
 	return nil
 }

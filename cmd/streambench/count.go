@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/streambench/streambench/reports"
+	"github.com/streambench/streambench/reports/render"
 )
 
 // maxCount bounds --count: a set is for a statistical test, not a soak.
@@ -114,7 +115,7 @@ func writeSet(dir string, files []string, reps []*reports.Report, summaryMD, art
 	}
 	if summaryMD != "" {
 		err := reports.WriteFile(summaryMD, func(w io.Writer) error {
-			return reports.WriteSetMarkdown(w, set, reps, reports.MarkdownOptions{ArtifactsURL: artifactsURL, Files: []string{reports.SetFileName, "run-*/report.json"}})
+			return render.WriteSetMarkdown(w, set, reps, render.MarkdownOptions{ArtifactsURL: artifactsURL, Files: []string{reports.SetFileName, "run-*/report.json"}})
 		})
 		if err != nil {
 			return "", err

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/streambench/streambench/reports"
+	"github.com/streambench/streambench/reports/render"
 )
 
 type reportFlags struct {
@@ -75,10 +76,10 @@ func writeRenderings(rep *reports.Report, t renderTargets) ([]string, error) {
 		path  string
 		write func(io.Writer) error
 	}{
-		{t.html, func(w io.Writer) error { return reports.WriteHTML(w, rep) }},
-		{t.junit, func(w io.Writer) error { return reports.WriteJUnit(w, rep) }},
+		{t.html, func(w io.Writer) error { return render.WriteHTML(w, rep) }},
+		{t.junit, func(w io.Writer) error { return render.WriteJUnit(w, rep) }},
 		{t.summaryMD, func(w io.Writer) error {
-			return reports.WriteMarkdown(w, rep, reports.MarkdownOptions{ArtifactsURL: t.artifactsURL, Files: append([]string{"report.json"}, files...)})
+			return render.WriteMarkdown(w, rep, render.MarkdownOptions{ArtifactsURL: t.artifactsURL, Files: append([]string{"report.json"}, files...)})
 		}},
 	} {
 		if out.path == "" {

@@ -19,6 +19,7 @@ import (
 	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/reports"
+	"github.com/streambench/streambench/reports/render"
 	"github.com/streambench/streambench/selfcheck"
 )
 
@@ -244,7 +245,7 @@ func emit(stdout io.Writer, outDir string, rep *reports.Report, runErr error, ex
 	if err != nil {
 		return exitf(ExitHarness, "%v", err)
 	}
-	reports.WriteSummary(stdout, rep)
+	render.WriteSummary(stdout, rep)
 	fmt.Fprintf(stdout, "\nreport: %s\n", reportPath)
 	for _, p := range written {
 		fmt.Fprintf(stdout, "        %s\n", p)

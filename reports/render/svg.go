@@ -1,14 +1,14 @@
-package reports
+package render
 
 import (
 	"fmt"
 	"html"
 	"html/template"
 	"math"
-	"strconv"
 	"strings"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/streambench/streambench/reports/internal/format"
 )
 
 // Charts are inline SVG generated here, so a report needs no script, no
@@ -106,13 +106,13 @@ func percentileSeries(h *hdrhistogram.Histogram) []point {
 			break
 		}
 		q := (1 - 1/x) * 100
-		pts = append(pts, point{x, usToMS(float64(h.ValueAtPercentile(q)))})
+		pts = append(pts, point{x, format.MSFromUS(float64(h.ValueAtPercentile(q)))})
 	}
 	last := pts[len(pts)-1]
 	if last.X < limit {
-		pts = append(pts, point{limit, usToMS(float64(h.Max()))})
+		pts = append(pts, point{limit, format.MSFromUS(float64(h.Max()))})
 	} else {
-		pts[len(pts)-1].Y = math.Max(last.Y, usToMS(float64(h.Max())))
+		pts[len(pts)-1].Y = math.Max(last.Y, format.MSFromUS(float64(h.Max())))
 	}
 	return pts
 }
@@ -132,25 +132,19 @@ func fmtAxisMS(v float64) string {
 	case v == 0:
 		return "0"
 	case math.Abs(v) >= 1000:
-		return trimFloat(v/1000) + "s"
+		return format.TrimFloat(v/1000) + "s"
 	}
-	return trimFloat(v)
+	return format.TrimFloat(v)
 }
 
 func fmtAxisNum(v float64) string {
 	switch {
 	case math.Abs(v) >= 1e6:
-		return trimFloat(v/1e6) + "M"
+		return format.TrimFloat(v/1e6) + "M"
 	case math.Abs(v) >= 1e3:
-		return trimFloat(v/1e3) + "k"
+		return format.TrimFloat(v/1e3) + "k"
 	}
-	return trimFloat(v)
-}
-
-func trimFloat(v float64) string {
-	s := strconv.FormatFloat(v, 'f', 3, 64)
-	s = strings.TrimRight(s, "0")
-	return strings.TrimSuffix(s, ".")
+	return format.TrimFloat(v)
 }
 
 // niceTicks returns about n round ticks covering [lo, hi].
@@ -416,7 +410,7 @@ func (c barChart) SVG() template.HTML {
 			}
 			fmt.Fprintf(&b, `<rect class="bar" data-points="1" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %s %s</title></rect>`,
 				sx(x), y+barPad/2, math.Max(sx(x+s.Value)-sx(x), 1), rowH-barPad, col[s.Name],
-				html.EscapeString(r.Label), html.EscapeString(s.Name), trimFloat(s.Value))
+				html.EscapeString(r.Label), html.EscapeString(s.Name), format.TrimFloat(s.Value))
 			x += s.Value
 		}
 		if x == 0 {

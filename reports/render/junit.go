@@ -1,4 +1,4 @@
-package reports
+package render
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/streambench/streambench/reports"
 )
 
 // JUnit XML, as read by Jenkins, GitLab, GitHub test reporters and most CI
@@ -61,7 +63,7 @@ type junitText struct {
 }
 
 // WriteJUnit writes r as JUnit XML.
-func WriteJUnit(w io.Writer, r *Report) error {
+func WriteJUnit(w io.Writer, r *reports.Report) error {
 	secs := strconv.FormatFloat(r.Elapsed, 'f', 3, 64)
 	class := "streambench." + r.Scenario.Name
 	s := junitSuite{

@@ -1,4 +1,4 @@
-package reports
+package render
 
 import (
 	"fmt"
@@ -6,13 +6,16 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/streambench/streambench/reports"
+	"github.com/streambench/streambench/reports/compare"
 )
 
-// WriteText writes the comparison as a table: per group and metric, base,
+// WriteComparisonText writes the comparison as a table: per group and metric, base,
 // head, change, verdict and why.
-func (c *Comparison) WriteText(w io.Writer) error {
+func WriteComparisonText(w io.Writer, c *compare.Comparison) error {
 	fmt.Fprintf(w, "\n%s: base %s vs head %s\n", c.Scenario, sideLine(c.Base), sideLine(c.Head))
-	if c.Mode == ModeRuns {
+	if c.Mode == compare.ModeRuns {
 		fmt.Fprintf(w, "each metric: median of the runs ±spread; Mann-Whitney U test on the runs' values, alpha %g\n", c.Alpha)
 	}
 	for _, m := range c.Mismatches {
@@ -33,31 +36,31 @@ func (c *Comparison) WriteText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	for _, n := range c.sortedNotes() {
+	for _, n := range c.SortedNotes() {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
-	fmt.Fprintf(w, "\n%s\n", c.headline())
+	fmt.Fprintf(w, "\n%s\n", headline(c))
 	return nil
 }
 
 // sideLine describes one side: its file, seed, and how long or how many
 // times it ran.
-func sideLine(r RunInfo) string {
+func sideLine(r compare.RunInfo) string {
 	if r.Runs > 0 {
 		return fmt.Sprintf("%s (%d runs, seed %d)", orDash(r.File), r.Runs, r.Seed)
 	}
 	return fmt.Sprintf("%s (seed %d, %.1fs)", orDash(r.File), r.Seed, r.Elapsed)
 }
 
-func verdictWord(v MetricVerdict) string {
+func verdictWord(v compare.MetricVerdict) string {
 	switch v {
-	case Regressed:
+	case compare.Regressed:
 		return "REGRESSED"
-	case Improved:
+	case compare.Improved:
 		return "improved"
-	case TooFewRuns:
+	case compare.TooFewRuns:
 		return "too few runs"
-	case TooFewValues:
+	case compare.TooFewValues:
 		return "too few values"
 	}
 	return "unchanged"
@@ -70,33 +73,34 @@ func orDash(s string) string {
 	return s
 }
 
-func (c *Comparison) headline() string {
-	total := c.total()
+// headline is the comparison's verdict in one line.
+func headline(c *compare.Comparison) string {
+	total := c.Total()
 	few := ""
-	if n := c.Count(TooFewRuns); n > 0 {
-		few = fmt.Sprintf("; %d with too few runs to judge (need >=%d runs a side)", n, RunsNeeded())
+	if n := c.Count(compare.TooFewRuns); n > 0 {
+		few = fmt.Sprintf("; %d with too few runs to judge (need >=%d runs a side)", n, compare.RunsNeeded())
 	}
-	if n := c.Count(TooFewValues); n > 0 {
-		few += fmt.Sprintf("; %d quantiles with too few values per run to judge (need >=%d beyond the quantile)", n, TailValues)
+	if n := c.Count(compare.TooFewValues); n > 0 {
+		few += fmt.Sprintf("; %d quantiles with too few values per run to judge (need >=%d beyond the quantile)", n, compare.TailValues)
 	}
 	switch c.Verdict() {
-	case Regressed:
-		return fmt.Sprintf("REGRESSED: %d of %d metrics regressed beyond tolerance (%d improved)%s", c.Count(Regressed), total, c.Count(Improved), few)
-	case Improved:
-		return fmt.Sprintf("IMPROVED: %d of %d metrics improved, none regressed%s", c.Count(Improved), total, few)
-	case TooFewRuns:
-		return fmt.Sprintf("TOO FEW RUNS: none of %d metrics can be judged: need >=%d runs a side (run --count %d)", total, RunsNeeded(), max(RunsNeeded(), 5))
+	case compare.Regressed:
+		return fmt.Sprintf("REGRESSED: %d of %d metrics regressed beyond tolerance (%d improved)%s", c.Count(compare.Regressed), total, c.Count(compare.Improved), few)
+	case compare.Improved:
+		return fmt.Sprintf("IMPROVED: %d of %d metrics improved, none regressed%s", c.Count(compare.Improved), total, few)
+	case compare.TooFewRuns:
+		return fmt.Sprintf("TOO FEW RUNS: none of %d metrics can be judged: need >=%d runs a side (run --count %d)", total, compare.RunsNeeded(), max(compare.RunsNeeded(), 5))
 	}
 	return fmt.Sprintf("UNCHANGED: %d metrics within tolerance or noise%s", total, few)
 }
 
 type diffGroupView struct {
-	GroupComparison
+	compare.GroupComparison
 	Chart template.HTML
 }
 
 type diffView struct {
-	C        *Comparison
+	C        *compare.Comparison
 	Banner   banner
 	Groups   []diffGroupView
 	Tols     [][2]string
@@ -104,33 +108,33 @@ type diffView struct {
 	Problems []string
 }
 
-// WriteHTML writes the comparison as one self-contained page: a verdict
+// WriteComparisonHTML writes the comparison as one self-contained page: a verdict
 // banner, per group a before/after table and the two runs' latency
 // percentile curves overlaid (base dashed).
-func (c *Comparison) WriteHTML(w io.Writer) error {
-	v := diffView{C: c, Notes: c.sortedNotes()}
-	title := strings.SplitN(c.headline(), ":", 2)
+func WriteComparisonHTML(w io.Writer, c *compare.Comparison) error {
+	v := diffView{C: c, Notes: c.SortedNotes()}
+	title := strings.SplitN(headline(c), ":", 2)
 	v.Banner = banner{Class: string(c.Verdict()), Title: title[0], Sub: strings.TrimSpace(title[1])}
-	for _, k := range ToleranceKeys {
+	for _, k := range compare.ToleranceKeys {
 		v.Tols = append(v.Tols, [2]string{k, c.Tolerances.String(k)})
 	}
 	for i, g := range c.Groups {
 		dg := diffGroupView{GroupComparison: g}
-		if g.Only == "" && len(c.base) > 0 && len(c.head) > 0 {
+		if g.Only == "" && len(c.BaseReports) > 0 && len(c.HeadReports) > 0 {
 			var ss []series
 			for _, side := range []struct {
 				name   string
-				reps   []*Report
+				reps   []*reports.Report
 				dashed bool
 				col    string
-			}{{"base", c.base, true, "#7F7F7F"}, {"head", c.head, false, colour(i)}} {
+			}{{"base", c.BaseReports, true, "#7F7F7F"}, {"head", c.HeadReports, false, colour(i)}} {
 				for k, r := range side.reps {
 					grp := r.Group(g.Name)
 					if grp == nil || grp.Latency.Count == 0 {
 						continue
 					}
 					name := side.name + " (raw)"
-					if c.Mode == ModeRuns {
+					if c.Mode == compare.ModeRuns {
 						name = fmt.Sprintf("%s run %d", side.name, k+1)
 					}
 					h, err := grp.Latency.Decode()
@@ -153,52 +157,18 @@ func (c *Comparison) WriteHTML(w io.Writer) error {
 	return nil
 }
 
-// MarkdownOptions tunes the markdown summaries.
-type MarkdownOptions struct {
-	// ArtifactsURL, when set, is linked as where the full reports are.
-	ArtifactsURL string
-	// Files are the report files written next to the summary (names shown
-	// in the artifact line).
-	Files []string
-}
-
-func writeArtifacts(w io.Writer, o MarkdownOptions) {
-	if o.ArtifactsURL == "" && len(o.Files) == 0 {
-		return
-	}
-	files := make([]string, len(o.Files))
-	for i, f := range o.Files {
-		files[i] = "`" + f + "`"
-	}
-	switch {
-	case o.ArtifactsURL != "" && len(files) > 0:
-		fmt.Fprintf(w, "\nFull reports: [artifacts](%s) (%s)\n", o.ArtifactsURL, strings.Join(files, ", "))
-	case o.ArtifactsURL != "":
-		fmt.Fprintf(w, "\nFull reports: [artifacts](%s)\n", o.ArtifactsURL)
-	default:
-		fmt.Fprintf(w, "\nFull reports: %s\n", strings.Join(files, ", "))
-	}
-}
-
-// mdCell escapes a table cell.
-func mdCell(s string) string {
-	s = strings.ReplaceAll(s, "|", `\|`)
-	s = strings.ReplaceAll(s, "\n", " ")
-	return s
-}
-
-// WriteMarkdown writes the comparison for a pull-request comment: the
+// WriteComparisonMarkdown writes the comparison for a pull-request comment: the
 // verdict, the metrics that moved, and the rest folded away.
-func (c *Comparison) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
-	icon := map[MetricVerdict]string{Regressed: "❌", Improved: "✅", Unchanged: "✅", TooFewRuns: "⚠️"}[c.Verdict()]
-	fmt.Fprintf(w, "### %s `%s` compared with the base: %s\n\n", icon, c.Scenario, c.headline())
+func WriteComparisonMarkdown(w io.Writer, c *compare.Comparison, o MarkdownOptions) error {
+	icon := map[compare.MetricVerdict]string{compare.Regressed: "❌", compare.Improved: "✅", compare.Unchanged: "✅", compare.TooFewRuns: "⚠️"}[c.Verdict()]
+	fmt.Fprintf(w, "### %s `%s` compared with the base: %s\n\n", icon, c.Scenario, headline(c))
 	var moved, rest []string
-	row := func(g string, m MetricComparison) string {
+	row := func(g string, m compare.MetricComparison) string {
 		return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s |", mdCell(g), m.Metric, m.FormatBase(), m.FormatHead(), m.FormatDelta(), verdictWord(m.Verdict), mdCell(m.Why))
 	}
 	for _, g := range c.Groups {
 		for _, m := range g.Metrics {
-			if m.Verdict == Unchanged || m.Verdict == TooFewRuns || m.Verdict == TooFewValues {
+			if m.Verdict == compare.Unchanged || m.Verdict == compare.TooFewRuns || m.Verdict == compare.TooFewValues {
 				rest = append(rest, row(g.Name, m))
 			} else {
 				moved = append(moved, row(g.Name, m))
@@ -217,7 +187,7 @@ func (c *Comparison) WriteMarkdown(w io.Writer, o MarkdownOptions) error {
 	for _, m := range c.Mismatches {
 		fmt.Fprintf(w, "\n> **warning**: not like for like (allowed by --allow-mismatch): %s\n", mdCell(m))
 	}
-	for _, n := range c.sortedNotes() {
+	for _, n := range c.SortedNotes() {
 		fmt.Fprintf(w, "\n> note: %s\n", n)
 	}
 	writeArtifacts(w, o)

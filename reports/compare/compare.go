@@ -1,6 +1,9 @@
-package reports
+package compare
 
 import (
+	"github.com/streambench/streambench/reports"
+	"github.com/streambench/streambench/reports/internal/format"
+
 	"errors"
 	"fmt"
 	"math"
@@ -30,7 +33,7 @@ const (
 	TooFewValues MetricVerdict = "too_few_values"
 )
 
-// Statistical settings of Compare.
+// Statistical settings of Reports.
 const (
 	// IntervalZ is the normal quantile of each run's two-sided 95%
 	// uncertainty interval for a percentile. A percentile only moves when
@@ -124,12 +127,15 @@ func (t Tolerances) String(key string) string {
 	v := t[key]
 	switch key {
 	case "error_rate":
-		return "+" + trimFloat(v*100) + "pp"
+		return "+" + format.TrimFloat(v*100) + "pp"
 	case "throughput":
-		return "-" + trimFloat(v*100) + "%"
+		return "-" + format.TrimFloat(v*100) + "%"
 	}
-	return "+" + trimFloat(v*100) + "%"
+	return "+" + format.TrimFloat(v*100) + "%"
 }
+
+// errNoReports is returned for an empty side.
+var errNoReports = errors.New("no reports")
 
 // ErrMismatch marks runs that are not like for like (a different scenario
 // source, seed, duration, client scale, time compression or streambench
@@ -172,14 +178,17 @@ type Comparison struct {
 	// Alpha is the significance level of the U test (ModeRuns).
 	Alpha float64 `json:"alpha,omitempty"`
 	// Mismatches are the differences between runs that
-	// CompareOptions.AllowMismatch let through; without it they are an
+	// Options.AllowMismatch let through; without it they are an
 	// error.
 	Mismatches []string `json:"mismatches,omitempty"`
 	// Notes are things a reader should know (groups present on one side
 	// only, an interrupted run, different machines).
 	Notes []string `json:"notes,omitempty"`
 
-	base, head []*Report
+	// BaseReports and HeadReports are the reports compared, in run order
+	// (for renderers that draw them; not part of the JSON).
+	BaseReports []*reports.Report `json:"-"`
+	HeadReports []*reports.Report `json:"-"`
 }
 
 // GroupComparison is one client group's metrics.
@@ -253,13 +262,14 @@ func (c *Comparison) Verdict() MetricVerdict {
 	}
 	// Too few runs for every metric (a tail quantile may be short of
 	// values as well): nothing could be judged.
-	if n := c.Count(TooFewRuns); out == Unchanged && n > 0 && n+c.Count(TooFewValues) == c.total() {
+	if n := c.Count(TooFewRuns); out == Unchanged && n > 0 && n+c.Count(TooFewValues) == c.Total() {
 		return TooFewRuns
 	}
 	return out
 }
 
-func (c *Comparison) total() int {
+// Total is the number of metrics compared.
+func (c *Comparison) Total() int {
 	n := 0
 	for _, g := range c.Groups {
 		n += len(g.Metrics)
@@ -280,11 +290,11 @@ func (c *Comparison) Count(v MetricVerdict) int {
 	return n
 }
 
-func runInfo(r *Report) RunInfo {
+func runInfo(r *reports.Report) RunInfo {
 	return RunInfo{File: r.Scenario.File, Start: r.Start, Seed: r.Seed, Elapsed: r.Elapsed, Streambench: r.Environment.Streambench, Passed: r.Passed}
 }
 
-func sideInfo(s *Side) RunInfo {
+func sideInfo(s *reports.Side) RunInfo {
 	ri := runInfo(s.Reports[0])
 	ri.File = s.Path
 	if s.Set {
@@ -296,8 +306,8 @@ func sideInfo(s *Side) RunInfo {
 	return ri
 }
 
-// CompareOptions tunes CompareSides.
-type CompareOptions struct {
+// Options tunes Sides.
+type Options struct {
 	// Tolerances over DefaultTolerances (nil: the defaults).
 	Tolerances Tolerances
 	// AllowMismatch compares runs that are not like for like, recording
@@ -305,26 +315,26 @@ type CompareOptions struct {
 	AllowMismatch bool
 }
 
-// Compare compares one report with another (ModeSingle). Reports that are
-// not like for like (see Identity) are refused with an error wrapping
+// Reports compares one report with another (ModeSingle). Reports that are
+// not like for like (see reports.Identity) are refused with an error wrapping
 // ErrMismatch; a histogram that does not decode is an error too.
-func Compare(base, head *Report, tol Tolerances) (*Comparison, error) {
+func Reports(base, head *reports.Report, tol Tolerances) (*Comparison, error) {
 	if base == nil || head == nil {
 		return nil, fmt.Errorf("compare: missing report")
 	}
-	return CompareSides(SingleSide(base.Scenario.File, base), SingleSide(head.Scenario.File, head), CompareOptions{Tolerances: tol})
+	return Sides(reports.SingleSide(base.Scenario.File, base), reports.SingleSide(head.Scenario.File, head), Options{Tolerances: tol})
 }
 
-// CompareSides compares head against base, group by group. Two single
+// Sides compares head against base, group by group. Two single
 // reports are compared run against run (ModeSingle); when either side is a
 // set, each metric is judged from the runs' values (ModeRuns). Sides that
 // are not like for like, between or within themselves, are refused with an
 // error wrapping ErrMismatch unless o.AllowMismatch is set.
-func CompareSides(base, head *Side, o CompareOptions) (*Comparison, error) {
+func Sides(base, head *reports.Side, o Options) (*Comparison, error) {
 	if base == nil || head == nil || len(base.Reports) == 0 || len(head.Reports) == 0 {
 		return nil, fmt.Errorf("compare: %w on one side", errNoReports)
 	}
-	mm := Mismatches(base, head)
+	mm := reports.Mismatches(base, head)
 	if len(mm) > 0 && !o.AllowMismatch {
 		return nil, fmt.Errorf("%w: %s", ErrMismatch, strings.Join(mm, "; "))
 	}
@@ -336,10 +346,10 @@ func CompareSides(base, head *Side, o CompareOptions) (*Comparison, error) {
 		tol[k] = v
 	}
 	c := &Comparison{Scenario: base.Reports[0].Scenario.Name, Base: sideInfo(base), Head: sideInfo(head), Tolerances: tol,
-		Mismatches: mm, base: base.Reports, head: head.Reports}
+		Mismatches: mm, BaseReports: base.Reports, HeadReports: head.Reports}
 	for _, side := range []struct {
 		name string
-		s    *Side
+		s    *reports.Side
 	}{{"base", base}, {"head", head}} {
 		for i, r := range side.s.Reports {
 			if r.Interrupted {
@@ -362,7 +372,7 @@ func CompareSides(base, head *Side, o CompareOptions) (*Comparison, error) {
 	return c, nil
 }
 
-func (c *Comparison) compareSingle(base, head *Report, tol Tolerances) error {
+func (c *Comparison) compareSingle(base, head *reports.Report, tol Tolerances) error {
 	for _, bg := range base.Groups {
 		hg := head.Group(bg.Name)
 		if hg == nil {
@@ -390,7 +400,7 @@ var quantileMetrics = []struct {
 	q   float64 // 0..1; 1 is the maximum
 }{{"p50", .50}, {"p90", .90}, {"p99", .99}, {"p99.9", .999}, {"max", 1}}
 
-func compareGroup(base, head *Report, bg, hg *Group, tol Tolerances) (GroupComparison, error) {
+func compareGroup(base, head *reports.Report, bg, hg *reports.Group, tol Tolerances) (GroupComparison, error) {
 	gc := GroupComparison{Name: bg.Name}
 	bl, err := decodeOrEmpty(bg.Latency)
 	if err != nil {
@@ -431,7 +441,7 @@ func compareGroup(base, head *Report, bg, hg *Group, tol Tolerances) (GroupCompa
 	return gc, nil
 }
 
-func decodeOrEmpty(h Histogram) (*hdrhistogram.Histogram, error) {
+func decodeOrEmpty(h reports.Histogram) (*hdrhistogram.Histogram, error) {
 	if h.Count == 0 && h.HDR == "" {
 		return nil, nil
 	}
@@ -451,15 +461,15 @@ func quantileInterval(h *hdrhistogram.Histogram, q float64, windows []*hdrhistog
 	at := func(rank float64) float64 {
 		rank = math.Min(math.Max(rank, 1), nf)
 		if rank >= nf {
-			return usToMS(float64(h.Max()))
+			return format.MSFromUS(float64(h.Max()))
 		}
-		return usToMS(float64(h.ValueAtPercentile(100 * rank / nf)))
+		return format.MSFromUS(float64(h.ValueAtPercentile(100 * rank / nf)))
 	}
 	sd := math.Max(math.Sqrt(nf*q*(1-q)), 1)
 	r := q * nf
 	v = at(r)
 	if q >= 1 {
-		v = usToMS(float64(h.Max()))
+		v = format.MSFromUS(float64(h.Max()))
 	}
 	lo, hi = at(r-IntervalZ*sd), at(r+IntervalZ*sd)
 	// Batch means: latencies within a run are correlated (one GC pause or
@@ -473,9 +483,9 @@ func quantileInterval(h *hdrhistogram.Histogram, q float64, windows []*hdrhistog
 			continue
 		}
 		if q >= 1 {
-			per = append(per, usToMS(float64(w.Max())))
+			per = append(per, format.MSFromUS(float64(w.Max())))
 		} else {
-			per = append(per, usToMS(float64(w.ValueAtPercentile(100*q))))
+			per = append(per, format.MSFromUS(float64(w.ValueAtPercentile(100*q))))
 		}
 	}
 	if len(per) >= MinWindows {
@@ -487,7 +497,7 @@ func quantileInterval(h *hdrhistogram.Histogram, q float64, windows []*hdrhistog
 }
 
 // windowHistograms decodes a group's per-second latency histograms.
-func windowHistograms(r *Report, group string) ([]*hdrhistogram.Histogram, error) {
+func windowHistograms(r *reports.Report, group string) ([]*hdrhistogram.Histogram, error) {
 	var out []*hdrhistogram.Histogram
 	for _, w := range r.Windows {
 		if w.Group != group || w.Latency == nil || w.Latency.Count == 0 {
@@ -511,11 +521,11 @@ func compareQuantile(key string, q float64, bh, hh *hdrhistogram.Histogram, bw, 
 	case m.BaseN < MinSamples || m.HeadN < MinSamples:
 		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within noise: too few samples (%d vs %d, need %d)", m.BaseN, m.HeadN, MinSamples)
 	case m.Head > m.Base*(1+tol) && m.HeadLow > m.BaseHigh && beyondFloor(key, m.Base, m.Head):
-		m.Verdict, m.Why = Regressed, fmt.Sprintf("%s > tolerance %s and the noise floor %s, outside noise (head ≥ %s, base ≤ %s)", fmtPct(m.Change), "+"+trimFloat(tol*100)+"%", floorText(key), ms(m.HeadLow, 1), ms(m.BaseHigh, 1))
+		m.Verdict, m.Why = Regressed, fmt.Sprintf("%s > tolerance %s and the noise floor %s, outside noise (head ≥ %s, base ≤ %s)", fmtPct(m.Change), "+"+format.TrimFloat(tol*100)+"%", floorText(key), format.MS(m.HeadLow, 1), format.MS(m.BaseHigh, 1))
 	case m.Head < m.Base*(1-tol) && m.HeadHigh < m.BaseLow && beyondFloor(key, m.Head, m.Base):
-		m.Verdict, m.Why = Improved, fmt.Sprintf("%s beyond tolerance %s and the noise floor %s, outside noise (head ≤ %s, base ≥ %s)", fmtPct(m.Change), "-"+trimFloat(tol*100)+"%", floorText(key), ms(m.HeadHigh, 1), ms(m.BaseLow, 1))
+		m.Verdict, m.Why = Improved, fmt.Sprintf("%s beyond tolerance %s and the noise floor %s, outside noise (head ≤ %s, base ≥ %s)", fmtPct(m.Change), "-"+format.TrimFloat(tol*100)+"%", floorText(key), format.MS(m.HeadHigh, 1), format.MS(m.BaseLow, 1))
 	case math.Abs(m.Head-m.Base) <= m.Base*tol:
-		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within tolerance ±%s%%", trimFloat(tol*100))
+		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within tolerance ±%s%%", format.TrimFloat(tol*100))
 	case !beyondFloor(key, m.Base, m.Head) && !beyondFloor(key, m.Head, m.Base):
 		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within the single-run noise floor %s (A/A runs; compare sets of runs to see less)", floorText(key))
 	default:
@@ -571,7 +581,7 @@ func beyondFloor(key string, lo, hi float64) bool {
 }
 
 func floorText(key string) string {
-	return "×" + trimFloat(1+NoiseFloor(key))
+	return "×" + format.TrimFloat(1+NoiseFloor(key))
 }
 
 func relChange(base, head float64) float64 {
@@ -588,7 +598,7 @@ func fmtPct(f float64) string {
 	if math.IsNaN(f) {
 		return "new"
 	}
-	s := trimFloat(math.Round(f*1000) / 10)
+	s := format.TrimFloat(math.Round(f*1000) / 10)
 	if f >= 0 {
 		s = "+" + s
 	}
@@ -608,9 +618,9 @@ func wilson(k, n uint64, z float64) (lo, hi float64) {
 	return math.Max(0, c-h), math.Min(1, c+h)
 }
 
-func compareErrorRate(bg, hg *Group, tol float64) MetricComparison {
+func compareErrorRate(bg, hg *reports.Group, tol float64) MetricComparison {
 	m := MetricComparison{Metric: "error_rate", Unit: "ratio", BaseN: int64(bg.Streams.Ended), HeadN: int64(hg.Streams.Ended)}
-	rate := func(g *Group) float64 {
+	rate := func(g *reports.Group) float64 {
 		if g.Streams.Ended == 0 {
 			return 0
 		}
@@ -632,7 +642,7 @@ func compareErrorRate(bg, hg *Group, tol float64) MetricComparison {
 	if se > 0 {
 		z = (m.Head - m.Base) / se
 	}
-	pp := func(v float64) string { return trimFloat(math.Round(v*1e4)/1e2) + "pp" }
+	pp := func(v float64) string { return format.TrimFloat(math.Round(v*1e4)/1e2) + "pp" }
 	switch {
 	case m.Change > tol && z > TestZ:
 		m.Verdict, m.Why = Regressed, fmt.Sprintf("+%s > tolerance +%s, z = %.1f", pp(m.Change), pp(tol), z)
@@ -647,7 +657,7 @@ func compareErrorRate(bg, hg *Group, tol float64) MetricComparison {
 }
 
 // windowRates returns a group's per-second receive rates.
-func windowRates(r *Report, group string) []float64 {
+func windowRates(r *reports.Report, group string) []float64 {
 	var out []float64
 	prev := 0.0
 	for _, w := range r.Windows {
@@ -678,7 +688,7 @@ func meanVar(xs []float64) (mean, variance float64) {
 	return mean, variance
 }
 
-func compareThroughput(base, head *Report, bg, hg *Group, tol float64) MetricComparison {
+func compareThroughput(base, head *reports.Report, bg, hg *reports.Group, tol float64) MetricComparison {
 	m := MetricComparison{Metric: "throughput", Unit: "msg/s"}
 	// The steady rate, as in set comparisons: received / elapsed would
 	// count the graceful stop, whose length varies from run to run.
@@ -709,11 +719,11 @@ func compareThroughput(base, head *Report, bg, hg *Group, tol float64) MetricCom
 	}
 	switch {
 	case m.Head < m.Base*(1-tol) && t < -TestZ && beyondFloor("throughput", m.Head, m.Base):
-		m.Verdict, m.Why = Regressed, fmt.Sprintf("%s below tolerance -%s%% and the noise floor %s, Welch t = %.1f over per-second rates", fmtPct(m.Change), trimFloat(tol*100), floorText("throughput"), t)
+		m.Verdict, m.Why = Regressed, fmt.Sprintf("%s below tolerance -%s%% and the noise floor %s, Welch t = %.1f over per-second rates", fmtPct(m.Change), format.TrimFloat(tol*100), floorText("throughput"), t)
 	case m.Head > m.Base*(1+tol) && t > TestZ && beyondFloor("throughput", m.Base, m.Head):
 		m.Verdict, m.Why = Improved, fmt.Sprintf("%s beyond the noise floor %s, Welch t = %.1f over per-second rates", fmtPct(m.Change), floorText("throughput"), t)
 	case math.Abs(m.Head-m.Base) <= m.Base*tol:
-		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within tolerance ±%s%%", trimFloat(tol*100))
+		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within tolerance ±%s%%", format.TrimFloat(tol*100))
 	case !beyondFloor("throughput", m.Base, m.Head) && !beyondFloor("throughput", m.Head, m.Base):
 		m.Verdict, m.Why = Unchanged, fmt.Sprintf("within the single-run noise floor %s (A/A runs; compare sets of runs to see less)", floorText("throughput"))
 	default:
@@ -726,13 +736,13 @@ func compareThroughput(base, head *Report, bg, hg *Group, tol float64) MetricCom
 func (m MetricComparison) FormatValue(v float64, n int64) string {
 	switch m.Unit {
 	case "ms":
-		return ms(v, n)
+		return format.MS(v, n)
 	case "ratio":
-		return trimFloat(math.Round(v*1e4)/1e2) + "%"
+		return format.TrimFloat(math.Round(v*1e4)/1e2) + "%"
 	case "msg/s":
-		return fmtRate(v)
+		return format.Rate(v)
 	}
-	return trimFloat(v)
+	return format.TrimFloat(v)
 }
 
 // FormatBase formats the base figure; for a set comparison the median of
@@ -758,11 +768,11 @@ func (m MetricComparison) formatSide(v, lo, hi float64, n int64) string {
 	d := math.Max(hi-v, v-lo)
 	switch {
 	case m.Unit == "ratio":
-		return s + " ±" + trimFloat(math.Round(d*1e4)/1e2) + "pp"
+		return s + " ±" + format.TrimFloat(math.Round(d*1e4)/1e2) + "pp"
 	case v == 0:
 		return s
 	}
-	return s + " ±" + trimFloat(math.Round(100*d/math.Abs(v))) + "%"
+	return s + " ±" + format.TrimFloat(math.Round(100*d/math.Abs(v))) + "%"
 }
 
 // FormatDelta formats the change: relative for ms and msg/s, percentage
@@ -774,7 +784,7 @@ func (m MetricComparison) FormatDelta() string {
 	}
 	if m.Unit == "ratio" {
 		d := m.Change * 100
-		s := trimFloat(math.Round(d*100) / 100)
+		s := format.TrimFloat(math.Round(d*100) / 100)
 		if d >= 0 {
 			s = "+" + s
 		}
@@ -783,8 +793,8 @@ func (m MetricComparison) FormatDelta() string {
 	return fmtPct(m.Change)
 }
 
-// sortedNotes returns the notes in a stable order.
-func (c *Comparison) sortedNotes() []string {
+// SortedNotes returns the notes in a stable order.
+func (c *Comparison) SortedNotes() []string {
 	out := append([]string(nil), c.Notes...)
 	sort.Strings(out)
 	return out

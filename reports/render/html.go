@@ -1,4 +1,4 @@
-package reports
+package render
 
 import (
 	"embed"
@@ -9,24 +9,28 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/streambench/streambench/reports"
+	"github.com/streambench/streambench/reports/compare"
+	"github.com/streambench/streambench/reports/internal/format"
 )
 
 //go:embed templates/*.tmpl templates/style.css
 var templateFS embed.FS
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
-	"ms":      func(v float64) string { return ms(v, 1) },
-	"hms":     func(h Histogram) []string { return histogramCells(h) },
-	"num":     func(v uint64) string { return groupDigits(v) },
-	"int":     func(v int) string { return groupDigits(uint64(max(v, 0))) },
+	"ms":      func(v float64) string { return format.MS(v, 1) },
+	"hms":     func(h reports.Histogram) []string { return histogramCells(h) },
+	"num":     func(v uint64) string { return format.Digits(v) },
+	"int":     func(v int) string { return format.Digits(uint64(max(v, 0))) },
 	"bytes":   fmtBytes,
-	"secs":    func(v float64) string { return trimFloat(math.Round(v*100)/100) + " s" },
+	"secs":    func(v float64) string { return format.TrimFloat(math.Round(v*100)/100) + " s" },
 	"counts":  formatCounts,
 	"time":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
-	"pct":     func(v float64) string { return trimFloat(math.Round(v*1e4)/1e2) + "%" },
-	"rate":    func(v float64) string { return fmtRate(v) },
+	"pct":     func(v float64) string { return format.TrimFloat(math.Round(v*1e4)/1e2) + "%" },
+	"rate":    format.Rate,
 	"css":     func() template.CSS { return template.CSS(mustAsset("templates/style.css")) },
-	"verdict": func(v MetricVerdict) string { return string(v) },
+	"verdict": func(v compare.MetricVerdict) string { return string(v) },
 }).ParseFS(templateFS, "templates/*.tmpl"))
 
 func mustAsset(name string) string {
@@ -37,42 +41,20 @@ func mustAsset(name string) string {
 	return string(b)
 }
 
-func groupDigits(v uint64) string {
-	s := fmt.Sprint(v)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
 func fmtBytes(v uint64) string {
 	switch {
 	case v >= 1<<30:
-		return trimFloat(math.Round(float64(v)/(1<<30)*10)/10) + " GiB"
+		return format.TrimFloat(math.Round(float64(v)/(1<<30)*10)/10) + " GiB"
 	case v >= 1<<20:
-		return trimFloat(math.Round(float64(v)/(1<<20)*10)/10) + " MiB"
+		return format.TrimFloat(math.Round(float64(v)/(1<<20)*10)/10) + " MiB"
 	case v >= 1<<10:
-		return trimFloat(math.Round(float64(v)/(1<<10)*10)/10) + " KiB"
+		return format.TrimFloat(math.Round(float64(v)/(1<<10)*10)/10) + " KiB"
 	}
 	return fmt.Sprintf("%d B", v)
 }
 
-func fmtRate(v float64) string {
-	switch {
-	case v >= 100:
-		return groupDigits(uint64(math.Round(v))) + "/s"
-	case v >= 1:
-		return trimFloat(math.Round(v*10)/10) + "/s"
-	}
-	return trimFloat(math.Round(v*1000)/1000) + "/s"
-}
-
-func histogramCells(h Histogram) []string {
-	return []string{ms(h.P50MS, h.Count), ms(h.P90MS, h.Count), ms(h.P99MS, h.Count), ms(h.P999MS, h.Count), ms(h.MaxMS, h.Count)}
+func histogramCells(h reports.Histogram) []string {
+	return []string{format.MS(h.P50MS, h.Count), format.MS(h.P90MS, h.Count), format.MS(h.P99MS, h.Count), format.MS(h.P999MS, h.Count), format.MS(h.MaxMS, h.Count)}
 }
 
 // banner is the verdict at the top of a page.
@@ -80,7 +62,7 @@ type banner struct {
 	Class, Title, Sub string
 }
 
-func reportBanner(r *Report) banner {
+func reportBanner(r *reports.Report) banner {
 	n, f := len(r.Assertions), len(r.Failed())
 	switch {
 	case r.Interrupted:
@@ -96,7 +78,7 @@ func reportBanner(r *Report) banner {
 }
 
 type groupView struct {
-	Group
+	reports.Group
 	Rate    float64
 	Cells   []string
 	Chart   template.HTML
@@ -104,12 +86,12 @@ type groupView struct {
 }
 
 type faultView struct {
-	FaultWindow
+	reports.FaultWindow
 	EndsText string
 }
 
 type htmlView struct {
-	R           *Report
+	R           *reports.Report
 	Banner      banner
 	Groups      []groupView
 	TimeCharts  []template.HTML
@@ -125,7 +107,7 @@ type htmlView struct {
 // WriteHTML writes r as one self-contained HTML page: inline CSS and SVG
 // charts, no script, nothing fetched from the network. A histogram that
 // does not decode is reported on the page rather than failing the write.
-func WriteHTML(w io.Writer, r *Report) error {
+func WriteHTML(w io.Writer, r *reports.Report) error {
 	v := htmlView{R: r, Banner: reportBanner(r)}
 	for i, g := range r.Groups {
 		gv := groupView{Group: g, Cells: histogramCells(g.Latency)}
@@ -137,7 +119,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 			gv.Problem = err.Error()
 			v.Problems = append(v.Problems, fmt.Sprintf("group %s: latency: %v", g.Name, err))
 		}
-		c := percentileChart("latency-"+g.Name, fmt.Sprintf("%s latency by percentile (%s, %s messages)", g.Name, g.RPC, groupDigits(uint64(max(g.Latency.Count, 0)))), ss)
+		c := percentileChart("latency-"+g.Name, fmt.Sprintf("%s latency by percentile (%s, %s messages)", g.Name, g.RPC, format.Digits(uint64(max(g.Latency.Count, 0)))), ss)
 		c.Empty = "no messages"
 		gv.Chart = c.SVG()
 		v.Groups = append(v.Groups, gv)
@@ -186,7 +168,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 // latencySeries returns a group's latency distributions as named series:
 // "raw", and "corrected" (measured from each message's intended send time)
 // when the report carries one.
-func latencySeries(g Group, i int) ([]series, error) {
+func latencySeries(g reports.Group, i int) ([]series, error) {
 	if g.Latency.Count == 0 {
 		return nil, nil
 	}
@@ -206,7 +188,7 @@ func latencySeries(g Group, i int) ([]series, error) {
 }
 
 // faultBands returns the fault windows as shaded bands.
-func faultBands(r *Report) []band {
+func faultBands(r *reports.Report) []band {
 	out := make([]band, 0, len(r.Faults))
 	for _, f := range r.Faults {
 		out = append(out, band{From: f.Start, To: f.End, Label: f.Name})
@@ -216,7 +198,7 @@ func faultBands(r *Report) []band {
 
 // timeCharts draws per-second windows: messages/s, stream ends/s, failed
 // ends/s and p99 latency per second, each group a line, faults shaded.
-func timeCharts(r *Report) []template.HTML {
+func timeCharts(r *reports.Report) []template.HTML {
 	if len(r.Windows) == 0 {
 		return nil
 	}
@@ -284,7 +266,7 @@ func timeCharts(r *Report) []template.HTML {
 }
 
 // faultChart is a stacked bar per fault window of its stream ends by class.
-func faultChart(r *Report) template.HTML {
+func faultChart(r *reports.Report) template.HTML {
 	c := barChart{Name: "fault-ends", Title: "Stream ends each fault caused, by status",
 		Order: []string{"complete", "canceled", "premature_eof", "violation", "deadline"}}
 	for _, f := range r.Faults {

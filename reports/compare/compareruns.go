@@ -1,7 +1,11 @@
-package reports
+package compare
 
 import (
 	"cmp"
+
+	"github.com/streambench/streambench/reports"
+	"github.com/streambench/streambench/reports/internal/format"
+
 	"fmt"
 	"math"
 	"slices"
@@ -23,7 +27,7 @@ type runMetric struct {
 	unit string
 	// value returns the run's statistic, false when the run has none (no
 	// message, no ended stream, no outage).
-	value func(r *Report, g *Group) (float64, bool)
+	value func(r *reports.Report, g *reports.Group) (float64, bool)
 	// higherWorse is true for latency, duration, recovery and error rate;
 	// false for throughput.
 	higherWorse bool
@@ -31,7 +35,7 @@ type runMetric struct {
 	absolute bool
 	// count returns how many values the run's statistic is taken from,
 	// and minCount is the least it needs to be compared (0: no minimum).
-	count    func(g *Group) int64
+	count    func(g *reports.Group) int64
 	minCount int64
 }
 
@@ -47,8 +51,8 @@ const TailValues = 10
 // have TailValues beyond it.
 func quantileMin(q float64) int64 { return int64(math.Ceil(TailValues/(1-q) - 1e-9)) }
 
-func histValue(h func(g *Group) Histogram, q func(h Histogram) float64) func(*Report, *Group) (float64, bool) {
-	return func(_ *Report, g *Group) (float64, bool) {
+func histValue(h func(g *reports.Group) reports.Histogram, q func(h reports.Histogram) float64) func(*reports.Report, *reports.Group) (float64, bool) {
+	return func(_ *reports.Report, g *reports.Group) (float64, bool) {
 		hh := h(g)
 		if hh.Count == 0 {
 			return 0, false
@@ -57,28 +61,28 @@ func histValue(h func(g *Group) Histogram, q func(h Histogram) float64) func(*Re
 	}
 }
 
-func latencyOf(g *Group) Histogram  { return g.Latency }
-func latencyCount(g *Group) int64   { return g.Latency.Count }
-func durationCount(g *Group) int64  { return g.StreamDuration.Count }
-func durationOf(g *Group) Histogram { return g.StreamDuration }
-func recoveryOf(g *Group) Histogram { return g.Recovery }
+func latencyOf(g *reports.Group) reports.Histogram  { return g.Latency }
+func latencyCount(g *reports.Group) int64           { return g.Latency.Count }
+func durationCount(g *reports.Group) int64          { return g.StreamDuration.Count }
+func durationOf(g *reports.Group) reports.Histogram { return g.StreamDuration }
+func recoveryOf(g *reports.Group) reports.Histogram { return g.Recovery }
 
 // runMetrics are the metrics of a set comparison, in display order.
 var runMetrics = []runMetric{
-	{key: "p50", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h Histogram) float64 { return h.P50MS }), count: latencyCount, minCount: quantileMin(0.50)},
-	{key: "p90", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h Histogram) float64 { return h.P90MS }), count: latencyCount, minCount: quantileMin(0.90)},
-	{key: "p99", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h Histogram) float64 { return h.P99MS }), count: latencyCount, minCount: quantileMin(0.99)},
-	{key: "p99.9", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h Histogram) float64 { return h.P999MS }), count: latencyCount, minCount: quantileMin(0.999)},
-	{key: "duration.p50", unit: "ms", higherWorse: true, value: histValue(durationOf, func(h Histogram) float64 { return h.P50MS }), count: durationCount, minCount: quantileMin(0.50)},
-	{key: "duration.p99", unit: "ms", higherWorse: true, value: histValue(durationOf, func(h Histogram) float64 { return h.P99MS }), count: durationCount, minCount: quantileMin(0.99)},
-	{key: "error_rate", unit: "ratio", higherWorse: true, absolute: true, value: func(_ *Report, g *Group) (float64, bool) {
+	{key: "p50", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h reports.Histogram) float64 { return h.P50MS }), count: latencyCount, minCount: quantileMin(0.50)},
+	{key: "p90", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h reports.Histogram) float64 { return h.P90MS }), count: latencyCount, minCount: quantileMin(0.90)},
+	{key: "p99", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h reports.Histogram) float64 { return h.P99MS }), count: latencyCount, minCount: quantileMin(0.99)},
+	{key: "p99.9", unit: "ms", higherWorse: true, value: histValue(latencyOf, func(h reports.Histogram) float64 { return h.P999MS }), count: latencyCount, minCount: quantileMin(0.999)},
+	{key: "duration.p50", unit: "ms", higherWorse: true, value: histValue(durationOf, func(h reports.Histogram) float64 { return h.P50MS }), count: durationCount, minCount: quantileMin(0.50)},
+	{key: "duration.p99", unit: "ms", higherWorse: true, value: histValue(durationOf, func(h reports.Histogram) float64 { return h.P99MS }), count: durationCount, minCount: quantileMin(0.99)},
+	{key: "error_rate", unit: "ratio", higherWorse: true, absolute: true, value: func(_ *reports.Report, g *reports.Group) (float64, bool) {
 		if g.Streams.Ended == 0 {
 			return 0, false
 		}
 		return float64(g.Streams.Failed) / float64(g.Streams.Ended), true
 	}},
 	{key: "throughput", unit: "msg/s", value: steadyRate},
-	{key: "recovery", unit: "ms", higherWorse: true, value: histValue(recoveryOf, func(h Histogram) float64 { return h.P99MS })},
+	{key: "recovery", unit: "ms", higherWorse: true, value: histValue(recoveryOf, func(h reports.Histogram) float64 { return h.P99MS })},
 }
 
 // steadyRate is a run's throughput: the messages the group received
@@ -86,7 +90,7 @@ var runMetrics = []runMetric{
 // duration) over that time. The graceful stop after the duration, whose
 // length varies from run to run, does not count (received / elapsed moved
 // by up to 30% between A/A runs of smoke.yaml for that reason alone).
-func steadyRate(r *Report, g *Group) (float64, bool) {
+func steadyRate(r *reports.Report, g *reports.Group) (float64, bool) {
 	var received uint64
 	end := 0.0
 	for _, w := range r.Windows {
@@ -104,7 +108,7 @@ func steadyRate(r *Report, g *Group) (float64, bool) {
 
 // groupNames returns every group of the runs, base's first run's order
 // first, then groups seen only later.
-func groupNames(sides ...[]*Report) []string {
+func groupNames(sides ...[]*reports.Report) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, reps := range sides {
@@ -120,7 +124,7 @@ func groupNames(sides ...[]*Report) []string {
 	return out
 }
 
-func hasGroup(reps []*Report, name string) bool {
+func hasGroup(reps []*reports.Report, name string) bool {
 	for _, r := range reps {
 		if r.Group(name) != nil {
 			return true
@@ -129,7 +133,7 @@ func hasGroup(reps []*Report, name string) bool {
 	return false
 }
 
-func (c *Comparison) compareRuns(base, head []*Report, tol Tolerances) {
+func (c *Comparison) compareRuns(base, head []*reports.Report, tol Tolerances) {
 	for _, name := range groupNames(base, head) {
 		inBase, inHead := hasGroup(base, name), hasGroup(head, name)
 		switch {
@@ -244,7 +248,7 @@ func RunsToStandAlone(m int) int {
 // than the metric's minimum, with the fewest and most values any run had.
 // One short run makes the whole comparison of that metric unfit: dropping
 // only the short runs would compare different runs on the two sides.
-func tooFewValues(rm runMetric, group string, sides ...[]*Report) (lo, hi int64, short bool) {
+func tooFewValues(rm runMetric, group string, sides ...[]*reports.Report) (lo, hi int64, short bool) {
 	if rm.minCount == 0 {
 		return 0, 0, false
 	}
@@ -265,7 +269,7 @@ func tooFewValues(rm runMetric, group string, sides ...[]*Report) (lo, hi int64,
 
 // runValues returns each run's value of the metric, skipping runs without
 // one.
-func runValues(reps []*Report, group string, rm runMetric) []float64 {
+func runValues(reps []*reports.Report, group string, rm runMetric) []float64 {
 	var out []float64
 	for _, r := range reps {
 		g := r.Group(group)
@@ -348,10 +352,10 @@ func judgeRuns(rm runMetric, bv, hv []float64, tol float64) MetricComparison {
 	var tolText string
 	if rm.absolute {
 		beyond = math.Abs(m.Change) > tol
-		tolText = "±" + trimFloat(tol*100) + "pp"
+		tolText = "±" + format.TrimFloat(tol*100) + "pp"
 	} else {
 		beyond = math.Abs(m.Head-m.Base) > math.Abs(m.Base)*tol
-		tolText = "±" + trimFloat(tol*100) + "%"
+		tolText = "±" + format.TrimFloat(tol*100) + "%"
 	}
 	switch {
 	case beyond && worse:

@@ -1,17 +1,19 @@
-package reports
+package render
 
 import (
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/streambench/streambench/reports"
+	"github.com/streambench/streambench/reports/internal/format"
 )
 
 // WriteSummary writes a human summary of r: a table per group, how streams
 // ended, and every verdict.
-func WriteSummary(w io.Writer, r *Report) {
+func WriteSummary(w io.Writer, r *reports.Report) {
 	fmt.Fprintf(w, "\n%s — seed %d, %.1fs, target %s over %s\n", r.Scenario.Name, r.Seed, r.Elapsed, r.Target, r.Link)
 	writeShards(w, r)
 	fmt.Fprintln(w)
@@ -25,7 +27,7 @@ func WriteSummary(w io.Writer, r *Report) {
 		l := g.Latency
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n",
 			g.Name, g.RPC, g.Clients, g.Streams.Opened, g.Streams.Failed, g.Messages.Received, rate,
-			ms(l.P50MS, l.Count), ms(l.P90MS, l.Count), ms(l.P99MS, l.Count), ms(l.P999MS, l.Count), ms(l.MaxMS, l.Count))
+			format.MS(l.P50MS, l.Count), format.MS(l.P90MS, l.Count), format.MS(l.P99MS, l.Count), format.MS(l.P999MS, l.Count), format.MS(l.MaxMS, l.Count))
 	}
 	tw.Flush()
 
@@ -39,16 +41,16 @@ func WriteSummary(w io.Writer, r *Report) {
 		fmt.Fprintln(w, line)
 		if a := g.Arrival; a != nil {
 			fmt.Fprintf(w, "  %s arrival: %d slots, %d started (%d late > 10ms), %d dropped, %d unstarted; start delay p99 %s\n",
-				g.Name, a.Scheduled, a.Started, a.Late, a.Dropped, a.Unstarted, ms(a.StartDelay.P99MS, a.StartDelay.Count))
+				g.Name, a.Scheduled, a.Started, a.Late, a.Dropped, a.Unstarted, format.MS(a.StartDelay.P99MS, a.StartDelay.Count))
 		}
 		if g.Outages.Opened > 0 {
 			writeOutages(w, g)
 		}
 		if c := g.LatencyCorrected; c.Count > 0 {
 			line := fmt.Sprintf("  %s latency corrected (from intended send): p50 %s, p99 %s, max %s",
-				g.Name, ms(c.P50MS, c.Count), ms(c.P99MS, c.Count), ms(c.MaxMS, c.Count))
+				g.Name, format.MS(c.P50MS, c.Count), format.MS(c.P99MS, c.Count), format.MS(c.MaxMS, c.Count))
 			if first, last, ok := correctedTrend(r, g.Name); ok {
-				line += fmt.Sprintf("; p99 per second %s (first) → %s (last)", ms(first.P99MS, first.Count), ms(last.P99MS, last.Count))
+				line += fmt.Sprintf("; p99 per second %s (first) → %s (last)", format.MS(first.P99MS, first.Count), format.MS(last.P99MS, last.Count))
 			}
 			fmt.Fprintln(w, line)
 		}
@@ -112,19 +114,6 @@ func WriteSummary(w io.Writer, r *Report) {
 	}
 }
 
-func ms(v float64, count int64) string {
-	if count == 0 {
-		return "-"
-	}
-	switch {
-	case v >= 1000:
-		return strconv.FormatFloat(v/1000, 'f', 2, 64) + "s"
-	case v >= 10:
-		return strconv.FormatFloat(v, 'f', 1, 64) + "ms"
-	}
-	return strconv.FormatFloat(v, 'f', 3, 64) + "ms"
-}
-
 func formatCounts(m map[string]uint64) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -141,16 +130,16 @@ func formatCounts(m map[string]uint64) string {
 // writeOpening prints how a group's streams got established: when all were,
 // how long each took, the wait for a stream slot, and the spread between
 // connections.
-func writeOpening(w io.Writer, g Group) {
+func writeOpening(w io.Writer, g reports.Group) {
 	if g.AllOpenSeconds > 0 {
 		fmt.Fprintf(w, "  %s: all %d clients had a stream established %.2fs after the start\n", g.Name, g.Clients, g.AllOpenSeconds)
 	}
 	if o := g.Open; o != nil && o.Count > 0 {
 		line := fmt.Sprintf("  %s open: %d established, p50 %s, p99 %s, max %s", g.Name, o.Count,
-			ms(o.P50MS, o.Count), ms(o.P99MS, o.Count), ms(o.MaxMS, o.Count))
+			format.MS(o.P50MS, o.Count), format.MS(o.P99MS, o.Count), format.MS(o.MaxMS, o.Count))
 		if ow := g.OpenWait; ow != nil {
 			line += fmt.Sprintf("; in the open call (stream slot, connection) p99 %s, max %s, up to %d waiting at once",
-				ms(ow.P99MS, int64(ow.Calls)), ms(ow.MaxMS, int64(ow.Calls)), ow.PeakWaiting)
+				format.MS(ow.P99MS, int64(ow.Calls)), format.MS(ow.MaxMS, int64(ow.Calls)), ow.PeakWaiting)
 		}
 		fmt.Fprintln(w, line)
 	}
@@ -165,17 +154,17 @@ func writeOpening(w io.Writer, g Group) {
 			}
 		}
 		if lo.P99MS == hi.P99MS {
-			fmt.Fprintf(w, "  %s per connection (%d): latency p99 %s on every one\n", g.Name, len(g.ConnStats), ms(hi.P99MS, int64(hi.Messages)))
+			fmt.Fprintf(w, "  %s per connection (%d): latency p99 %s on every one\n", g.Name, len(g.ConnStats), format.MS(hi.P99MS, int64(hi.Messages)))
 			return
 		}
 		fmt.Fprintf(w, "  %s per connection (%d): latency p99 from %s (conn %d) to %s (conn %d)\n", g.Name, len(g.ConnStats),
-			ms(lo.P99MS, int64(lo.Messages)), lo.Index, ms(hi.P99MS, int64(hi.Messages)), hi.Index)
+			format.MS(lo.P99MS, int64(lo.Messages)), lo.Index, format.MS(hi.P99MS, int64(hi.Messages)), hi.Index)
 	}
 }
 
 // writeShards says which shard a report is, or which shards a merged one
 // joins, and any warning.
-func writeShards(w io.Writer, r *Report) {
+func writeShards(w io.Writer, r *reports.Report) {
 	if s := r.Shard; s != nil {
 		fmt.Fprintf(w, "shard %d/%d of run %s", s.Index, s.Count, s.Set)
 		if !s.StartAt.IsZero() {
@@ -197,25 +186,25 @@ func writeShards(w io.Writer, r *Report) {
 
 // writeOutages prints a group's outages: how many got back to live and
 // how long that took, beside the time to the first message after a break.
-func writeOutages(w io.Writer, g Group) {
+func writeOutages(w io.Writer, g reports.Group) {
 	o := g.Outages
 	fmt.Fprintf(w, "  %s outages: %d, %d back to live, %d not back (%d receiving only stale messages)",
 		g.Name, o.Opened, o.Recovered, o.Unrecovered, o.Resumed-min(o.Resumed, o.Recovered))
 	if f := g.Freshness; f != nil {
-		fmt.Fprintf(w, "; freshness bound %s", ms(f.BoundMS, 1))
+		fmt.Fprintf(w, "; freshness bound %s", format.MS(f.BoundMS, 1))
 		if !f.Explicit {
-			fmt.Fprintf(w, " (max(%g × p99 %s before the first outage, %s))", f.Factor, ms(f.BaselineMS, 1), ms(f.FloorMS, 1))
+			fmt.Fprintf(w, " (max(%g × p99 %s before the first outage, %s))", f.Factor, format.MS(f.BaselineMS, 1), format.MS(f.FloorMS, 1))
 		}
 	}
 	fmt.Fprintln(w)
 	r, first := g.Recovery, g.RecoveryFirst
 	fmt.Fprintf(w, "  %s recovery: back to live p50 %s, p99 %s, max %s; first message p50 %s, p99 %s, max %s\n", g.Name,
-		ms(r.P50MS, r.Count), ms(r.P99MS, r.Count), ms(r.MaxMS, r.Count), ms(first.P50MS, first.Count), ms(first.P99MS, first.Count), ms(first.MaxMS, first.Count))
+		format.MS(r.P50MS, r.Count), format.MS(r.P99MS, r.Count), format.MS(r.MaxMS, r.Count), format.MS(first.P50MS, first.Count), format.MS(first.P99MS, first.Count), format.MS(first.MaxMS, first.Count))
 }
 
 // correctedTrend returns a group's first and last per-second corrected
 // latency: far apart when the schedule ran away from the target.
-func correctedTrend(r *Report, group string) (first, last *Histogram, ok bool) {
+func correctedTrend(r *reports.Report, group string) (first, last *reports.Histogram, ok bool) {
 	for _, w := range r.Windows {
 		if w.Group != group || w.LatencyCorrected == nil || w.LatencyCorrected.Count == 0 {
 			continue

@@ -1,4 +1,4 @@
-package reports
+package render
 
 import (
 	"bytes"
@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/streambench/streambench/reports/compare"
+	"github.com/streambench/streambench/reports/internal/reporttest"
 )
 
 // The browser test opens report.html and diff.html in headless Chromium:
@@ -168,9 +171,9 @@ func artifactsDir(t *testing.T) string {
 
 func TestHTMLInChromium(t *testing.T) {
 	bin := chromiumPath(t)
-	r := fixture(t, 1)
-	head := fixture(t, regressedScale)
-	cmp, err := Compare(r, head, nil)
+	r := reporttest.Fixture(t, 1)
+	head := reporttest.Fixture(t, regressedScale)
+	cmp, err := compare.Reports(r, head, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +182,7 @@ func TestHTMLInChromium(t *testing.T) {
 		write        func(*bytes.Buffer) error
 	}{
 		{"report.html", "FAILED", func(b *bytes.Buffer) error { return WriteHTML(b, r) }},
-		{"diff.html", "REGRESSED", func(b *bytes.Buffer) error { return cmp.WriteHTML(b) }},
+		{"diff.html", "REGRESSED", func(b *bytes.Buffer) error { return WriteComparisonHTML(b, cmp) }},
 	}
 	shots := artifactsDir(t)
 	for _, p := range pages {

@@ -1,4 +1,4 @@
-package reports
+package render
 
 import (
 	"bytes"
@@ -6,6 +6,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/streambench/streambench/reports"
+	"github.com/streambench/streambench/reports/compare"
+	"github.com/streambench/streambench/reports/internal/format"
+	"github.com/streambench/streambench/reports/internal/reporttest"
 )
 
 func render(t *testing.T, write func(*bytes.Buffer) error) []byte {
@@ -18,9 +23,9 @@ func render(t *testing.T, write func(*bytes.Buffer) error) []byte {
 }
 
 func TestGolden(t *testing.T) {
-	base, head := fixture(t, 1), fixture(t, regressedScale)
+	base, head := reporttest.Fixture(t, 1), reporttest.Fixture(t, regressedScale)
 	head.Passed = true
-	cmp, err := Compare(base, head, nil)
+	cmp, err := compare.Reports(base, head, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,12 +39,12 @@ func TestGolden(t *testing.T) {
 		{"summary.md.golden", func(b *bytes.Buffer) error {
 			return WriteMarkdown(b, base, MarkdownOptions{ArtifactsURL: "https://example.com/run/1", Files: []string{"report.json", "report.html", "junit.xml"}})
 		}},
-		{"compare.txt.golden", func(b *bytes.Buffer) error { return cmp.WriteText(b) }},
-		{"compare.md.golden", func(b *bytes.Buffer) error { return cmp.WriteMarkdown(b, MarkdownOptions{}) }},
-		{"diff.html.golden", func(b *bytes.Buffer) error { return cmp.WriteHTML(b) }},
+		{"compare.txt.golden", func(b *bytes.Buffer) error { return WriteComparisonText(b, cmp) }},
+		{"compare.md.golden", func(b *bytes.Buffer) error { return WriteComparisonMarkdown(b, cmp, MarkdownOptions{}) }},
+		{"diff.html.golden", func(b *bytes.Buffer) error { return WriteComparisonHTML(b, cmp) }},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			golden(t, tc.file, render(t, tc.write))
+			reporttest.Golden(t, tc.file, render(t, tc.write))
 		})
 	}
 }
@@ -47,8 +52,8 @@ func TestGolden(t *testing.T) {
 // TestHTMLSelfContained checks that pages reference nothing outside
 // themselves and escape what the report says.
 func TestHTMLSelfContained(t *testing.T) {
-	r := fixture(t, 1)
-	cmp, err := Compare(fixture(t, 1), fixture(t, regressedScale), nil)
+	r := reporttest.Fixture(t, 1)
+	cmp, err := compare.Reports(reporttest.Fixture(t, 1), reporttest.Fixture(t, regressedScale), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +66,7 @@ func TestHTMLSelfContained(t *testing.T) {
 	}{
 		{"report", render(t, func(b *bytes.Buffer) error { return WriteHTML(b, r) }), 2 + 4 + 1 + 1 + 1,
 			[]string{`id="verdict" class="banner fail"`, "FAILED", "expected", "31.2ms", "faults[0] sever", "LEAKED", "example.com/x.(*feed).loop", "deepest send queue", "name: fixture", "8</b> cores"}},
-		{"diff", render(t, func(b *bytes.Buffer) error { return cmp.WriteHTML(b) }), 2,
+		{"diff", render(t, func(b *bytes.Buffer) error { return WriteComparisonHTML(b, cmp) }), 2,
 			[]string{`id="verdict" class="banner regressed"`, "REGRESSED", "base (raw)", "head (raw)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,19 +98,19 @@ func TestHTMLSelfContained(t *testing.T) {
 func TestHTMLSparseReports(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		edit func(*Report)
+		edit func(*reports.Report)
 		want []string
 	}{
-		{"no optional sections", func(r *Report) { r.Faults, r.Events, r.Server, r.Leaks, r.Windows = nil, nil, nil, nil, nil },
+		{"no optional sections", func(r *reports.Report) { r.Faults, r.Events, r.Server, r.Leaks, r.Windows = nil, nil, nil, nil, nil },
 			[]string{"No faults were injected", "Not measured", "Not checked", "No per-second windows"}},
-		{"passed", func(r *Report) { r.Passed = true; r.Assertions = r.Assertions[:1] }, []string{"PASSED", "1 of 1 assertions passed"}},
-		{"interrupted", func(r *Report) { r.Interrupted = true }, []string{"INTERRUPTED", "partial report"}},
-		{"broken histogram", func(r *Report) { r.Groups[0].Latency.HDR = "not base64!" }, []string{"Unreadable data", "group subs: latency"}},
-		{"no groups", func(r *Report) { r.Groups = nil; r.Windows = nil }, []string{"Client groups"}},
-		{"no messages", func(r *Report) { r.Groups[1].Latency = Histogram{} }, []string{"no messages"}},
+		{"passed", func(r *reports.Report) { r.Passed = true; r.Assertions = r.Assertions[:1] }, []string{"PASSED", "1 of 1 assertions passed"}},
+		{"interrupted", func(r *reports.Report) { r.Interrupted = true }, []string{"INTERRUPTED", "partial report"}},
+		{"broken histogram", func(r *reports.Report) { r.Groups[0].Latency.HDR = "not base64!" }, []string{"Unreadable data", "group subs: latency"}},
+		{"no groups", func(r *reports.Report) { r.Groups = nil; r.Windows = nil }, []string{"Client groups"}},
+		{"no messages", func(r *reports.Report) { r.Groups[1].Latency = reports.Histogram{} }, []string{"no messages"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := fixture(t, 1)
+			r := reporttest.Fixture(t, 1)
 			tc.edit(r)
 			s := string(render(t, func(b *bytes.Buffer) error { return WriteHTML(b, r) }))
 			for _, w := range tc.want {
@@ -120,15 +125,15 @@ func TestHTMLSparseReports(t *testing.T) {
 func TestJUnitParses(t *testing.T) {
 	for _, tc := range []struct {
 		name                     string
-		edit                     func(*Report)
+		edit                     func(*reports.Report)
 		tests, failures, errors_ int
 	}{
-		{"one failure", func(*Report) {}, 3, 1, 0},
-		{"harness errors and interrupted", func(r *Report) { r.Errors = []string{"teardown missed its deadline"}; r.Interrupted = true }, 5, 1, 2},
-		{"no assertions", func(r *Report) { r.Assertions = nil }, 0, 0, 0},
+		{"one failure", func(*reports.Report) {}, 3, 1, 0},
+		{"harness errors and interrupted", func(r *reports.Report) { r.Errors = []string{"teardown missed its deadline"}; r.Interrupted = true }, 5, 1, 2},
+		{"no assertions", func(r *reports.Report) { r.Assertions = nil }, 0, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := fixture(t, 1)
+			r := reporttest.Fixture(t, 1)
 			tc.edit(r)
 			var doc junitSuites
 			if err := xml.Unmarshal(render(t, func(b *bytes.Buffer) error { return WriteJUnit(b, r) }), &doc); err != nil {
@@ -159,7 +164,7 @@ func TestPercentileSeries(t *testing.T) {
 		{"one sample", 1, 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h, err := hist(t, tc.n, 1000, 1).Decode()
+			h, err := reporttest.Hist(t, tc.n, 1000, 1).Decode()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,7 +177,7 @@ func TestPercentileSeries(t *testing.T) {
 					t.Fatalf("not monotonic at %d: %v then %v", i, pts[i-1], pts[i])
 				}
 			}
-			if got, want := pts[len(pts)-1].Y, usToMS(float64(h.Max())); got != want {
+			if got, want := pts[len(pts)-1].Y, format.MSFromUS(float64(h.Max())); got != want {
 				t.Errorf("curve ends at %g, want the max %g", got, want)
 			}
 		})
@@ -183,10 +188,10 @@ func TestPercentileSeries(t *testing.T) {
 // established, the open-call wait, and the spread between connections (or
 // that every connection had the same p99).
 func TestSummaryOpening(t *testing.T) {
-	g := Group{Name: "subs", Clients: 4, AllOpenSeconds: 1.25,
-		Open:     &Histogram{Count: 4, P50MS: 2, P99MS: 30, MaxMS: 31},
-		OpenWait: &OpenWait{PeakWaiting: 3, Calls: 4, P99MS: 12, MaxMS: 13},
-		ConnStats: []ConnStats{
+	g := reports.Group{Name: "subs", Clients: 4, AllOpenSeconds: 1.25,
+		Open:     &reports.Histogram{Count: 4, P50MS: 2, P99MS: 30, MaxMS: 31},
+		OpenWait: &reports.OpenWait{PeakWaiting: 3, Calls: 4, P99MS: 12, MaxMS: 13},
+		ConnStats: []reports.ConnStats{
 			{Index: 0, Messages: 10, P99MS: 5},
 			{Index: 1, Messages: 10, P99MS: 90},
 		}}
@@ -213,10 +218,10 @@ func TestSummaryOpening(t *testing.T) {
 // TestHTMLTargetLeaks: report.html shows a target's figures, marks the one
 // that grew past its bound, and says which evidence was not available.
 func TestHTMLTargetLeaks(t *testing.T) {
-	r := fixture(t, 1)
-	r.Leaks = &Leaks{Target: &TargetLeaks{
-		Sources: []EvidenceSource{{Name: "process", Available: true, Detail: "/proc/42"}, {Name: "pprof", Detail: "not available: no target.pprof given"}},
-		Figures: []TargetFigure{{Source: "process", Name: "fds", Before: 10, After: 30, Bound: 4, Exceeded: true}, {Source: "process", Name: "rss_bytes", Before: 1, After: 2, Bound: -1}},
+	r := reporttest.Fixture(t, 1)
+	r.Leaks = &reports.Leaks{Target: &reports.TargetLeaks{
+		Sources: []reports.EvidenceSource{{Name: "process", Available: true, Detail: "/proc/42"}, {Name: "pprof", Detail: "not available: no target.pprof given"}},
+		Figures: []reports.TargetFigure{{Source: "process", Name: "fds", Before: 10, After: 30, Bound: 4, Exceeded: true}, {Source: "process", Name: "rss_bytes", Before: 1, After: 2, Bound: -1}},
 		Leaked:  true,
 	}}
 	var b bytes.Buffer
@@ -231,37 +236,5 @@ func TestHTMLTargetLeaks(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report.html lacks %s", want)
 		}
-	}
-}
-
-// TestReadV1: a v1 report reads, its recovery (to the first message) as
-// recovery_first, recovery empty, and a warning that says so; an unknown
-// schema does not read.
-func TestReadV1(t *testing.T) {
-	r := fixture(t, 1)
-	r.Groups[0].Recovery = hist(t, 50, 20, 1)
-	var b bytes.Buffer
-	if err := r.WriteJSON(&b); err != nil {
-		t.Fatal(err)
-	}
-	v1 := bytes.Replace(b.Bytes(), []byte(`"`+Schema+`"`), []byte(`"`+schemaV1+`"`), 1)
-	got, err := ReadJSON(bytes.NewReader(v1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := got.Groups[0]
-	if g.RecoveryFirst.Count != 50 || g.Recovery.Count != 0 || got.Schema != Schema {
-		t.Errorf("v1 read as: recovery_first %d, recovery %d, schema %s", g.RecoveryFirst.Count, g.Recovery.Count, got.Schema)
-	}
-	if len(got.Warnings) == 0 || !strings.Contains(got.Warnings[len(got.Warnings)-1], "recovery_first") {
-		t.Errorf("warnings %q", got.Warnings)
-	}
-	same, err := ReadJSON(bytes.NewReader(b.Bytes()))
-	if err != nil || same.Groups[0].Recovery.Count != 50 {
-		t.Errorf("v2 read: %v", err)
-	}
-	v0 := bytes.Replace(b.Bytes(), []byte(`"`+Schema+`"`), []byte(`"streambench/report/v0"`), 1)
-	if _, err := ReadJSON(bytes.NewReader(v0)); err == nil || !strings.Contains(err.Error(), "v0") {
-		t.Errorf("unknown schema: %v", err)
 	}
 }
