@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,11 +16,12 @@ import (
 
 type compareFlags struct {
 	html, summaryMD, artifactsURL string
+	format                        string
 	tolerance                     []string
 	allowMismatch                 bool
 }
 
-func newCompareCmd(stdout io.Writer) *cobra.Command {
+func newCompareCmd(stdout, stderr io.Writer) *cobra.Command {
 	var f compareFlags
 	cmd := &cobra.Command{
 		Use:   "compare BASE HEAD",
@@ -31,9 +33,12 @@ Sets (the default for CI): each metric of each group (latency p50, p90, p99,
 p99.9, stream duration p50 and p99, error rate, throughput, recovery p99) is
 taken from every run, and the two sides' values are compared with a
 Mann-Whitney U test (golang.org/x/perf/benchmath, as benchstat does, alpha
-0.05). Not significant is "~"; with too few runs for the test ever to reach
-alpha (3 or fewer a side) the metric says "too few runs", never regressed; a
-significant change beyond its tolerance is regressed or improved.
+0.05), the p-values adjusted for how many metrics are compared
+(Benjamini-Hochberg: with nothing changed, the chance of any significant
+metric stays at alpha). Not significant is "~"; with too few runs for the
+test ever to reach alpha (3 or fewer a side) the metric says "too few runs",
+never regressed; a significant change beyond its tolerance is regressed or
+improved.
 
 Two single reports: a metric regresses only when it moved by more than its
 tolerance, by more than the single-run noise floor measured by A/A runs, AND
@@ -53,10 +58,14 @@ recovery=20%.`,
   streambench compare --html diff.html --tolerance p99=15%,error_rate=0.5pp base/report.json head/report.json`,
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return compareReports(args[0], args[1], f, stdout)
+			if err := checkFormat(f.format); err != nil {
+				return err
+			}
+			return compareReports(args[0], args[1], f, stdout, stderr)
 		},
 	}
 	fl := cmd.Flags()
+	fl.StringVar(&f.format, "format", "text", "text: the comparison on stdout; json: the comparison as JSON on stdout (every group, metric, run value, p and adjusted p, verdict) and the text on stderr, for a pipeline")
 	fl.StringVar(&f.html, "html", "", "write the comparison as HTML (overlaid percentile curves) to this file")
 	fl.StringVar(&f.summaryMD, "summary-md", "", "write a markdown summary (for a pull-request comment) to this file")
 	fl.StringVar(&f.artifactsURL, "artifacts-url", "", "link the markdown summary to this URL (e.g. the CI run's artifacts)")
@@ -65,7 +74,7 @@ recovery=20%.`,
 	return cmd
 }
 
-func compareReports(basePath, headPath string, f compareFlags, stdout io.Writer) error {
+func compareReports(basePath, headPath string, f compareFlags, stdout, stderr io.Writer) error {
 	tol, err := compare.ParseTolerances(f.tolerance)
 	if err != nil {
 		return exitf(ExitBadInput, "--tolerance: %v", err)
@@ -84,6 +93,18 @@ func compareReports(basePath, headPath string, f compareFlags, stdout io.Writer)
 			return exitf(ExitBadInput, "%s vs %s: %v (--allow-mismatch compares anyway)", basePath, headPath, err)
 		}
 		return exitf(ExitBadInput, "%v", err)
+	}
+	if f.format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		out := struct {
+			Verdict compare.MetricVerdict `json:"verdict"`
+			*compare.Comparison
+		}{c.Verdict(), c}
+		if err := enc.Encode(out); err != nil {
+			return exitf(ExitHarness, "comparison as JSON: %v", err)
+		}
+		stdout = stderr // what a person reads
 	}
 	if err := render.WriteComparisonText(stdout, c); err != nil {
 		return exitf(ExitHarness, "%v", err)

@@ -92,7 +92,7 @@ failure, 130 interrupted.`,
 	root.SetVersionTemplate("streambench {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRunCmd(stdout, stderr), newValidateCmd(stdout), newCompareCmd(stdout), newReportCmd(stdout), newMergeCmd(stdout),
+	root.AddCommand(newRunCmd(stdout, stderr), newValidateCmd(stdout), newCompareCmd(stdout, stderr), newReportCmd(stdout), newMergeCmd(stdout),
 		newServeCmd(stdout, stderr), newListCmd(stdout), newVersionCmd(stdout))
 	return root
 }

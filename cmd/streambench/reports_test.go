@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"encoding/xml"
 	"os"
 	"path/filepath"
@@ -109,5 +110,18 @@ func TestCompareAndReport(t *testing.T) {
 	}
 	if b, err := os.ReadFile(html); err != nil || !strings.Contains(string(b), `id="verdict"`) {
 		t.Errorf("diff.html: %v", err)
+	}
+	// --format json: the comparison with its verdict on stdout, the text
+	// on stderr.
+	code, out, errs := cli(t, "compare", "--format", "json", good, slowPath)
+	var got struct {
+		Verdict string
+		Groups  []struct{ Name string }
+	}
+	if err := json.Unmarshal([]byte(out), &got); code != ExitFail || err != nil || got.Verdict != "regressed" || len(got.Groups) == 0 || !strings.Contains(errs, "error_rate") {
+		t.Errorf("compare --format json: exit %d, %v, %+v\nstdout:\n%s\nstderr:\n%s", code, err, got, out, errs)
+	}
+	if code, _, errs := cli(t, "compare", "--format", "xml", good, good); code != ExitBadInput || !strings.Contains(errs, "valid choices: text or json") {
+		t.Errorf("--format xml: exit %d: %s", code, errs)
 	}
 }
