@@ -52,9 +52,15 @@ func decodeStrict(t *testing.T, file string, doc []byte) any {
 // loadManifests decodes every document of every manifest.
 func loadManifests(t *testing.T) map[string][]any {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(manifests, "*.yaml"))
+	return loadManifestsIn(t, manifests)
+}
+
+// loadManifestsIn decodes every document of every manifest in dir.
+func loadManifestsIn(t *testing.T, dir string) map[string][]any {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no manifests in %s: %v", manifests, err)
+		t.Fatalf("no manifests in %s: %v", dir, err)
 	}
 	out := map[string][]any{}
 	for _, f := range files {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -18,6 +19,18 @@ import (
 // two the Go version.
 func TestVersionStamp(t *testing.T) {
 	const stamp = "v9.9.9"
+	// The release workflow and the container image stamp the same
+	// variable this test does.
+	const flag = "-X github.com/streambench/streambench/internal/version.Stamp="
+	for _, f := range []string{"../../.github/workflows/release.yml", "../../deploy/Dockerfile"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), flag) {
+			t.Errorf("%s does not stamp the version with %s", f, flag)
+		}
+	}
 	bin := filepath.Join(t.TempDir(), "streambench")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
