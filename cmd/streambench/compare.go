@@ -33,7 +33,7 @@ Sets (the default for CI): each metric of each group (latency p50, p90, p99,
 p99.9, stream duration p50 and p99, error rate, throughput, recovery p99) is
 taken from every run, and the two sides' values are compared with a
 Mann-Whitney U test (golang.org/x/perf/benchmath, as benchstat does, alpha
-0.05), the p-values adjusted for how many metrics are compared
+0.05), the p-values adjusted for how many of each group's metrics are compared
 (Benjamini-Hochberg: with nothing changed, the chance of any significant
 metric stays at alpha). Not significant is "~"; with too few runs for the
 test ever to reach alpha (3 or fewer a side) the metric says "too few runs",
