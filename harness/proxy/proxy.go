@@ -32,6 +32,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 )
 
@@ -53,24 +54,42 @@ type Config struct {
 }
 
 // Proxy is a running proxy. Its methods are safe for concurrent use.
+//
+// Each client connection gets an upstream connection of its own, opened
+// with it and closed with it: the server sees as many connections as it
+// would without the proxy, each ending when its client's does (a client
+// severed by a network fault, the clients closed at the end of a run), and
+// its per-connection limits and keepalives apply per client connection.
 type Proxy struct {
-	srv *grpc.Server
-	cc  *grpc.ClientConn
-	lis net.Listener
+	srv  *grpc.Server
+	dial []grpc.DialOption
+	up   string
+	lis  net.Listener
 
 	served   chan struct{} // closed when Serve returned
 	forwards sync.WaitGroup
 
+	mu    sync.Mutex
+	conns map[*upstream]bool // open upstream connections
+
 	stopOnce sync.Once
 }
+
+// upstream is one client connection's connection to the server.
+type upstream struct {
+	cc  *grpc.ClientConn
+	err error // why there is none
+}
+
+type upstreamKey struct{}
 
 // bidi describes every proxied call to gRPC: the proxy cannot tell a
 // unary call from a stream without the service's descriptor, and needs
 // none, since a unary call is a stream of one message each way.
 var bidi = &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}
 
-// Start dials the upstream (lazily: the first call connects) and serves on
-// the config's listener.
+// Start serves on the config's listener; each client connection's
+// upstream connection is dialled at its first call.
 func Start(cfg Config) (*Proxy, error) {
 	if cfg.Upstream == "" {
 		return nil, errors.New("proxy: no upstream address")
@@ -84,23 +103,20 @@ func Start(cfg Config) (*Proxy, error) {
 		// The endpoints' own limits apply, not the proxy's.
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)),
 	}
-	opts = append(opts, cfg.Dial...)
-	cc, err := grpc.NewClient("passthrough:///"+cfg.Upstream, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("proxy: dial %s: %w", cfg.Upstream, err)
-	}
 	lis := cfg.Listener
 	if lis == nil {
+		var err error
 		if lis, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			_ = cc.Close()
 			return nil, fmt.Errorf("proxy: listen: %w", err)
 		}
 	}
-	p := &Proxy{cc: cc, lis: lis, served: make(chan struct{})}
+	p := &Proxy{dial: append(opts, cfg.Dial...), up: cfg.Upstream, lis: lis,
+		served: make(chan struct{}), conns: map[*upstream]bool{}}
 	p.srv = grpc.NewServer(
 		grpc.UnknownServiceHandler(p.handle),
 		grpc.ForceServerCodecV2(codec{}),
 		grpc.ChainStreamInterceptor(cfg.Interceptors...),
+		grpc.StatsHandler(connTracker{p}),
 		grpc.MaxRecvMsgSize(math.MaxInt32),
 		grpc.MaxSendMsgSize(math.MaxInt32),
 		// Stop waits for the handlers, so no forward starts after it.
@@ -111,6 +127,46 @@ func Start(cfg Config) (*Proxy, error) {
 		_ = p.srv.Serve(lis) // returns when Stop closes the listener
 	}()
 	return p, nil
+}
+
+// connTracker opens a client connection's upstream connection when the
+// client connects and closes it when the client's connection ends.
+type connTracker struct{ p *Proxy }
+
+func (t connTracker) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context {
+	u := &upstream{}
+	u.cc, u.err = grpc.NewClient("passthrough:///"+t.p.up, t.p.dial...)
+	if u.err != nil {
+		u.err = fmt.Errorf("proxy: dial %s: %w", t.p.up, u.err)
+	} else {
+		t.p.mu.Lock()
+		t.p.conns[u] = true
+		t.p.mu.Unlock()
+	}
+	return context.WithValue(ctx, upstreamKey{}, u)
+}
+
+func (t connTracker) HandleConn(ctx context.Context, s stats.ConnStats) {
+	if _, ok := s.(*stats.ConnEnd); !ok {
+		return
+	}
+	if u, ok := ctx.Value(upstreamKey{}).(*upstream); ok {
+		t.p.closeUpstream(u)
+	}
+}
+
+func (connTracker) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context { return ctx }
+func (connTracker) HandleRPC(context.Context, stats.RPCStats)                       {}
+
+// closeUpstream closes u's connection, once.
+func (p *Proxy) closeUpstream(u *upstream) {
+	p.mu.Lock()
+	open := p.conns[u]
+	delete(p.conns, u)
+	p.mu.Unlock()
+	if open {
+		_ = u.cc.Close()
+	}
 }
 
 // Addr is the host:port the proxy serves at.
@@ -137,7 +193,15 @@ func (p *Proxy) Stop(grace time.Duration) {
 		t.Stop()
 		<-p.served
 		p.forwards.Wait()
-		_ = p.cc.Close()
+		p.mu.Lock()
+		left := make([]*upstream, 0, len(p.conns))
+		for u := range p.conns {
+			left = append(left, u)
+		}
+		p.mu.Unlock()
+		for _, u := range left {
+			p.closeUpstream(u)
+		}
 	})
 }
 
@@ -154,6 +218,13 @@ func (p *Proxy) handle(_ any, ss grpc.ServerStream) error {
 	if !ok {
 		return status.Error(codes.Internal, "proxy: the stream names no method")
 	}
+	u, ok := ss.Context().Value(upstreamKey{}).(*upstream)
+	if !ok {
+		return status.Error(codes.Internal, "proxy: the stream's connection has no upstream")
+	}
+	if u.err != nil {
+		return status.Error(codes.Unavailable, u.err.Error())
+	}
 	in, _ := metadata.FromIncomingContext(ss.Context())
 	ctx, cancel := context.WithCancel(metadata.NewOutgoingContext(ss.Context(), forwarded(in)))
 	defer cancel()
@@ -161,7 +232,7 @@ func (p *Proxy) handle(_ any, ss grpc.ServerStream) error {
 	if sub := contentSubtype(in); sub != "" {
 		opts = append(opts, grpc.CallContentSubtype(sub))
 	}
-	cs, err := p.cc.NewStream(ctx, bidi, method, opts...)
+	cs, err := u.cc.NewStream(ctx, bidi, method, opts...)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/streambench/streambench/targets/proto"
@@ -23,17 +24,31 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// upstream is a Math server whose Pow tells what the proxy forwarded:
+// mathUpstream is a Math server whose Pow tells what the proxy forwarded:
 // it echoes the client's x-client metadata in its header and trailer,
 // fails with NotFound for base -1, and floods (as fast as flow control
 // lets it, counting) for count -1.
-type upstream struct {
+type mathUpstream struct {
 	pb.UnimplementedMathServer
 	sent  atomic.Int64
-	ended chan error // each Pow's context error when it returns
+	ended chan error   // each Pow's context error when it returns
+	conns atomic.Int64 // connections open
 }
 
-func (u *upstream) Pow(req *pb.PowRequest, s grpc.ServerStreamingServer[pb.PowResponse]) error {
+// The upstream counts its open connections (a stats.Handler).
+func (u *mathUpstream) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (u *mathUpstream) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context   { return ctx }
+func (u *mathUpstream) HandleRPC(context.Context, stats.RPCStats)                         {}
+func (u *mathUpstream) HandleConn(_ context.Context, s stats.ConnStats) {
+	switch s.(type) {
+	case *stats.ConnBegin:
+		u.conns.Add(1)
+	case *stats.ConnEnd:
+		u.conns.Add(-1)
+	}
+}
+
+func (u *mathUpstream) Pow(req *pb.PowRequest, s grpc.ServerStreamingServer[pb.PowResponse]) error {
 	defer func() {
 		select {
 		case u.ended <- s.Context().Err():
@@ -58,7 +73,7 @@ func (u *upstream) Pow(req *pb.PowRequest, s grpc.ServerStreamingServer[pb.PowRe
 	return nil
 }
 
-func (u *upstream) Sum(s grpc.ClientStreamingServer[pb.SumRequest, pb.SumResponse]) error {
+func (u *mathUpstream) Sum(s grpc.ClientStreamingServer[pb.SumRequest, pb.SumResponse]) error {
 	var sum, n int64
 	for {
 		req, err := s.Recv()
@@ -73,7 +88,7 @@ func (u *upstream) Sum(s grpc.ClientStreamingServer[pb.SumRequest, pb.SumRespons
 	}
 }
 
-func (u *upstream) Sqrt(s grpc.BidiStreamingServer[pb.SqrtRequest, pb.SqrtResponse]) error {
+func (u *mathUpstream) Sqrt(s grpc.BidiStreamingServer[pb.SqrtRequest, pb.SqrtResponse]) error {
 	for {
 		req, err := s.Recv()
 		if err == io.EOF {
@@ -98,9 +113,10 @@ func first(v []string) string {
 // rig is an upstream server, a proxy in front of it and a client of the
 // proxy, torn down in order at the test's end.
 type rig struct {
-	up     *upstream
+	up     *mathUpstream
 	proxy  *Proxy
 	client pb.MathClient
+	cc     *grpc.ClientConn
 }
 
 func newRig(t *testing.T, interceptors ...grpc.StreamServerInterceptor) *rig {
@@ -109,8 +125,8 @@ func newRig(t *testing.T, interceptors ...grpc.StreamServerInterceptor) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := &upstream{ended: make(chan error, 16)}
-	srv := grpc.NewServer()
+	up := &mathUpstream{ended: make(chan error, 16)}
+	srv := grpc.NewServer(grpc.StatsHandler(up))
 	pb.RegisterMathServer(srv, up)
 	served := make(chan struct{})
 	go func() {
@@ -131,7 +147,7 @@ func newRig(t *testing.T, interceptors ...grpc.StreamServerInterceptor) *rig {
 		srv.Stop()
 		<-served
 	})
-	return &rig{up: up, proxy: p, client: pb.NewMathClient(cc)}
+	return &rig{up: up, proxy: p, client: pb.NewMathClient(cc), cc: cc}
 }
 
 func ctxOf(t *testing.T) context.Context {
@@ -235,7 +251,7 @@ func TestForwardsClientAndBidiStreams(t *testing.T) {
 }
 
 // waitEnded returns how the upstream's next Pow handler ended.
-func waitEnded(t *testing.T, up *upstream) error {
+func waitEnded(t *testing.T, up *mathUpstream) error {
 	t.Helper()
 	select {
 	case err := <-up.ended:
@@ -434,6 +450,41 @@ func TestStop(t *testing.T) {
 	if err := waitEnded(t, r.up); !errors.Is(err, context.Canceled) {
 		t.Errorf("upstream handler's context ended with %v at Stop, want Canceled", err)
 	}
+}
+
+// TestUpstreamConnectionPerClient: the server sees one connection per
+// client connection, closed when the client's closes.
+func TestUpstreamConnectionPerClient(t *testing.T) {
+	r := newRig(t)
+	second, err := grpc.NewClient("passthrough:///"+r.proxy.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	for _, c := range []pb.MathClient{r.client, pb.NewMathClient(second)} {
+		s, err := c.Pow(ctxOf(t), &pb.PowRequest{Base: 2, Count: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitConns := func(want int64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for r.up.conns.Load() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("the upstream has %d connections open, want %d", r.up.conns.Load(), want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitConns(2)
+	_ = second.Close()
+	waitConns(1)
+	_ = r.cc.Close()
+	waitConns(0)
 }
 
 func TestStartErrors(t *testing.T) {
