@@ -21,7 +21,9 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,14 +54,29 @@ func main() {
 	duration := flag.Duration("duration", 5*time.Second, "length of each measured run")
 	reps := flag.Int("reps", 3, "runs of each workload and path (alternating direct and proxy)")
 	streams := flag.Int("streams", 16, "concurrent streams (one goroutine each, one shared ClientConn)")
+	only := flag.String("only", "", "run only the workloads whose name contains this")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
-	if err := run(*duration, *reps, *streams); err != nil {
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "proxy bench:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "proxy bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := run(*duration, *reps, *streams, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "proxy bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(duration time.Duration, reps, streams int) error {
+func run(duration time.Duration, reps, streams int, only string) error {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -87,6 +104,9 @@ func run(duration time.Duration, reps, streams int) error {
 	fmt.Println("| workload | path | msgs/s | p50 | p99 | p99 added |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, w := range workloads {
+		if !strings.Contains(w.name, only) {
+			continue
+		}
 		var direct, proxied []result
 		for i := range reps {
 			order := []string{lis.Addr().String(), p.Addr()}

@@ -24,6 +24,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -121,6 +122,10 @@ func Start(cfg Config) (*Proxy, error) {
 		grpc.MaxSendMsgSize(math.MaxInt32),
 		// Stop waits for the handlers, so no forward starts after it.
 		grpc.WaitForHandlers(true),
+		// Handlers run on reused goroutines, whose stacks have grown
+		// already, instead of a new goroutine per call (the pool is
+		// not a bound: a call finding every worker busy gets its own).
+		grpc.NumStreamWorkers(uint32(4*runtime.GOMAXPROCS(0))),
 	)
 	go func() {
 		defer close(p.served)
