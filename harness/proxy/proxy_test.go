@@ -7,6 +7,8 @@ import (
 	"math"
 	"net"
 	"runtime"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -490,6 +492,37 @@ func TestUpstreamConnectionPerClient(t *testing.T) {
 func TestStartErrors(t *testing.T) {
 	if _, err := Start(Config{}); err == nil {
 		t.Error("Start with no upstream: no error")
+	}
+}
+
+// TestUnknownMethod: a method the upstream does not serve ends with the
+// upstream's Unimplemented (a trailers-only response), not the proxy's.
+func TestUnknownMethod(t *testing.T) {
+	r := newRig(t)
+	s, err := pb.NewLonglivedClient(r.cc).Subscribe(ctxOf(t), &pb.SubscribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Recv()
+	if st := status.Convert(err); st.Code() != codes.Unimplemented || !strings.Contains(st.Message(), "Longlived") {
+		t.Fatalf("Subscribe on a Math-only upstream: %v, want the upstream's Unimplemented", err)
+	}
+}
+
+func TestForwardedMetadata(t *testing.T) {
+	in := metadata.MD{
+		":authority": {"127.0.0.1:1"}, "content-type": {"application/grpc"}, "user-agent": {"grpc-go"},
+		"grpc-timeout": {"1S"}, "te": {"trailers"}, "x-id": {"a", "b"}, "streambench-group": {"g"}, "trace-bin": {"\x00\x01"},
+	}
+	got := forwarded(in)
+	want := metadata.MD{"x-id": {"a", "b"}, "streambench-group": {"g"}, "trace-bin": {"\x00\x01"}}
+	if len(got) != len(want) {
+		t.Fatalf("forwarded %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if !slices.Equal(got[k], v) {
+			t.Errorf("forwarded[%s] = %q, want %q", k, got[k], v)
+		}
 	}
 }
 
