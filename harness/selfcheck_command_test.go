@@ -37,7 +37,8 @@ func serveBinary(t *testing.T) string {
 //     none): a restarted process loses the feed's memory, which the
 //     in-process restart keeps on purpose, so resubscribers would wait for
 //     seqs the new process has not reached;
-//   - stream faults are dropped (they need the builtin target's interceptor);
+//   - stream faults are dropped (through the proxy they would need, they
+//     are tested on their own: streamproxy_test.go);
 //   - pprof is served on a free port, so the target's goroutines are
 //     evidence for leaks: none.
 func asCommandTarget(t *testing.T, sc *scenario.Scenario, bin, bug string) *scenario.Scenario {

@@ -74,9 +74,12 @@ func (r *run) setup() error {
 }
 
 // startTarget starts the run's target and takes the link in front of it. A
-// target that hosts stream faults gets the run's interceptor first.
+// target that hosts stream faults gets the run's interceptor first; one
+// that hosts them through a proxy (fault.StreamProxy) only when the plan
+// has stream faults, so other runs keep reaching it directly.
 func (r *run) startTarget() error {
-	if h, ok := r.target.(fault.StreamHost); ok {
+	_, viaProxy := r.target.(fault.StreamProxy)
+	if h, ok := r.target.(fault.StreamHost); ok && (!viaProxy || r.p.streamFaults()) {
 		r.streams = fault.NewStreams(r.seed)
 		h.HostStreams(r.streams)
 	}

@@ -16,9 +16,11 @@ import (
 // TestInteropScenario runs scenarios/interop.yaml: grpc-go's interop
 // server, built by this test from the module cache (bench/interop/
 // build-server.sh) and run as a command target, driven generically from
-// its descriptors through toxiproxy, latency, severs and a process
-// restart. Every assertion must pass: what the interop tests define for
-// server_streaming, client_streaming and ping_pong, latency and leaks.
+// its descriptors through toxiproxy, latency, severs, a process restart
+// and stream faults (through the proxy in front of the process). Every
+// assertion must pass: what the interop tests define for
+// server_streaming, client_streaming and ping_pong, latency and leaks; and
+// report.json counts the stream faults' injections.
 // Without the Go module proxy the server cannot be built and the test
 // skips, unless STREAMBENCH_REQUIRE_INTEROP is set (as .ci/run does).
 func TestInteropScenario(t *testing.T) {
@@ -56,6 +58,14 @@ func TestInteropScenario(t *testing.T) {
 	}
 	if rep.TargetProcess == nil || rep.TargetProcess.Restarts != 1 || !strings.HasSuffix(rep.TargetProcess.Argv[0], "out/interop-server") {
 		t.Errorf("target process: %+v", rep.TargetProcess)
+	}
+	if rep.Server == nil || rep.Server.Injected == 0 || rep.Server.Ends["Unavailable"] == 0 {
+		t.Errorf("report.json does not count the stream faults' injections: %+v", rep.Server)
+	}
+	for _, f := range rep.Faults {
+		if f.Kind == "stream_abort" && f.Ends["status:Unavailable"] == 0 {
+			t.Errorf("the stream_abort window counted no aborted stream: %+v", f)
+		}
 	}
 	for _, g := range []string{"server_streaming", "client_streaming", "ping_pong"} {
 		if gr := rep.Group(g); gr == nil || gr.Ends["status:Unavailable"] == 0 {

@@ -23,12 +23,24 @@ type StreamParams struct {
 }
 
 // StreamHost is a target whose gRPC server runs streambench's stream
-// interceptor (Streams.Interceptor), so stream kinds can act on its
-// individual streams: the builtin target. The engine hands it the run's
-// Streams before the target starts.
+// interceptor (Streams.Interceptor), or a proxy in front of it does (see
+// StreamProxy), so stream kinds can act on its individual streams: the
+// builtin target, and address and command targets without TLS. The engine
+// hands it the run's Streams before the target starts.
 type StreamHost interface {
 	// HostStreams installs s's interceptor on the target's server.
 	HostStreams(s *Streams)
+}
+
+// StreamProxy is a StreamHost that hosts the stream faults through
+// streambench's gRPC proxy in front of its server (an address or a command
+// target, whose server is not streambench's own): an extra hop, so the
+// engine hands it the run's Streams only when the plan has stream faults,
+// and a run without them reaches the server directly.
+type StreamProxy interface {
+	StreamHost
+	// ProxiesStreams marks the target as one that hosts through a proxy.
+	ProxiesStreams()
 }
 
 func isStreamHost(t any) bool { _, ok := t.(StreamHost); return ok }

@@ -22,8 +22,9 @@ const (
 	MDClient = "streambench-client"
 )
 
-// Streams is the gRPC-layer fault injector and stream accountant of the
-// builtin target: a server interceptor that consults the active stream
+// Streams is the gRPC-layer fault injector and stream accountant of a
+// StreamHost target (the builtin servers, or the proxy in front of an
+// address or command target): a server interceptor that consults the active stream
 // faults on every message, and counts how handlers ended.
 type Streams struct {
 	active atomic.Pointer[[]*activeStream]

@@ -98,7 +98,7 @@ func Compile(sc *scenario.Scenario, caps Caps) ([]*Spec, error) {
 			}
 		case Stream:
 			if !k.can(caps.Target) {
-				add(p+".kind", "%s acts at the target's gRPC layer; the %s is not %s (the builtin target is)", k.Name, caps.TargetName, k.needs)
+				add(p+".kind", "%s acts at the target's gRPC layer; the %s is not %s (the builtin target is, and an address or command target through streambench's gRPC proxy, without target.tls: the proxy cannot present the server's certificate)", k.Name, caps.TargetName, k.needs)
 				continue
 			}
 		}

@@ -1,9 +1,12 @@
 // Package address is the address target kind: a gRPC server already
 // running at a host:port (loopback unless the run allows a remote one),
 // reached through a tcp or toxiproxy link in front of it. streambench owns
-// none of its process: it can take no server or stream fault, every shard
-// of a sharded run reaches the same one, and streambench watches its
-// connections to tell when it died.
+// none of its process: it can take no server fault, every shard of a
+// sharded run reaches the same one, and streambench watches its
+// connections to tell when it died. It takes the stream faults through
+// streambench's gRPC proxy (package proxy), started in front of it only
+// for a run that has them, and not over TLS (target.tls): the proxy would
+// need the server's own certificate and key to present to the clients.
 package address
 
 import (
@@ -13,7 +16,9 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/streambench/streambench/harness/fault"
 	"github.com/streambench/streambench/harness/leak"
+	"github.com/streambench/streambench/harness/proxy"
 	"github.com/streambench/streambench/harness/target"
 )
 
@@ -22,8 +27,33 @@ var Kind = target.Kind{
 	Name: "address",
 	Doc:  "a server already running at a loopback host:port (target.address), with tls or insecure",
 	New: func(s target.Spec) (target.Target, error) {
-		return &addr{addr: s.Scenario.Target.Address, override: s.Override, pprof: s.Scenario.Target.Pprof}, nil
+		a := &addr{addr: s.Scenario.Target.Address, override: s.Override, pprof: s.Scenario.Target.Pprof}
+		if s.Scenario.Target.TLS != nil {
+			return a, nil
+		}
+		return &proxied{addr: a}, nil
 	},
+}
+
+// proxied is an address target dialled without TLS: it hosts the stream
+// faults through a proxy in front of the server.
+type proxied struct {
+	*addr
+	proxy.Host
+}
+
+var _ fault.StreamProxy = (*proxied)(nil)
+
+// Start puts the link in front of the address, or in front of the proxy
+// when the run has stream faults.
+func (p *proxied) Start(_ context.Context, env target.Env) (target.Reach, error) {
+	return p.Front(env, p.addr.addr)
+}
+
+// Stop stops the proxy, if one runs; the server is not streambench's.
+func (p *proxied) Stop(grace time.Duration) error {
+	p.Host.Stop(grace)
+	return nil
 }
 
 // addr is an address target of one run.

@@ -3,7 +3,10 @@
 // until it serves (grpc.health SERVING, a TCP accept or a log line, within
 // a bound), reaches through a tcp or toxiproxy link, restarts and pauses as
 // server faults, watches for an exit nobody asked for, and stops by its
-// pid at the end (SIGTERM, then SIGKILL after target.stop_timeout).
+// pid at the end (SIGTERM, then SIGKILL after target.stop_timeout). It
+// takes the stream faults through streambench's gRPC proxy (package
+// proxy), started in front of the process only for a run that has them,
+// and not over TLS (target.tls).
 package command
 
 import (
@@ -24,6 +27,7 @@ import (
 	"github.com/streambench/streambench/harness/fault"
 	"github.com/streambench/streambench/harness/leak"
 	"github.com/streambench/streambench/harness/proc"
+	"github.com/streambench/streambench/harness/proxy"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/harness/target"
 	"github.com/streambench/streambench/reports"
@@ -34,7 +38,13 @@ var Kind = target.Kind{
 	Name: "command",
 	Doc:  "a process streambench starts on a free loopback port (target.command), restarts and pauses as faults, and stops",
 	New: func(s target.Spec) (target.Target, error) {
-		return &commandTarget{t: s.Scenario.Target, home: home(s.Scenario.File)}, nil
+		c := &commandTarget{t: s.Scenario.Target, home: home(s.Scenario.File)}
+		if s.Scenario.Target.TLS != nil {
+			// The proxy would need the server's certificate and key to
+			// present to the clients: no stream faults over TLS.
+			return c, nil
+		}
+		return &proxied{commandTarget: c}, nil
 	},
 }
 
@@ -62,8 +72,16 @@ func (c *commandTarget) Name() string { return "the target process at " + c.Addr
 // front of it. An exit nobody asked for later is an event and the run's
 // error.
 func (c *commandTarget) Start(_ context.Context, env target.Env) (target.Reach, error) {
-	if err := c.prepare(env.Artifacts, env.Creds); err != nil {
+	if err := c.startProcess(env); err != nil {
 		return target.Reach{}, err
+	}
+	return env.Front(c.Addr())
+}
+
+// startProcess starts the process and waits until it serves.
+func (c *commandTarget) startProcess(env target.Env) error {
+	if err := c.prepare(env.Artifacts, env.Creds); err != nil {
+		return err
 	}
 	c.crashed = func(status string, tail []string) {
 		env.Event("target_exit", "", status)
@@ -74,10 +92,33 @@ func (c *commandTarget) Start(_ context.Context, env target.Env) (target.Reach, 
 		env.Crashed(fmt.Sprintf("the target process (%s) exited by itself%s (%s); its last output:\n%s",
 			strings.Join(c.spec.Argv, " "), at, status, strings.Join(tail, "\n")))
 	}
-	if err := c.start(); err != nil {
+	return c.start()
+}
+
+// proxied is a command target dialled without TLS: it hosts the stream
+// faults through a proxy in front of the process (package proxy), started
+// only for a run that has them.
+type proxied struct {
+	*commandTarget
+	proxy.Host
+}
+
+var _ fault.StreamProxy = (*proxied)(nil)
+
+// Start starts the process, then puts the link in front of it, or in
+// front of the proxy when the run has stream faults.
+func (p *proxied) Start(_ context.Context, env target.Env) (target.Reach, error) {
+	if err := p.startProcess(env); err != nil {
 		return target.Reach{}, err
 	}
-	return env.Front(c.Addr())
+	return p.Front(env, p.Addr())
+}
+
+// Stop stops the proxy, if one runs (its calls upstream end as the
+// server sees a client cancel), then the process.
+func (p *proxied) Stop(grace time.Duration) error {
+	p.Host.Stop(grace)
+	return p.commandTarget.Stop(grace)
 }
 
 // StopServer stops the process (SIGTERM, SIGKILL after grace; grace 0:
