@@ -200,8 +200,8 @@ type faultConn struct {
 	halfEnd    chan struct{}
 	halfOnce   sync.Once
 	clientGone sync.Once
-	closeErr  error
-	pumps     sync.WaitGroup
+	closeErr   error
+	pumps      sync.WaitGroup
 }
 
 // chunk is data stamped with the time it entered the link.
