@@ -1,0 +1,204 @@
+package metrics
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Labels are the run's labels (RunLabels); empty ones are left off.
+type Labels struct {
+	Scenario string
+	// Shard is "i/n" for a shard of a sharded run.
+	Shard string
+	// RunID names the run across a fleet of processes.
+	RunID string
+}
+
+func (l Labels) constLabels() prometheus.Labels {
+	out := prometheus.Labels{"scenario": l.Scenario}
+	if l.Shard != "" {
+		out["shard"] = l.Shard
+	}
+	if l.RunID != "" {
+		out["run_id"] = l.RunID
+	}
+	return out
+}
+
+// Sample is what the run's sampler hands the set once per interval.
+type Sample struct {
+	Groups []Group
+	// Faults says, for every fault kind of the scenario, whether an
+	// occurrence of it is active now.
+	Faults map[string]bool
+}
+
+// Group is one client group's figures in a Sample: running totals as the
+// recorder counts them, and the histograms of the interval just ended.
+type Group struct {
+	Name, RPC string
+	// Active is streams started and not yet ended.
+	Active uint64
+	// Started, Sent, Received, Outages and Recovered are running totals.
+	Started, Sent, Received uint64
+	Outages, Recovered      uint64
+	// Ends counts stream ends by class (record.End.Key) so far.
+	Ends map[string]uint64
+	// Violations counts violations by kind so far.
+	Violations map[string]uint64
+	// Latency, Corrected and Recovery hold the values (µs) recorded in the
+	// interval; nil when none.
+	Latency, Corrected, Recovery *hdrhistogram.Histogram
+	// Backlog is an open-loop group's waiting arrivals; OpenLoop says the
+	// group is one.
+	Backlog  uint64
+	OpenLoop bool
+}
+
+// classicBuckets are the latency histograms' classic bucket bounds
+// (seconds), for Prometheus servers that do not ingest native histograms.
+var classicBuckets = []float64{
+	.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60,
+}
+
+// nativeFactor is the native histograms' bucket growth factor: 1.1 gives
+// schema 3 (8 buckets per power of two, about 9% wide).
+const nativeFactor = 1.1
+
+// Set is the live metric set of one run. Counters and gauges are exposed
+// as the recorder's own running totals at the latest sample (so they equal
+// the report's figures at the end); histograms are client_golang
+// histograms, native and classic, observed from each interval's HDR
+// histogram. It is safe for concurrent use: the sampler feeds it while
+// outputs read it.
+type Set struct {
+	reg   *prometheus.Registry
+	descs map[string]*prometheus.Desc
+	hists map[string]*prometheus.HistogramVec
+
+	mu     sync.Mutex
+	latest Sample
+	seen   bool
+}
+
+// New returns an empty set with the run's labels.
+func New(l Labels) *Set {
+	s := &Set{
+		reg:   prometheus.NewRegistry(),
+		descs: map[string]*prometheus.Desc{},
+		hists: map[string]*prometheus.HistogramVec{},
+	}
+	cl := l.constLabels()
+	for _, d := range Defs {
+		if d.Type == Histogram {
+			h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+				Name: d.Name, Help: d.Help, ConstLabels: cl,
+				Buckets:                         classicBuckets,
+				NativeHistogramBucketFactor:     nativeFactor,
+				NativeHistogramMaxBucketNumber:  160,
+				NativeHistogramMinResetDuration: time.Hour,
+			}, d.Labels)
+			s.hists[d.Name] = h
+			s.reg.MustRegister(h)
+			continue
+		}
+		s.descs[d.Name] = prometheus.NewDesc(d.Name, d.Help, d.Labels, cl)
+	}
+	s.reg.MustRegister(collector{s})
+	return s
+}
+
+// Gatherer is the set's registry, for promhttp and the other outputs.
+func (s *Set) Gatherer() prometheus.Gatherer { return s.reg }
+
+// Observe takes one interval's sample. The sampler calls it, once per
+// interval and once at the end of the run.
+func (s *Set) Observe(smp Sample) {
+	for _, g := range smp.Groups {
+		observeHDR(s.hists[Latency].WithLabelValues(g.Name, g.RPC), g.Latency)
+		observeHDR(s.hists[LatencyCorrected].WithLabelValues(g.Name, g.RPC), g.Corrected)
+		observeHDR(s.hists[RecoverySeconds].WithLabelValues(g.Name, g.RPC), g.Recovery)
+	}
+	s.mu.Lock()
+	s.latest, s.seen = smp, true
+	s.mu.Unlock()
+}
+
+// observeHDR observes every value of h (µs) into o, in seconds. An HDR
+// histogram keeps values in buckets of about 0.1% width; each bucket's
+// values are observed at the bucket's middle, as many times as it counts.
+// client_golang has no weighted Observe, so this costs one Observe (an
+// atomic add, tens of ns) per message recorded in the interval — on the
+// sampler's goroutine, once a second, never on the clients'.
+func observeHDR(o prometheus.Observer, h *hdrhistogram.Histogram) {
+	if h == nil || h.TotalCount() == 0 {
+		return
+	}
+	for _, b := range h.Distribution() {
+		if b.Count == 0 {
+			continue
+		}
+		v := float64(b.From+b.To) / 2 / 1e6
+		for range b.Count {
+			o.Observe(v)
+		}
+	}
+}
+
+// collector exposes the counters and gauges of the latest sample as
+// constant metrics.
+type collector struct{ s *Set }
+
+// Describe sends nothing: the set is an unchecked collector (the label
+// values of ends and violations are known only as they occur).
+func (collector) Describe(chan<- *prometheus.Desc) {}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s
+	s.mu.Lock()
+	smp, seen := s.latest, s.seen
+	s.mu.Unlock()
+	if !seen {
+		return
+	}
+	emit := func(name string, t prometheus.ValueType, v uint64, lv ...string) {
+		ch <- prometheus.MustNewConstMetric(s.descs[name], t, float64(v), lv...)
+	}
+	for _, g := range smp.Groups {
+		emit(ActiveStreams, prometheus.GaugeValue, g.Active, g.Name, g.RPC)
+		emit(StreamsStarted, prometheus.CounterValue, g.Started, g.Name, g.RPC)
+		emit(MessagesSent, prometheus.CounterValue, g.Sent, g.Name, g.RPC)
+		emit(MessagesReceived, prometheus.CounterValue, g.Received, g.Name, g.RPC)
+		emit(Outages, prometheus.CounterValue, g.Outages, g.Name, g.RPC)
+		emit(OutagesRecovered, prometheus.CounterValue, g.Recovered, g.Name, g.RPC)
+		for _, k := range sortedKeys(g.Ends) {
+			emit(StreamsEnded, prometheus.CounterValue, g.Ends[k], g.Name, g.RPC, k)
+		}
+		for _, k := range sortedKeys(g.Violations) {
+			emit(Violations, prometheus.CounterValue, g.Violations[k], g.Name, g.RPC, k)
+		}
+		if g.OpenLoop {
+			emit(OpenLoopBacklog, prometheus.GaugeValue, g.Backlog, g.Name, g.RPC)
+		}
+	}
+	for _, k := range sortedKeys(smp.Faults) {
+		var v uint64
+		if smp.Faults[k] {
+			v = 1
+		}
+		emit(FaultActive, prometheus.GaugeValue, v, k)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
