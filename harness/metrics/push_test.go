@@ -126,7 +126,7 @@ func TestMetricsRemoteWrite(t *testing.T) {
 	}{
 		{metrics.MessagesReceived, 1000},
 		{metrics.ActiveStreams, 7},
-		{metrics.StreamsStarted, 12},
+		{metrics.StreamsOpened, 12},
 		{metrics.StreamsEnded + "{end=complete}", 5},
 		{metrics.Violations + "{kind=gap}", 2},
 		{metrics.FaultActive + "{kind=latency}", 1},

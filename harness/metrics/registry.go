@@ -36,7 +36,7 @@ var RunLabels = []string{"scenario", "shard", "run_id"}
 // Metric names.
 const (
 	ActiveStreams    = "streambench_active_streams"
-	StreamsStarted   = "streambench_streams_started_total"
+	StreamsOpened    = "streambench_streams_opened_total"
 	StreamsEnded     = "streambench_streams_ended_total"
 	MessagesSent     = "streambench_messages_sent_total"
 	MessagesReceived = "streambench_messages_received_total"
@@ -56,7 +56,7 @@ var group = []string{"group", "rpc"}
 // (docs/metrics.md) and the Grafana dashboard are checked against it.
 var Defs = []Def{
 	{ActiveStreams, Gauge, "streams", "Streams started and not yet ended, by client group.", group},
-	{StreamsStarted, Counter, "streams", "Streams the clients opened (report: streams.opened).", group},
+	{StreamsOpened, Counter, "streams", "Streams the clients opened (report: streams.opened).", group},
 	{StreamsEnded, Counter, "streams", "Streams ended, by end class as the report's ends name them: complete, premature_eof, violation, canceled, deadline, idle_timeout, status:<gRPC code>.", append(group[:2:2], "end")},
 	{MessagesSent, Counter, "messages", "Messages the clients sent (report: messages.sent).", group},
 	{MessagesReceived, Counter, "messages", "Messages the clients received (report: messages.received).", group},

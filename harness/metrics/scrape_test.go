@@ -197,7 +197,7 @@ func TestMetricsScrapeAgreesWithReport(t *testing.T) {
 	}{
 		{metrics.MessagesReceived, g.Messages.Received},
 		{metrics.MessagesSent, g.Messages.Sent},
-		{metrics.StreamsStarted, g.Streams.Opened},
+		{metrics.StreamsOpened, g.Streams.Opened},
 		{metrics.Latency, uint64(g.Latency.Count)},
 		{metrics.ActiveStreams, 0},
 	} {

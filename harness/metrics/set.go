@@ -174,7 +174,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, g := range smp.Groups {
 		emit(ActiveStreams, prometheus.GaugeValue, g.Active, g.Name, g.RPC)
-		emit(StreamsStarted, prometheus.CounterValue, g.Started, g.Name, g.RPC)
+		emit(StreamsOpened, prometheus.CounterValue, g.Started, g.Name, g.RPC)
 		emit(MessagesSent, prometheus.CounterValue, g.Sent, g.Name, g.RPC)
 		emit(MessagesReceived, prometheus.CounterValue, g.Received, g.Name, g.RPC)
 		emit(Outages, prometheus.CounterValue, g.Outages, g.Name, g.RPC)
