@@ -3,7 +3,6 @@ package metrics
 import (
 	"sort"
 	"sync"
-	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,24 +64,22 @@ var classicBuckets = []float64{
 	.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60,
 }
 
-// nativeFactor is the native histograms' bucket growth factor: 1.1 gives
-// schema 3 (8 buckets per power of two, about 9% wide).
-const nativeFactor = 1.1
-
 // Set is the live metric set of one run. Counters and gauges are exposed
 // as the recorder's own running totals at the latest sample (so they equal
-// the report's figures at the end); histograms are client_golang
-// histograms, native and classic, observed from each interval's HDR
-// histogram. It is safe for concurrent use: the sampler feeds it while
+// the report's figures at the end); histograms carry native and classic
+// buckets, accumulated from each interval's HDR histogram one HDR bucket
+// at a time (not one observation per message, which would cost the
+// sampler a call per message at 10^5-10^6 messages a second). It is safe for concurrent use: the sampler feeds it while
 // outputs read it.
 type Set struct {
 	reg   *prometheus.Registry
 	descs map[string]*prometheus.Desc
-	hists map[string]*prometheus.HistogramVec
 
 	mu     sync.Mutex
 	latest Sample
 	seen   bool
+	// hists are the histogram series by metric name and [group, rpc].
+	hists map[string]map[[2]string]*hist
 }
 
 // New returns an empty set with the run's labels.
@@ -90,23 +87,14 @@ func New(l Labels) *Set {
 	s := &Set{
 		reg:   prometheus.NewRegistry(),
 		descs: map[string]*prometheus.Desc{},
-		hists: map[string]*prometheus.HistogramVec{},
+		hists: map[string]map[[2]string]*hist{},
 	}
 	cl := l.constLabels()
 	for _, d := range Defs {
-		if d.Type == Histogram {
-			h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-				Name: d.Name, Help: d.Help, ConstLabels: cl,
-				Buckets:                         classicBuckets,
-				NativeHistogramBucketFactor:     nativeFactor,
-				NativeHistogramMaxBucketNumber:  160,
-				NativeHistogramMinResetDuration: time.Hour,
-			}, d.Labels)
-			s.hists[d.Name] = h
-			s.reg.MustRegister(h)
-			continue
-		}
 		s.descs[d.Name] = prometheus.NewDesc(d.Name, d.Help, d.Labels, cl)
+		if d.Type == Histogram {
+			s.hists[d.Name] = map[[2]string]*hist{}
+		}
 	}
 	s.reg.MustRegister(collector{s})
 	return s
@@ -118,39 +106,26 @@ func (s *Set) Gatherer() prometheus.Gatherer { return s.reg }
 // Observe takes one interval's sample. The sampler calls it, once per
 // interval and once at the end of the run.
 func (s *Set) Observe(smp Sample) {
-	for _, g := range smp.Groups {
-		observeHDR(s.hists[Latency].WithLabelValues(g.Name, g.RPC), g.Latency)
-		observeHDR(s.hists[LatencyCorrected].WithLabelValues(g.Name, g.RPC), g.Corrected)
-		observeHDR(s.hists[RecoverySeconds].WithLabelValues(g.Name, g.RPC), g.Recovery)
-	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, g := range smp.Groups {
+		s.series(Latency, g).addHDR(g.Latency)
+		s.series(LatencyCorrected, g).addHDR(g.Corrected)
+		s.series(RecoverySeconds, g).addHDR(g.Recovery)
+	}
 	s.latest, s.seen = smp, true
-	s.mu.Unlock()
 }
 
-// observeHDR observes every value of h (µs) into o, in seconds. An HDR
-// histogram keeps values in buckets 1 µs wide below 2 ms and under 0.1% of
-// the value above; each bucket's values are observed at the bucket's lowest
-// value, as many times as it counts (so a value recorded exactly at a
-// classic bound, 10 ms, falls in that bound's bucket). client_golang has
-// no weighted Observe, so this costs one Observe (an atomic add, tens of
-// ns) per message recorded in the interval — on the sampler's goroutine,
-// once a second, never on the clients'. Const histograms built from the
-// HDR buckets would cost less at high rates but need the native buckets'
-// spans computed by hand; Observe keeps client_golang the one encoder.
-func observeHDR(o prometheus.Observer, h *hdrhistogram.Histogram) {
-	if h == nil || h.TotalCount() == 0 {
-		return
+// series is g's series of the histogram name, made at its first use
+// (called with s.mu held).
+func (s *Set) series(name string, g Group) *hist {
+	k := [2]string{g.Name, g.RPC}
+	h := s.hists[name][k]
+	if h == nil {
+		h = &hist{}
+		s.hists[name][k] = h
 	}
-	for _, b := range h.Distribution() {
-		if b.Count == 0 {
-			continue
-		}
-		v := float64(b.From) / 1e6
-		for range b.Count {
-			o.Observe(v)
-		}
-	}
+	return h
 }
 
 // collector exposes the counters and gauges of the latest sample as
@@ -164,10 +139,26 @@ func (collector) Describe(chan<- *prometheus.Desc) {}
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	s := c.s
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	smp, seen := s.latest, s.seen
-	s.mu.Unlock()
 	if !seen {
 		return
+	}
+	for _, d := range Defs {
+		if d.Type != Histogram {
+			continue
+		}
+		for k, h := range s.hists[d.Name] {
+			if h.count == 0 {
+				continue
+			}
+			m, err := h.metric(s.descs[d.Name], k[0], k[1])
+			if err != nil {
+				ch <- prometheus.NewInvalidMetric(s.descs[d.Name], err)
+				continue
+			}
+			ch <- m
+		}
 	}
 	emit := func(name string, t prometheus.ValueType, v uint64, lv ...string) {
 		ch <- prometheus.MustNewConstMetric(s.descs[name], t, float64(v), lv...)
