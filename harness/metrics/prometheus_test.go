@@ -222,17 +222,23 @@ func TestPrometheusReceivesEachOutput(t *testing.T) {
 
 	outputs := []struct {
 		runID string
-		start func(*metrics.Set) (stop func() error, err error)
+		// latency are PromQL templates (%s: the series selector) of the
+		// latency histogram's count that the output delivers: classic
+		// _count for the scrape (Prometheus scrapes classic buckets unless
+		// told otherwise), native and classic for remote write, native
+		// (from OTLP's exponential histogram) for OTLP.
+		latency []string
+		start   func(*metrics.Set) (stop func() error, err error)
 	}{
-		{"scrape", nil},
-		{"remote-write", func(s *metrics.Set) (func() error, error) {
+		{"scrape", []string{metrics.Latency + "_count%s"}, nil},
+		{"remote-write", []string{"histogram_count(" + metrics.Latency + "%s)", metrics.Latency + "_count%s"}, func(s *metrics.Set) (func() error, error) {
 			w, err := metrics.RemoteWrite("http://"+p.addr+"/api/v1/write", s, time.Second)
 			if err != nil {
 				return nil, err
 			}
 			return w.Close, nil
 		}},
-		{"otlp", func(s *metrics.Set) (func() error, error) {
+		{"otlp", []string{"histogram_count(" + metrics.Latency + "%s)"}, func(s *metrics.Set) (func() error, error) {
 			e, err := metrics.OTLP("http://"+p.addr+"/api/v1/otlp/v1/metrics", s, time.Second)
 			if err != nil {
 				return nil, err
@@ -250,6 +256,9 @@ func TestPrometheusReceivesEachOutput(t *testing.T) {
 			set := scrapeSet
 			var rep *reports.Report
 			if o.start == nil {
+				// Prometheus applies new scrape targets on a 5s tick: wait
+				// for its first scrape, or the run is over before the next.
+				p.await(t, `up{job="streambench"}`, 1, 30*time.Second)
 				rep = runWith(t, set)
 			} else {
 				set = metrics.New(metrics.Labels{Scenario: "metrics-live", RunID: o.runID})
@@ -267,6 +276,9 @@ func TestPrometheusReceivesEachOutput(t *testing.T) {
 			p.await(t, metrics.MessagesReceived+sel, float64(g.Messages.Received), 15*time.Second)
 			p.await(t, metrics.StreamsOpened+sel, float64(g.Streams.Opened), 15*time.Second)
 			p.await(t, metrics.ActiveStreams+sel, 0, 15*time.Second)
+			for _, q := range o.latency {
+				p.await(t, fmt.Sprintf(q, sel), float64(g.Latency.Count), 15*time.Second)
+			}
 			p.await(t, fmt.Sprintf(`max_over_time(%s%s[5m]) > bool 0`, metrics.ActiveStreams, sel), 1, 0)
 			p.await(t, fmt.Sprintf(`max_over_time(%s{run_id=%q, kind="latency"}[5m])`, metrics.FaultActive, o.runID), 1, 5*time.Second)
 			p.await(t, fmt.Sprintf(`%s{run_id=%q, kind="latency"}`, metrics.FaultActive, o.runID), 0, 5*time.Second)
