@@ -3,6 +3,7 @@ package harness
 import (
 	"time"
 
+	"github.com/streambench/streambench/harness/metrics"
 	"github.com/streambench/streambench/harness/rpc"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/harness/target"
@@ -43,6 +44,7 @@ type runConfig struct {
 	startAt       time.Time
 	artifacts     string
 	cpuTime       func() time.Duration
+	metrics       *metrics.Set
 }
 
 // planConfigOf applies opts.

@@ -18,6 +18,7 @@ type sampling struct {
 	sat       saturation // touched by the sampler only
 	windows   []reports.Window
 	live      liveFaults // the faults Progress shows (the sampler's)
+	mlive     liveFaults // the faults the live metrics show (livemetrics.go)
 }
 
 // sample records per-second windows and reports progress until done closes.
@@ -48,8 +49,10 @@ func (r *run) sample(done <-chan struct{}, stop context.Context) {
 
 func (r *run) window() {
 	off := r.cfg.now().Sub(r.start).Seconds()
+	smp := r.metricsSample()
 	for _, g := range r.groups {
 		w := g.rec.Window()
+		smp.add(g, w)
 		c := w.Counters
 		win := reports.Window{
 			Offset:   off,
@@ -74,6 +77,7 @@ func (r *run) window() {
 		r.windows = append(r.windows, win)
 		g.last, g.lastEnds = c, w.Ends
 	}
+	r.observeMetrics(smp)
 }
 
 // windowHistogram is h as a report's window carries it: nil when empty.

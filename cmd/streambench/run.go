@@ -56,6 +56,8 @@ type runFlags struct {
 	skipVerify               bool
 	// headers are -H 'key: value' metadata for every call.
 	headers []string
+	// metrics are the live-metric outputs (metricsflags.go).
+	metrics metricsFlags
 }
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -120,6 +122,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl.StringVar(&f.memProfile, "memprofile", "", "write a heap profile taken at the end of the run's duration to this file")
 	fl.BoolVar(&f.allowRemote, "allow-remote-target", false, "let --target (or the scenario's target.address) be a host other than loopback, for runs inside your own cluster (the Kubernetes Job in deploy/kubernetes)")
 	fl.StringVar(&f.shard, "shard", "", "run shard i of n (\"i/n\") of a sharded run against a shared --target; join the reports with streambench merge")
+	f.metrics.flags(fl)
 	fl.StringVar(&f.startAt, "start-at", "", "hold the clients until this RFC 3339 time (e.g. 2026-12-01T12:00:00Z), so the shards of a run start together")
 	return cmd
 }
@@ -201,7 +204,15 @@ func runScenario(cmd *cobra.Command, path string, f runFlags, stdout, stderr io.
 	if f.memProfile != "" {
 		opts = append(opts, harness.WithOnStop(stopProfile.heap))
 	}
+	live, err := f.metrics.start(plan, stderr)
+	if err != nil {
+		return err
+	}
+	if live != nil {
+		opts = append(opts, harness.WithMetrics(live.set))
+	}
 	rep, runErr := harness.RunPlan(ctx, plan, opts...)
+	live.stop(stderr)
 	if err := stopProfile.stop(); err != nil {
 		return exitf(ExitHarness, "%v", err)
 	}

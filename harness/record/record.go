@@ -149,6 +149,9 @@ type Window struct {
 	// MaxSeq is the highest sequence number any client saw so far
 	// (SeqSink; 0 when none reports them).
 	MaxSeq uint64
+	// Recovery is the recovery time (Snapshot.Recovery) of the outages
+	// that ended back to live in the window; nil when none did.
+	Recovery *hdrhistogram.Histogram
 }
 
 // Window returns the counters and stream ends so far, and the latency
@@ -167,6 +170,13 @@ func (r *Recorder) Window() Window {
 			}
 			w.Corrected.Merge(s.wcorrected)
 			s.wcorrected.Reset()
+		}
+		if s.wrecovery != nil && s.wrecovery.TotalCount() > 0 {
+			if w.Recovery == nil {
+				w.Recovery = NewHistogram()
+			}
+			w.Recovery.Merge(s.wrecovery)
+			s.wrecovery.Reset()
 		}
 		s.mu.Unlock()
 		s.endsInto(w.Ends)
@@ -280,7 +290,10 @@ type shard struct {
 	// corrected latency, made at the first such value.
 	window     *hdrhistogram.Histogram
 	wcorrected *hdrhistogram.Histogram
-	clamped    uint64
+	// wrecovery collects recovery times since the last Window call, made
+	// at the first one (outages are rare: never per message).
+	wrecovery *hdrhistogram.Histogram
+	clamped   uint64
 
 	broke, resumed, recovered atomic.Uint64
 
@@ -351,6 +364,19 @@ func (s *shard) clampLocked(d time.Duration) int64 {
 func (s *shard) record(h *hdrhistogram.Histogram, d time.Duration) {
 	s.mu.Lock()
 	_ = h.RecordValue(s.clampLocked(d))
+	s.mu.Unlock()
+}
+
+// recordRecovery records one outage's recovery time, for the run and for
+// the current window.
+func (s *shard) recordRecovery(d time.Duration) {
+	s.mu.Lock()
+	v := s.clampLocked(d)
+	if s.wrecovery == nil {
+		s.wrecovery = NewHistogram()
+	}
+	_ = s.recovery.RecordValue(v)
+	_ = s.wrecovery.RecordValue(v)
 	s.mu.Unlock()
 }
 
@@ -438,6 +464,40 @@ func (r *Recorder) Counters() Counters {
 		c.Received += s.received.Load()
 	}
 	return c
+}
+
+// Tally is a recorder's cumulative counts beyond Counters, read from
+// atomics only (cheap while clients run, like Counters).
+type Tally struct {
+	// Violations counts violations by Kind (index: the Kind).
+	Violations [numKinds]uint64
+	// Broke, Resumed and Recovered count outages as Snapshot does.
+	Broke, Resumed, Recovered uint64
+}
+
+// Kinds returns every violation kind, in Kind order.
+func Kinds() []Kind {
+	out := make([]Kind, numKinds)
+	for k := range out {
+		out[k] = Kind(k)
+	}
+	return out
+}
+
+// Tally sums the violation and outage counters of every shard without
+// stopping clients.
+func (r *Recorder) Tally() Tally {
+	var t Tally
+	for i := range r.shards {
+		s := &r.shards[i]
+		for k := range t.Violations {
+			t.Violations[k] += s.violations[k].Load()
+		}
+		t.Broke += s.broke.Load()
+		t.Resumed += s.resumed.Load()
+		t.Recovered += s.recovered.Load()
+	}
+	return t
 }
 
 // Snapshot is a recorder's merged state.
@@ -653,7 +713,7 @@ func (c *Client) Received(latency time.Duration) {
 		}
 		c.broken, c.resumed = false, false
 		c.recovered.Add(1)
-		c.record(c.recovery, now.Sub(c.brokeAt))
+		c.recordRecovery(now.Sub(c.brokeAt))
 	}
 }
 

@@ -1,0 +1,85 @@
+package harness
+
+import (
+	"strings"
+
+	"github.com/streambench/streambench/harness/metrics"
+	"github.com/streambench/streambench/harness/record"
+)
+
+// WithMetrics feeds m, once a second and once at the end, from the run's
+// per-second windows: the running totals of each group's recorder, the
+// latency recorded in the second, and the faults active. The drivers are
+// untouched: they record as always, and the sampler reads.
+func WithMetrics(m *metrics.Set) RunOption { return func(c *runConfig) { c.metrics = m } }
+
+// liveSample is one window's metrics.Sample, built by the sampler.
+type liveSample struct{ metrics.Sample }
+
+// metricsSample starts the sample of this window (nil without metrics).
+func (r *run) metricsSample() *liveSample {
+	if r.cfg.metrics == nil {
+		return nil
+	}
+	return &liveSample{}
+}
+
+// add appends g's figures at its window w (nothing on a nil sample).
+func (s *liveSample) add(g *group, w record.Window) {
+	if s == nil {
+		return
+	}
+	c, t := w.Counters, g.rec.Tally()
+	mg := metrics.Group{
+		Name: g.spec.Name, RPC: g.spec.RPC,
+		Active:  c.Started - min(c.Started, c.Ended),
+		Started: c.Started, Sent: c.Sent, Received: c.Received,
+		Outages: t.Broke, Recovered: t.Recovered,
+		Ends:    w.Ends,
+		Latency: w.Latency, Corrected: w.Corrected, Recovery: w.Recovery,
+	}
+	for _, k := range record.Kinds() {
+		if n := t.Violations[k]; n > 0 {
+			if mg.Violations == nil {
+				mg.Violations = map[string]uint64{}
+			}
+			mg.Violations[k.String()] = n
+		}
+	}
+	if o := g.open; o != nil {
+		due, dropped := o.slots.Tally(o.offset())
+		started := int(o.started.Load())
+		mg.OpenLoop = true
+		mg.Backlog = uint64(max(0, due-dropped-started))
+	}
+	s.Groups = append(s.Groups, mg)
+}
+
+// observeMetrics adds the faults active now to s and hands it to the
+// run's metric set.
+func (r *run) observeMetrics(s *liveSample) {
+	if s == nil {
+		return
+	}
+	s.Faults = map[string]bool{}
+	for _, spec := range r.specs {
+		s.Faults[spec.Kind.Name] = false
+	}
+	for _, name := range r.mlive.update(r.events.from(r.mlive.seen), r.cfg.now().Sub(r.start), r.instantFault) {
+		if k := r.faultKind(name); k != "" {
+			s.Faults[k] = true
+		}
+	}
+	r.cfg.metrics.Observe(s.Sample)
+}
+
+// faultKind is the kind of the fault occurrence named name ("faults[2]
+// latency #3"), or "".
+func (r *run) faultKind(name string) string {
+	for _, s := range r.specs {
+		if n := s.Name(); name == n || strings.HasPrefix(name, n+" #") {
+			return s.Kind.Name
+		}
+	}
+	return ""
+}
