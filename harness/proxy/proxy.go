@@ -32,6 +32,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
@@ -118,6 +119,11 @@ func Start(cfg Config) (*Proxy, error) {
 		grpc.ForceServerCodecV2(codec{}),
 		grpc.ChainStreamInterceptor(cfg.Interceptors...),
 		grpc.StatsHandler(connTracker{p}),
+		// Keepalive pings are per hop: the clients' end here, and the
+		// proxy must not refuse a rate the target might accept (gRPC's
+		// default policy sends GOAWAY too_many_pings to a client pinging
+		// more often than every 5 minutes).
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Nanosecond, PermitWithoutStream: true}),
 		grpc.MaxRecvMsgSize(math.MaxInt32),
 		grpc.MaxSendMsgSize(math.MaxInt32),
 		// Stop waits for the handlers, so no forward starts after it.
