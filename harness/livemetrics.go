@@ -65,7 +65,18 @@ func (r *run) observeMetrics(s *liveSample) {
 	for _, spec := range r.specs {
 		s.Faults[spec.Kind.Name] = false
 	}
-	for _, name := range r.mlive.update(r.events.from(r.mlive.seen), r.cfg.now().Sub(r.start), r.instantFault) {
+	evs := r.events.from(r.mlive.seen)
+	// A fault that began since the last sample is shown for this one even
+	// if it has ended already (a 1 s restart between two samples, a sever):
+	// the gauge says a fault was active during the interval.
+	for _, e := range evs {
+		if e.Kind == "fault_start" {
+			if k := r.faultKind(e.Fault); k != "" {
+				s.Faults[k] = true
+			}
+		}
+	}
+	for _, name := range r.mlive.update(evs, r.cfg.now().Sub(r.start), r.instantFault) {
 		if k := r.faultKind(name); k != "" {
 			s.Faults[k] = true
 		}
