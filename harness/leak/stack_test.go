@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Samples copied from runtime.Stack output (go1.26, grpc-go v1.85.0).
@@ -193,10 +194,17 @@ func TestGoroutinesLive(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); parkedForTest(block) }()
 	defer func() { close(block); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		gs := Goroutines()
 		i := slices.IndexFunc(gs, func(g Goroutine) bool { return strings.HasSuffix(g.Function, "leak.parkedForTest") })
-		if i < 0 {
+		// The goroutine may be seen in parkedForTest before it has parked on
+		// the channel (state "runnable" or "running"): look again until it
+		// is parked, within a deadline.
+		if i < 0 && time.Now().After(deadline) {
+			t.Fatal("the parked goroutine never appeared in the dump")
+		}
+		if i < 0 || (gs[i].State == "runnable" || gs[i].State == "running") && time.Now().Before(deadline) {
 			runtime.Gosched()
 			continue
 		}
