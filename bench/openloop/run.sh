@@ -58,6 +58,7 @@ echo "|---:|---:|---|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|"
 long=$(python3 -c "import re,sys; m=re.fullmatch(r'(\d+)s', sys.argv[1]); print(str(3*int(m.group(1)))+'s')" "$DURATION")
 for spec in "50 $DURATION -" "80 $DURATION -" "95 $DURATION -" "110 $DURATION -" "110 $long -" \
 	"110 $DURATION 0" "110 $DURATION unbounded" "110 $long unbounded"; do
+	# shellcheck disable=SC2086 # spec is three words on purpose
 	set -- $spec
 	pct=$1 dur=$2 queue=$3
 	rate=$((capacity * pct / 100))

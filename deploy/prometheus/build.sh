@@ -18,5 +18,5 @@ gobin=$(cd "$gobin" && pwd)
 # A GOPATH of its own keeps Prometheus's module cache away from the project's;
 # GOFLAGS is cleared so a caller's -mod=vendor or similar cannot break the build.
 gopath=${STREAMBENCH_PROMETHEUS_GOPATH:-$gobin/.gopath}
-GOFLAGS= GOPATH=$gopath GOBIN=$gobin go install "github.com/prometheus/prometheus/cmd/prometheus@$version"
+GOFLAGS='' GOPATH=$gopath GOBIN=$gobin go install "github.com/prometheus/prometheus/cmd/prometheus@$version"
 "$gobin/prometheus" --version
