@@ -70,6 +70,10 @@ func compileBalance(in input) (Assertion, error) {
 	return b, nil
 }
 
+// changeSlack is how long before its event a join or leave may already
+// show in the per-backend figures (the event is logged when it is done).
+const changeSlack = 0.5
+
 // change is a backend joining or leaving, from the report's events.
 type change struct {
 	at      float64
@@ -152,7 +156,10 @@ func (b *balance) Check(r *reports.Report) reports.Verdict {
 	changes := changesOf(r)
 	exempt := func(off float64) bool {
 		for _, c := range changes {
-			if off > c.at && off <= c.at+b.within {
+			// A change's event is logged once it is done, and a second
+			// may be sampled in between: the half second before it
+			// belongs to it too.
+			if off > c.at-changeSlack && off <= c.at+b.within {
 				return true
 			}
 		}
