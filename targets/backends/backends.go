@@ -202,7 +202,10 @@ type owned struct {
 	*set
 }
 
-var _ fault.Backends = (*owned)(nil)
+var (
+	_ fault.Backends  = (*owned)(nil)
+	_ fault.Restarter = (*owned)(nil)
+)
 
 // Start readies the command replicas' servers, then starts the set.
 func (o *owned) Start(ctx context.Context, env target.Env) (target.Reach, error) {
@@ -261,6 +264,48 @@ func (o *owned) RejoinBackend(name string) error {
 	m.up, m.addr = true, addr
 	o.mu.Unlock()
 	o.link.Add(name, addr)
+	return nil
+}
+
+// StopServer stops every backend in service at once (server_restart,
+// graceful_restart), gracefully within grace; they stay in the balancer,
+// as replicas of a rolling-restart-less deploy would. It reports whether
+// all drained within grace.
+func (o *owned) StopServer(grace time.Duration) bool {
+	o.mu.Lock()
+	var up []*member
+	for _, m := range o.members {
+		if m.up {
+			up = append(up, m)
+		}
+	}
+	o.mu.Unlock()
+	drained := make(chan bool, len(up))
+	for _, m := range up {
+		go func() { drained <- m.srv.stop(grace) }()
+	}
+	all := true
+	for range up {
+		all = <-drained && all
+	}
+	return all
+}
+
+// StartServer serves every backend in service again on its address.
+func (o *owned) StartServer() error {
+	o.mu.Lock()
+	var up []*member
+	for _, m := range o.members {
+		if m.up {
+			up = append(up, m)
+		}
+	}
+	o.mu.Unlock()
+	for _, m := range up {
+		if _, err := m.srv.serve(); err != nil {
+			return fmt.Errorf("backend %s: %w", m.name, err)
+		}
+	}
 	return nil
 }
 
@@ -334,10 +379,22 @@ type resident struct {
 	first *builtin.Target
 }
 
+// SetMaxConnectionAge sets every replica's max connection age for its
+// next start (max_connection_age), and the age of replicas that join
+// later.
+func (r *resident) SetMaxConnectionAge(age, grace time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.members {
+		m.srv.(*builtinServer).t.SetMaxConnectionAge(age, grace)
+	}
+}
+
 var (
-	_ target.Resident = (*resident)(nil)
-	_ target.Prober   = (*resident)(nil)
-	_ target.Stats    = (*resident)(nil)
+	_ fault.ConnectionAger = (*resident)(nil)
+	_ target.Resident      = (*resident)(nil)
+	_ target.Prober        = (*resident)(nil)
+	_ target.Stats         = (*resident)(nil)
 )
 
 // Start makes the first replica's servers and feed, then starts the set.
