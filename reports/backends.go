@@ -2,6 +2,7 @@ package reports
 
 import (
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -130,4 +131,62 @@ func (s SpreadWindow) MinShare() float64 {
 		return 0
 	}
 	return float64(s.Min) / float64(s.Total)
+}
+
+// mergeBackends sums the shards' per-backend windows that fall in the same
+// second of the same backend (offsets aligned by shift) and recomputes the
+// spread: each shard measured its own clients. Nil when no shard measured
+// per backend.
+func mergeBackends(shards []*Report, shift func(*Report) float64) *Backends {
+	type key struct {
+		backend string
+		second  int
+	}
+	var out *Backends
+	sums := map[key]*BackendWindow{}
+	for _, r := range shards {
+		b := r.Backends
+		if b == nil {
+			continue
+		}
+		if out == nil {
+			out = &Backends{Balancing: b.Balancing}
+		}
+		for _, n := range b.Names {
+			if !slices.Contains(out.Names, n) {
+				out.Names = append(out.Names, n)
+			}
+		}
+		for _, w := range b.Windows {
+			k := key{w.Backend, int(math.Round(w.Offset + shift(r)))}
+			m := sums[k]
+			if m == nil {
+				m = &BackendWindow{Offset: float64(k.second), Backend: w.Backend}
+				sums[k] = m
+			}
+			m.Up = m.Up || w.Up
+			m.Active += w.Active
+			m.Opened += w.Opened
+			m.Messages += w.Messages
+		}
+	}
+	if out == nil {
+		return nil
+	}
+	order := map[string]int{}
+	for i, n := range out.Names {
+		order[n] = i
+	}
+	for _, w := range sums {
+		out.Windows = append(out.Windows, *w)
+	}
+	sort.Slice(out.Windows, func(i, j int) bool {
+		a, b := out.Windows[i], out.Windows[j]
+		if a.Offset != b.Offset {
+			return a.Offset < b.Offset
+		}
+		return order[a.Backend] < order[b.Backend]
+	})
+	out.Spread = SpreadOf(out.Windows)
+	return out
 }
