@@ -1,10 +1,12 @@
 package render
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 
 	"github.com/streambench/streambench/reports"
+	"github.com/streambench/streambench/reports/internal/reporttest"
 )
 
 func TestBackendLines(t *testing.T) {
@@ -38,5 +40,26 @@ func TestBackendLines(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestBackendChart(t *testing.T) {
+	r := reporttest.WithBackends(reporttest.Fixture(t, 1))
+	var b bytes.Buffer
+	if err := WriteHTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, want := range []string{`data-chart="backend-streams"`, "b3 joins (even in 2s)", ">b3</li>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the HTML report lacks %q", want)
+		}
+	}
+	b.Reset()
+	if err := WriteHTML(&b, reporttest.Fixture(t, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "backend-streams") {
+		t.Error("a single target's report has a per-backend chart")
 	}
 }
