@@ -190,3 +190,54 @@ func mergeBackends(shards []*Report, shift func(*Report) float64) *Backends {
 	out.Spread = SpreadOf(out.Windows)
 	return out
 }
+
+// SettleRatio is the spread that counts as even for Rebalance: the most
+// streams on a backend in service over the fewest, at most 1.5 (the
+// balance assertion's default bound).
+const SettleRatio = 1.5
+
+// Rebalance is how long, in seconds, the slowest backend_join of the run
+// took until the spread was within SettleRatio (its first second within
+// bound). A join after which the spread never came within bound counts
+// the time from the join to the run's duration (a lower bound: never is
+// slower still). ok is false without a join or per-backend figures.
+func (r *Report) Rebalance() (seconds float64, ok bool) {
+	if r.Backends == nil {
+		return 0, false
+	}
+	for _, e := range r.Events {
+		if e.Kind != "backend_join" {
+			continue
+		}
+		took := math.Max(r.Scenario.DurationSeconds-e.Offset, 0)
+		for _, s := range r.Backends.Spread {
+			if s.Offset > e.Offset && s.Ratio != nil && *s.Ratio <= SettleRatio {
+				took = s.Offset - e.Offset
+				break
+			}
+		}
+		seconds, ok = math.Max(seconds, took), true
+	}
+	return seconds, ok
+}
+
+// MeanCV is the mean over the run's duration of the per-second coefficient
+// of variation of streams per backend: 0 is even all along. ok is false
+// without per-backend figures.
+func (r *Report) MeanCV() (float64, bool) {
+	if r.Backends == nil {
+		return 0, false
+	}
+	var sum float64
+	n := 0
+	for _, s := range r.Backends.Spread {
+		if r.Scenario.DurationSeconds == 0 || s.Offset <= r.Scenario.DurationSeconds+0.5 {
+			sum += s.CV
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, false
+	}
+	return sum / float64(n), true
+}
