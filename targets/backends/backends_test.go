@@ -221,3 +221,32 @@ func TestRebalanceFull(t *testing.T) {
 		t.Errorf("without max_connection_age: balance %v: %s (%s)", v.Pass, v.Actual, v.Detail)
 	}
 }
+
+// TestPlanRefuses: what a target of several backends cannot take is
+// refused at validation, at its line, naming why.
+func TestPlanRefuses(t *testing.T) {
+	const head = "name: x\nduration: 5s\n"
+	const groups = "groups:\n  - {name: s, rpc: Longlived/Subscribe, clients: 10}\n"
+	for _, tc := range []struct {
+		name, src, want string
+	}{
+		{"a join on a single target", head + "target: {builtin: {}}\n" + groups + "faults:\n  - {at: 1s, kind: backend_join}\n",
+			"x.yaml:7:20: faults[0].kind: backend_join acts on the target's set of backends; the builtin target is not a target of several backends streambench runs"},
+		{"a leave on running addresses", head + "target:\n  insecure: true\n  backends: {addresses: [\"127.0.0.1:1\", \"127.0.0.1:2\"]}\n" + groups + "faults:\n  - {at: 1s, kind: backend_leave}\n",
+			"faults[0].kind: backend_leave acts on one backend; the backends target (2 addresses) is not"},
+		{"toxiproxy in front", head + "target: {backends: {replicas: 2}}\nlink: toxiproxy\n" + groups,
+			"x.yaml:4:7: link: a target of several backends is reached over tcp"},
+		{"a stream fault", head + "target: {backends: {replicas: 2}}\n" + groups + "faults:\n  - {at: 1s, kind: stream_abort, status: Unavailable}\n",
+			"faults[0].kind: stream_abort acts at the target's gRPC layer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc, err := scenario.Decode("x.yaml", []byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := streambench.NewPlan(sc); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("plan error:\n%v\nwant %q", err, tc.want)
+			}
+		})
+	}
+}
