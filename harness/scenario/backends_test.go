@@ -33,6 +33,8 @@ func TestBackendsValidation(t *testing.T) {
 			[]wantErr{{"f.yaml:2:12", "target.address", []string{"target.backends.addresses"}}}},
 		{"max age on addresses", "  insecure: true\n  backends: {addresses: [\"127.0.0.1:1\"], max_connection_age: 5s}\n",
 			[]wantErr{{"f.yaml:3:62", "target.backends.max_connection_age", []string{"a running server sets its own"}}}},
+		{"epoch without replicas", "  command: [srv, \"{port}\", --epoch, \"{epoch}\"]\n",
+			[]wantErr{{"f.yaml:2:12", "target.command", []string{"{epoch} is the shared epoch of command replicas"}}}},
 		{"max age on a command", "  command: [srv, \"{port}\"]\n  backends: {replicas: 2, max_connection_age: 5s}\n",
 			[]wantErr{{"f.yaml:3:47", "target.backends.max_connection_age", []string{"--max-connection-age"}}}},
 	}

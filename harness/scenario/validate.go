@@ -97,7 +97,7 @@ func (v *validator) target() {
 	case n > 0 && t.Custom != "":
 		v.add("target.kind", "names a target kind added in Go; the builtin, address and command kinds are chosen by their own keys, not with kind")
 	case n > 1:
-		v.add("target", "set exactly one of target.builtin, target.address, target.command and target.backends.addresses, not several")
+		v.add("target", "set exactly one of target.builtin, target.address and target.command (or target.backends.addresses), not several")
 	case n == 0 && t.Custom == "":
 		v.add("target", "set one of target.builtin, target.address and target.command")
 	}
@@ -137,6 +137,14 @@ func (v *validator) target() {
 // target, or a list of addresses, and how they are balanced.
 func (v *validator) backends(t Target) {
 	b := t.Backends
+	if b == nil || len(b.Addresses) > 0 {
+		for _, a := range append(slices.Clone(t.Command), t.Env...) {
+			if strings.Contains(a, epochToken) {
+				v.add("target.command", "%s is the shared epoch of command replicas (target.backends.replicas); a single process has none", epochToken)
+				break
+			}
+		}
+	}
 	if b == nil {
 		return
 	}
@@ -191,6 +199,10 @@ func btoi(b bool) int {
 // portToken is replaced in a command target's argv and env by the port it
 // must listen on.
 const portToken = "{port}"
+
+// epochToken is replaced in command replicas' argv and env by their shared
+// epoch (package targets/backends).
+const epochToken = "{epoch}"
 
 // PprofPortToken is replaced in a command target's argv, env and pprof URL
 // by a second free loopback port, for the process's net/http/pprof.

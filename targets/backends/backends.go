@@ -69,7 +69,7 @@ func newTarget(s target.Spec) (target.Target, error) {
 	switch {
 	case len(b.Addresses) > 0:
 		set.what = fmt.Sprintf("%d addresses", len(b.Addresses))
-		return set, nil
+		return listed{set}, nil
 	case len(sc.Target.Command) > 0:
 		set.what = fmt.Sprintf("%d × command: %s", b.Replicas, strings.Join(sc.Target.Command, " "))
 		return &owned{set: set}, nil
@@ -153,6 +153,16 @@ func (s *set) Start(_ context.Context, env target.Env) (target.Reach, error) {
 	}
 	return target.Reach{Link: l, Addr: s.members[0].addr}, nil
 }
+
+// listed is a set of running addresses: every shard of a sharded run
+// reaches the same ones (replicas streambench runs are each process's
+// own, as a builtin target is, so they are not Shared).
+type listed struct{ *set }
+
+// SharedBy implements target.Shared.
+func (l listed) SharedBy() string { return strings.Join(l.b.Addresses, ", ") }
+
+var _ target.Shared = listed{}
 
 // join starts one more backend and puts it in service.
 func (s *set) join() (string, error) {
