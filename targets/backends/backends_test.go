@@ -184,28 +184,48 @@ func TestBackendLeave(t *testing.T) {
 	}
 }
 
-// TestBackendLeaveCommand runs backend-leave.yaml against three processes
-// of `streambench serve`, numbered from one --epoch: the displaced
-// subscribers resume on other processes without loss, which holds only
-// because the processes publish one sequence.
-func TestBackendLeaveCommand(t *testing.T) {
+// TestCommandReplicas runs the scenarios against processes of
+// `streambench serve` numbered from one --epoch: displaced subscribers
+// resume on other processes without loss (which holds only because the
+// processes publish one sequence), and a fourth process that joins gets
+// its share once serve's --max-connection-age recycles the connections.
+func TestCommandReplicas(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "streambench")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../../cmd/streambench").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	sc := load(t, "backend-leave")
-	keep(sc, "no_loss", "no_duplicates", "recovered", "balance")
-	sc.Target.Builtin = nil
-	sc.Target.Command = []string{bin, "serve", "--addr", "127.0.0.1:{port}", "--epoch", "{epoch}", "--rate", "20/s", "--ring", "20000", "--queue", "4096"}
-	sc.Target.Ready = &scenario.Ready{Timeout: scenario.Duration(20 * time.Second)}
-	sc.Target.StopTimeout = scenario.Duration(5 * time.Second)
-	rep := run(t, sc, 0.5, 0.4)
-	requirePassed(t, rep)
-	if !strings.Contains(rep.Target, "3 × command") {
-		t.Errorf("target %q", rep.Target)
+	command := func(sc *scenario.Scenario, extra ...string) {
+		f := sc.Target.Builtin.Feed
+		sc.Target.Builtin = nil
+		sc.Target.Command = append([]string{bin, "serve", "--addr", "127.0.0.1:{port}", "--epoch", "{epoch}",
+			"--rate", f.Rate.String(), "--ring", "20000", "--queue", "4096"}, extra...)
+		sc.Target.Ready = &scenario.Ready{Timeout: scenario.Duration(20 * time.Second)}
+		sc.Target.StopTimeout = scenario.Duration(5 * time.Second)
 	}
+	t.Run("a backend leaves hard", func(t *testing.T) {
+		sc := load(t, "backend-leave")
+		keep(sc, "no_loss", "no_duplicates", "recovered", "balance")
+		command(sc)
+		rep := run(t, sc, 0.5, 0.4)
+		requirePassed(t, rep)
+		if !strings.Contains(rep.Target, "3 × command") {
+			t.Errorf("target %q", rep.Target)
+		}
+	})
+	t.Run("a backend joins, serve recycles connections", func(t *testing.T) {
+		sc := load(t, "rebalance")
+		keep(sc, "balance", "rebalance_time", "no_loss", "no_duplicates")
+		sc.Target.Backends.MaxConnectionAge, sc.Target.Backends.MaxConnectionAgeGrace = 0, 0
+		// The compressed run's age: half the scenario's 8s and 2s.
+		command(sc, "--max-connection-age", "4s", "--max-connection-age-grace", "1s")
+		rep := run(t, sc, 0.5, 0.4)
+		requirePassed(t, rep)
+		if strings.Join(rep.Backends.Names, ",") != "b0,b1,b2,b3" {
+			t.Errorf("backends %v", rep.Backends.Names)
+		}
+	})
 }
 
 // TestRebalanceFull runs rebalance.yaml at full length and scale, and its
