@@ -270,3 +270,71 @@ func TestPlanRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestBackendFaults: a graceful leave and a restart of one builtin
+// replica under subscribers: the displaced streams resume without loss,
+// the events name the backend, and the restarted one is back in service.
+func TestBackendFaults(t *testing.T) {
+	const src = `name: faults
+duration: 6s
+graceful_stop: 2s
+target:
+  builtin:
+    feed: {rate: 20/s, ring: 20000}
+  backends: {replicas: 3}
+groups:
+  - name: subs
+    rpc: Longlived/Subscribe
+    clients: 120
+    connections: 12
+    reconnect: {base: 50ms, multiplier: 1.6, jitter: 0.2, max: 500ms}
+faults:
+  - FAULT
+assert:
+  - no_loss: subs
+  - no_duplicates
+`
+	for _, tc := range []struct {
+		name, fault string
+		events      []string // kind: detail prefix, in order
+		upAtEnd     int
+	}{
+		{"graceful leave", "{at: 2s, kind: backend_leave, backend: b1, grace: 500ms}", []string{"backend_leave: b1: graceful stop"}, 2},
+		{"restart", "{at: 2s, for: 1s, kind: backend_restart, backend: b2}", []string{"backend_leave: b2: hard stop", "backend_join: b2"}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc, err := scenario.Decode("faults.yaml", []byte(strings.Replace(src, "FAULT", tc.fault, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep := run(t, sc, 1, 1)
+			requirePassed(t, rep)
+			var got []string
+			for _, e := range rep.Events {
+				if strings.HasPrefix(e.Kind, "backend_") {
+					got = append(got, e.Kind+": "+e.Detail)
+				}
+			}
+			if len(got) != len(tc.events) {
+				t.Fatalf("backend events %q, want %q", got, tc.events)
+			}
+			for i, w := range tc.events {
+				if !strings.HasPrefix(got[i], w) {
+					t.Errorf("event %d %q, want %q", i, got[i], w)
+				}
+			}
+			if g := rep.Group("subs"); g.Ends["status:Unavailable"] == 0 {
+				t.Errorf("no subscriber was displaced: ends %v", g.Ends)
+			}
+			up := 0
+			for _, w := range rep.Backends.Windows {
+				if w.Offset == rep.Backends.Windows[len(rep.Backends.Windows)-1].Offset && w.Up {
+					up++
+				}
+			}
+			if up != tc.upAtEnd {
+				t.Errorf("%d backends in service at the end, want %d", up, tc.upAtEnd)
+			}
+		})
+	}
+}
