@@ -301,6 +301,8 @@ assert:
 	}{
 		{"graceful leave", "{at: 2s, kind: backend_leave, backend: b1, grace: 500ms}", []string{"backend_leave: b1: graceful stop"}, 2},
 		{"restart", "{at: 2s, for: 1s, kind: backend_restart, backend: b2}", []string{"backend_leave: b2: hard stop", "backend_join: b2"}, 3},
+		{"graceful_restart of every backend", "{at: 2s, kind: graceful_restart, grace: 500ms}", nil, 3},
+		{"max_connection_age on every replica", "{at: 1s, for: 4s, kind: max_connection_age, age: 1s, grace: 200ms}", nil, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sc, err := scenario.Decode("faults.yaml", []byte(strings.Replace(src, "FAULT", tc.fault, 1)))
