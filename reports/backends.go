@@ -231,7 +231,7 @@ func (r *Report) MeanCV() (float64, bool) {
 	var sum float64
 	n := 0
 	for _, s := range r.Backends.Spread {
-		if r.Scenario.DurationSeconds == 0 || s.Offset <= r.Scenario.DurationSeconds+0.5 {
+		if r.Scenario.DurationSeconds == 0 || s.Offset <= r.Scenario.DurationSeconds {
 			sum += s.CV
 			n++
 		}

@@ -98,7 +98,7 @@ func judged(r *reports.Report, after float64) []reports.SpreadWindow {
 	if r.Backends == nil {
 		return nil
 	}
-	end := r.Scenario.DurationSeconds + 0.5
+	end := r.Scenario.DurationSeconds // a second ending after it has the drain in it
 	var out []reports.SpreadWindow
 	for _, s := range r.Backends.Spread {
 		if s.Offset >= after && (r.Scenario.DurationSeconds == 0 || s.Offset <= end) {

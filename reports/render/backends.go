@@ -20,7 +20,7 @@ func backendLines(r *reports.Report) []string {
 	}
 	var load []reports.SpreadWindow
 	for _, s := range b.Spread {
-		if r.Scenario.DurationSeconds == 0 || s.Offset <= r.Scenario.DurationSeconds+0.5 {
+		if r.Scenario.DurationSeconds == 0 || s.Offset <= r.Scenario.DurationSeconds {
 			load = append(load, s)
 		}
 	}
