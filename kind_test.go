@@ -66,7 +66,7 @@ func TestThrowawayTargetKind(t *testing.T) {
 
 	// Without the registration line the kind is unknown, naming the ones
 	// there are.
-	if _, err := streambench.NewPlan(sc); err == nil || !strings.Contains(err.Error(), `target.kind: unknown target kind "loopback"; valid choices: builtin, address or command`) {
+	if _, err := streambench.NewPlan(sc); err == nil || !strings.Contains(err.Error(), `target.kind: unknown target kind "loopback"; valid choices: builtin, address, command or backends`) {
 		t.Errorf("unregistered kind: %v", err)
 	}
 }

@@ -1,7 +1,7 @@
 // Package streambench assembles streambench's engine (package harness)
 // with what it drives: the catalog of the reference RPCs and the generic
-// one, and the table of target kinds (builtin, address, command). The CLI
-// and library users start here; the engine itself imports no target.
+// one, and the table of target kinds (builtin, address, command, backends). The
+// CLI and library users start here; the engine itself imports no target.
 //
 // A user can run a scenario from their own `go test`:
 //
@@ -31,6 +31,7 @@ import (
 	"github.com/streambench/streambench/harness/target"
 	"github.com/streambench/streambench/reports"
 	"github.com/streambench/streambench/targets/address"
+	"github.com/streambench/streambench/targets/backends"
 	"github.com/streambench/streambench/targets/builtin"
 	"github.com/streambench/streambench/targets/command"
 	"github.com/streambench/streambench/targets/generic"
@@ -65,6 +66,7 @@ var targetsOnce = sync.OnceValue(func() *target.Catalog {
 		builtin.Kind(nil),
 		address.Kind,
 		command.Kind,
+		backends.Kind,
 	)
 	if err != nil {
 		panic(err) // a programming error in the list above; a test covers it

@@ -37,7 +37,8 @@ type Overrides struct {
 	// at least 1 each).
 	ClientScale *float64
 	// Compress multiplies the duration, graceful stop, group start
-	// offsets, stage durations and every fault's timing (0 < f <= 1).
+	// offsets, stage durations, every fault's timing and the backends' max
+	// connection age (0 < f <= 1).
 	// Thresholds are left alone.
 	Compress *float64
 	// Target points the run at a server at this loopback host:port instead
@@ -315,6 +316,9 @@ func (ov Overrides) apply(eff *scenario.Scenario) {
 func compress(eff *scenario.Scenario, f float64) {
 	d := func(x scenario.Duration) scenario.Duration { return scenario.Duration(float64(x) * f) }
 	eff.Duration, eff.GracefulStop = d(eff.Duration), d(eff.GracefulStop)
+	if b := eff.Target.Backends; b != nil {
+		b.MaxConnectionAge, b.MaxConnectionAgeGrace = d(b.MaxConnectionAge), d(b.MaxConnectionAgeGrace)
+	}
 	for i := range eff.Groups {
 		g := &eff.Groups[i]
 		g.Start = d(g.Start)

@@ -78,6 +78,9 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 	if st, ok := r.target.(target.Stats); ok {
 		rep.Server = r.serverStats(st)
 	}
+	if r.bk != nil {
+		rep.Backends = r.bk.report(r.bkWindows)
+	}
 	if v := r.cfg.variant; v != nil && v.Name != "" {
 		rep.Target += " (planted bug: " + v.Name + ")"
 		rep.Scenario.Faulty = v.Name

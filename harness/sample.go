@@ -19,6 +19,10 @@ type sampling struct {
 	windows   []reports.Window
 	live      liveFaults // the faults Progress shows (the sampler's)
 	mlive     liveFaults // the faults the live metrics show (livemetrics.go)
+	// bk counts per backend behind a balancing link (nil otherwise), and
+	// bkWindows are its per-second figures (backends.go).
+	bk        *backendStats
+	bkWindows []reports.BackendWindow
 }
 
 // sample records per-second windows and reports progress until done closes.
@@ -78,6 +82,9 @@ func (r *run) window() {
 		g.last, g.lastEnds = c, w.Ends
 	}
 	r.observeMetrics(smp)
+	if r.bk != nil {
+		r.bkWindows = append(r.bkWindows, r.bk.window(off)...)
+	}
 }
 
 // windowHistogram is h as a report's window carries it: nil when empty.

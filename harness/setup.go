@@ -47,6 +47,7 @@ func (r *run) setup() error {
 		return err
 	}
 	r.targetBase = r.targetBaseline()
+	r.bk = newBackendStats(r.link)
 	for gi, gs := range r.sc.Groups {
 		sh := &r.p.shares[gi]
 		g := &group{spec: gs, share: sh, rec: record.New(shardCount(len(sh.clients)), r.cfg.now)}
@@ -59,6 +60,9 @@ func (r *run) setup() error {
 			g.stats = append(g.stats, st)
 			opts = append(append([]grpc.DialOption(nil), opts...), extra...)
 			opts = append(opts, grpc.WithChainStreamInterceptor(st.interceptor()))
+			if r.bk != nil {
+				opts = append(opts, grpc.WithChainStreamInterceptor(r.bk.interceptor()))
+			}
 			dial := r.link.Target()
 			cc, err := grpc.NewClient(dial, opts...)
 			if err != nil {

@@ -123,6 +123,7 @@ func merge(shards []*Report, files []string) (*Report, error) {
 	}
 	out.Groups, errs = mergeGroups(shards, shift)
 	out.Windows, errs = mergeWindows(shards, shift, errs)
+	out.Backends = mergeBackends(shards, shift)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("merge: %w", err)
 	}

@@ -114,3 +114,74 @@ func TestMergeRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeSumsBackends: each shard measured its own clients per backend;
+// the merged report sums them second by second and recomputes the spread.
+func TestMergeSumsBackends(t *testing.T) {
+	shards := shardsOf(t, 2, 0)
+	for i, r := range shards {
+		ws := []reports.BackendWindow{
+			{Offset: 1.01, Backend: "b0", Up: true, Active: 100, Opened: 100, Messages: 500},
+			{Offset: 1.01, Backend: "b1", Up: true, Active: int64(50 + 50*i), Opened: 50, Messages: 250},
+		}
+		r.Backends = &reports.Backends{Balancing: "l4 round robin", Names: []string{"b0", "b1"}, Windows: ws, Spread: reports.SpreadOf(ws)}
+	}
+	m, err := reports.Merge(shards, []string{"a.json", "b.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := m.Backends
+	if b == nil || len(b.Windows) != 2 || b.Windows[0].Active != 200 || b.Windows[1].Active != 150 || b.Windows[0].Messages != 1000 {
+		t.Fatalf("merged backends: %+v", b)
+	}
+	if len(b.Spread) != 1 || b.Spread[0].Total != 350 || b.Spread[0].Ratio == nil || *b.Spread[0].Ratio != 200.0/150 {
+		t.Errorf("merged spread: %+v", b.Spread)
+	}
+	shards = shardsOf(t, 2, 0)
+	if m, err := reports.Merge(shards, []string{"a.json", "b.json"}); err != nil || m.Backends != nil {
+		t.Errorf("shards without backends merged into %+v, %v", m.Backends, err)
+	}
+}
+
+func TestSpread(t *testing.T) {
+	w := func(active ...int64) []reports.BackendWindow {
+		var out []reports.BackendWindow
+		for i, a := range active {
+			out = append(out, reports.BackendWindow{Offset: 1, Backend: string(rune('a' + i)), Up: a >= 0, Active: max(a, 0)})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		in       []reports.BackendWindow
+		ok       bool
+		ratio    float64 // 0: absent
+		cv, jain float64
+	}{
+		{"even", w(100, 100, 100), true, 1, 0, 1},
+		{"all on one", w(300, 0, 0), true, 0, 1.4142, 1.0 / 3},
+		{"uneven", w(150, 50), true, 3, 0.5, 0.8},
+		{"out of service is not judged", w(100, 100, -1), true, 1, 0, 1},
+		{"nothing open", w(0, 0), false, 0, 0, 0},
+		{"none in service", w(-1, -1), false, 0, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, ok := reports.Spread(tc.in)
+			if ok != tc.ok {
+				t.Fatalf("ok %v, want %v", ok, tc.ok)
+			}
+			if !ok {
+				return
+			}
+			if (s.Ratio == nil) != (tc.ratio == 0) || (s.Ratio != nil && *s.Ratio != tc.ratio) {
+				t.Errorf("ratio %v, want %v", s.Ratio, tc.ratio)
+			}
+			if d := s.CV - tc.cv; d > 1e-3 || d < -1e-3 {
+				t.Errorf("cv %v, want %v", s.CV, tc.cv)
+			}
+			if d := s.Jain - tc.jain; d > 1e-3 || d < -1e-3 {
+				t.Errorf("jain %v, want %v", s.Jain, tc.jain)
+			}
+		})
+	}
+}

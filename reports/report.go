@@ -59,6 +59,9 @@ type Report struct {
 	Faults []FaultWindow `json:"faults,omitempty"`
 	// Server holds what the builtin target measured on its side.
 	Server *ServerStats `json:"server,omitempty"`
+	// Backends is what a target of several backends measured per
+	// backend (nil for a single target).
+	Backends *Backends `json:"backends,omitempty"`
 	// TargetProcess is a command target's process: how it was started,
 	// where its output went and how it ended.
 	TargetProcess *TargetProcess `json:"target_process,omitempty"`

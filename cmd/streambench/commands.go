@@ -85,6 +85,10 @@ type serveFlags struct {
 	tlsCert, tlsKey, tlsClientCA string
 	// pprof serves net/http/pprof on this loopback address.
 	pprof string
+	// maxAge and maxAgeGrace set gRPC's MaxConnectionAge(Grace); epoch
+	// numbers the feed from a shared moment (unix nanoseconds).
+	maxAge, maxAgeGrace time.Duration
+	epoch               int64
 }
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -95,7 +99,8 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 		Example: `  streambench serve --addr 127.0.0.1:7070
   streambench serve --addr 127.0.0.1:0 --rate 1000/s --payload 1KiB
   streambench serve --addr 127.0.0.1:7443 --tls-cert server.pem --tls-key server-key.pem --tls-client-ca ca.pem
-  streambench serve --addr 127.0.0.1:7070 --pprof 127.0.0.1:6060`,
+  streambench serve --addr 127.0.0.1:7070 --pprof 127.0.0.1:6060
+  streambench serve --addr 127.0.0.1:{port} --epoch {epoch} --max-connection-age 10s   # a replica of target.backends`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return serve(cmd.Context(), f, stdout, stderr)
@@ -118,6 +123,9 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	fl.StringVar(&f.tlsClientCA, "tls-client-ca", "", "mutual TLS: require client certificates signed by this PEM CA (with --tls-cert)")
 	fl.StringVar(&f.pprof, "pprof", "", "also serve net/http/pprof (/debug/pprof/) on this loopback host:port, for a leak check's target.pprof")
+	fl.DurationVar(&f.maxAge, "max-connection-age", 0, "send GOAWAY to connections older than this (0 = never): clients reconnect, and a balancer in front spreads them again")
+	fl.DurationVar(&f.maxAgeGrace, "max-connection-age-grace", 5*time.Second, "how long an aged connection's streams may drain before it closes")
+	fl.Int64Var(&f.epoch, "epoch", 0, "number the feed from this moment (unix nanoseconds; 0 = from the start): replicas given the same epoch publish the same seqs, as one log (target.backends passes {epoch})")
 	return cmd
 }
 
@@ -142,8 +150,15 @@ func serve(ctx context.Context, f serveFlags, stdout, stderr io.Writer) error {
 			Time: scenario.Duration(f.kaTime), Timeout: scenario.Duration(f.kaTimeout), MinTime: scenario.Duration(f.kaMinTime),
 		}},
 	}
+	if f.maxAge < 0 || f.maxAgeGrace < 0 || f.epoch < 0 {
+		return exitf(ExitBadInput, "--max-connection-age, --max-connection-age-grace and --epoch: must not be negative")
+	}
 	cfg := builtin.ConfigOf(b)
 	cfg.Introspection = true
+	cfg.MaxConnectionAge, cfg.MaxConnectionAgeGrace = f.maxAge, f.maxAgeGrace
+	if f.epoch > 0 {
+		cfg.Feed.Since = time.Unix(0, f.epoch)
+	}
 	if f.faulty != "" {
 		bug, err := selfcheck.Lookup(f.faulty)
 		if err != nil {

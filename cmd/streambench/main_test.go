@@ -209,7 +209,7 @@ func TestList(t *testing.T) {
 		Name  string
 		Takes []string
 	}
-	if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil || len(got) != 2 || len(got["targets"]) != 3 || got["targets"][0].Name != "builtin" || len(got["rpcs"]) == 0 {
+	if err := json.Unmarshal([]byte(out), &got); code != 0 || err != nil || len(got) != 2 || len(got["targets"]) != 4 || got["targets"][0].Name != "builtin" || len(got["rpcs"]) == 0 {
 		t.Errorf("list --json: exit %d, %v: %s", code, err, out)
 	}
 	if code, _, se := cli(t, "list", "fautls"); code != ExitBadInput || !strings.Contains(se, `did you mean "faults"?`) {

@@ -60,6 +60,8 @@ var registry = []*Check{
 	&isolationCheck,
 	&latencyShiftCheck,
 	&leaksCheck,
+	&balanceCheck,
+	&rebalanceTimeCheck,
 }
 
 // Checks returns every named check, sorted by name.

@@ -157,8 +157,9 @@ func contains(list []string, s string) bool {
 
 // Kinds is the registry of every fault kind, in documentation order: the
 // network kinds of link's table (kind_net.go), then the server kinds
-// (kind_server.go) and the stream kinds (kind_stream.go).
-var Kinds = slices.Concat(netKinds(), serverKinds, streamKinds)
+// (kind_server.go), the stream kinds (kind_stream.go) and the backend kinds
+// (kind_backend.go).
+var Kinds = slices.Concat(netKinds(), serverKinds, streamKinds, backendKinds)
 
 // Lookup returns the kind called name.
 func Lookup(name string) (Kind, bool) {

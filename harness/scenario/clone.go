@@ -15,6 +15,11 @@ func (s *Scenario) Clone() *Scenario {
 		b := *s.Target.Builtin
 		out.Target.Builtin = &b
 	}
+	if s.Target.Backends != nil {
+		b := *s.Target.Backends
+		b.Addresses = slices.Clone(b.Addresses)
+		out.Target.Backends = &b
+	}
 	if s.Target.TLS != nil {
 		t := *s.Target.TLS
 		out.Target.TLS = &t

@@ -40,8 +40,20 @@ func (s *Scenario) Defaults() {
 	if s.GracefulStop == 0 && !s.Has("graceful_stop") {
 		s.GracefulStop = DefaultGracefulStop
 	}
-	if s.Target.Builtin == nil && s.Target.Address == "" && len(s.Target.Command) == 0 && s.Target.Custom == "" {
+	if s.Target.Builtin == nil && s.Target.Address == "" && len(s.Target.Command) == 0 && s.Target.Custom == "" &&
+		(s.Target.Backends == nil || len(s.Target.Backends.Addresses) == 0) {
 		s.Target.Builtin = &Builtin{}
+	}
+	if b := s.Target.Backends; b != nil {
+		if b.Balancer == "" {
+			b.Balancer = BalancerL4
+		}
+		if b.Policy == "" && b.Balancer == BalancerClient {
+			b.Policy = "round_robin"
+		}
+		if b.MaxConnectionAge > 0 && b.MaxConnectionAgeGrace == 0 && !s.Has("target.backends.max_connection_age_grace") {
+			b.MaxConnectionAgeGrace = Duration(5 * time.Second)
+		}
 	}
 	if len(s.Target.Command) > 0 {
 		if s.Target.Ready == nil {

@@ -112,6 +112,51 @@ type Target struct {
 	// Settings are a Custom kind's own settings, which its kind decodes
 	// strictly (DecodeParams).
 	Settings Settings `yaml:"settings"`
+	// Backends makes the target several backends behind a balancer:
+	// replicas of the builtin or command target, or a list of addresses.
+	Backends *Backends `yaml:"backends"`
+}
+
+// Balancer names: how clients' connections spread over several backends.
+const (
+	// BalancerL4 is one address in front of the backends (streambench's
+	// link) that sends each new connection to the next backend.
+	BalancerL4 = "l4"
+	// BalancerClient is the clients' own gRPC balancing: a resolver lists
+	// every backend and the policy picks per stream.
+	BalancerClient = "client"
+)
+
+// Balancers and Policies list the valid target.backends.balancer and
+// target.backends.policy values.
+var (
+	Balancers = []string{BalancerL4, BalancerClient}
+	Policies  = []string{"round_robin", "pick_first"}
+)
+
+// MaxReplicas bounds target.backends.replicas.
+const MaxReplicas = 32
+
+// Backends is a target of several backends: N replicas of the builtin or
+// command target (each its own listener or process), or a list of
+// running addresses, behind a balancer.
+type Backends struct {
+	// Replicas is how many backends of the builtin or command target run
+	// from the start (b0, b1, ...).
+	Replicas int `yaml:"replicas"`
+	// Addresses are running servers (loopback host:port), one backend
+	// each, named by their address; instead of replicas.
+	Addresses []string `yaml:"addresses"`
+	// Balancer is l4 (default) or client.
+	Balancer string `yaml:"balancer"`
+	// Policy is the client balancer's gRPC load-balancing policy:
+	// round_robin (default) or pick_first.
+	Policy string `yaml:"policy"`
+	// MaxConnectionAge makes every backend streambench runs send GOAWAY
+	// to connections older than this (0: never), giving them
+	// MaxConnectionAgeGrace (default 5s) to drain.
+	MaxConnectionAge      Duration `yaml:"max_connection_age"`
+	MaxConnectionAgeGrace Duration `yaml:"max_connection_age_grace"`
 }
 
 // Settings are a target kind's own settings: single values by name.
@@ -153,6 +198,9 @@ type Ready struct {
 // Kind is the target's kind: "builtin", "address", "command", or "" when
 // none or several are set (Validate says which).
 func (t Target) Kind() string {
+	if t.Backends != nil && t.Custom == "" {
+		return "backends"
+	}
 	if t.Custom != "" {
 		if t.Builtin != nil || t.Address != "" || len(t.Command) > 0 {
 			return ""

@@ -92,11 +92,12 @@ func (v *validator) target() {
 	s := v.s
 	t := s.Target
 	builtin, address, command := t.Builtin != nil, t.Address != "", len(t.Command) > 0
-	switch n := btoi(builtin) + btoi(address) + btoi(command); {
+	addresses := t.Backends != nil && len(t.Backends.Addresses) > 0
+	switch n := btoi(builtin) + btoi(address) + btoi(command) + btoi(addresses); {
 	case n > 0 && t.Custom != "":
 		v.add("target.kind", "names a target kind added in Go; the builtin, address and command kinds are chosen by their own keys, not with kind")
 	case n > 1:
-		v.add("target", "set exactly one of target.builtin, target.address and target.command, not several")
+		v.add("target", "set exactly one of target.builtin, target.address and target.command (or target.backends.addresses), not several")
 	case n == 0 && t.Custom == "":
 		v.add("target", "set one of target.builtin, target.address and target.command")
 	}
@@ -106,6 +107,7 @@ func (v *validator) target() {
 	if address {
 		v.address(t.Address)
 	}
+	v.backends(t)
 	v.command(t)
 	v.transport(t)
 	if k := s.Link.Kind; k != "" && !slices.Contains(LinkKinds, k) {
@@ -131,6 +133,62 @@ func (v *validator) target() {
 	}
 }
 
+// backends checks target.backends: replicas of the builtin or command
+// target, or a list of addresses, and how they are balanced.
+func (v *validator) backends(t Target) {
+	b := t.Backends
+	if b == nil || len(b.Addresses) > 0 {
+		for _, a := range append(slices.Clone(t.Command), t.Env...) {
+			if strings.Contains(a, epochToken) {
+				v.add("target.command", "%s is the shared epoch of command replicas (target.backends.replicas); a single process has none", epochToken)
+				break
+			}
+		}
+	}
+	if b == nil {
+		return
+	}
+	const p = "target.backends."
+	switch {
+	case t.Custom != "":
+		v.add("target.backends", "applies to the builtin and command targets and to a list of addresses, not to target.kind")
+	case t.Address != "":
+		v.add("target.address", "a target of several addresses lists them in target.backends.addresses")
+	case len(b.Addresses) > 0 && b.Replicas != 0:
+		v.add(p+"replicas", "set replicas (of the builtin or command target) or addresses, not both")
+	case len(b.Addresses) == 0:
+		v.intRange(p+"replicas", b.Replicas, 1, MaxReplicas)
+	}
+	for i, a := range b.Addresses {
+		if err := CheckAddress(a, v.s.remote); err != nil {
+			v.add(indexPath(p+"addresses", i), "%v", err)
+		}
+		if slices.Contains(b.Addresses[:i], a) {
+			v.add(indexPath(p+"addresses", i), "%s is listed twice", a)
+		}
+	}
+	if len(b.Addresses) > 0 && t.TLS == nil && !t.Insecure {
+		v.add(p+"addresses", "say how to dial them: target.tls: {ca: FILE} for TLS, or target.insecure: true for plaintext")
+	}
+	if !slices.Contains(Balancers, b.Balancer) {
+		v.add(p+"balancer", "%s", UnknownChoice("balancer", b.Balancer, Balancers))
+	}
+	switch {
+	case b.Balancer != BalancerClient && b.Policy != "":
+		v.add(p+"policy", "applies to balancer: client only (the l4 balancer sends each new connection to the next backend)")
+	case b.Balancer == BalancerClient && !slices.Contains(Policies, b.Policy):
+		v.add(p+"policy", "%s", UnknownChoice("policy", b.Policy, Policies))
+	}
+	v.nonNegative(p+"max_connection_age", b.MaxConnectionAge)
+	v.nonNegative(p+"max_connection_age_grace", b.MaxConnectionAgeGrace)
+	if b.MaxConnectionAge > 0 && len(b.Addresses) > 0 {
+		v.add(p+"max_connection_age", "applies to backends streambench runs (replicas); a running server sets its own")
+	}
+	if b.MaxConnectionAge > 0 && len(t.Command) > 0 {
+		v.add(p+"max_connection_age", "a command target sets its own (streambench serve --max-connection-age); see docs/backends.md")
+	}
+}
+
 func btoi(b bool) int {
 	if b {
 		return 1
@@ -141,6 +199,10 @@ func btoi(b bool) int {
 // portToken is replaced in a command target's argv and env by the port it
 // must listen on.
 const portToken = "{port}"
+
+// epochToken is replaced in command replicas' argv and env by their shared
+// epoch (package targets/backends).
+const epochToken = "{epoch}"
 
 // PprofPortToken is replaced in a command target's argv, env and pprof URL
 // by a second free loopback port, for the process's net/http/pprof.
@@ -197,7 +259,7 @@ func (v *validator) command(t Target) {
 // in-process and takes neither), the metadata sent with every call, and
 // the pprof endpoint of the leak check.
 func (v *validator) transport(t Target) {
-	external := t.Address != "" || len(t.Command) > 0
+	external := t.Address != "" || len(t.Command) > 0 || (t.Backends != nil && len(t.Backends.Addresses) > 0)
 	if !external {
 		for _, f := range []struct {
 			name string

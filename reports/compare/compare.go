@@ -55,7 +55,7 @@ const (
 // percentage points, throughput a relative decrease. recovery (the p99 of
 // the time from a broken stream to the next message) is judged in set
 // comparisons only.
-var ToleranceKeys = []string{"p50", "p90", "p99", "p99.9", "max", "duration.p50", "duration.p99", "error_rate", "throughput", "recovery"}
+var ToleranceKeys = []string{"p50", "p90", "p99", "p99.9", "max", "duration.p50", "duration.p99", "error_rate", "throughput", "recovery", "rebalance_time", "spread.cv"}
 
 // Tolerances maps a tolerance key to its value: a fraction (0.10 = 10%)
 // for relative metrics, a fraction of streams (0.001 = 0.1 percentage
@@ -68,6 +68,7 @@ func DefaultTolerances() Tolerances {
 		"p50": 0.05, "p90": 0.10, "p99": 0.10, "p99.9": 0.20, "max": 0.50,
 		"duration.p50": 0.05, "duration.p99": 0.10,
 		"error_rate": 0.001, "throughput": 0.05, "recovery": 0.20,
+		"rebalance_time": 0.25, "spread.cv": 0.25,
 	}
 }
 
@@ -392,6 +393,7 @@ func (c *Comparison) compareSingle(base, head *reports.Report, tol Tolerances) e
 			c.Notes = append(c.Notes, fmt.Sprintf("group %s is in the head run only", hg.Name))
 		}
 	}
+	c.compareBackends([]*reports.Report{base}, []*reports.Report{head}, tol, true)
 	return nil
 }
 

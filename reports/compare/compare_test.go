@@ -173,3 +173,56 @@ func TestParseTolerances(t *testing.T) {
 		})
 	}
 }
+
+// TestCompareBackends: a head run whose newcomer never got its share
+// rebalanced slower than the base's: rebalance_time regresses; the same
+// runs compared with themselves are unchanged.
+func TestCompareBackends(t *testing.T) {
+	base := reporttest.WithBackends(reporttest.Fixture(t, 1))
+	head := reporttest.WithBackends(reporttest.Fixture(t, 1))
+	for i := range head.Backends.Windows {
+		if w := &head.Backends.Windows[i]; w.Backend == "b3" && w.Up {
+			w.Active = 0
+		}
+	}
+	head.Backends.Spread = reports.SpreadOf(head.Backends.Windows)
+	for _, tc := range []struct {
+		name       string
+		base, head *reports.Report
+		rebalance  MetricVerdict
+		cv         MetricVerdict
+	}{
+		{"never balanced", base, head, Regressed, Regressed},
+		{"the same run", base, base, Unchanged, Unchanged},
+		{"faster", head, base, Improved, Improved},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Reports(tc.base, tc.head, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []MetricComparison
+			for _, g := range c.Groups {
+				if g.Name == BackendsGroup {
+					got = g.Metrics
+				}
+			}
+			if len(got) != 2 || got[0].Metric != "rebalance_time" || got[1].Metric != "spread.cv" {
+				t.Fatalf("backends metrics: %+v", got)
+			}
+			if got[0].Verdict != tc.rebalance || got[1].Verdict != tc.cv {
+				t.Errorf("rebalance_time %s (%s: %v → %v), spread.cv %s (%s); want %s, %s",
+					got[0].Verdict, got[0].Why, got[0].Base, got[0].Head, got[1].Verdict, got[1].Why, tc.rebalance, tc.cv)
+			}
+		})
+	}
+	c, err := Reports(reporttest.Fixture(t, 1), reporttest.Fixture(t, 1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range c.Groups {
+		if g.Name == BackendsGroup {
+			t.Error("a comparison of single targets has a backends entry")
+		}
+	}
+}

@@ -162,6 +162,7 @@ func (c *Comparison) compareRuns(base, head []*reports.Report, tol Tolerances) {
 		}
 		c.Groups = append(c.Groups, gc)
 	}
+	c.compareBackends(base, head, tol, false)
 	c.adjust()
 }
 

@@ -183,6 +183,8 @@ func TestHTMLInChromium(t *testing.T) {
 	}{
 		{"report.html", "FAILED", func(b *bytes.Buffer) error { return WriteHTML(b, r) }},
 		{"diff.html", "REGRESSED", func(b *bytes.Buffer) error { return WriteComparisonHTML(b, cmp) }},
+		// A run against several backends: the per-backend timeline.
+		{"backends.html", "FAILED", func(b *bytes.Buffer) error { return WriteHTML(b, reporttest.WithBackends(reporttest.Fixture(t, 1))) }},
 	}
 	shots := artifactsDir(t)
 	for _, p := range pages {

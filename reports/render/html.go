@@ -125,6 +125,9 @@ func WriteHTML(w io.Writer, r *reports.Report) error {
 		v.Groups = append(v.Groups, gv)
 	}
 	v.TimeCharts = timeCharts(r)
+	if r.Backends != nil && len(r.Backends.Windows) > 0 {
+		v.TimeCharts = append(v.TimeCharts, backendChart(r))
+	}
 	for _, f := range r.Faults {
 		v.Faults = append(v.Faults, faultView{FaultWindow: f, EndsText: formatCounts(f.Ends)})
 	}

@@ -64,6 +64,12 @@ func WriteMarkdown(w io.Writer, r *reports.Report, o MarkdownOptions) error {
 		fmt.Fprintf(w, "| %s | %s | %d | %d | %s | %s | %s | %s |\n", mdCell(g.Name), g.RPC, g.Streams.Opened, g.Streams.Failed,
 			format.Rate(rate), format.MS(l.P50MS, l.Count), format.MS(l.P99MS, l.Count), format.MS(l.MaxMS, l.Count))
 	}
+	if lines := backendLines(r); len(lines) > 0 {
+		fmt.Fprintln(w)
+		for _, l := range lines {
+			fmt.Fprintf(w, "- %s\n", mdCell(l))
+		}
+	}
 	if failed := r.Failed(); len(failed) > 0 {
 		fmt.Fprintln(w, "\n**Failed assertions**")
 		fmt.Fprintln(w, "\n| assertion | expected | actual |")

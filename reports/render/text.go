@@ -68,6 +68,9 @@ func WriteSummary(w io.Writer, r *reports.Report) {
 		}
 		fmt.Fprintln(w, line)
 	}
+	for _, l := range backendLines(r) {
+		fmt.Fprintln(w, "  "+l)
+	}
 	if res := r.Resources; res != nil && res.PeakStreams > 0 {
 		fmt.Fprintf(w, "  resources at peak: %d streams open, heap %.1f MiB (%.1f KiB/stream), %d goroutines (%.2f/stream)\n",
 			res.PeakStreams, float64(res.PeakHeapBytes)/(1<<20), res.HeapPerStreamBytes/1024, res.PeakGoroutines, res.GoroutinesPerStream)

@@ -57,10 +57,26 @@ type Target struct {
 	ll   pb.LonglivedServer
 	math pb.MathServer
 
+	// replica: the feed and services are another Target's (Replica);
+	// Close leaves them to it.
+	replica bool
+
 	mu       sync.Mutex
 	srv      *grpc.Server
 	serveErr chan error
 	closed   bool
+}
+
+// Replica returns another server of the same services and feed: one more
+// backend of one shared log, so a subscriber that moves from one replica to
+// another resumes by seq where it was (what replicas behind a balancer
+// sharing a log do). It serves on a listener of its own (Serve); its Close
+// stops its gRPC server only, the feed stays t's.
+func (t *Target) Replica() *Target {
+	t.mu.Lock()
+	cfg := t.cfg
+	t.mu.Unlock()
+	return &Target{cfg: cfg, Feed: t.Feed, ll: t.ll, math: t.math, replica: true}
 }
 
 // New builds the servers and starts the feed. Call Serve to accept clients
@@ -177,7 +193,7 @@ func (t *Target) Close(grace time.Duration) bool {
 	already := t.closed
 	t.closed = true
 	t.mu.Unlock()
-	if !already {
+	if !already && !t.replica {
 		if c, ok := t.ll.(interface{ Close() error }); ok && t.ll != pb.LonglivedServer(t.Feed) {
 			_ = c.Close()
 		}

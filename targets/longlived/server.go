@@ -51,6 +51,13 @@ type Config struct {
 	// Queue is each subscriber's send queue length (0 = DefaultQueue). A
 	// subscriber whose queue overflows is ended with ResourceExhausted.
 	Queue int
+	// Since, when set, numbers the feed from that moment instead of from
+	// Start: update n is due at Since + n/Rate, so servers given the same
+	// Since (replicas in separate processes) publish the same seq at the
+	// same moment with the same payload — one log, as replicas behind a
+	// balancer share. A server started late has no update from before its
+	// start: a resubscriber asking for one gets OutOfRange.
+	Since time.Time
 }
 
 func (c Config) withDefaults() Config {
@@ -90,6 +97,8 @@ type Server struct {
 
 	mu       sync.Mutex
 	last     uint64       // seq of the last published update
+	first    uint64       // the first seq this server published or will (Config.Since)
+	since    time.Time    // Config.Since when the feed is numbered from it
 	ring     []*pb.Update // ring[seq%len] holds seq while it is recent
 	subs     []*subscriber
 	byID     map[int32]*subscriber
@@ -249,6 +258,14 @@ func (s *Server) Start() {
 		return
 	}
 	s.started = true
+	if since, now := s.cfg.Since, time.Now(); !since.IsZero() && since.Before(now) {
+		// Numbered from Since: the updates due before this server started
+		// were other replicas' to publish. Set before any Subscribe can
+		// see the feed, so nobody is told seq 1 comes next.
+		s.since = since
+		s.last = uint64(now.Sub(since).Seconds() * s.cfg.Rate)
+		s.first = s.last + 1
+	}
 	s.wg.Add(1)
 	go s.publishLoop()
 }
@@ -341,6 +358,9 @@ func (s *Server) publishLoop() {
 	defer t.Stop()
 	start := time.Now()
 	var published uint64
+	if !s.since.IsZero() {
+		start, published = s.since, s.first-1 // set by Start
+	}
 	for {
 		select {
 		case <-s.stop:
@@ -410,6 +430,7 @@ func (s *Server) Subscribe(req *pb.SubscribeRequest, stream grpc.ServerStreaming
 		if n := uint64(len(s.ring)); s.last > n {
 			oldest = s.last - n + 1
 		}
+		oldest = max(oldest, s.first)
 		if from < oldest {
 			last := s.last
 			s.mu.Unlock()

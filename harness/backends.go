@@ -1,0 +1,133 @@
+package harness
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/peer"
+
+	"github.com/streambench/streambench/harness/link"
+	"github.com/streambench/streambench/reports"
+)
+
+// backendStats counts streams and messages per backend behind a balancing
+// link. Which backend a stream rides on is the remote address of its
+// connection, which the link named when it dialled it (link.BackendAddr):
+// nothing is asked of the server.
+type backendStats struct {
+	lb link.Balancer
+
+	mu     sync.Mutex
+	counts map[string]*backendCount
+	// last are the counters at the previous window, by backend (the
+	// sampler's).
+	last map[string]snapshot
+}
+
+// snapshot is a backend's counters at the previous window.
+type snapshot struct{ opened, messages uint64 }
+
+// backendCount is one backend's counters.
+type backendCount struct {
+	active           atomic.Int64
+	opened, messages atomic.Uint64
+}
+
+// newBackendStats measures per backend when the run's link balances over
+// several backends, and returns nil otherwise.
+func newBackendStats(l link.Link) *backendStats {
+	lb, ok := l.(link.Balancer)
+	if !ok {
+		return nil
+	}
+	return &backendStats{lb: lb, counts: map[string]*backendCount{}, last: map[string]snapshot{}}
+}
+
+func (b *backendStats) count(name string) *backendCount {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c, ok := b.counts[name]
+	if !ok {
+		c = &backendCount{}
+		b.counts[name] = c
+	}
+	return c
+}
+
+// interceptor attributes every stream opened on a ClientConn to the
+// backend its transport is connected to, counting it open until its first
+// receive error (or its single response), and every message received.
+func (b *backendStats) interceptor() grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		s, err := streamer(ctx, desc, cc, method, opts...)
+		if err != nil {
+			return s, err
+		}
+		p, ok := peer.FromContext(s.Context())
+		if !ok {
+			return s, nil
+		}
+		a, ok := p.Addr.(link.BackendAddr)
+		if !ok {
+			return s, nil
+		}
+		c := b.count(a.Backend)
+		c.opened.Add(1)
+		c.active.Add(1)
+		return &backendStream{ClientStream: s, c: c, single: !desc.ServerStreams}, nil
+	}
+}
+
+// backendStream counts one stream's messages on its backend.
+type backendStream struct {
+	grpc.ClientStream
+	c      *backendCount
+	single bool // one response ends it
+	ended  atomic.Bool
+}
+
+func (s *backendStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err == nil {
+		s.c.messages.Add(1)
+	}
+	if err != nil || s.single {
+		s.end()
+	}
+	return err
+}
+
+func (s *backendStream) end() {
+	if s.ended.CompareAndSwap(false, true) {
+		s.c.active.Add(-1)
+	}
+}
+
+// window is every backend's figures at offset off (seconds), for the
+// sampler's per-second windows.
+func (b *backendStats) window(off float64) []reports.BackendWindow {
+	var out []reports.BackendWindow
+	for _, st := range b.lb.Backends() {
+		c := b.count(st.Name)
+		w := reports.BackendWindow{Offset: off, Backend: st.Name, Up: st.Up, Active: max(c.active.Load(), 0)}
+		opened, msgs := c.opened.Load(), c.messages.Load()
+		prev := b.last[st.Name]
+		w.Opened, w.Messages = opened-prev.opened, msgs-prev.messages
+		b.last[st.Name] = snapshot{opened, msgs}
+		out = append(out, w)
+	}
+	return out
+}
+
+// report is the report's per-backend section: the windows, the spread of
+// every second and the backends' names.
+func (b *backendStats) report(windows []reports.BackendWindow) *reports.Backends {
+	out := &reports.Backends{Balancing: b.lb.Balancing(), Windows: windows}
+	for _, st := range b.lb.Backends() {
+		out.Names = append(out.Names, st.Name)
+	}
+	out.Spread = reports.SpreadOf(windows)
+	return out
+}
