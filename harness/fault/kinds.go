@@ -76,7 +76,8 @@ type Kind struct {
 	onMessage func(w *faultStream, a *activeStream, n int, send bool) error
 }
 
-// Settings lists the kind's settings with their types, for documentation.
+// Settings lists the kind's settings with their types and declared
+// domains (SettingsOf), for documentation.
 func (k Kind) Settings() []string {
 	t := reflect.TypeOf(k.params()).Elem()
 	var out []string
@@ -86,6 +87,9 @@ func (k Kind) Settings() []string {
 		if contains(k.allowed, name) {
 			out = append(out, fmt.Sprintf("%s (%s)", name, f.Tag.Get("doc")))
 		}
+	}
+	for i, s := range k.SettingsOf() {
+		out[i] = strings.TrimSuffix(out[i], ")") + "; " + s.Domain.String() + ")"
 	}
 	return out
 }
