@@ -455,6 +455,7 @@ func (e *explorer) scenario(c candidate) *scenario.Scenario {
 	sc.Faults = slices.Clone(c.faults)
 	sc.Duration = scenario.Duration(c.duration)
 	sc.Seed = c.seed
+	sc.Source = "" // not the user's file: the failure's report echoes its YAML
 	for i := range sc.Groups {
 		sc.Groups[i].Clients = c.clients[i]
 		sc.Groups[i].Connections = c.conns[i]
@@ -604,6 +605,9 @@ func (e *explorer) shrink(ctx context.Context, c candidate, check string, foundA
 		}
 	}
 	f.YAML = e.yaml(f)
+	if f.Report != nil {
+		f.Report.Scenario.Source = string(f.YAML)
+	}
 	return f, true
 }
 

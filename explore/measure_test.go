@@ -1,0 +1,69 @@
+package explore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streambench/streambench/internal/testenv"
+)
+
+// TestMeasurePlantedBugs is docs/explore.md's table: against each planted
+// bug that needs a fault to show, explore from a scenario without faults
+// finds it within the budget and shrinks it to at most two faults; the
+// same budget finds nothing against the correct servers. Minutes of runs:
+// a long test.
+func TestMeasurePlantedBugs(t *testing.T) {
+	testenv.Long(t)
+	const budget = 40 // runs
+	var table strings.Builder
+	fmt.Fprintf(&table, "| bug | scenario | runs to first failure | failing check | shrink steps (runs) | final faults | reproduced | wall time |\n|---|---|---|---|---|---|---|---|\n")
+	for _, tc := range []struct{ bug, scenario string }{
+		{"subscribe_ignores_from_seq", "subscribe"},
+		{"subscribe_replays_previous", "subscribe"},
+		{"client_reset_as_eof", "subscribe"},
+		{"pow_nil_on_cancel", "subscribe"},
+		{"subscribe_strands_on_resubscribe", "leaks"},
+		{"", "subscribe"},
+		{"", "leaks"},
+	} {
+		name := tc.bug
+		if name == "" {
+			name = "(correct servers)"
+		}
+		t.Run(name+"/"+tc.scenario, func(t *testing.T) {
+			sc := load(t, tc.scenario)
+			opts := Options{Runs: budget, Seed: 1}
+			if tc.bug != "" {
+				withBug(t, &opts, tc.bug)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+			defer cancel()
+			start := time.Now()
+			res, err := Explore(ctx, sc, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Log(res.Summary())
+			if tc.bug == "" {
+				for _, f := range res.Failures {
+					t.Errorf("the correct servers fail %s:\n%s", f.Check, f.YAML)
+				}
+				fmt.Fprintf(&table, "| %s | %s | none in %d | | | | | %v |\n", name, tc.scenario, res.Explored, time.Since(start).Round(time.Second))
+				return
+			}
+			if len(res.Failures) == 0 {
+				t.Fatalf("%s not found in %d runs", tc.bug, budget)
+			}
+			f := res.Failures[0]
+			if n := len(f.Minimal.Faults); n > 2 {
+				t.Errorf("shrunk to %d faults, want at most 2:\n%s", n, f.YAML)
+			}
+			t.Logf("minimal:\n%s", f.YAML)
+			fmt.Fprintf(&table, "| %s | %s | %d | %s | %d (%d) | %d | %d/%d | %v |\n", name, tc.scenario, f.FoundAt, f.Check, f.ShrinkSteps, f.ShrinkRuns, len(f.Minimal.Faults), f.Reproduced, f.Reruns, time.Since(start).Round(time.Second))
+		})
+	}
+	t.Logf("\n%s", table.String())
+}
