@@ -281,4 +281,3 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
-
