@@ -89,7 +89,9 @@ func (k Kind) Settings() []string {
 		}
 	}
 	for i, s := range k.SettingsOf() {
-		out[i] = strings.TrimSuffix(out[i], ")") + "; " + s.Domain.String() + ")"
+		if d := s.Domain.String(); !strings.Contains(s.Doc, d) { // direction's doc already is its domain
+			out[i] = strings.TrimSuffix(out[i], ")") + "; " + d + ")"
+		}
 	}
 	return out
 }
