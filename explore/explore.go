@@ -812,7 +812,7 @@ func (e *explorer) yaml(f Failure) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Minimal failing scenario found by streambench explore (seed %d, exploration run %d).\n", e.opts.Seed, f.FoundAt)
 	fmt.Fprintf(&b, "# Fails: %s\n", f.Check)
-	fmt.Fprintf(&b, "# Reproduced %d of %d reruns; shrunk in %d steps (%d runs) from %d faults to %d.\n",
+	fmt.Fprintf(&b, "# Reproduced %d of %d reruns; shrunk in %d steps (%d runs) from %d fault(s) to %d.\n",
 		f.Reproduced, f.Reruns, f.ShrinkSteps, f.ShrinkRuns, len(f.Original.Faults), len(f.Minimal.Faults))
 	fmt.Fprintf(&b, "# Replay: streambench run FILE (the run's seed %d is below).\n", f.Minimal.Seed)
 	b.Write(body)

@@ -19,23 +19,33 @@ func TestMeasurePlantedBugs(t *testing.T) {
 	testenv.Long(t)
 	const budget = 40 // runs
 	var table strings.Builder
-	fmt.Fprintf(&table, "| bug | scenario | runs to first failure | failing check | shrink steps (runs) | final faults | reproduced | wall time |\n|---|---|---|---|---|---|---|---|\n")
-	for _, tc := range []struct{ bug, scenario string }{
-		{"subscribe_ignores_from_seq", "subscribe"},
-		{"subscribe_replays_previous", "subscribe"},
-		{"client_reset_as_eof", "subscribe"},
-		{"pow_nil_on_cancel", "subscribe"},
-		{"subscribe_strands_on_resubscribe", "leaks"},
-		{"", "subscribe"},
-		{"", "leaks"},
+	fmt.Fprintf(&table, "| bug | scenario | seed | runs to first failure | failing check | shrink steps (runs) | final faults | reproduced | wall time |\n|---|---|---|---|---|---|---|---|---|\n")
+	type row struct {
+		bug, scenario string
+		seed          int64
+	}
+	var rows []row
+	for _, b := range []row{
+		{"subscribe_ignores_from_seq", "subscribe", 0},
+		{"subscribe_replays_previous", "subscribe", 0},
+		{"client_reset_as_eof", "subscribe", 0},
+		{"pow_nil_on_cancel", "subscribe", 0},
+		{"subscribe_strands_on_resubscribe", "leaks", 0},
 	} {
+		for seed := int64(1); seed <= 3; seed++ {
+			b.seed = seed
+			rows = append(rows, b)
+		}
+	}
+	rows = append(rows, row{"", "subscribe", 1}, row{"", "leaks", 1})
+	for _, tc := range rows {
 		name := tc.bug
 		if name == "" {
 			name = "(correct servers)"
 		}
-		t.Run(name+"/"+tc.scenario, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/%s/seed=%d", name, tc.scenario, tc.seed), func(t *testing.T) {
 			sc := load(t, tc.scenario)
-			opts := Options{Runs: budget, Seed: 1}
+			opts := Options{Runs: budget, Seed: tc.seed}
 			if tc.bug != "" {
 				withBug(t, &opts, tc.bug)
 			}
@@ -51,7 +61,7 @@ func TestMeasurePlantedBugs(t *testing.T) {
 				for _, f := range res.Failures {
 					t.Errorf("the correct servers fail %s:\n%s", f.Check, f.YAML)
 				}
-				fmt.Fprintf(&table, "| %s | %s | none in %d | | | | | %v |\n", name, tc.scenario, res.Explored, time.Since(start).Round(time.Second))
+				fmt.Fprintf(&table, "| %s | %s | %d | none in %d | | | | | %v |\n", name, tc.scenario, tc.seed, res.Explored, time.Since(start).Round(time.Second))
 				return
 			}
 			if len(res.Failures) == 0 {
@@ -62,7 +72,7 @@ func TestMeasurePlantedBugs(t *testing.T) {
 				t.Errorf("shrunk to %d faults, want at most 2:\n%s", n, f.YAML)
 			}
 			t.Logf("minimal:\n%s", f.YAML)
-			fmt.Fprintf(&table, "| %s | %s | %d | %s | %d (%d) | %d | %d/%d | %v |\n", name, tc.scenario, f.FoundAt, f.Check, f.ShrinkSteps, f.ShrinkRuns, len(f.Minimal.Faults), f.Reproduced, f.Reruns, time.Since(start).Round(time.Second))
+			fmt.Fprintf(&table, "| %s | %s | %d | %d | %s | %d (%d) | %d | %d/%d | %v |\n", name, tc.scenario, tc.seed, f.FoundAt, f.Check, f.ShrinkSteps, f.ShrinkRuns, len(f.Minimal.Faults), f.Reproduced, f.Reruns, time.Since(start).Round(time.Second))
 		})
 	}
 	t.Logf("\n%s", table.String())
