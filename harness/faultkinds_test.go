@@ -12,7 +12,7 @@ import (
 // and exactly those compile in a scenario of that plan.
 func TestPlanFaultKinds(t *testing.T) {
 	for _, tc := range []struct {
-		link      string
+		link       string
 		has, lacks []string
 	}{
 		{"bufconn", []string{"sever", "half_open", "server_restart", "max_connection_age", "stream_abort"}, []string{"timeout", "reset_peer", "pause"}},
