@@ -16,7 +16,7 @@ import (
 // (harness.Plan.FaultKinds, which asks the link and the target as fault
 // validation does), narrowed by the Space, with each setting drawn within
 // its kind's declared domain (fault.Kind.SettingsOf). The random source of
-// exploration run i is PCG(seed, i): the same seed gives the same timeline
+// exploration run i (from 0) is PCG(seed, i): the same seed gives the same timeline
 // for run i whatever ran before it or beside it.
 
 // grain is what generated moments and windows are rounded to, so a
