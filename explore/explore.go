@@ -257,7 +257,7 @@ func newExplorer(sc *scenario.Scenario, opts Options) (*explorer, error) {
 		errs = append(errs, e)
 	}
 	// The options win over the explore: block, which wins over defaults.
-	space, kindsFromFile := opts.Space, false
+	space, kindsFromFile, durationFromFile := opts.Space, false, false
 	if block != nil {
 		if space.Kinds == nil && len(block.Kinds) > 0 {
 			space.Kinds, kindsFromFile = block.Kinds, true
@@ -274,8 +274,8 @@ func newExplorer(sc *scenario.Scenario, opts Options) (*explorer, error) {
 		if space.MaxWindow == 0 {
 			space.MaxWindow = block.MaxWindow.D()
 		}
-		if space.Duration == 0 {
-			space.Duration = block.Duration.D()
+		if space.Duration == 0 && block.Duration > 0 {
+			space.Duration, durationFromFile = block.Duration.D(), true
 		}
 	}
 	if space.MaxFaults < 0 || space.MaxWindow < 0 || space.Duration < 0 {
@@ -291,7 +291,11 @@ func newExplorer(sc *scenario.Scenario, opts Options) (*explorer, error) {
 		}
 	}
 	if space.Duration < time.Second {
-		bad("", "--run-duration", "explored runs need at least 1s, got %v", space.Duration)
+		if durationFromFile {
+			bad("explore.duration", "", "explored runs need at least 1s, got %v", space.Duration)
+		} else {
+			bad("", "--run-duration", "explored runs need at least 1s, got %v", space.Duration)
+		}
 	}
 	if space.MaxWindow == 0 {
 		space.MaxWindow = space.Duration / 2

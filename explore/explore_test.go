@@ -261,6 +261,7 @@ func TestBadInput(t *testing.T) {
 		{"kind the target cannot take", "explore:\n  kinds: [pause]\n", Options{Runs: 1}, []string{"explore.kinds[0]", "cannot take pause"}},
 		{"unknown key", "explore:\n  max_fault: 2\n", Options{Runs: 1}, []string{"explore.yaml:30:3", "max_fault", "max_faults"}},
 		{"negative max_faults", "explore:\n  max_faults: -1\n", Options{Runs: 1}, []string{"explore.max_faults", "must be > 0"}},
+		{"short runs", "explore:\n  duration: 500ms\n", Options{Runs: 1}, []string{"explore.yaml:30:13", "explore.duration", "at least 1s"}},
 		{"no budget", "", Options{}, []string{"runs or a time budget"}},
 		{"m of k", "", Options{Runs: 1, Need: 3, Of: 2}, []string{"need <= of"}},
 		{"flag kind", "", Options{Runs: 1, Space: Space{Kinds: []string{"sevre"}}}, []string{"--kinds", `did you mean "sever"`}},
