@@ -79,3 +79,22 @@ func TestExploreBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestExploreNothingFound: a budget that finds nothing exits 0 and says
+// what it covered.
+func TestExploreNothingFound(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errs := cli(t, "explore", "--no-progress", "--runs", "1", "--kinds", "latency", "--max-faults", "1",
+		"--run-duration", "2s", "--out", dir, exploreScenario)
+	if code != ExitPass {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	for _, want := range []string{"1 runs (1 timelines explored", "0 failure(s) found", "fault moments per kind: latency 1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "minimal.yaml")); err == nil {
+		t.Error("minimal.yaml written though nothing failed")
+	}
+}
