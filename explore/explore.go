@@ -186,18 +186,16 @@ type Result struct {
 
 // explorer is one Explore's state.
 type explorer struct {
-	base   *scenario.Scenario // the user's, faults removed
-	opts   Options
-	gen    *generator
-	groups int
-	start  time.Time
+	base  *scenario.Scenario // the user's, faults removed
+	opts  Options
+	gen   *generator
+	start time.Time
 
 	mu       sync.Mutex // guards what follows, and serializes OnRun
 	n        int
 	explored int
 	steps    int
 	failures int
-	phase    string
 }
 
 // candidate is one scenario explore runs: the base with these faults,
@@ -334,7 +332,7 @@ func newExplorer(sc *scenario.Scenario, opts Options) (*explorer, error) {
 		return nil, err
 	}
 	opts.Space = space
-	e := &explorer{base: base, opts: opts, groups: len(base.Groups)}
+	e := &explorer{base: base, opts: opts}
 	var groups []string
 	for _, g := range base.Groups {
 		groups = append(groups, g.Name)
