@@ -197,7 +197,7 @@ faults:
 
 // Top-level and group-level keys, to tell what a fragment completes.
 var (
-	topKeys   = []string{"version", "name", "description", "seed", "duration", "graceful_stop", "target", "link", "groups", "faults", "assert"}
+	topKeys   = []string{"version", "name", "description", "seed", "duration", "graceful_stop", "target", "link", "groups", "faults", "assert", "explore"}
 	groupKeys = []string{"stages", "arrival", "reconnect", "read", "keepalive", "idle", "stream_timeout", "buffers", "window"}
 )
 

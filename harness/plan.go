@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -361,6 +362,21 @@ func (p *Plan) TLS() bool { return p.tr.tls != nil }
 // whose capabilities decide the server and stream kinds.
 func (p *Plan) faultCaps() fault.Caps {
 	return fault.Caps{Link: p.link, Target: p.target, TargetName: p.target.Label()}
+}
+
+// FaultKinds lists the fault kinds this plan's link and target can take,
+// asked as fault.Compile asks when it validates a timeline: the link's
+// network kinds (link.KindsOf) and the server and stream kinds whose
+// capability the target has (fault.TargetKinds), in registry order.
+func (p *Plan) FaultKinds() []string {
+	net := link.KindsOf(p.link)
+	var out []string
+	for _, k := range fault.Kinds {
+		if k.Layer == fault.Network && slices.Contains(net, k.Name) {
+			out = append(out, k.Name)
+		}
+	}
+	return append(out, fault.TargetKinds(p.target)...)
 }
 
 // streamFaults reports whether the plan has a stream fault: only those

@@ -93,6 +93,6 @@ failure, 130 interrupted.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newRunCmd(stdout, stderr), newValidateCmd(stdout), newCompareCmd(stdout, stderr), newReportCmd(stdout), newMergeCmd(stdout),
-		newServeCmd(stdout, stderr), newListCmd(stdout), newVersionCmd(stdout))
+		newServeCmd(stdout, stderr), newListCmd(stdout), newVersionCmd(stdout), newExploreCmd(stdout, stderr))
 	return root
 }

@@ -9,9 +9,9 @@ import (
 
 // BackendParams are the settings of the backend kinds.
 type BackendParams struct {
-	Backend string            `yaml:"backend" doc:"name; the backend that leaves or restarts (b1, or an address); default: the newest in service"`
-	Hard    bool              `yaml:"hard" doc:"bool; backend_leave: stop at once (SIGKILL) instead of GOAWAY/SIGTERM with grace"`
-	Grace   scenario.Duration `yaml:"grace" doc:"duration; backend_leave: how long its streams may drain (default 5s)"`
+	Backend string            `yaml:"backend" doc:"name; the backend that leaves or restarts (b1, or an address); default: the newest in service" domain:"name"`
+	Hard    bool              `yaml:"hard" doc:"bool; backend_leave: stop at once (SIGKILL) instead of GOAWAY/SIGTERM with grace" domain:"false|true without:grace"`
+	Grace   scenario.Duration `yaml:"grace" doc:"duration; backend_leave: how long its streams may drain (default 5s)" domain:"0s..5s ~2s"`
 }
 
 // Backends is a target of several backends streambench runs: one more can

@@ -9,8 +9,8 @@ import (
 
 // ServerParams are the settings of server kinds.
 type ServerParams struct {
-	Grace scenario.Duration `yaml:"grace" doc:"duration; how long in-flight streams may drain"`
-	Age   scenario.Duration `yaml:"age" doc:"duration; max_connection_age only"`
+	Grace scenario.Duration `yaml:"grace" doc:"duration; how long in-flight streams may drain" domain:"0s..3s ~1s"`
+	Age   scenario.Duration `yaml:"age" doc:"duration; max_connection_age only" domain:"500ms..5s ~2s"`
 }
 
 // Restarter is a target whose server streambench can stop and serve again

@@ -14,12 +14,12 @@ import (
 
 // StreamParams are the settings of stream kinds.
 type StreamParams struct {
-	Status      string            `yaml:"status" doc:"gRPC code name, e.g. Unavailable"`
-	After       int               `yaml:"after" doc:"messages into the stream"`
-	Probability float64           `yaml:"probability" doc:"0..1 of streams (stream_delay: of messages); default 1"`
-	Delay       scenario.Duration `yaml:"delay" doc:"duration"`
-	Jitter      scenario.Duration `yaml:"jitter" doc:"duration"`
-	Stall       scenario.Duration `yaml:"stall" doc:"duration"`
+	Status      string            `yaml:"status" doc:"gRPC code name, e.g. Unavailable" domain:"Unavailable|Internal|Aborted|ResourceExhausted|DeadlineExceeded|Canceled|Unknown"`
+	After       int               `yaml:"after" doc:"messages into the stream" domain:"0..50 ~5"`
+	Probability float64           `yaml:"probability" doc:"0..1 of streams (stream_delay: of messages); default 1" domain:"0..1 ~0.3"`
+	Delay       scenario.Duration `yaml:"delay" doc:"duration" domain:"1ms..500ms ~50ms"`
+	Jitter      scenario.Duration `yaml:"jitter" doc:"duration" domain:"0s..delay"`
+	Stall       scenario.Duration `yaml:"stall" doc:"duration" domain:"100ms..5s ~1s"`
 }
 
 // StreamHost is a target whose gRPC server runs streambench's stream

@@ -76,7 +76,8 @@ type Kind struct {
 	onMessage func(w *faultStream, a *activeStream, n int, send bool) error
 }
 
-// Settings lists the kind's settings with their types, for documentation.
+// Settings lists the kind's settings with their types and declared
+// domains (SettingsOf), for documentation.
 func (k Kind) Settings() []string {
 	t := reflect.TypeOf(k.params()).Elem()
 	var out []string
@@ -85,6 +86,11 @@ func (k Kind) Settings() []string {
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if contains(k.allowed, name) {
 			out = append(out, fmt.Sprintf("%s (%s)", name, f.Tag.Get("doc")))
+		}
+	}
+	for i, s := range k.SettingsOf() {
+		if d := s.Domain.String(); !strings.Contains(s.Doc, d) { // direction's doc already is its domain
+			out[i] = strings.TrimSuffix(out[i], ")") + "; " + d + ")"
 		}
 	}
 	return out

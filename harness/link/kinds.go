@@ -80,41 +80,41 @@ type (
 	// LatencySettings: each chunk is delayed by Latency plus a uniform draw
 	// in [-Jitter, Jitter). Jitter <= Latency.
 	LatencySettings struct {
-		Latency scenario.Duration `yaml:"latency" doc:"duration"`
-		Jitter  scenario.Duration `yaml:"jitter" doc:"duration"`
+		Latency scenario.Duration `yaml:"latency" doc:"duration" domain:"1ms..1s ~100ms"`
+		Jitter  scenario.Duration `yaml:"jitter" doc:"duration" domain:"0s..latency"`
 	}
 	// BandwidthSettings: Rate is the cap in bytes per second.
 	BandwidthSettings struct {
-		Rate scenario.Size `yaml:"rate" doc:"bytes per second, e.g. 64KiB"`
+		Rate scenario.Size `yaml:"rate" doc:"bytes per second, e.g. 64KiB" domain:"1000..1000000 ~64000"`
 	}
 	// SlicerSettings: slices of AverageSize ± SizeVariation bytes, Delay
 	// apart.
 	SlicerSettings struct {
-		AverageSize   scenario.Size     `yaml:"average_size" doc:"bytes"`
-		SizeVariation scenario.Size     `yaml:"size_variation" doc:"bytes"`
-		Delay         scenario.Duration `yaml:"delay" doc:"duration"`
+		AverageSize   scenario.Size     `yaml:"average_size" doc:"bytes" domain:"16..16384 ~1024"`
+		SizeVariation scenario.Size     `yaml:"size_variation" doc:"bytes" domain:"0..average_size"`
+		Delay         scenario.Duration `yaml:"delay" doc:"duration" domain:"0s..10ms ~1ms"`
 	}
 	// LimitDataSettings: Bytes is the limit.
 	LimitDataSettings struct {
-		Bytes scenario.Size `yaml:"bytes" doc:"bytes"`
+		Bytes scenario.Size `yaml:"bytes" doc:"bytes" domain:"1024..1048576 ~65536"`
 	}
 	// SlowCloseSettings: Delay is how long a close is delayed.
 	SlowCloseSettings struct {
-		Delay scenario.Duration `yaml:"delay" doc:"duration"`
+		Delay scenario.Duration `yaml:"delay" doc:"duration" domain:"10ms..2s ~200ms"`
 	}
 	// TimeoutSettings: data stops, and the connection closes after Timeout
 	// (0: never).
 	TimeoutSettings struct {
-		Timeout scenario.Duration `yaml:"timeout" doc:"duration"`
+		Timeout scenario.Duration `yaml:"timeout" doc:"duration" domain:"0s..5s ~1s"`
 	}
 	// ResetPeerSettings: the connection is reset after Timeout.
 	ResetPeerSettings struct {
-		Timeout scenario.Duration `yaml:"timeout" doc:"duration"`
+		Timeout scenario.Duration `yaml:"timeout" doc:"duration" domain:"0s..2s ~100ms"`
 	}
 	// HalfOpenSettings: Hold is the side held open and silent, "server"
 	// (the default: the client's side dies) or "client".
 	HalfOpenSettings struct {
-		Hold string `yaml:"hold" doc:"server | client: the side held open and silent (default server)"`
+		Hold string `yaml:"hold" doc:"server | client: the side held open and silent (default server)" domain:"server|client"`
 	}
 )
 
@@ -306,9 +306,9 @@ func nonNegative(name string, d scenario.Duration, bad func(string, ...any)) {
 // no toxicity).
 var (
 	directionField = reflect.StructField{Name: "Direction", Type: reflect.TypeFor[string](),
-		Tag: `yaml:"direction" doc:"upstream | downstream | both"`}
+		Tag: `yaml:"direction" doc:"upstream | downstream | both" domain:"upstream|downstream|both"`}
 	toxicityField = reflect.StructField{Name: "Toxicity", Type: reflect.TypeFor[float64](),
-		Tag: `yaml:"toxicity" doc:"0..1, toxiproxy link only"`}
+		Tag: `yaml:"toxicity" doc:"0..1, toxiproxy link only" domain:"0..1 toxiproxy"`}
 )
 
 // table completes each row's Settings from its fields: the kind's own,

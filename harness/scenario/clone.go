@@ -66,6 +66,11 @@ func (s *Scenario) Clone() *Scenario {
 	for i := range out.Faults {
 		out.Faults[i].Params = maps.Clone(out.Faults[i].Params)
 	}
+	if s.Explore != nil {
+		e := *s.Explore
+		e.Kinds = slices.Clone(e.Kinds)
+		out.Explore = &e
+	}
 	out.Assert = slices.Clone(s.Assert)
 	for i := range out.Assert {
 		out.Assert[i].Args = maps.Clone(out.Assert[i].Args)

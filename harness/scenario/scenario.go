@@ -51,6 +51,10 @@ type Scenario struct {
 	Faults []Fault `yaml:"faults"`
 	// Assert lists the assertions judged on the finished report.
 	Assert []Assertion `yaml:"assert"`
+	// Explore narrows what `streambench explore` generates for this
+	// scenario (nil: everything the target and link can take); `run`
+	// ignores it.
+	Explore *Explore `yaml:"explore"`
 
 	// File is the path the scenario was read from ("" when built in code).
 	File string `yaml:"-"`
