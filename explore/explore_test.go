@@ -160,7 +160,7 @@ func TestDeterministic(t *testing.T) {
 // validation a hand-written timeline goes through, and every kind the
 // plan can take drawn.
 func TestGeneratedTimelinesValidate(t *testing.T) {
-	for _, name := range []string{"subscribe", "leaks"} {
+	for _, name := range []string{"subscribe", "leaks", "backends"} {
 		sc := load(t, name)
 		e, err := newExplorer(sc, Options{Runs: 1, Seed: 3})
 		if err != nil {
@@ -186,6 +186,9 @@ func TestGeneratedTimelinesValidate(t *testing.T) {
 			if !seen[k.Name] {
 				t.Errorf("%s: kind %s never drawn in 200 timelines", name, k.Name)
 			}
+		}
+		if name == "backends" && !seen["backend_leave"] {
+			t.Errorf("backends: the backend kinds were never drawn (kinds: %v)", seen)
 		}
 	}
 }
