@@ -83,17 +83,22 @@ func TestFindsPlantedBug(t *testing.T) {
 	if err != nil {
 		t.Fatalf("minimal YAML does not decode: %v\n%s", err, f.YAML)
 	}
+	// It reproduces at a measured rate, not always (a 2-of-3 shrink on a
+	// loaded machine): it must fail at least once in three runs.
 	b, _ := selfcheck.Lookup("subscribe_ignores_from_seq")
-	rep, err := streambench.Run(ctx, min, selfcheck.Options(b)...)
-	if err != nil {
-		t.Fatalf("run the minimal scenario: %v", err)
-	}
 	failed := false
-	for _, v := range rep.Failed() {
-		failed = failed || v.Name == f.Check
+	for try := 1; try <= 3 && !failed; try++ {
+		rep, err := streambench.Run(ctx, min, selfcheck.Options(b)...)
+		if err != nil {
+			t.Fatalf("run the minimal scenario: %v", err)
+		}
+		for _, v := range rep.Failed() {
+			failed = failed || v.Name == f.Check
+		}
+		t.Logf("minimal scenario, run %d: failed %v", try, rep.Failed())
 	}
 	if !failed {
-		t.Errorf("the minimal scenario passed %s when run again: %v\n%s", f.Check, rep.Failed(), f.YAML)
+		t.Errorf("the minimal scenario passed %s in three runs (explore measured it failing %d of %d)\n%s", f.Check, f.Reproduced, f.Reruns, f.YAML)
 	}
 }
 

@@ -49,10 +49,19 @@ func TestExploreFindsAndReplays(t *testing.T) {
 	if lines < 3 {
 		t.Errorf("runs.jsonl has %d lines, want every run (at least the exploration, one shrink and one rerun)", lines)
 	}
-	// The minimal scenario, run as a user would.
-	code, out, errs = cli(t, "run", "--no-progress", "--faulty", bug, "--out", t.TempDir(), filepath.Join(dir, "minimal.yaml"))
-	if code != ExitFail || !strings.Contains(out, "no_loss: subscribers") {
-		t.Errorf("streambench run minimal.yaml: exit %d, want 1 failing no_loss\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	// The minimal scenario, run as a user would. It reproduces at a
+	// measured rate, not always (here shrunk on 1-of-1 verdicts): it must
+	// fail at least once in three runs, and never otherwise than by
+	// exit 1 with no_loss.
+	for try := 1; ; try++ {
+		code, out, errs = cli(t, "run", "--no-progress", "--faulty", bug, "--out", t.TempDir(), filepath.Join(dir, "minimal.yaml"))
+		if code == ExitFail && strings.Contains(out, "FAIL  no_loss: subscribers") {
+			break
+		}
+		if code != ExitPass || try == 3 {
+			t.Errorf("streambench run minimal.yaml (run %d): exit %d, want 1 failing no_loss\nstdout:\n%s\nstderr:\n%s", try, code, out, errs)
+			break
+		}
 	}
 }
 
