@@ -59,6 +59,10 @@ const (
 	DefaultShrinkRuns = 120
 )
 
+// maxStepsBack bounds how many shrink steps are undone when the minimal
+// scenario reproduces below Need of Of.
+const maxStepsBack = 3
+
 // DefaultParallel is how many in-process runs go at once by default: the
 // machine's core count (runtime.NumCPU), at most 8.
 func DefaultParallel() int { return min(runtime.NumCPU(), 8) }
@@ -159,6 +163,9 @@ type Failure struct {
 	ShrinkSteps, ShrinkRuns int
 	// Reproduced of Reruns runs of Minimal failed Check.
 	Reproduced, Reruns int
+	// StepsBack counts shrink steps undone because their result
+	// reproduced below Need of Of (see Explore).
+	StepsBack int
 	// Report is a failing run's report of Minimal (nil when no rerun
 	// failed).
 	Report *reports.Report
@@ -560,6 +567,14 @@ func (e *explorer) shrink(ctx context.Context, c candidate, check string, foundA
 		return Failure{}, false
 	}
 	f := Failure{Check: check, FoundAt: foundAt, Original: e.scenario(c), Report: rep}
+	// Every accepted step, the confirmed original first: if the last one
+	// reproduces below the m-of-k rate (a 2-of-3 verdict can be luck),
+	// the result steps back along them.
+	type step struct {
+		c   candidate
+		rep *reports.Report
+	}
+	steps := []step{{c, rep}}
 	budget := e.opts.ShrinkRuns
 	try := func(next candidate) bool {
 		if spent >= budget || ctx.Err() != nil {
@@ -569,6 +584,7 @@ func (e *explorer) shrink(ctx context.Context, c candidate, check string, foundA
 		spent += n
 		if ok {
 			c, f.Report = next, r
+			steps = append(steps, step{next, r})
 			f.ShrinkSteps++
 			e.mu.Lock()
 			e.steps++
@@ -591,21 +607,34 @@ func (e *explorer) shrink(ctx context.Context, c candidate, check string, foundA
 		}
 	}
 	f.ShrinkRuns = spent
-	f.Minimal = e.scenario(c)
-	// The reproduction rate: the minimal scenario run Reruns times.
-	for range e.opts.Reruns {
-		if ctx.Err() != nil {
-			break
-		}
-		o := e.run(ctx, c, "reproduce", 0)
-		f.Reruns++
-		if o.fails(check) {
-			f.Reproduced++
-			if f.Report == nil {
-				f.Report = o.rep
+	// The reproduction rate: the minimal scenario run Reruns times. Below
+	// Need of Of, the shrink went a step too far (its verdict was luck on
+	// a noisy machine): the step before it is measured instead, at most
+	// maxStepsBack times, and the last one measured is the result.
+	for back := 0; ; back++ {
+		last := steps[len(steps)-1]
+		c, f.Report = last.c, last.rep
+		f.Reproduced, f.Reruns = 0, 0
+		for range e.opts.Reruns {
+			if ctx.Err() != nil {
+				break
+			}
+			o := e.run(ctx, c, "reproduce", 0)
+			f.Reruns++
+			if o.fails(check) {
+				f.Reproduced++
+				if f.Report == nil {
+					f.Report = o.rep
+				}
 			}
 		}
+		if f.Reproduced*e.opts.Of >= e.opts.Need*f.Reruns || len(steps) == 1 || back == maxStepsBack || ctx.Err() != nil {
+			break
+		}
+		steps = steps[:len(steps)-1]
+		f.StepsBack++
 	}
+	f.Minimal = e.scenario(c)
 	f.YAML = e.yaml(f)
 	if f.Report != nil {
 		f.Report.Scenario.Source = string(f.YAML)
@@ -815,7 +844,10 @@ func (e *explorer) yaml(f Failure) []byte {
 	fmt.Fprintf(&b, "# Minimal failing scenario found by streambench explore (seed %d, exploration run %d).\n", e.opts.Seed, f.FoundAt)
 	fmt.Fprintf(&b, "# Fails: %s\n", f.Check)
 	fmt.Fprintf(&b, "# Reproduced %d of %d reruns; shrunk in %d steps (%d runs) from %d fault(s) to %d.\n",
-		f.Reproduced, f.Reruns, f.ShrinkSteps, f.ShrinkRuns, len(f.Original.Faults), len(f.Minimal.Faults))
+		f.Reproduced, f.Reruns, f.ShrinkSteps-f.StepsBack, f.ShrinkRuns, len(f.Original.Faults), len(f.Minimal.Faults))
+	if f.StepsBack > 0 {
+		fmt.Fprintf(&b, "# %d later shrink step(s) undone: they reproduced below %d of %d.\n", f.StepsBack, e.opts.Need, e.opts.Of)
+	}
 	fmt.Fprintf(&b, "# Replay: streambench run FILE (the run's seed %d is below).\n", f.Minimal.Seed)
 	b.Write(body)
 	return []byte(b.String())
