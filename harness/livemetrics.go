@@ -5,6 +5,7 @@ import (
 
 	"github.com/streambench/streambench/harness/metrics"
 	"github.com/streambench/streambench/harness/record"
+	"github.com/streambench/streambench/reports"
 )
 
 // WithMetrics feeds m, once a second and once at the end, from the run's
@@ -53,6 +54,22 @@ func (s *liveSample) add(g *group, w record.Window) {
 		mg.Backlog = uint64(max(0, due-dropped-started))
 	}
 	s.Groups = append(s.Groups, mg)
+}
+
+// addBackends appends every backend's figures at its window ws (nothing
+// on a nil sample): the streams open and up from the window, the running
+// totals as the window read them, so they match the report's.
+func (s *liveSample) addBackends(b *backendStats, ws []reports.BackendWindow) {
+	if s == nil {
+		return
+	}
+	for _, w := range ws {
+		at := b.last[w.Backend] // the totals window just took
+		s.Backends = append(s.Backends, metrics.Backend{
+			Name: w.Backend, Up: w.Up, Active: uint64(w.Active),
+			Opened: at.opened, Messages: at.messages,
+		})
+	}
 }
 
 // observeMetrics adds the faults active now to s and hands it to the

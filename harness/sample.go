@@ -81,10 +81,12 @@ func (r *run) window() {
 		r.windows = append(r.windows, win)
 		g.last, g.lastEnds = c, w.Ends
 	}
-	r.observeMetrics(smp)
 	if r.bk != nil {
-		r.bkWindows = append(r.bkWindows, r.bk.window(off)...)
+		ws := r.bk.window(off)
+		r.bkWindows = append(r.bkWindows, ws...)
+		smp.addBackends(r.bk, ws)
 	}
+	r.observeMetrics(smp)
 }
 
 // windowHistogram is h as a report's window carries it: nil when empty.

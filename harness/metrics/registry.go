@@ -48,9 +48,16 @@ const (
 	Violations       = "streambench_violations_total"
 	FaultActive      = "streambench_fault_active"
 	OpenLoopBacklog  = "streambench_open_loop_backlog"
+	BackendActive    = "streambench_backend_active_streams"
+	BackendOpened    = "streambench_backend_streams_opened_total"
+	BackendMessages  = "streambench_backend_messages_received_total"
+	BackendUp        = "streambench_backend_up"
 )
 
-var group = []string{"group", "rpc"}
+var (
+	group   = []string{"group", "rpc"}
+	backend = []string{"backend"}
+)
 
 // Defs is the metric set, the one place that names each metric. The docs
 // (docs/metrics.md) and the Grafana dashboard are checked against it.
@@ -68,6 +75,10 @@ var Defs = []Def{
 	{Violations, Counter, "violations", "Protocol violations found, by kind: gap, duplicate, reorder, wrong_value, wrong_result, extra.", append(group[:2:2], "kind")},
 	{FaultActive, Gauge, "faults", "1 while an occurrence of the fault kind is active (an instant kind such as sever: for the second after it fired), else 0; one series per kind in the scenario.", []string{"kind"}},
 	{OpenLoopBacklog, Gauge, "streams", "Open-loop slots due and neither started nor dropped: arrivals waiting for a free client.", group},
+	{BackendActive, Gauge, "streams", "Streams open on each backend of a target of several backends (the backend each connection went to, as the link knows it; all groups together).", backend},
+	{BackendOpened, Counter, "streams", "Streams opened on each backend of a target of several backends.", backend},
+	{BackendMessages, Counter, "messages", "Messages the clients received from each backend of a target of several backends.", backend},
+	{BackendUp, Gauge, "backends", "1 while the backend is in service behind the balancer, 0 after it left (or before it joined).", backend},
 }
 
 // Lookup returns the metric named name, or false.

@@ -34,6 +34,20 @@ type Sample struct {
 	// Faults says, for every fault kind of the scenario, whether an
 	// occurrence of it is active now.
 	Faults map[string]bool
+	// Backends are a target of several backends' figures (none for
+	// other targets).
+	Backends []Backend
+}
+
+// Backend is one backend's figures in a Sample, all client groups
+// together: running totals and the streams open now.
+type Backend struct {
+	Name string
+	// Up says the backend is in service behind the balancer.
+	Up bool
+	// Active is streams open on it now; Opened and Messages are running
+	// totals of streams opened on it and messages received from it.
+	Active, Opened, Messages uint64
 }
 
 // Group is one client group's figures in a Sample: running totals as the
@@ -179,6 +193,16 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		if g.OpenLoop {
 			emit(OpenLoopBacklog, prometheus.GaugeValue, g.Backlog, g.Name, g.RPC)
 		}
+	}
+	for _, b := range smp.Backends {
+		emit(BackendActive, prometheus.GaugeValue, b.Active, b.Name)
+		emit(BackendOpened, prometheus.CounterValue, b.Opened, b.Name)
+		emit(BackendMessages, prometheus.CounterValue, b.Messages, b.Name)
+		var up uint64
+		if b.Up {
+			up = 1
+		}
+		emit(BackendUp, prometheus.GaugeValue, up, b.Name)
 	}
 	for _, k := range sortedKeys(smp.Faults) {
 		var v uint64

@@ -12,6 +12,7 @@ import (
 
 	"github.com/streambench/streambench"
 	"github.com/streambench/streambench/harness"
+	"github.com/streambench/streambench/harness/metrics"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/internal/testenv"
 	"github.com/streambench/streambench/reports"
@@ -345,5 +346,74 @@ assert:
 				t.Errorf("%d backends in service at the end, want %d", up, tc.upAtEnd)
 			}
 		})
+	}
+}
+
+// TestBackendLiveMetrics: with live metrics on, a target of several
+// backends exports one series per backend whose totals at the end equal
+// the report's per-backend windows summed, and the backend that left is
+// no longer up.
+func TestBackendLiveMetrics(t *testing.T) {
+	sc := load(t, "backend-leave")
+	keep(sc, "no_loss")
+	set := metrics.New(metrics.Labels{Scenario: sc.Name})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rep, err := streambench.Run(ctx, sc, harness.WithCompress(0.5), harness.WithClientScale(0.2), harness.WithMetrics(set))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Backends == nil || len(rep.Backends.Names) < 2 {
+		t.Fatalf("no backends in the report: %+v", rep.Backends)
+	}
+	opened, msgs := map[string]uint64{}, map[string]uint64{}
+	up := map[string]bool{}
+	for _, w := range rep.Backends.Windows {
+		opened[w.Backend] += w.Opened
+		msgs[w.Backend] += w.Messages
+		up[w.Backend] = w.Up
+	}
+	mfs, err := set.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() != "backend" {
+					continue
+				}
+				if got[mf.GetName()] == nil {
+					got[mf.GetName()] = map[string]float64{}
+				}
+				v := m.GetGauge().GetValue() + m.GetCounter().GetValue()
+				got[mf.GetName()][l.GetValue()] = v
+			}
+		}
+	}
+	left := 0
+	for _, b := range rep.Backends.Names {
+		if g := got[metrics.BackendOpened][b]; g != float64(opened[b]) {
+			t.Errorf("%s: %s %v, the report's windows sum to %d", b, metrics.BackendOpened, g, opened[b])
+		}
+		if g := got[metrics.BackendMessages][b]; g != float64(msgs[b]) || g == 0 && b != "b1" {
+			t.Errorf("%s: %s %v, the report's windows sum to %d", b, metrics.BackendMessages, g, msgs[b])
+		}
+		want := 0.0
+		if up[b] {
+			want = 1
+		} else {
+			left++
+		}
+		if g, ok := got[metrics.BackendUp][b]; !ok || g != want {
+			t.Errorf("%s: %s %v (exported %v), want %v", b, metrics.BackendUp, g, ok, want)
+		}
+		if _, ok := got[metrics.BackendActive][b]; !ok {
+			t.Errorf("%s: no %s series", b, metrics.BackendActive)
+		}
+	}
+	if left != 1 {
+		t.Errorf("%d backends not up at the end, want the one that left", left)
 	}
 }
