@@ -20,10 +20,11 @@ var watchdogEnds = map[string]bool{"deadline": true, "idle_timeout": true}
 // a kind that only slows or stops data (fault.Kind.Slows) ends a stream
 // only through the client's own watchdogs (a stream_timeout's deadline, an
 // idle timeout); every other kind breaks streams and can cause any failed
-// end. Ends that are not failures (complete, canceled) are no fault's
-// doing, and are charged to none.
+// end; a kind that ends no stream (fault.Kind.EndsNone: backend_join)
+// causes none. Ends that are not failures (complete, canceled) are no
+// fault's doing, and are charged to none.
 func canCause(kind fault.Kind, key string) bool {
-	if key == "complete" || key == "canceled" {
+	if key == "complete" || key == "canceled" || kind.EndsNone {
 		return false
 	}
 	return !kind.Slows || watchdogEnds[key]

@@ -50,6 +50,18 @@ func TestFaultWindowsBlameTheCause(t *testing.T) {
 	}
 }
 
+// TestFaultWindowsJoinEndsNothing: a backend joins at 20s and a round of
+// max_connection_age recycling ends streams two seconds later: the join
+// is charged with none of them (it only adds a backend).
+func TestFaultWindowsJoinEndsNothing(t *testing.T) {
+	faults := []fault.Applied{applied(t, 0, "backend_join", 20*time.Second, 20*time.Second)}
+	windows := []reports.Window{{Offset: 22, Group: "a", Ends: map[string]uint64{"status:Unavailable": 1400}}}
+	got := faultWindows(faults, windows)
+	if len(got) != 1 || len(got[0].Ends) != 0 {
+		t.Fatalf("fault windows %+v: the join is charged with ends", got)
+	}
+}
+
 // TestFaultWindowsSameKindLatestWins: two breaking faults whose windows
 // both contain an end: the later one, the likelier cause, is charged.
 func TestFaultWindowsSameKindLatestWins(t *testing.T) {

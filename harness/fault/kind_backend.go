@@ -37,7 +37,7 @@ const backendsNeeds = "a target of several backends streambench runs (target.bac
 
 // backendKinds act on a target of several backends.
 var backendKinds = []Kind{
-	{Name: "backend_join", Layer: Server, Instant: true, can: isBackends, needs: backendsNeeds, acts: "the target's set of backends",
+	{Name: "backend_join", Layer: Server, Instant: true, EndsNone: true, can: isBackends, needs: backendsNeeds, acts: "the target's set of backends",
 		Doc: "start one more backend (the next name: b3 after b0-b2); l4 sends it new connections from then on, the client balancer's resolver lists it", allowed: []string{},
 		params: func() any { return &BackendParams{} }, check: checkBackend("backend_join"), disrupt: joinBackend},
 	{Name: "backend_leave", Layer: Server, Instant: true, can: isBackends, needs: backendsNeeds, acts: "one backend",

@@ -50,6 +50,9 @@ type Kind struct {
 	// only through the client's own watchdogs (a deadline, the idle
 	// timeout); the report does not charge it with other failed ends.
 	Slows bool
+	// EndsNone: the kind ends no stream at all (backend_join only adds a
+	// backend); the report charges it with no end.
+	EndsNone bool
 	// params returns a pointer to a new settings struct (yaml-tagged).
 	params func() any
 	// check validates decoded settings.
