@@ -197,6 +197,8 @@ type explorer struct {
 	opts  Options
 	gen   *generator
 	start time.Time
+	// runPlan runs one plan: harness.RunPlan, or a test's stand-in.
+	runPlan func(context.Context, *harness.Plan, ...harness.RunOption) (*reports.Report, error)
 
 	mu       sync.Mutex // guards what follows, and serializes OnRun
 	n        int
@@ -339,7 +341,7 @@ func newExplorer(sc *scenario.Scenario, opts Options) (*explorer, error) {
 		return nil, err
 	}
 	opts.Space = space
-	e := &explorer{base: base, opts: opts}
+	e := &explorer{base: base, opts: opts, runPlan: harness.RunPlan}
 	var groups []string
 	for _, g := range base.Groups {
 		groups = append(groups, g.Name)
@@ -482,7 +484,7 @@ func (e *explorer) run(ctx context.Context, c candidate, phase string, index int
 	if err != nil {
 		o.invalid = err
 	} else {
-		o.rep, o.runErr = harness.RunPlan(ctx, plan, e.opts.Run...)
+		o.rep, o.runErr = e.runPlan(ctx, plan, e.opts.Run...)
 		if o.rep != nil && !o.rep.Interrupted {
 			for _, v := range o.rep.Failed() {
 				o.failed = append(o.failed, v.Name)

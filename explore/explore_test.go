@@ -5,6 +5,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/streambench/streambench"
 	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/reports"
 	"github.com/streambench/streambench/selfcheck"
 )
 
@@ -195,6 +197,49 @@ func TestGeneratedTimelinesValidate(t *testing.T) {
 		if name == "backends" && !seen["backend_leave"] {
 			t.Errorf("backends: the backend kinds were never drawn (kinds: %v)", seen)
 		}
+	}
+}
+
+// TestShrinkStepsBack: a stand-in target fails reliably while the run
+// lasts 3 s or more, and a shorter run fails only its first two times (a
+// lucky 2-of-3 verdict). The shrinker accepts the short run, its
+// reproduction falls below 2 of 3, and the result steps back to a run
+// that reproduces, saying so in the YAML.
+func TestShrinkStepsBack(t *testing.T) {
+	sc := load(t, "subscribe")
+	opts := Options{Runs: 1, Seed: 1, Reruns: 3, Parallel: 1}
+	e, err := newExplorer(sc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const check = "no_loss: subscribers"
+	var mu sync.Mutex
+	short := map[time.Duration]int{}
+	e.runPlan = func(ctx context.Context, p *harness.Plan, _ ...harness.RunOption) (*reports.Report, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		fail := len(p.Scenario().Faults) > 0
+		if d := p.Duration(); fail && d < 3*time.Second {
+			short[d]++
+			fail = short[d] <= 2
+		}
+		return &reports.Report{Assertions: []reports.Verdict{{Name: check, Pass: !fail}}}, nil
+	}
+	c := e.generate(1)
+	c.duration = 4 * time.Second
+	c.faults = []scenario.Fault{{At: scenario.Duration(time.Second), Kind: "sever"}}
+	f, ok := e.shrink(context.Background(), c, check, 1)
+	if !ok {
+		t.Fatal("the failure was not confirmed")
+	}
+	if f.StepsBack == 0 {
+		t.Fatalf("no step back: minimal duration %v reproduced %d of %d", f.Minimal.Duration.D(), f.Reproduced, f.Reruns)
+	}
+	if d := f.Minimal.Duration.D(); d < 3*time.Second || f.Reproduced != f.Reruns {
+		t.Errorf("minimal run of %v reproduced %d of %d, want a run of 3s or more that always fails", d, f.Reproduced, f.Reruns)
+	}
+	if !strings.Contains(string(f.YAML), "shrink step(s) undone") {
+		t.Errorf("the YAML does not say a step was undone:\n%s", f.YAML)
 	}
 }
 
