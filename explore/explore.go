@@ -333,7 +333,7 @@ func newExplorer(sc *scenario.Scenario, opts Options) (*explorer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if plan.Target() != "builtin" || assertsLeaks(base) {
+	if !plan.InProcess() || assertsLeaks(base) {
 		opts.Parallel = 1
 	}
 	kinds, err := kindsOf(sc, space.Kinds, kindsFromFile, plan.FaultKinds())

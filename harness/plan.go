@@ -502,6 +502,11 @@ func (p *Plan) Seed() int64 { return p.seed }
 // a kind of the user's).
 func (p *Plan) Target() string { return p.kind.Name }
 
+// InProcess says the plan's target serves inside this process on a
+// listener the link makes (target.Kind.InProcess): runs of it can go side
+// by side.
+func (p *Plan) InProcess() bool { return p.kind.InProcess }
+
 // Link is the link kind clients reach the target over.
 func (p *Plan) Link() string { return p.link }
 
