@@ -53,7 +53,7 @@ func logRuns(t *testing.T) func(Run) {
 // faults, and the minimal YAML it writes fails when run again.
 func TestFindsPlantedBug(t *testing.T) {
 	sc := load(t, "subscribe")
-	opts := Options{Runs: 4, Seed: 1, Reruns: 2, ShrinkRuns: 40, OnRun: logRuns(t)}
+	opts := Options{Runs: 8, Seed: 1, Reruns: 2, ShrinkRuns: 40, OnRun: logRuns(t)}
 	withBug(t, &opts, "subscribe_ignores_from_seq")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

@@ -19,7 +19,7 @@ const exploreScenario = "../../explore/testdata/subscribe.yaml"
 func TestExploreFindsAndReplays(t *testing.T) {
 	dir := t.TempDir()
 	bug := "subscribe_ignores_from_seq"
-	code, out, errs := cli(t, "explore", "--no-progress", "--faulty", bug, "--runs", "2", "--need", "1", "--of", "1",
+	code, out, errs := cli(t, "explore", "--no-progress", "--faulty", bug, "--runs", "8", "--need", "1", "--of", "1",
 		"--reruns", "1", "--shrink-runs", "8", "--out", dir, exploreScenario)
 	if code != ExitFail {
 		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errs)
