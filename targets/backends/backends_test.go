@@ -96,18 +96,32 @@ func spreadAt(rep *reports.Report, off float64) reports.SpreadWindow {
 // TestRebalance runs scenarios/rebalance.yaml (at half its length and 40%
 // of its clients): with max_connection_age the fourth backend gets its
 // share and balance passes; without, it gets nothing and balance fails
-// naming its share. The same with the clients' own round_robin balancing.
+// naming its share.
 func TestRebalance(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		balancer string
-		maxAge   bool
-		pass     bool
-	}{
+	testRebalance(t, []rebalanceCase{
 		{"l4 with max_connection_age", scenario.BalancerL4, true, true},
 		{"l4 without max_connection_age", scenario.BalancerL4, false, false},
+	})
+}
+
+// TestRebalanceClientRoundRobin: the same with the clients' own
+// round_robin balancing (a long test: .ci/run's second pass).
+func TestRebalanceClientRoundRobin(t *testing.T) {
+	testenv.Long(t)
+	testRebalance(t, []rebalanceCase{
 		{"client round_robin with max_connection_age", scenario.BalancerClient, true, true},
-	} {
+	})
+}
+
+type rebalanceCase struct {
+	name     string
+	balancer string
+	maxAge   bool
+	pass     bool
+}
+
+func testRebalance(t *testing.T, cases []rebalanceCase) {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := load(t, "rebalance")
 			keep(sc, "balance", "rebalance_time", "no_loss", "no_duplicates")
@@ -191,6 +205,7 @@ func TestBackendLeave(t *testing.T) {
 // processes publish one sequence), and a fourth process that joins gets
 // its share once serve's --max-connection-age recycles the connections.
 func TestCommandReplicas(t *testing.T) {
+	testenv.Long(t) // builds streambench and starts four processes: .ci/run's second pass
 	bin := filepath.Join(t.TempDir(), "streambench")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
