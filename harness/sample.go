@@ -53,6 +53,16 @@ func (r *run) sample(done <-chan struct{}, stop context.Context) {
 
 func (r *run) window() {
 	off := r.cfg.now().Sub(r.start).Seconds()
+	// The backends' figures first, at once: they are a snapshot (who is in
+	// service, how many streams each holds) and must be read at off. The
+	// groups' windows below merge every shard's histograms, which on a
+	// loaded machine under -race took seconds: read after them, a backend
+	// that joined meanwhile showed in a second labelled before its join,
+	// in service and empty (balance failed with max/min ∞ on CI).
+	var bk []reports.BackendWindow
+	if r.bk != nil {
+		bk = r.bk.window(off)
+	}
 	smp := r.metricsSample()
 	for _, g := range r.groups {
 		w := g.rec.Window()
@@ -82,9 +92,8 @@ func (r *run) window() {
 		g.last, g.lastEnds = c, w.Ends
 	}
 	if r.bk != nil {
-		ws := r.bk.window(off)
-		r.bkWindows = append(r.bkWindows, ws...)
-		smp.addBackends(r.bk, ws)
+		r.bkWindows = append(r.bkWindows, bk...)
+		smp.addBackends(r.bk, bk)
 	}
 	r.observeMetrics(smp)
 }
