@@ -1,9 +1,11 @@
 // Command proxy measures what streambench's gRPC-aware proxy (package
 // harness/proxy, which carries stream faults to address and command
 // targets) costs: messages per second and latency percentiles of the same
-// load against the reference Math server directly and through the proxy
+// load against the reference Math server directly, through the proxy
 // (with the stream faults' interceptor installed and no fault active, as a
-// run has it between faults), alternating the two, -reps times each.
+// run has it between faults) and through two anchors (anchor.go): the
+// textbook plain grpc-go pass-through proxy and a TCP relay, rotating the
+// order, -reps times each.
 //
 //	go run ./bench/proxy -duration 5s -reps 3
 //
@@ -91,6 +93,22 @@ func run(duration time.Duration, reps, streams int, only string) error {
 		return err
 	}
 	defer p.Stop(time.Second)
+	anchor, stopAnchor, err := startGRPCAnchor(lis.Addr().String())
+	if err != nil {
+		return fmt.Errorf("start the plain grpc-go proxy: %w", err)
+	}
+	defer stopAnchor()
+	relay, stopRelay, err := startTCPRelay(lis.Addr().String())
+	if err != nil {
+		return fmt.Errorf("start the TCP relay: %w", err)
+	}
+	defer stopRelay()
+	paths := []path{
+		{name: "direct", addr: lis.Addr().String()},
+		{name: "proxy", addr: p.Addr()},
+		{name: "plain grpc-go proxy", addr: anchor},
+		{name: "tcp relay", addr: relay},
+	}
 
 	workloads := []workload{
 		{name: "server stream (Pow ×1000), saturated", req: &pb.PowRequest{Base: 1, Count: 1000}},
@@ -107,31 +125,32 @@ func run(duration time.Duration, reps, streams int, only string) error {
 		if !strings.Contains(w.name, only) {
 			continue
 		}
-		var direct, proxied []result
+		results := make([][]result, len(paths))
 		for i := range reps {
-			order := []string{lis.Addr().String(), p.Addr()}
-			if i%2 == 1 {
-				slices.Reverse(order)
-			}
-			for _, addr := range order {
-				r, err := measure(addr, w, streams, duration)
+			// Each rep starts from another path, so no path always runs
+			// first (or last) on a machine whose load drifts.
+			for j := range paths {
+				k := (i + j) % len(paths)
+				r, err := measure(paths[k].addr, w, streams, duration)
 				if err != nil {
-					return fmt.Errorf("%s via %s: %w", w.name, addr, err)
+					return fmt.Errorf("%s via %s: %w", w.name, paths[k].name, err)
 				}
-				if addr == p.Addr() {
-					proxied = append(proxied, r)
-				} else {
-					direct = append(direct, r)
-				}
+				results[k] = append(results[k], r)
 			}
 		}
-		d, x := median(direct), median(proxied)
+		d := median(results[0])
 		fmt.Printf("| %s | direct | %.0f | %s | %s | |\n", w.name, d.rate, ms(d.p50), ms(d.p99))
-		fmt.Printf("| %s | proxy | %.0f (%.2f×) | %s | %s | %s |\n", w.name, x.rate, x.rate/d.rate, ms(x.p50), ms(x.p99), ms(x.p99-d.p99))
+		for k := 1; k < len(paths); k++ {
+			x := median(results[k])
+			fmt.Printf("| %s | %s | %.0f (%.2f×) | %s | %s | %s |\n", w.name, paths[k].name, x.rate, x.rate/d.rate, ms(x.p50), ms(x.p99), ms(x.p99-d.p99))
+		}
 	}
 	fmt.Printf("\nload average after: %s\n", machine.LoadAverage())
 	return nil
 }
+
+// path is one way to the server.
+type path struct{ name, addr string }
 
 // result is one run's throughput and latency (per message for a long
 // stream: server send to client receive; per call for Pow ×1: open to
