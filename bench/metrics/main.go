@@ -24,6 +24,7 @@ import (
 
 	"github.com/streambench/streambench"
 	"github.com/streambench/streambench/bench/internal/machine"
+	"github.com/streambench/streambench/bench/internal/sig"
 	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/metrics"
 	"github.com/streambench/streambench/harness/scenario"
@@ -71,16 +72,18 @@ type result struct{ rate, allocs float64 }
 
 func run(reps int, dur time.Duration, subs int, out io.Writer) error {
 	fmt.Fprintf(out, "GOMAXPROCS %d, load average before: %s\n\n", runtime.GOMAXPROCS(0), machine.LoadAverage())
-	fmt.Fprintln(out, "| workload | metrics | messages/s (median) | allocs/message | runs |")
-	fmt.Fprintln(out, "|---|---|---|---|---|")
+	fmt.Fprintln(out, "| workload | metrics | messages/s (median) | on/off (paired median, U test) | allocs/message | runs |")
+	fmt.Fprintln(out, "|---|---|---|---|---|---|")
 	for _, w := range workloads(dur, subs) {
 		sc, err := scenario.Parse(w.name+".yaml", []byte(w.yaml))
 		if err != nil {
 			return err
 		}
 		res := map[bool][]result{}
-		for range reps {
-			for _, on := range []bool{false, true} {
+		for i := range reps {
+			// Each rep starts from the other mode, so neither always runs
+			// first on a machine whose load drifts.
+			for _, on := range []bool{i%2 == 1, i%2 == 0} {
 				r, err := once(sc, on)
 				if err != nil {
 					return fmt.Errorf("%s (metrics %v): %w", w.name, on, err)
@@ -88,16 +91,24 @@ func run(reps int, dur time.Duration, subs int, out io.Writer) error {
 				res[on] = append(res[on], r)
 			}
 		}
+		rates := map[bool][]float64{}
+		var ratios []float64
+		for i := range reps {
+			for _, on := range []bool{false, true} {
+				rates[on] = append(rates[on], res[on][i].rate)
+			}
+			ratios = append(ratios, res[true][i].rate/res[false][i].rate)
+		}
 		for _, on := range []bool{false, true} {
-			rates, allocs := []float64{}, []float64{}
+			var allocs []float64
 			for _, r := range res[on] {
-				rates, allocs = append(rates, r.rate), append(allocs, r.allocs)
+				allocs = append(allocs, r.allocs)
 			}
-			mode := "off"
+			mode, cmp := "off", ""
 			if on {
-				mode = "on"
+				mode, cmp = "on", fmt.Sprintf("%.3f× %s", median(ratios), sig.Of(rates[true], rates[false]))
 			}
-			fmt.Fprintf(out, "| %s | %s | %.0f | %.2f | %.0f |\n", w.name, mode, median(rates), median(allocs), rates)
+			fmt.Fprintf(out, "| %s | %s | %.0f | %s | %.2f | %.0f |\n", w.name, mode, median(rates[on]), cmp, median(allocs), rates[on])
 		}
 	}
 	fmt.Fprintf(out, "\nload average after: %s\n", machine.LoadAverage())

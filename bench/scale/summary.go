@@ -5,7 +5,7 @@ import (
 	"io"
 	"slices"
 
-	"golang.org/x/perf/benchmath"
+	"github.com/streambench/streambench/bench/internal/sig"
 )
 
 // metric is one figure of a run, and whether lower is better (all are).
@@ -108,7 +108,7 @@ func printTable(w io.Writer, counts []int, clients []string, runs []run) {
 						ratios = append(ratios, m.get(a)/m.get(b))
 					}
 				}
-				row += fmt.Sprintf(" %.2f× %s |", median(ratios), significance(values(runs, c, n, m), values(runs, "plain", n, m)))
+				row += fmt.Sprintf(" %.2f× %s |", median(ratios), sig.Of(values(runs, c, n, m), values(runs, "plain", n, m)))
 			}
 			fmt.Fprintln(w, row)
 		}
@@ -131,22 +131,6 @@ func values(runs []run, client string, n int, m metric) []float64 {
 		}
 	}
 	return out
-}
-
-// significance says whether a and b differ by a Mann–Whitney U test as
-// benchstat runs it (golang.org/x/perf/benchmath, alpha 0.05): "(p=0.008)"
-// when they do, "(~ p=0.40)" when not, "(~ n<4)" when a side has too few
-// runs for any difference to reach significance.
-func significance(a, b []float64) string {
-	th := &benchmath.Thresholds{CompareAlpha: 0.05}
-	if len(a) < 4 || len(b) < 4 {
-		return "(~ n<4)"
-	}
-	c := benchmath.AssumeNothing.Compare(benchmath.NewSample(a, th), benchmath.NewSample(b, th))
-	if c.P <= th.CompareAlpha {
-		return fmt.Sprintf("(p=%.3f)", c.P)
-	}
-	return fmt.Sprintf("(~ p=%.2f)", c.P)
 }
 
 func hasRep(runs []run, n, rep int) bool {
