@@ -143,9 +143,10 @@ func firstCommands(md string) []string {
 
 // runsFirst checks that script runs cmds, each on a line of its own as
 // written, in order, and that only lines that change no cache (comments,
-// set, cd, echo, export) come before them.
+// set, cd, echo, export, a variable set to a word such as $SECONDS, not
+// to a command's output) come before and between them.
 func runsFirst(script string, cmds []string) error {
-	quiet := regexp.MustCompile(`^(#|set |cd |echo |export |$)`)
+	quiet := regexp.MustCompile("^(#|set |cd |echo |export |$|[A-Za-z_][A-Za-z0-9_]*=[^\\s`(]*$)")
 	next := 0
 	for i, l := range strings.Split(script, "\n") {
 		if next == len(cmds) {
@@ -178,6 +179,9 @@ func TestRunsFirst(t *testing.T) {
 		{"changed flags", "go run ./cmd/x run a.yaml\ngo test -race -timeout 25m ./...\n", `line 2 runs "go test -race -timeout 25m ./..."`},
 		{"missing", "go run ./cmd/x run a.yaml\n", `does not run the README's command "go test -race ./..."`},
 		{"wrapped", "timeout 300 go run ./cmd/x run a.yaml\ngo test -race ./...\n", `line 1 runs "timeout 300 go run`},
+		{"timed", "started=$SECONDS\ngo run ./cmd/x run a.yaml\necho took $((SECONDS - started)) s\nstarted=$SECONDS\ngo test -race ./...\n", ""},
+		{"a command's output", "x=$(go mod download)\ngo run ./cmd/x run a.yaml\ngo test -race ./...\n", `line 1 runs "x=$(go mod download)"`},
+		{"backquotes", "x=`go mod download`\ngo run ./cmd/x run a.yaml\ngo test -race ./...\n", "line 1 runs \"x=`go mod download`\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
