@@ -14,6 +14,7 @@ import (
 	"github.com/streambench/streambench"
 	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/internal/testenv"
 	"github.com/streambench/streambench/reports"
 	"github.com/streambench/streambench/selfcheck"
 )
@@ -52,6 +53,10 @@ func logRuns(t *testing.T) func(Run) {
 // timeline that makes clients resubscribe, shrinks it to at most two
 // faults, and the minimal YAML it writes fails when run again.
 func TestFindsPlantedBug(t *testing.T) {
+	// A long test (51 s): cmd/streambench's TestExploreFindsAndReplays
+	// finds the same bug and replays its minimal scenario in the README's
+	// test command.
+	testenv.Long(t)
 	sc := load(t, "subscribe")
 	opts := Options{Runs: 8, Seed: 1, Reruns: 2, ShrinkRuns: 40, OnRun: logRuns(t)}
 	withBug(t, &opts, "subscribe_ignores_from_seq")

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streambench/streambench/internal/testenv"
 	"github.com/streambench/streambench/reports"
 )
 
@@ -18,6 +19,10 @@ import (
 // and the report's environment all say the stamped version, and the first
 // two the Go version.
 func TestVersionStamp(t *testing.T) {
+	// A long test: building the release binary (CGO_ENABLED=0,
+	// -trimpath, stamped) shares no build cache with the test binaries and
+	// took 113 s of the README's test command.
+	testenv.Long(t)
 	const stamp = "v9.9.9"
 	// The release workflow and the container image stamp the same
 	// variable this test does.
