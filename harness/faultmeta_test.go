@@ -17,6 +17,7 @@ import (
 // reader of it (at 100,000 subscribers it costs every stream a header map
 // on the server); with one, every stream carries it.
 func TestStreamMetadataOnlyWithStreamFaults(t *testing.T) {
+	t.Parallel() // asserts no leaks, so it runs beside the other in-process runs
 	const base = `name: md
 duration: 600ms
 graceful_stop: 2s

@@ -106,6 +106,7 @@ assert:
 `
 
 func TestGenericCallsPassOnTheReferenceServers(t *testing.T) {
+	t.Parallel() // asserts no leaks, so it runs beside the other in-process runs
 	sc := genericScenario(t, genericSrc)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -129,6 +130,7 @@ func TestGenericCallsPassOnTheReferenceServers(t *testing.T) {
 // premature EOF; a Sum that drops its last value is a wrong value; a Pow
 // that skips a seq is a gap.
 func TestGenericCallsCatchPlantedBugs(t *testing.T) {
+	t.Parallel() // asserts no leaks, so it runs beside the other in-process runs
 	for _, tc := range []struct {
 		bug, fails string
 	}{

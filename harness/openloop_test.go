@@ -33,6 +33,7 @@ func runInline(t *testing.T, src string, opts ...harness.Option) *reports.Report
 // TestOpenLoopCountsEverySlot runs open-loop.yaml compressed: every slot of
 // the ramp and the constant rate is scheduled and started.
 func TestOpenLoopCountsEverySlot(t *testing.T) {
+	t.Parallel() // asserts no leaks, so it runs beside the other in-process runs
 	rep := runScaled(t, loadScenario(t, "open-loop"), 0.2, 0.25)
 	requirePassed(t, rep)
 	// pow: 0→300/s over 2 s then 300/s for 4 s = 300 + 1200 slots;
@@ -49,6 +50,7 @@ func TestOpenLoopCountsEverySlot(t *testing.T) {
 // slot due while every client is busy and the queue (clients slots) is full
 // is dropped and counted, and the assertion on it fails.
 func TestOpenLoopDropsWhenClientsBusy(t *testing.T) {
+	t.Parallel() // asserts no leaks, so it runs beside the other in-process runs
 	rep := runInline(t, `name: overload
 duration: 2s
 graceful_stop: 2s
@@ -71,6 +73,7 @@ assert:
 // the corrected latency, measured from when each message was due, shows the
 // stall — coordinated omission, corrected.
 func TestCorrectedLatencySeesStalls(t *testing.T) {
+	t.Parallel() // asserts no leaks, so it runs beside the other in-process runs
 	rep := runInline(t, `name: stall
 duration: 2s
 graceful_stop: 2s
@@ -88,6 +91,7 @@ assert:
 // TestClosedLoopStages ramps clients up then down: the run starts and ends
 // with fewer streams in flight than its middle.
 func TestClosedLoopStages(t *testing.T) {
+	t.Parallel() // asserts no leaks, so it runs beside the other in-process runs
 	rep := runInline(t, `name: ramp
 duration: 3s
 graceful_stop: 1s
@@ -122,6 +126,7 @@ groups:
 // second by second while the raw one stays flat. The same load with the
 // default queue drops instead, and its corrected latency stays bounded.
 func TestOpenLoopBacklogShowsInCorrectedLatency(t *testing.T) {
+	t.Parallel() // asserts no leaks, so it runs beside the other in-process runs
 	// 2 clients, streams of 5 messages 40 ms apart (~0.2 s): ~10 streams/s
 	// of capacity against 20/s due.
 	const src = `name: backlog
@@ -175,6 +180,7 @@ groups:
 // its resources and its warnings (the CPU clock injected: a real
 // saturation cannot be made to order on a shared machine).
 func TestSaturatedRunIsSaid(t *testing.T) {
+	t.Parallel() // asserts no leaks, so it runs beside the other in-process runs
 	start := time.Now()
 	procs := float64(runtime.GOMAXPROCS(0))
 	saturated := func() time.Duration { return time.Duration(procs * float64(time.Since(start))) }

@@ -16,6 +16,7 @@ import (
 // checks what the progress callback saw: last-second rate and p99 once the
 // first window exists, the fault while it is applied, none at the end.
 func TestProgressEndToEnd(t *testing.T) {
+	t.Parallel() // asserts no leaks, so it runs beside the other in-process runs
 	sc, err := scenario.Parse("progress.yaml", []byte(`name: progress
 seed: 1
 duration: 3s

@@ -247,6 +247,7 @@ func TestShutdown(t *testing.T) {
 
 // TestStreamFaults drives the gRPC-layer faults end to end.
 func TestStreamFaults(t *testing.T) {
+	t.Parallel() // asserts no leaks, so it runs beside the other in-process runs
 	src := `name: streamfaults
 seed: 5
 duration: 3s

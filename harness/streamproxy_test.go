@@ -66,6 +66,7 @@ assert:
 // the delay shows in the latency, and report.json counts the injections —
 // while a run without stream faults has no proxy and no server section.
 func TestStreamFaultsThroughProxy(t *testing.T) {
+	t.Parallel() // asserts no leaks, so it runs beside the other in-process runs
 	tests := []struct {
 		name    string
 		command bool

@@ -9,6 +9,7 @@ import (
 // that allows 3 streams at once; 9 must wait in the open call for a slot,
 // and the report says so. With the limit lifted nobody waits.
 func TestOpenWaitShowsStreamLimit(t *testing.T) {
+	t.Parallel() // asserts no leaks, so it runs beside the other in-process runs
 	const src = `name: slots
 duration: 2s
 graceful_stop: 3s
@@ -35,6 +36,7 @@ groups:
 // once the server answered, all-open is reported, and with two
 // connections each has its own figures that add up to the group's.
 func TestEstablishedAndPerConnection(t *testing.T) {
+	t.Parallel() // asserts no leaks, so it runs beside the other in-process runs
 	rep := runInline(t, `name: conns
 duration: 2s
 graceful_stop: 3s
@@ -78,6 +80,7 @@ func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) 
 // `open_wait.peak == 0` fails; without the limit all_open passes (the
 // peak may still count opens that merely overlapped).
 func TestOpeningAssertionsFailOnAStreamLimit(t *testing.T) {
+	t.Parallel() // asserts no leaks, so it runs beside the other in-process runs
 	const src = `name: slots
 duration: 2s
 graceful_stop: 2s

@@ -50,6 +50,7 @@ func actionRunStep(t *testing.T) (script string, env map[string]string) {
 // command that exits at once, and an address that never listens, fail the
 // step with exit 3 within the ready timeout, saying why.
 func TestActionGatesATargetCommand(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs processes")
 	}

@@ -18,6 +18,7 @@ import (
 // composite actions (internal/actioncheck: a strict decode against the
 // metadata schema, every run step's shell, inputs declared and used).
 func TestActionMetadata(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("../../action.yml")
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +137,7 @@ func runActionStepExit(t *testing.T, step, dir string, set map[string]string) (c
 // folders (a set.json or report.json inside); allow-mismatch passes
 // --allow-mismatch.
 func TestActionRunsScenarios(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "scenarios"), 0o755); err != nil {
 		t.Fatal(err)
@@ -185,6 +187,7 @@ func TestActionRunsScenarios(t *testing.T) {
 // one scenario does not skip the others; the step then fails with the
 // worst exit, and a regression elsewhere is still reported.
 func TestActionComparesEveryScenario(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		fail string
 		code string
@@ -224,6 +227,7 @@ func TestActionComparesEveryScenario(t *testing.T) {
 // TestActionArtifactName: empty, the name is unique per job and per
 // scenarios and out; given, it is used as it is.
 func TestActionArtifactName(t *testing.T) {
+	t.Parallel()
 	name := func(set map[string]string) string {
 		dir := t.TempDir()
 		runActionStep(t, "name", dir, set)

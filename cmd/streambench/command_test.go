@@ -37,6 +37,7 @@ func commandScenario(t *testing.T, bin, name, command, rest string) string {
 // premature, and the process is stopped at the end (its exit and output
 // file in the report).
 func TestCommandTargetRidesOutProcessFaults(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs a process")
 	}
@@ -165,6 +166,7 @@ func TestCommandTargetNeverReady(t *testing.T) {
 // time and a harness error naming it and the streams that failed after it
 // (exit 3), not a leak-probe error at the end.
 func TestAddressTargetThatDiesIsSaid(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs a process")
 	}
@@ -219,6 +221,7 @@ func TestAddressTargetThatDiesIsSaid(t *testing.T) {
 // ghz runs one — from the .proto, and from the server's reflection — is a
 // real run with the call's expectations (and a wrong expectation fails).
 func TestAdhocCall(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs a process")
 	}
@@ -245,6 +248,7 @@ func TestAdhocCall(t *testing.T) {
 		{"rps and total", []string{"--rps", "100", "-n", "50", "--expect-count", "5"}, ExitPass, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			out := t.TempDir()
 			code, so, se := cli(t, append(append(append([]string(nil), base...), "--out", out), tc.args...)...)
 			if code != tc.code {

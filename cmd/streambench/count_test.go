@@ -16,6 +16,7 @@ import (
 // assertion makes the set exit 1 with every run still written; a bad K is
 // exit 2.
 func TestRunCount(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	md := filepath.Join(dir, "summary.md")
 	code, out, errs := cli(t, "run", "--no-progress", "--duration", "1s", "--count", "2", "--out", dir, "--summary-md", md, mini)
@@ -116,6 +117,7 @@ func copySet(t *testing.T, dir string, rep *reports.Report, k int, edit func(i i
 // regression (exit 1), a different seed is refused (exit 2) unless
 // --allow-mismatch, and a set against a single report is too few runs.
 func TestCompareSets(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if code, out, errs := cli(t, "run", "--no-progress", "--duration", "1s", "--out", dir, mini); code != ExitPass {
 		t.Fatalf("run: exit %d\n%s\n%s", code, out, errs)
@@ -171,11 +173,12 @@ func TestCompareSets(t *testing.T) {
 // TestFormatJSON: --format json puts the report (with --count, the set) on
 // stdout for a pipeline, and what a person reads on stderr.
 func TestFormatJSON(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
-		t.Skip("runs the smoke scenario")
+		t.Skip("runs a scenario")
 	}
 	out := t.TempDir()
-	code, so, se := cli(t, "run", "--no-progress", "--format", "json", "--duration", "1s", "--client-scale", "0.05", "--out", out, "../../scenarios/smoke.yaml")
+	code, so, se := cli(t, "run", "--no-progress", "--format", "json", "--out", out, mini)
 	var rep reports.Report
 	if err := json.Unmarshal([]byte(so), &rep); err != nil || rep.Schema != reports.Schema {
 		t.Fatalf("exit %d: stdout is not the report: %v\n%s", code, err, so)
@@ -183,7 +186,7 @@ func TestFormatJSON(t *testing.T) {
 	if !strings.Contains(se, "report: "+filepath.Join(out, "report.json")) {
 		t.Errorf("the summary is not on stderr:\n%s", se)
 	}
-	code, so, _ = cli(t, "run", "--no-progress", "--format", "json", "--count", "2", "--duration", "1s", "--client-scale", "0.05", "--out", out, "../../scenarios/smoke.yaml")
+	code, so, _ = cli(t, "run", "--no-progress", "--format", "json", "--count", "2", "--out", out, mini)
 	var set struct{ Runs []json.RawMessage }
 	if err := json.Unmarshal([]byte(so), &set); err != nil || len(set.Runs) != 2 {
 		t.Errorf("exit %d: stdout is not the set of 2 runs: %v\n%s", code, err, so)

@@ -17,10 +17,15 @@ const exploreScenario = "../../explore/testdata/subscribe.yaml"
 // planted bug writes a minimal scenario that fails when run with
 // `streambench run`, its report, and a log of every run; exit 1.
 func TestExploreFindsAndReplays(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bug := "subscribe_ignores_from_seq"
-	code, out, errs := cli(t, "explore", "--no-progress", "--faulty", bug, "--runs", "8", "--need", "1", "--of", "1",
-		"--reruns", "1", "--shrink-runs", "8", "--out", dir, exploreScenario)
+	// Short runs of one or two severs, which the bug fails on most of the
+	// time: the search, the shrink and the replay, each as cheap as it can
+	// be (explore's own long test searches every kind).
+	code, out, errs := cli(t, "explore", "--no-progress", "--faulty", bug, "--kinds", "sever", "--max-faults", "2",
+		"--run-duration", "2s", "--runs", "4", "--need", "1", "--of", "1", "--reruns", "1", "--shrink-runs", "4",
+		"--out", dir, exploreScenario)
 	if code != ExitFail {
 		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
@@ -68,6 +73,7 @@ func TestExploreFindsAndReplays(t *testing.T) {
 // TestExploreBadInput: usage and scenario errors exit 2 with the field and
 // the valid choices.
 func TestExploreBadInput(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -92,6 +98,7 @@ func TestExploreBadInput(t *testing.T) {
 // TestExploreNothingFound: a budget that finds nothing exits 0 and says
 // what it covered.
 func TestExploreNothingFound(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	code, out, errs := cli(t, "explore", "--no-progress", "--runs", "1", "--kinds", "latency", "--max-faults", "1",
 		"--run-duration", "2s", "--out", dir, exploreScenario)

@@ -13,6 +13,7 @@ import (
 // name of its value, so "(see `streambench list`)" would print
 // "--faulty streambench list". Every flag's value name must be its type's.
 func TestFlagValueNames(t *testing.T) {
+	t.Parallel()
 	var all []*cobra.Command
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
@@ -55,6 +56,7 @@ func regexpLine(out, s string) bool {
 // TestValidateChecksEveryFile: validate reports every bad file and still
 // says ok for the good ones, and its help says so.
 func TestValidateChecksEveryFile(t *testing.T) {
+	t.Parallel()
 	good := "name: x\nduration: 1s\ngroups:\n  - rpc: Math/Pow\n    clients: 1\n"
 	bad1 := writeFile(t, "a.yaml", good+"    clinets: 3\n")
 	ok := writeFile(t, "b.yaml", good)

@@ -44,6 +44,7 @@ func runScript(t *testing.T, env []string, args ...string) (string, int) {
 // and the start barrier substituted — decodes strictly with the official
 // types and carries the parameters.
 func TestKubernetesRunScriptRendersStrictManifests(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	before := time.Now().UTC()
 	out, code := runScript(t, nil, "-n", "load-test", "-s", "nfs-rwx", "-i", "registry.example/streambench:v1.2.3", "-d", "90", "-o", dir)
@@ -88,6 +89,7 @@ func TestKubernetesRunScriptRendersStrictManifests(t *testing.T) {
 }
 
 func TestKubernetesRunScriptRejectsBadFlags(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"-n", "Bad_Namespace", "-o", "x"},
 		{"-s", "a b", "-o", "x"},
@@ -127,6 +129,7 @@ exit 0
 // or a wait ran out, deletes a previous run's Jobs before applying new
 // ones, and passes the namespace to every call.
 func TestKubernetesRunScriptVerdict(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name                 string
 		shards, merge, exit  string

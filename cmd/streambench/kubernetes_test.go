@@ -79,6 +79,7 @@ func loadManifestsIn(t *testing.T, dir string) map[string][]any {
 }
 
 func TestKubernetesManifestsDecodeStrictly(t *testing.T) {
+	t.Parallel()
 	all := loadManifests(t)
 	for _, want := range []string{"configmap.yaml", "pvc.yaml", "job.yaml", "merge-job.yaml", "target.yaml"} {
 		if len(all[want]) == 0 {
@@ -108,6 +109,7 @@ func expand(arg string, env map[string]string) string {
 // i of n of the ConfigMap's scenario; the merge Job reads each shard's
 // report from where the shards write it.
 func TestKubernetesJobMatchesShardFlags(t *testing.T) {
+	t.Parallel()
 	all := loadManifests(t)
 	job := all["job.yaml"][0].(*batchv1.Job)
 	cm := all["configmap.yaml"][0].(*corev1.ConfigMap)

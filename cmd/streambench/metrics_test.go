@@ -11,6 +11,7 @@ import (
 // TestRunMetricsFlagsRefuseBadInput: every live-metric output is loopback
 // only, and a bad address is bad input before anything runs.
 func TestRunMetricsFlagsRefuseBadInput(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		args []string
 		want string
@@ -34,6 +35,7 @@ func TestRunMetricsFlagsRefuseBadInput(t *testing.T) {
 // TestRunMetricsRemoteWrite: a run with --remote-write pushes to the
 // receiver, at least once at the end.
 func TestRunMetricsRemoteWrite(t *testing.T) {
+	t.Parallel()
 	var got atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/v1/write" && strings.Contains(r.Header.Get("Content-Type"), "io.prometheus.write.v2.Request") {

@@ -157,6 +157,7 @@ func TestLiveProgressFitsTheTerminal(t *testing.T) {
 // TestStatsLineFits: at every width from 1 to 160 the figures fit in the
 // width given, and the widest shows them all.
 func TestStatsLineFits(t *testing.T) {
+	t.Parallel()
 	pr := sample("running", time.Second)
 	for w := 1; w <= 160; w++ {
 		s := statsLine(pr, 0, 11, w)
@@ -182,6 +183,7 @@ func TestStatsLineFits(t *testing.T) {
 // for runs under a minute, fewer for long ones. No clock is involved: the
 // lines follow the elapsed time the harness reports.
 func TestPlainProgressCadence(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		duration  time.Duration
 		period    time.Duration
@@ -224,6 +226,7 @@ func TestPlainProgressCadence(t *testing.T) {
 // TestPlainProgressSkipsNothingWhenCallsAreLate: a harness call that comes
 // late prints one line, not a burst.
 func TestPlainProgressLateCall(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	p := newProgressOn(&out, 30*time.Second, true, false, nil)
 	for _, e := range []time.Duration{999 * time.Millisecond, 1500 * time.Millisecond, 4200 * time.Millisecond, 4900 * time.Millisecond, 5 * time.Second} {
@@ -240,6 +243,7 @@ func TestPlainProgressLateCall(t *testing.T) {
 }
 
 func TestProgressDisabled(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	p := newProgressOn(&out, 10*time.Second, false, false, nil)
 	p.update(sample("running", 5*time.Second))
@@ -253,6 +257,7 @@ func TestProgressDisabled(t *testing.T) {
 // notice) goes above the live view instead of being drawn over, and an
 // interrupted run's bars stay where they stopped.
 func TestLiveProgressInterrupted(t *testing.T) {
+	t.Parallel()
 	ft := newFakeTerm(120)
 	refresh := make(chan any)
 	p := newProgressOn(io.Discard, 90*time.Second, true, true,

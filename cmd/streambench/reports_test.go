@@ -14,6 +14,7 @@ import (
 // TestRunWritesEveryFormat: run writes report.html and junit.xml next to
 // report.json, and the markdown summary when asked, and names them.
 func TestRunWritesEveryFormat(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	md := filepath.Join(dir, "summary.md")
 	code, out, errs := cli(t, "run", "--no-progress", "--duration", "1s", "--out", dir, "--summary-md", md, "--artifacts-url", "https://ci.example/run/1", mini)
@@ -62,6 +63,7 @@ func writeReport_(t *testing.T, r *reports.Report) string {
 // broken inputs: exit 0 on the same run, 2 with a clear message on bad
 // input, 1 on a regression.
 func TestCompareAndReport(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if code, out, errs := cli(t, "run", "--no-progress", "--duration", "1s", "--out", dir, mini); code != ExitPass {
 		t.Fatalf("run: exit %d\n%s\n%s", code, out, errs)

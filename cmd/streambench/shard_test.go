@@ -65,6 +65,7 @@ func startServe(t *testing.T, bin string, extra ...string) string {
 // are those of the union of the shards' histograms, and which passes and
 // fails exactly the assertions the unsharded run does.
 func TestShardedRunMergesExactly(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs five processes")
 	}

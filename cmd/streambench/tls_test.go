@@ -105,6 +105,7 @@ func (p *pki) leaf(t *testing.T, name string, usage x509.ExtKeyUsage, dns []stri
 // run as a target failure (exit 3) that says why; a target override with
 // neither --insecure nor TLS is bad input (exit 2).
 func TestTLSTarget(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs processes")
 	}
@@ -112,8 +113,8 @@ func TestTLSTarget(t *testing.T) {
 	p := newPKI(t)
 	tlsAddr := startServe(t, bin, "--rate", "50/s", "--tls-cert", p.server, "--tls-key", p.serverKey)
 	mtlsAddr := startServe(t, bin, "--rate", "50/s", "--tls-cert", p.server, "--tls-key", p.serverKey, "--tls-client-ca", p.ca)
-	run := func(args ...string) (int, string) {
-		code, out, errs := cli(t, append(append([]string{"run", "--no-progress", "--duration", "1s", "--out", t.TempDir()}, args...), mini)...)
+	run := func(t *testing.T, args ...string) (int, string) {
+		code, out, errs := cli(t, append(append([]string{"run", "--no-progress", "--duration", "1s", "--out", t.TempDir()}, args...), "testdata/tls.yaml")...)
 		return code, out + errs
 	}
 	for _, tc := range []struct {
@@ -136,7 +137,8 @@ func TestTLSTarget(t *testing.T) {
 		{"unreadable CA", []string{"--target", tlsAddr, "--cacert", filepath.Join(p.dir, "missing.pem")}, ExitBadInput, "target.tls.ca: (set by --cacert/--cert/--key) cannot read the CA file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, out := run(tc.args...)
+			t.Parallel()
+			code, out := run(t, tc.args...)
 			if code != tc.code || !strings.Contains(out, tc.want) {
 				t.Fatalf("exit %d, want %d with %q:\n%s", code, tc.code, tc.want, out)
 			}

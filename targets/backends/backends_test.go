@@ -108,13 +108,20 @@ func spreadAt(rep *reports.Report, off float64) reports.SpreadWindow {
 	return best
 }
 
-// TestRebalance runs scenarios/rebalance.yaml (at half its length and 40%
-// of its clients): with max_connection_age the fourth backend gets its
-// share and balance passes; without, it gets nothing and balance fails
-// naming its share.
+// TestRebalance runs scenarios/rebalance.yaml at half its length and a
+// fifth of its clients: with max_connection_age the fourth backend takes
+// its share without loss; without, it gets nothing, and balance and
+// rebalance_time fail naming its share. (At a quarter of its length,
+// beside other packages' tests, the newcomer once held none of 548
+// streams by the end.) The scenario's time bounds are judged where timing
+// means something: by .ci/run's run of the scenario at full scale without
+// -race. Under -race, beside other packages' tests, the initial spread
+// came within 1.5 only after the first recycling round, or not at all
+// (1.71 and 1.75 in two runs on 2026-12-05).
 func TestRebalance(t *testing.T) {
-	testRebalance(t, []rebalanceCase{
-		{"l4 with max_connection_age", scenario.BalancerL4, true, true, true},
+	t.Parallel()
+	testRebalance(t, 0.5, 0.2, []rebalanceCase{
+		{"l4 with max_connection_age", scenario.BalancerL4, true, true, false},
 		{"l4 without max_connection_age", scenario.BalancerL4, false, false, true},
 	})
 }
@@ -127,7 +134,7 @@ func TestRebalance(t *testing.T) {
 // takes its share and nothing is lost, not the scenario's time bounds.
 func TestRebalanceClientRoundRobin(t *testing.T) {
 	testenv.Long(t)
-	testRebalance(t, []rebalanceCase{
+	testRebalance(t, 0.5, 0.4, []rebalanceCase{
 		{"client round_robin with max_connection_age", scenario.BalancerClient, true, true, false},
 	})
 }
@@ -142,9 +149,12 @@ type rebalanceCase struct {
 	timing bool
 }
 
-func testRebalance(t *testing.T, cases []rebalanceCase) {
+// testRebalance runs each case of rebalance.yaml compressed in time by
+// compress and scaled in clients by clients.
+func testRebalance(t *testing.T, compress, clients float64, cases []rebalanceCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // in-process runs that judge no leaks
 			sc := load(t, "rebalance")
 			keep(sc, "balance", "rebalance_time", "no_loss", "no_duplicates")
 			b := sc.Target.Backends
@@ -155,7 +165,7 @@ func testRebalance(t *testing.T, cases []rebalanceCase) {
 			if !tc.maxAge {
 				b.MaxConnectionAge, b.MaxConnectionAgeGrace = 0, 0
 			}
-			rep := run(t, sc, 0.5, 0.4)
+			rep := run(t, sc, compress, clients)
 			if rep.Backends == nil || strings.Join(rep.Backends.Names, ",") != "b0,b1,b2,b3" {
 				t.Fatalf("backends: %+v", rep.Backends)
 			}
@@ -191,13 +201,14 @@ func testRebalance(t *testing.T, cases []rebalanceCase) {
 // ClientConn's streams to the first backend listed: the others get
 // nothing and balance fails on it.
 func TestPickFirst(t *testing.T) {
+	t.Parallel()
 	sc := load(t, "rebalance")
 	keep(sc, "balance", "no_loss")
 	sc.Faults = nil
 	b := sc.Target.Backends
 	b.Balancer, b.Policy = scenario.BalancerClient, "pick_first"
 	b.MaxConnectionAge, b.MaxConnectionAgeGrace = 0, 0
-	sc.Duration = scenario.Duration(12 * time.Second)
+	sc.Duration = scenario.Duration(8 * time.Second)
 	rep := run(t, sc, 0.5, 0.2)
 	bal := verdict(t, rep, "balance")
 	if bal.Pass || !strings.Contains(bal.Detail, "held 0 of") {
@@ -210,17 +221,20 @@ func TestPickFirst(t *testing.T) {
 }
 
 // TestBackendLeave runs scenarios/backend-leave.yaml (at half its length
-// and 40% of its clients): a backend killed under load; its subscribers
+// and a fifth of its clients; at 30% of its length, beside other
+// packages' tests, 82 of 300 displaced subscribers were not back by the
+// end): a backend killed under load; its subscribers
 // resume on the others by seq without loss or duplicates.
 func TestBackendLeave(t *testing.T) {
+	t.Parallel()
 	sc := load(t, "backend-leave")
 	keep(sc, "no_loss", "no_duplicates", "recovered", "balance")
-	rep := run(t, sc, 0.5, 0.4)
+	rep := run(t, sc, 0.5, 0.2)
 	requirePassed(t, rep)
 	if f := rep.Group("subscribers").Ends["status:Unavailable"]; f == 0 {
 		t.Errorf("no subscriber was displaced (ends %v): the leave did not happen", rep.Group("subscribers").Ends)
 	}
-	if s := spreadAt(rep, sc.Duration.D().Seconds()*0.5-1); s.Backends != 2 {
+	if s := spreadAt(rep, rep.Scenario.DurationSeconds-1); s.Backends != 2 {
 		t.Errorf("at the end %d backends in service, want 2", s.Backends)
 	}
 }
@@ -283,8 +297,8 @@ func TestCommandReplicas(t *testing.T) {
 // connections recycle in rounds slow and uneven enough that a steady
 // second before the join is out of the 1.5 bound now and then (1.53-1.69
 // seen) and the rebalance took 15.6 s once: the scenario's time bounds
-// are judged by TestRebalance (compressed) and at full scale by .ci/run's
-// run of the scenario without -race; here, that the newcomer takes its
+// are judged at full scale by .ci/run's run of the scenario without
+// -race; here, that the newcomer takes its
 // share without loss, and that without max age it gets nothing.
 func TestRebalanceFull(t *testing.T) {
 	testenv.Long(t)
@@ -304,6 +318,7 @@ func TestRebalanceFull(t *testing.T) {
 // TestPlanRefuses: what a target of several backends cannot take is
 // refused at validation, at its line, naming why.
 func TestPlanRefuses(t *testing.T) {
+	t.Parallel()
 	const head = "name: x\nduration: 5s\n"
 	const groups = "groups:\n  - {name: s, rpc: Longlived/Subscribe, clients: 10}\n"
 	for _, tc := range []struct {
@@ -334,6 +349,7 @@ func TestPlanRefuses(t *testing.T) {
 // replica under subscribers: the displaced streams resume without loss,
 // the events name the backend, and the restarted one is back in service.
 func TestBackendFaults(t *testing.T) {
+	t.Parallel()
 	const src = `name: faults
 duration: 6s
 graceful_stop: 2s
@@ -364,6 +380,7 @@ assert:
 		{"max_connection_age on every replica", "{at: 1s, for: 4s, kind: max_connection_age, age: 1s, grace: 200ms}", nil, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			sc, err := scenario.Decode("faults.yaml", []byte(strings.Replace(src, "FAULT", tc.fault, 1)))
 			if err != nil {
 				t.Fatal(err)
@@ -405,12 +422,13 @@ assert:
 // the report's per-backend windows summed, and the backend that left is
 // no longer up.
 func TestBackendLiveMetrics(t *testing.T) {
+	t.Parallel()
 	sc := load(t, "backend-leave")
 	keep(sc, "no_loss")
 	set := metrics.New(metrics.Labels{Scenario: sc.Name})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	rep, err := streambench.Run(ctx, sc, harness.WithCompress(0.5), harness.WithClientScale(0.2), harness.WithMetrics(set))
+	rep, err := streambench.Run(ctx, sc, harness.WithCompress(0.3), harness.WithClientScale(0.2), harness.WithMetrics(set))
 	if err != nil {
 		t.Fatal(err)
 	}
