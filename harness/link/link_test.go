@@ -215,9 +215,15 @@ func endOf(t *testing.T, ch <-chan msg, d time.Duration) msg {
 	}
 }
 
+// forEach runs f on each kind of link, side by side: each has its own
+// server and link, and the checks are bounds that hold under load (they
+// hold beside the other packages' tests too).
 func forEach(t *testing.T, f func(t *testing.T, e *env)) {
 	for _, mk := range makers {
-		t.Run(mk.name, func(t *testing.T) { f(t, newEnv(t, mk.make(t))) })
+		t.Run(mk.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, newEnv(t, mk.make(t)))
+		})
 	}
 }
 
