@@ -250,10 +250,18 @@ func askReflection(ctx context.Context, cc grpc.ClientConnInterface, method, sym
 		return nil, err
 	}
 	ask := func(req *refv1.ServerReflectionRequest) ([][]byte, error) {
+		var res refv1.ServerReflectionResponse
 		if err := st.SendMsg(req); err != nil {
+			// io.EOF: the server already ended the stream (a server
+			// without this service answers Unimplemented at once, and
+			// the send can come after); its status is RecvMsg's.
+			if errors.Is(err, io.EOF) {
+				if rerr := st.RecvMsg(&res); rerr != nil {
+					return nil, rerr
+				}
+			}
 			return nil, err
 		}
-		var res refv1.ServerReflectionResponse
 		if err := st.RecvMsg(&res); err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package generic
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,9 +12,11 @@ import (
 
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/reflection"
 	v1grpc "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	v1alphagrpc "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
+	"google.golang.org/grpc/status"
 
 	"github.com/streambench/streambench/internal/bufnet"
 	mathsrv "github.com/streambench/streambench/targets/math"
@@ -95,5 +98,46 @@ func TestResolveFromFiles(t *testing.T) {
 	}
 	if _, err := Resolve(ctx, Source{Protoset: proto}, "a.B/C", nil); err == nil || !strings.Contains(err.Error(), "protoset") {
 		t.Errorf("a .proto given as a protoset: %v", err)
+	}
+}
+
+// endedFirst is a connection whose reflection v1 stream the server has
+// already ended with Unimplemented when the client sends on it: SendMsg
+// says io.EOF and RecvMsg the status (grpc-go does this when the
+// server's answer arrives before the send). Other methods go to cc.
+type endedFirst struct{ grpc.ClientConnInterface }
+
+func (e endedFirst) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	if method == reflectionV1 {
+		return endedStream{}, nil
+	}
+	return e.ClientConnInterface.NewStream(ctx, desc, method, opts...)
+}
+
+type endedStream struct{ grpc.ClientStream }
+
+func (endedStream) SendMsg(any) error { return io.EOF }
+func (endedStream) RecvMsg(any) error {
+	return status.Error(codes.Unimplemented, "unknown service grpc.reflection.v1.ServerReflection")
+}
+
+// TestResolveV1EndedBeforeTheSend: when the server has ended the v1
+// stream before the request goes out, the send's io.EOF is not the
+// answer: the status is, and Unimplemented falls back to v1alpha (a full
+// -race run once failed "server reflection: EOF" on a v1alpha-only
+// server).
+func TestResolveV1EndedBeforeTheSend(t *testing.T) {
+	cc := bufnet.Serve(t, func(s *grpc.Server) {
+		pb.RegisterMathServer(s, mathsrv.New())
+		v1alphagrpc.RegisterServerReflectionServer(s, reflection.NewServer(reflection.ServerOptions{Services: s}))
+	}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	md, err := Resolve(ctx, Source{}, "streambench.v1.Math/Pow", endedFirst{cc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.Name() != "Pow" {
+		t.Errorf("resolved %s", md.FullName())
 	}
 }
