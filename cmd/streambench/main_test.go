@@ -21,10 +21,14 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/streambench/streambench/harness/link"
+	"github.com/streambench/streambench/internal/testenv"
 	"github.com/streambench/streambench/reports"
 )
 
 func TestMain(m *testing.M) {
+	// The parallel tests here mostly wait: on a run's duration, on a
+	// process of streambench serve, on a shard barrier. Four at once.
+	testenv.Parallel(4)
 	dir, err := os.MkdirTemp("", "streambench-test-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -3,7 +3,9 @@
 package testenv
 
 import (
+	"flag"
 	"os"
+	"strconv"
 	"testing"
 )
 
@@ -25,3 +27,20 @@ func Long(t testing.TB) {
 // LongEnabled tells whether STREAMBENCH_LONG=1, for a test that shortens
 // itself rather than skipping.
 func LongEnabled() bool { return os.Getenv(LongEnv) == "1" }
+
+// Parallel makes n the default of -test.parallel (how many of a test
+// binary's t.Parallel tests run at once; Go's default is GOMAXPROCS). A
+// TestMain calls it before m.Run when its parallel tests mostly wait —
+// on processes, timers, a run's duration — rather than compute, so two
+// cores would leave them queued behind each other. A -parallel given on
+// the command line wins.
+func Parallel(n int) {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", strconv.Itoa(n))
+	}
+}

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"flag"
 	"testing"
 )
 
@@ -21,5 +22,28 @@ func TestLong(t *testing.T) {
 				t.Errorf("skipped = %v, want %v", skipped, tt.skipped)
 			}
 		})
+	}
+}
+
+// TestParallel: Parallel sets -test.parallel's default, and a value set
+// before it (as a -parallel on the command line is) wins.
+func TestParallel(t *testing.T) {
+	f := flag.Lookup("test.parallel")
+	was := f.Value.String()
+	t.Cleanup(func() { _ = flag.Set("test.parallel", was) })
+	explicit := false
+	flag.Visit(func(v *flag.Flag) { explicit = explicit || v.Name == "test.parallel" })
+	if !explicit {
+		Parallel(7)
+		if got := f.Value.String(); got != "7" {
+			t.Errorf("-test.parallel %s after Parallel(7), want 7", got)
+		}
+	}
+	if err := flag.Set("test.parallel", "3"); err != nil {
+		t.Fatal(err)
+	}
+	Parallel(9)
+	if got := f.Value.String(); got != "3" {
+		t.Errorf("-test.parallel %s after a set 3 and Parallel(9), want 3", got)
 	}
 }
