@@ -33,7 +33,9 @@ func runInline(t *testing.T, src string, opts ...harness.Option) *reports.Report
 // TestOpenLoopCountsEverySlot runs open-loop.yaml compressed: every slot of
 // the ramp and the constant rate is scheduled and started.
 func TestOpenLoopCountsEverySlot(t *testing.T) {
-	t.Parallel() // asserts no leaks, so it runs beside the other in-process runs
+	// Not parallel: open-loop.yaml asserts leaks: none, which judges the
+	// whole process's goroutines (a run beside it once left one encoding
+	// its report).
 	rep := runScaled(t, loadScenario(t, "open-loop"), 0.2, 0.25)
 	requirePassed(t, rep)
 	// pow: 0→300/s over 2 s then 300/s for 4 s = 300 + 1200 slots;

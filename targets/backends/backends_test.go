@@ -208,7 +208,7 @@ func TestPickFirst(t *testing.T) {
 	b := sc.Target.Backends
 	b.Balancer, b.Policy = scenario.BalancerClient, "pick_first"
 	b.MaxConnectionAge, b.MaxConnectionAgeGrace = 0, 0
-	sc.Duration = scenario.Duration(8 * time.Second)
+	sc.Duration = scenario.Duration(12 * time.Second)
 	rep := run(t, sc, 0.5, 0.2)
 	bal := verdict(t, rep, "balance")
 	if bal.Pass || !strings.Contains(bal.Detail, "held 0 of") {
@@ -221,15 +221,15 @@ func TestPickFirst(t *testing.T) {
 }
 
 // TestBackendLeave runs scenarios/backend-leave.yaml (at half its length
-// and a fifth of its clients; at 30% of its length, beside other
-// packages' tests, 82 of 300 displaced subscribers were not back by the
-// end): a backend killed under load; its subscribers
-// resume on the others by seq without loss or duplicates.
+// and 40% of its clients): a backend killed under load; its subscribers
+// resume on the others by seq without loss or duplicates. Not parallel:
+// recovered judges freshness against the p99 before the fault, and beside
+// the other runs here 8 of 300 subscribers (a fifth of the clients) were
+// still behind that bound at the end.
 func TestBackendLeave(t *testing.T) {
-	t.Parallel()
 	sc := load(t, "backend-leave")
 	keep(sc, "no_loss", "no_duplicates", "recovered", "balance")
-	rep := run(t, sc, 0.5, 0.2)
+	rep := run(t, sc, 0.5, 0.4)
 	requirePassed(t, rep)
 	if f := rep.Group("subscribers").Ends["status:Unavailable"]; f == 0 {
 		t.Errorf("no subscriber was displaced (ends %v): the leave did not happen", rep.Group("subscribers").Ends)
