@@ -1,3 +1,9 @@
+//go:build kubernetes
+
+// The kubernetes build tag keeps k8s.io/api (about half a minute of
+// compiling under -race on two cores) out of the README's go test -race
+// ./...; .ci/run sets it.
+
 package main
 
 import (
