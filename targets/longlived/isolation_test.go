@@ -106,6 +106,9 @@ func TestSlowReadersIsolated(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// The two cases go side by side (each has its own server and
+			// mostly waits on the feed's pace), not beside other tests.
+			t.Parallel()
 			tg := tc.target(t)
 			lis := bufconn.Listen(1 << 20)
 			gs := grpc.NewServer()
