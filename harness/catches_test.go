@@ -8,6 +8,7 @@ import (
 	"github.com/streambench/streambench"
 	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/internal/testenv"
 )
 
 // The fast self-check. The long tests (internal/testenv.Long: TestReconnect,
@@ -67,6 +68,7 @@ assert:
 // servers (so a failure against a bug is the bug's), and each bug fails the
 // assertion meant for it, with its evidence.
 func TestPlantedBugsCaughtFast(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, src, bug, assertion, detail string
 	}{
@@ -82,10 +84,12 @@ func TestPlantedBugsCaughtFast(t *testing.T) {
 	} {
 		t.Run(tc.name+"/bug="+tc.bug, func(t *testing.T) {
 			if tc.name == "reconnect" {
-				// No leak assertion: these runs go side by side once the
-				// shutdown runs (which judge the process's goroutines)
-				// are done.
+				// No leak assertion: these runs go side by side.
 				t.Parallel()
+			} else if testenv.Isolate(t) {
+				// The shutdown runs judge the process's goroutines
+				// (leaks): each in a process of its own.
+				return
 			}
 			sc, err := scenario.Parse(tc.name+"-fast.yaml", []byte(tc.src))
 			if err != nil {

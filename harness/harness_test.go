@@ -1,8 +1,6 @@
 package harness_test
 
 import (
-	"github.com/streambench/streambench"
-
 	"context"
 	"errors"
 	"strings"
@@ -11,14 +9,23 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/streambench/streambench"
 	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/internal/testenv"
 	"github.com/streambench/streambench/reports"
 	"github.com/streambench/streambench/selfcheck"
 	"github.com/streambench/streambench/targets/faulty"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// Most runs here are small and wait on their duration, drain and
+	// settle more than they compute: three at once (with four, beside the
+	// other packages, smoke's 500 subscribers once all missed the 5 s
+	// graceful stop).
+	testenv.Parallel(3)
+	goleak.VerifyTestMain(m)
+}
 
 const smokePath = "../scenarios/smoke.yaml"
 
@@ -72,6 +79,11 @@ func failedNames(rep *reports.Report) []string {
 // TestSmokePasses runs scenarios/smoke.yaml end to end against the correct
 // reference servers (shortened).
 func TestSmokePasses(t *testing.T) {
+	// smoke.yaml asserts leaks, which judges the process's goroutines: in a
+	// process of its own, beside the other tests.
+	if testenv.Isolate(t) {
+		return
+	}
 	rep := run(t, loadSmoke(t))
 	if !rep.Passed {
 		for _, v := range rep.Failed() {
@@ -102,6 +114,7 @@ func TestSmokePasses(t *testing.T) {
 // TestSmokeCatchesPlantedBugs proves each of smoke.yaml's protocol checks
 // can fail: every planted bug is caught by the assertion meant for it.
 func TestSmokeCatchesPlantedBugs(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		bug  string
 		want string // the assertion that must fail
@@ -112,6 +125,11 @@ func TestSmokeCatchesPlantedBugs(t *testing.T) {
 		{"subscribe_skips_seq", "no_loss"},
 	} {
 		t.Run(tc.bug, func(t *testing.T) {
+			// smoke.yaml asserts leaks (see TestSmokePasses): each in a
+			// process of its own.
+			if testenv.Isolate(t) {
+				return
+			}
 			bug, ok := faulty.Lookup(tc.bug)
 			if !ok {
 				t.Fatalf("no planted bug %q", tc.bug)
@@ -138,6 +156,10 @@ func TestSmokeCatchesPlantedBugs(t *testing.T) {
 // TestInterruptWritesPartialReport cancels the run's context mid-run: the
 // run drains and still returns a report, marked interrupted.
 func TestInterruptWritesPartialReport(t *testing.T) {
+	// smoke.yaml asserts leaks (see TestSmokePasses).
+	if testenv.Isolate(t) {
+		return
+	}
 	sc := loadSmoke(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(500*time.Millisecond, cancel)

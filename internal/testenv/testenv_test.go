@@ -1,8 +1,12 @@
 package testenv
 
 import (
+	"context"
 	"flag"
+	"os"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestLong(t *testing.T) {
@@ -45,5 +49,70 @@ func TestParallel(t *testing.T) {
 	Parallel(9)
 	if got := f.Value.String(); got != "3" {
 		t.Errorf("-test.parallel %s after a set 3 and Parallel(9), want 3", got)
+	}
+}
+
+// TestIsolatedChild is what TestIsolate runs in child processes: it
+// passes, fails or skips as the environment tells it, and only there. Its
+// subtests are for isolating one of them.
+func TestIsolatedChild(t *testing.T) {
+	isolated := os.Getenv(IsolateEnv)
+	switch {
+	case isolated == t.Name():
+		switch os.Getenv("TESTENV_CHILD") {
+		case "fail":
+			t.Fatal("planted failure")
+		case "skip":
+			t.Skip("planted skip")
+		case "hang":
+			time.Sleep(time.Minute)
+		}
+		return
+	case !strings.HasPrefix(isolated, t.Name()+"/"):
+		t.Skip("runs only as TestIsolate's child")
+	}
+	for _, sub := range []string{"a b", "a.b"} {
+		t.Run(sub, func(t *testing.T) {
+			if isolated != t.Name() {
+				t.Fatalf("%s ran beside %s, the one isolated", t.Name(), isolated)
+			}
+			if os.Getenv("TESTENV_CHILD") == "fail sub" {
+				t.Fatal("planted failure in " + t.Name())
+			}
+		})
+	}
+}
+
+// TestIsolate: a child that passes or skips is fine; one that fails, runs
+// past its deadline or matches no test is an error naming the test, with
+// the child's output; a subtest runs alone in its child, its name matched
+// exactly (a.b is not a regular expression there).
+func TestIsolate(t *testing.T) {
+	for _, tt := range []struct {
+		name, child, test string
+		timeout           time.Duration
+		want              string // "" when no error is wanted
+	}{
+		{"passes", "pass", "TestIsolatedChild", time.Minute, ""},
+		{"skips", "skip", "TestIsolatedChild", time.Minute, ""},
+		{"fails", "fail", "TestIsolatedChild", time.Minute, "planted failure"},
+		{"hangs", "hang", "TestIsolatedChild", 2 * time.Second, "TestIsolatedChild, in a process of its own"},
+		{"no such test", "pass", "TestNoSuchThing", time.Minute, "did not run"},
+		{"a subtest", "pass", "TestIsolatedChild/a_b", time.Minute, ""},
+		{"a subtest fails", "fail sub", "TestIsolatedChild/a.b", time.Minute, "planted failure in TestIsolatedChild/a.b"},
+		{"no such subtest", "pass", "TestIsolatedChild/a", time.Minute, "did not run"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
+			defer cancel()
+			_, err := runIsolated(ctx, tt.test, "TESTENV_CHILD="+tt.child)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("error: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+		})
 	}
 }
