@@ -216,9 +216,17 @@ func TestLeakSettings(t *testing.T) {
 	if o := LeakSettings(as); o.Settle.String() != "7s" || o.HeapBound != 64<<20 {
 		t.Fatalf("settings %+v", o)
 	}
-	if o := LeakSettings(nil); o.Settle != DefaultLeakSettle || o.HeapBound != 0 {
-		t.Fatalf("default settings %+v", o)
+	if o := LeakSettings(nil); o.Settle != UnjudgedLeakSettle || o.HeapBound != 0 {
+		t.Fatalf("settings without a leaks assertion %+v", o)
 	}
+	sc.Assert[0].Args, sc.Assert[0].Value = nil, "none"
+	if as, err = Compile(sc); err != nil {
+		t.Fatal(err)
+	}
+	if o := LeakSettings(as); o.Settle != DefaultLeakSettle || o.HeapBound != 0 {
+		t.Fatalf("default settings of leaks: none %+v", o)
+	}
+	sc.Assert[0].Value = ""
 	for _, bad := range []map[string]string{{"settle": "0s"}, {"heap": "lots"}, {"settle": "soon"}} {
 		sc.Assert[0].Args = bad
 		_, err := Compile(sc)

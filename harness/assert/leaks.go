@@ -25,6 +25,14 @@ type leaks struct {
 // down after teardown when `leaks` gives no settle.
 const DefaultLeakSettle = 5 * time.Second
 
+// UnjudgedLeakSettle is how long the leak check waits when no `leaks`
+// assertion judges its evidence. A run alone in its process winds down in
+// milliseconds (the check polls, 1 ms doubling to 100 ms), so the wait
+// matters only where it never settles — runs side by side in one process,
+// such as a library user's parallel tests, where the full DefaultLeakSettle
+// added 5 s to every run for evidence nothing judged.
+const UnjudgedLeakSettle = time.Second
+
 var leaksCheck = Check{
 	Name:    "leaks",
 	Doc:     "none: after teardown no goroutine, fd, heap or server-side stream is left",
@@ -68,16 +76,16 @@ func compileLeaks(in input) (Assertion, error) {
 }
 
 // LeakSettings returns the leak check's settings from the compiled
-// assertions: those of their `leaks` check, or the defaults (settle
-// DefaultLeakSettle, the heap bound leak.Options derives) when there is
-// none. The leak evidence is taken on every run, asserted or not.
+// assertions: those of their `leaks` check, or, when there is none, settle
+// UnjudgedLeakSettle and the heap bound leak.Options derives. The leak
+// evidence is taken on every run, asserted or not.
 func LeakSettings(as []Assertion) leak.Options {
 	for _, a := range as {
 		if l, ok := a.(*leaks); ok {
 			return l.opts
 		}
 	}
-	return leak.Options{Settle: DefaultLeakSettle}
+	return leak.Options{Settle: UnjudgedLeakSettle}
 }
 
 func (c *leaks) Check(r *reports.Report) reports.Verdict {
