@@ -68,6 +68,13 @@ func (u *mathUpstream) Pow(req *pb.PowRequest, s grpc.ServerStreamingServer[pb.P
 	payload := make([]byte, req.GetPayloadBytes())
 	for i := 0; req.GetCount() < 0 || i < int(req.GetCount()); i++ {
 		if err := s.Send(&pb.PowResponse{Seq: uint64(i), Value: req.GetBase(), Payload: payload}); err != nil {
+			// A closing transport can fail the Send before it cancels
+			// the stream's context (seen under load): wait for the
+			// cause, which is what the tests judge.
+			select {
+			case <-s.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
 			return err
 		}
 		u.sent.Add(1)
