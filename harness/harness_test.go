@@ -18,14 +18,7 @@ import (
 	"github.com/streambench/streambench/targets/faulty"
 )
 
-func TestMain(m *testing.M) {
-	// Most runs here are small and wait on their duration, drain and
-	// settle more than they compute: three at once (with four, beside the
-	// other packages, smoke's 500 subscribers once all missed the 5 s
-	// graceful stop).
-	testenv.Parallel(3)
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const smokePath = "../scenarios/smoke.yaml"
 
