@@ -48,19 +48,31 @@ func Isolate(t *testing.T) bool {
 	}
 	defer cancel()
 	start := time.Now()
-	if _, err := runIsolated(ctx, t.Name()); err != nil {
+	var flags []string
+	if testing.Short() {
+		flags = append(flags, "-test.short")
+	}
+	out, err := runIsolated(ctx, t.Name(), flags, nil)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if skipped(out, t.Name()) {
+		t.Skipf("skipped in a process of its own:\n%s", out)
 	}
 	t.Logf("ran in a process of its own (%v)", time.Since(start).Round(time.Millisecond))
 	return true
 }
 
+// skipped reports whether a child's verbose output says test name skipped.
+func skipped(out []byte, name string) bool {
+	return bytes.Contains(out, []byte("--- SKIP: "+name+" ("))
+}
+
 // runIsolated runs the test binary's test name (a subtest's full name
-// too) in a child
-// process bounded by ctx, with env added to its environment, and returns
-// the child's output. A child that fails, or in which the test did not run
-// at all, is an error.
-func runIsolated(ctx context.Context, name string, env ...string) ([]byte, error) {
+// too) in a child process bounded by ctx, with flags added to its command
+// line and env to its environment, and returns the child's verbose output.
+// A child that fails, or in which the test did not run at all, is an error.
+func runIsolated(ctx context.Context, name string, flags, env []string) ([]byte, error) {
 	if name == "" {
 		return nil, fmt.Errorf("testenv.Isolate: no test name")
 	}
@@ -76,16 +88,16 @@ func runIsolated(ctx context.Context, name string, env ...string) ([]byte, error
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}
-	cmd := exec.CommandContext(ctx, exe,
-		"-test.run="+strings.Join(levels, "/"), "-test.count=1", "-test.v=true",
-		"-test.timeout="+timeout.String())
+	args := append([]string{"-test.run=" + strings.Join(levels, "/"), "-test.count=1", "-test.v=true",
+		"-test.timeout=" + timeout.String()}, flags...)
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Env = append(append(os.Environ(), env...), IsolateEnv+"="+name)
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return out, fmt.Errorf("%s, in a process of its own (pid %d): %w\n%s", name, pidOf(cmd), err, out)
 	}
-	if !bytes.Contains(out, []byte("--- PASS: "+name+" (")) && !bytes.Contains(out, []byte("--- SKIP: "+name+" (")) {
+	if !bytes.Contains(out, []byte("--- PASS: "+name+" (")) && !skipped(out, name) {
 		return out, fmt.Errorf("%s, in a process of its own (pid %d), did not run:\n%s", name, pidOf(cmd), out)
 	}
 	return out, nil

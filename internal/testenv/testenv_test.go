@@ -66,6 +66,10 @@ func TestIsolatedChild(t *testing.T) {
 			t.Skip("planted skip")
 		case "hang":
 			time.Sleep(time.Minute)
+		case "short":
+			if !testing.Short() {
+				t.Fatal("-test.short did not reach the child")
+			}
 		}
 		return
 	case !strings.HasPrefix(isolated, t.Name()+"/"):
@@ -92,26 +96,32 @@ func TestIsolate(t *testing.T) {
 		name, child, test string
 		timeout           time.Duration
 		want              string // "" when no error is wanted
+		flags             []string
 	}{
-		{"passes", "pass", "TestIsolatedChild", time.Minute, ""},
-		{"skips", "skip", "TestIsolatedChild", time.Minute, ""},
-		{"fails", "fail", "TestIsolatedChild", time.Minute, "planted failure"},
-		{"hangs", "hang", "TestIsolatedChild", 2 * time.Second, "TestIsolatedChild, in a process of its own"},
-		{"no such test", "pass", "TestNoSuchThing", time.Minute, "did not run"},
-		{"a subtest", "pass", "TestIsolatedChild/a_b", time.Minute, ""},
-		{"a subtest fails", "fail sub", "TestIsolatedChild/a.b", time.Minute, "planted failure in TestIsolatedChild/a.b"},
-		{"no such subtest", "pass", "TestIsolatedChild/a", time.Minute, "did not run"},
+		{"flags", "short", "TestIsolatedChild", time.Minute, "", []string{"-test.short"}},
+		{"flags missing", "short", "TestIsolatedChild", time.Minute, "did not reach the child", nil},
+		{"passes", "pass", "TestIsolatedChild", time.Minute, "", nil},
+		{"skips", "skip", "TestIsolatedChild", time.Minute, "", nil},
+		{"fails", "fail", "TestIsolatedChild", time.Minute, "planted failure", nil},
+		{"hangs", "hang", "TestIsolatedChild", 2 * time.Second, "TestIsolatedChild, in a process of its own", nil},
+		{"no such test", "pass", "TestNoSuchThing", time.Minute, "did not run", nil},
+		{"a subtest", "pass", "TestIsolatedChild/a_b", time.Minute, "", nil},
+		{"a subtest fails", "fail sub", "TestIsolatedChild/a.b", time.Minute, "planted failure in TestIsolatedChild/a.b", nil},
+		{"no such subtest", "pass", "TestIsolatedChild/a", time.Minute, "did not run", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
 			defer cancel()
-			_, err := runIsolated(ctx, tt.test, "TESTENV_CHILD="+tt.child)
+			out, err := runIsolated(ctx, tt.test, tt.flags, []string{"TESTENV_CHILD=" + tt.child})
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatalf("error: %v", err)
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+			if got, want := skipped(out, tt.test), tt.child == "skip"; err == nil && got != want {
+				t.Errorf("skipped %v, want %v:\n%s", got, want, out)
 			}
 		})
 	}
