@@ -180,9 +180,12 @@ func TestSameIDReplaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The old stream may or may not have sent update 1 before the
+	// replacement aborts it (under load it had not, in a fresh-clone
+	// .ci/run): what it sent is a prefix of [1], and it ends Aborted.
 	r := result(t, oldR)
-	if status.Code(r.err) != codes.Aborted || !contiguous(r.seqs, 1) || len(r.seqs) != 1 {
-		t.Fatalf("old stream: %v then %v, want [1] then Aborted", r.seqs, r.err)
+	if status.Code(r.err) != codes.Aborted || len(r.seqs) > 1 || (len(r.seqs) == 1 && r.seqs[0] != 1) {
+		t.Fatalf("old stream: %v then %v, want [1] or [] then Aborted", r.seqs, r.err)
 	}
 	srv.Publish()
 	if r := result(t, readAll(nu, 1)); r.err != nil || r.seqs[0] != 2 {
