@@ -487,11 +487,12 @@ func TestLimitData(t *testing.T) {
 		ch := e.stream(c, 2*time.Millisecond, 1000)
 		next(t, ch, 5*time.Second)
 		const limit = 30_000
-		applied := time.Now()
 		mustApply(t, e.link, Fault{Kind: LimitData, Settings: LimitDataSettings{Bytes: scenario.Size(limit)}}, nil)
-		// Only messages the server sent after the fault surely crossed the
-		// limited link: under load, earlier ones still wait in the
-		// client's buffers and this channel.
+		applied := time.Now()
+		// Only messages the server sent after the fault was in force
+		// surely crossed the limited link: under load, earlier ones still
+		// wait in the client's buffers and this channel (and one sent
+		// while Apply ran crossed before the limit: a run saw 31,000 B).
 		var got int
 		deadline := time.After(5 * time.Second)
 		for {
