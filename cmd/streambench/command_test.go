@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	channelzpb "google.golang.org/grpc/channelz/grpc_channelz_v1"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/streambench/streambench/reports"
 )
@@ -187,11 +192,14 @@ func TestAddressTargetThatDiesIsSaid(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := regexp.MustCompile(`127\.0\.0\.1:\d+`).FindString(line)
+	// The target is killed once it has served the run's streams: a timer
+	// from here could fire before the run connects (its setup takes a
+	// second or more under load), and the run would see no target at all.
 	killed := make(chan time.Time, 1)
-	kill := time.AfterFunc(1500*time.Millisecond, func() { killed <- time.Now(); _ = srv.Process.Kill() })
-	defer kill.Stop()
+	stopKiller := killOnceServing(t, addr, 20, func() { killed <- time.Now(); _ = srv.Process.Kill() })
 	out := t.TempDir()
 	code, so, se := cli(t, "run", "--no-progress", "--duration", "5s", "--out", out, "--target", addr, "--insecure", mini)
+	stopKiller()
 	if code != ExitHarness {
 		t.Fatalf("exit %d, want %d\n%s\n%s", code, ExitHarness, so, se)
 	}
@@ -213,8 +221,7 @@ func TestAddressTargetThatDiesIsSaid(t *testing.T) {
 			at = e.Offset
 		}
 	}
-	// The kill is timed from before the run starts (which under load
-	// takes a second or more): judge the event against the kill's offset.
+	// Judge the event against the kill's own offset in the run.
 	var killAt float64
 	select {
 	case k := <-killed:
@@ -287,5 +294,43 @@ func TestAdhocCall(t *testing.T) {
 	}
 	if code, _, se := cli(t, "run", "--call", "x", "scenarios/smoke.yaml"); code != ExitBadInput || !strings.Contains(se, "not both") {
 		t.Errorf("a call and a file: exit %d: %s", code, se)
+	}
+}
+
+// killOnceServing polls the channelz of the streambench serve process at
+// addr and calls kill once the server has started calls calls of its own
+// clients (the polls themselves not counted), or never. The returned stop
+// ends the polling and waits for it.
+func killOnceServing(t *testing.T, addr string, calls int64, kill func()) (stop func()) {
+	t.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cz := channelzpb.NewChannelzClient(cc)
+		for polls := int64(1); ; polls++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			resp, err := cz.GetServers(ctx, &channelzpb.GetServersRequest{})
+			if err != nil || len(resp.GetServer()) == 0 {
+				continue
+			}
+			if resp.GetServer()[0].GetData().GetCallsStarted()-polls >= calls {
+				kill()
+				return
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		_ = cc.Close()
 	}
 }
