@@ -91,10 +91,10 @@ func (s *Streams) Activate(o Occurrence, clients []Member) func() {
 type ServerStats struct {
 	// Ends counts handler returns by status code name ("OK", "Canceled", …).
 	Ends map[string]uint64
-	// OKAfterCancel counts handlers that returned OK with their stream's
-	// context already cancelled and their protocol unfinished (see
-	// incomplete): the server claimed success for a stream whose client
-	// never saw its end.
+	// OKAfterCancel counts handlers that returned OK with their stream
+	// broken — its context already cancelled, or a Send failed in the
+	// transport — and their protocol unfinished (see incomplete): the
+	// server claimed success for a stream whose client never saw its end.
 	OKAfterCancel uint64
 	// Injected counts faults injected into streams.
 	Injected uint64
@@ -140,7 +140,10 @@ func (s *Streams) Interceptor() grpc.StreamServerInterceptor {
 		err := handler(srv, w)
 		code := status.Code(err)
 		s.countEnd(code)
-		if err == nil && ss.Context().Err() != nil && w.incomplete(info) {
+		// A closing transport can fail a Send before it cancels the
+		// stream's context: a handler that returned OK after a failed
+		// Send claimed success for a broken stream just the same.
+		if err == nil && (ss.Context().Err() != nil || w.sendFailed.Load()) && w.incomplete(info) {
 			s.okAfterCancel.Add(1)
 		}
 		return err
@@ -160,6 +163,9 @@ type faultStream struct {
 	sent   atomic.Int64
 	sawEOF atomic.Bool
 	want   atomic.Int64
+	// sendFailed: a Send failed in the transport (the stream broke),
+	// not by an injected fault.
+	sendFailed atomic.Bool
 	// mu guards aborted and stalled: a handler may Send and Recv from two
 	// goroutines.
 	mu      sync.Mutex
@@ -259,6 +265,8 @@ func (w *faultStream) SendMsg(m any) error {
 	err := w.ServerStream.SendMsg(m)
 	if err == nil {
 		w.sent.Add(1)
+	} else {
+		w.sendFailed.Store(true)
 	}
 	return err
 }

@@ -39,7 +39,7 @@ func mathBugs() []Bug {
 		},
 		{
 			Name: PowNilOnCancel,
-			Description: "Pow returns nil (OK) instead of the context's error when its client goes away mid-stream, " +
+			Description: "Pow returns nil (OK) instead of the broken stream's error when its client goes away mid-stream, " +
 				"so the server counts an abandoned stream as a success.",
 			Math: IgnorePowCancel,
 		},
@@ -229,17 +229,31 @@ func (s *halfAnswerStream) flush() error {
 
 // ---- pow_nil_on_cancel ----
 
-// IgnorePowCancel wraps s so that a Pow whose stream context ended before
-// the stream was over (client gone, connection reset) returns nil instead
-// of the context's error.
+// IgnorePowCancel wraps s so that a Pow whose stream broke before it was
+// over (client gone, connection reset: its context ended, or a Send
+// failed) returns nil instead of the error. Both are checked: a closing
+// transport can fail the Send before it cancels the context.
 func IgnorePowCancel(s pb.MathServer) pb.MathServer { return ignorePowCancel{s} }
 
 type ignorePowCancel struct{ pb.MathServer }
 
 func (w ignorePowCancel) Pow(req *pb.PowRequest, stream grpc.ServerStreamingServer[pb.PowResponse]) error {
-	err := w.MathServer.Pow(req, stream)
-	if err != nil && stream.Context().Err() != nil {
+	s := &sendWatch{ServerStreamingServer: stream}
+	err := w.MathServer.Pow(req, s)
+	if err != nil && (stream.Context().Err() != nil || s.failed) {
 		return nil
 	}
+	return err
+}
+
+// sendWatch notes whether a Send of a server stream failed.
+type sendWatch struct {
+	grpc.ServerStreamingServer[pb.PowResponse]
+	failed bool
+}
+
+func (s *sendWatch) Send(m *pb.PowResponse) error {
+	err := s.ServerStreamingServer.Send(m)
+	s.failed = s.failed || err != nil
 	return err
 }

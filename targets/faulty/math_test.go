@@ -222,6 +222,31 @@ func TestPowNilOnCancel(t *testing.T) {
 	}
 }
 
+// failingPow is a Pow stream whose transport fails every Send before
+// the stream's context ends (a closing connection can do that).
+type failingPow struct {
+	grpc.ServerStreamingServer[pb.PowResponse]
+}
+
+func (failingPow) Context() context.Context { return context.Background() }
+func (failingPow) Send(*pb.PowResponse) error {
+	return status.Error(codes.Unavailable, "transport is closing")
+}
+
+// TestPowNilOnCancelFailedSend: the bug swallows a broken stream's error
+// even when a failed Send shows the break before the context does; the
+// correct Pow returns it.
+func TestPowNilOnCancelFailedSend(t *testing.T) {
+	bug, _ := Lookup(PowNilOnCancel)
+	req := &pb.PowRequest{Base: 2, Count: 10}
+	if err := mathsrv.New().Pow(req, failingPow{}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("correct Pow returned %v, want Unavailable", err)
+	}
+	if err := bug.WrapMath(mathsrv.New()).Pow(req, failingPow{}); err != nil {
+		t.Fatalf("%s returned %v, want nil", PowNilOnCancel, err)
+	}
+}
+
 // TestPowNilOnCancelKeepsErrors: the bug swallows only errors of a
 // cancelled stream; InvalidArgument still gets through.
 func TestPowNilOnCancelKeepsErrors(t *testing.T) {
