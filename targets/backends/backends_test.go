@@ -198,8 +198,11 @@ func testRebalance(t *testing.T, compress, clients float64, cases []rebalanceCas
 }
 
 // TestPickFirst: the client balancer with pick_first sends every
-// ClientConn's streams to the first backend listed: the others get
-// nothing and balance fails on it.
+// ClientConn's streams to one backend, the first listed unless connecting
+// to it took over 250 ms (grpc-go's Happy Eyeballs, gRFC A61, then tries
+// the next one too, and the first to connect wins: under load one of 12
+// ClientConns once landed on b1). Most streams are on b0, some backend
+// gets nothing, and balance fails on it.
 func TestPickFirst(t *testing.T) {
 	t.Parallel()
 	sc := load(t, "rebalance")
@@ -215,8 +218,8 @@ func TestPickFirst(t *testing.T) {
 		t.Errorf("balance with pick_first: pass %v, %s (%s); want a failure naming an empty backend", bal.Pass, bal.Actual, bal.Detail)
 	}
 	s := spreadAt(rep, 4)
-	if s.Max != s.Total || s.MaxBackend != "b0" {
-		t.Errorf("pick_first: %s held %d of %d streams, want b0 all of them", s.MaxBackend, s.Max, s.Total)
+	if s.MaxBackend != "b0" || s.Max*2 <= s.Total {
+		t.Errorf("pick_first: %s held %d of %d streams, want b0 most of them", s.MaxBackend, s.Max, s.Total)
 	}
 }
 
