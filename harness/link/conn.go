@@ -430,10 +430,28 @@ func (c *faultConn) size(d, n int) int {
 		n = min(n, int(max(st.rate/50, 1)))
 	}
 	if st.limit {
-		for _, cf := range c.faults {
-			if cf.f.Kind == LimitData && cf.f.dirs()[d] {
-				n = min(n, int(max(cf.left[d], 0)))
-			}
+		n = c.leftOf(d, n)
+	}
+	return n
+}
+
+// limited reports whether a data limit is in force in direction d, and
+// how many of n bytes it still lets through.
+func (c *faultConn) limited(d, n int) (int, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.st[d].limit {
+		return n, false
+	}
+	return c.leftOf(d, n), true
+}
+
+// leftOf returns how many of n bytes the data limits in direction d still
+// let through. Called with c.mu held.
+func (c *faultConn) leftOf(d, n int) int {
+	for _, cf := range c.faults {
+		if cf.f.Kind == LimitData && cf.f.dirs()[d] {
+			n = min(n, int(max(cf.left[d], 0)))
 		}
 	}
 	return n
@@ -489,8 +507,10 @@ func (c *faultConn) Read(p []byte) (int, error) {
 	return c.slowRead(p)
 }
 
-// late applies blackhole and slow_close to a Read that began before the
-// fault did: the data is held while blackholed, the close delayed.
+// late applies blackhole, limit_data and slow_close to a Read that began
+// before the fault did: the data is held while blackholed, counted
+// against a data limit (what lies past it is dropped with the
+// connection), the close delayed.
 func (c *faultConn) late(n int, err error) (int, error) {
 	if h := c.half.Load(); h != 0 {
 		return c.halfRead(h)
@@ -498,6 +518,16 @@ func (c *faultConn) late(n int, err error) (int, error) {
 	if n > 0 {
 		if c.gate(down) != nil {
 			return n, nil // the next Read reports the close
+		}
+		if k, limited := c.limited(down, n); limited {
+			if k == 0 {
+				c.shutdown(true)
+				return 0, net.ErrClosed
+			}
+			if exhausted, _ := c.after(down, k); exhausted {
+				c.shutdown(true)
+			}
+			return k, nil
 		}
 	}
 	if err != nil {

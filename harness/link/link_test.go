@@ -518,6 +518,47 @@ func TestLimitData(t *testing.T) {
 	})
 }
 
+// TestLimitDataLateRead: a Read already blocked when limit_data starts
+// counts against the limit too; what lies past it is dropped with the
+// connection (without this, one read buffer's worth crossed unlimited).
+func TestLimitDataLateRead(t *testing.T) {
+	t.Parallel()
+	client, server := net.Pipe()
+	defer server.Close()
+	r := newRegistry()
+	defer r.close()
+	fc, err := r.wrap(client, lbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan int, 1)
+	go func() {
+		total, buf := 0, make([]byte, 64<<10)
+		for {
+			n, err := fc.Read(buf)
+			total += n
+			if err != nil {
+				got <- total
+				return
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond) // the Read blocks, on the fast path
+	const limit = 1000
+	if _, err := r.apply(Fault{Kind: LimitData, Settings: LimitDataSettings{Bytes: limit}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = server.Write(make([]byte, 10*limit)) }()
+	select {
+	case n := <-got:
+		if n > limit {
+			t.Fatalf("read %d bytes past a %d byte limit", n, limit)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the limited connection did not close")
+	}
+}
+
 func TestSlowClose(t *testing.T) {
 	forEach(t, func(t *testing.T, e *env) {
 		c := e.dial(lbl)
