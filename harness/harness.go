@@ -179,7 +179,7 @@ func (r *run) execute(ctx context.Context) {
 	watchDone := make(chan struct{})
 	waitWatch := r.watchTarget(watchDone)
 
-	r.sat = saturation{cpu: r.cfg.cpuTime, procs: runtime.GOMAXPROCS(0)}
+	r.sat = saturation{cpu: r.cfg.cpuTime, wait: r.cfg.cpuWait, procs: runtime.GOMAXPROCS(0)}
 	r.sat.start(r.cfg.now())
 	samplerDone := make(chan struct{})
 	samplerStop := make(chan struct{})
@@ -224,6 +224,7 @@ func (r *run) execute(ctx context.Context) {
 	<-samplerDone
 	r.resMu.Lock()
 	r.resources.CPUBusySeconds = r.sat.busy
+	r.resources.CPUStarvedSeconds = r.sat.starved
 	r.resMu.Unlock()
 	if w := r.sat.warning(); w != "" {
 		r.warnings = append(r.warnings, w)

@@ -181,6 +181,32 @@ groups:
 	}
 }
 
+// TestStarvedRunIsSaid: a run whose threads waited for a CPU as long as
+// they ran says so in its resources and its warnings (the wait injected,
+// as the CPU clock is above).
+func TestStarvedRunIsSaid(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	starved := func() (time.Duration, bool) { return 2 * time.Since(start), true }
+	idle := func() time.Duration { return 0 }
+	rep := runInline(t, `name: starved
+duration: 4s
+graceful_stop: 1s
+groups:
+  - {name: pow, rpc: Math/Pow, clients: 2, messages: 5, interval: 10ms}
+`, harness.WithCPUTime(idle), harness.WithCPUWait(starved))
+	if rep.Resources == nil || rep.Resources.CPUStarvedSeconds < 3 || rep.Resources.CPUBusySeconds != 0 {
+		t.Fatalf("resources %+v: want about 4 starved seconds, none busy", rep.Resources)
+	}
+	var said bool
+	for _, w := range rep.Warnings {
+		said = said || strings.Contains(w, "waited for a CPU at least as long as they ran")
+	}
+	if !said {
+		t.Fatalf("warnings %q do not say the process was starved", rep.Warnings)
+	}
+}
+
 // TestSaturatedRunIsSaid: a run whose process used all its CPUs says so in
 // its resources and its warnings (the CPU clock injected: a real
 // saturation cannot be made to order on a shared machine).

@@ -44,6 +44,7 @@ type runConfig struct {
 	startAt       time.Time
 	artifacts     string
 	cpuTime       func() time.Duration
+	cpuWait       func() (time.Duration, bool)
 	metrics       *metrics.Set
 }
 
@@ -58,7 +59,7 @@ func planConfigOf(opts []PlanOption) planConfig {
 
 // runConfigOf applies opts to the defaults.
 func runConfigOf(opts []RunOption) runConfig {
-	cfg := runConfig{progressEvery: time.Second, settle: 10 * time.Second, now: time.Now, cpuTime: processCPU}
+	cfg := runConfig{progressEvery: time.Second, settle: 10 * time.Second, now: time.Now, cpuTime: processCPU, cpuWait: processWait}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -214,6 +215,15 @@ func WithClientScale(f float64) PlanOption { return func(c *planConfig) { c.ov.C
 // itself was saturated (resources.cpu_busy_seconds and a warning). Tests
 // inject one.
 func WithCPUTime(fn func() time.Duration) RunOption { return func(c *runConfig) { c.cpuTime = fn } }
+
+// WithCPUWait replaces the source of how long the process's threads have
+// waited for a CPU while ready to run (Linux's schedstat by default; false:
+// unknown), which the run samples every second to tell whether other
+// processes starved it (resources.cpu_starved_seconds and a warning).
+// Tests inject one.
+func WithCPUWait(fn func() (time.Duration, bool)) RunOption {
+	return func(c *runConfig) { c.cpuWait = fn }
+}
 
 // WithOnStop calls fn once, from the run's goroutine, when the run's
 // duration ends (or it is interrupted): every stream is still open and

@@ -1,50 +1,81 @@
 package harness
 
 import (
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 )
 
 // TestSaturation: a second counts as busy when the process used at least
-// 90% of its CPUs in it; the drain is not judged; the warning needs half
-// the sampled run and 3 s.
+// 90% of its CPUs in it, and as starved when its threads waited for a CPU
+// at least as long as they ran (and 100 ms); the drain is not judged; a
+// warning needs half the sampled run and 3 s, busy said before starved.
 func TestSaturation(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	for _, tc := range []struct {
 		name string
-		// share of the 2 CPUs used in each second, and whether the
-		// duration still lasted then.
+		// share of the 2 CPUs used in each second, the seconds its threads
+		// waited for a CPU in it (nil: unknown), and whether the duration
+		// still lasted then.
 		shares  []float64
+		waits   []float64
 		running int // the first running seconds are the duration's
 		busy    float64
-		warn    bool
+		starved float64
+		warn    string
 	}{
-		{"saturated throughout", []float64{1, 0.95, 1, 0.92, 1}, 5, 5, true},
-		{"half busy", []float64{0.5, 0.6, 0.5, 0.4, 0.5, 0.3}, 6, 0, false},
-		{"busy only while draining", []float64{0.2, 0.3, 0.1, 1, 1, 1, 1}, 3, 0, false},
-		{"busy, but under 3 s", []float64{1, 1, 0.1}, 3, 2, false},
-		{"busy a little under half", []float64{1, 1, 1, 0.1, 0.1, 0.1, 0.1}, 7, 3, false},
-		{"busy at half", []float64{1, 1, 1, 0.1, 0.1, 0.1}, 6, 3, true},
+		{"saturated throughout", []float64{1, 0.95, 1, 0.92, 1}, nil, 5, 5, 0, "of its 2 CPUs"},
+		{"half busy", []float64{0.5, 0.6, 0.5, 0.4, 0.5, 0.3}, nil, 6, 0, 0, ""},
+		{"busy only while draining", []float64{0.2, 0.3, 0.1, 1, 1, 1, 1}, nil, 3, 0, 0, ""},
+		{"busy, but under 3 s", []float64{1, 1, 0.1}, nil, 3, 2, 0, ""},
+		{"busy a little under half", []float64{1, 1, 1, 0.1, 0.1, 0.1, 0.1}, nil, 7, 3, 0, ""},
+		{"busy at half", []float64{1, 1, 1, 0.1, 0.1, 0.1}, nil, 6, 3, 0, "of its 2 CPUs"},
+		{"starved throughout", []float64{0.2, 0.2, 0.2, 0.2}, []float64{0.5, 0.4, 0.6, 0.4}, 4, 0, 4, "waited for a CPU"},
+		{"waiting less than running", []float64{0.4, 0.4, 0.4, 0.4}, []float64{0.5, 0.5, 0.5, 0.5}, 4, 0, 0, ""},
+		{"idle, waiting a little", []float64{0.01, 0.01, 0.01, 0.01}, []float64{0.05, 0.05, 0.05, 0.05}, 4, 0, 0, ""},
+		{"starved only while draining", []float64{0.2, 0.2, 0.2, 0.2, 0.2}, []float64{0, 0, 0.5, 0.5, 0.5}, 2, 0, 0, ""},
+		{"starved at half", []float64{0.2, 0.2, 0.2, 0.2, 0.2, 0.2}, []float64{1, 1, 1, 0, 0, 0}, 6, 0, 3, "waited for a CPU"},
+		{"busy and starved: busy said", []float64{1, 1, 1, 1}, []float64{2, 2, 2, 2}, 4, 4, 4, "of its 2 CPUs"},
+		{"a thread exited: that second not counted", []float64{0.2, 0.2, 0.2, 0.2}, []float64{0.5, -3, 0.5, 0.5}, 4, 0, 3, "waited for a CPU"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var cpu time.Duration
+			var cpu, wait time.Duration
 			s := saturation{cpu: func() time.Duration { return cpu }, procs: 2}
+			if tc.waits != nil {
+				s.wait = func() (time.Duration, bool) { return wait, true }
+			}
 			s.start(t0)
 			for i, share := range tc.shares {
 				cpu += time.Duration(share * 2 * float64(time.Second))
+				if tc.waits != nil {
+					wait += time.Duration(tc.waits[i] * float64(time.Second))
+				}
 				s.sample(t0.Add(time.Duration(i+1)*time.Second), i < tc.running)
 			}
 			w := s.warning()
-			if s.busy != tc.busy || (w != "") != tc.warn {
-				t.Fatalf("busy %v s, warning %q; want %v s, warning %v", s.busy, w, tc.busy, tc.warn)
-			}
-			if tc.warn && !strings.Contains(w, "of its 2 CPUs") {
-				t.Fatalf("warning %q", w)
+			if s.busy != tc.busy || s.starved != tc.starved || (w != "") != (tc.warn != "") || !strings.Contains(w, tc.warn) {
+				t.Fatalf("busy %v s, starved %v s, warning %q; want %v s, %v s, warning with %q", s.busy, s.starved, w, tc.busy, tc.starved, tc.warn)
 			}
 		})
 	}
 	if processCPU() <= 0 {
 		t.Fatal("getrusage reports no CPU time for a process that has run")
+	}
+}
+
+// TestProcessWait: on Linux the threads' run-queue wait is read and never
+// goes down while no thread exits; elsewhere it is unknown.
+func TestProcessWait(t *testing.T) {
+	w0, ok := processWait()
+	if _, err := os.Stat("/proc/self/task"); err != nil || runtime.GOOS != "linux" {
+		if ok {
+			t.Fatalf("processWait = %v, true without /proc/self/task", w0)
+		}
+		t.Skip("no /proc/self/task: the wait is unknown here")
+	}
+	if !ok || w0 < 0 {
+		t.Fatalf("processWait = %v, %v on Linux", w0, ok)
 	}
 }

@@ -303,7 +303,13 @@ type Resources struct {
 	// CPUBusySeconds is how many seconds of the duration streambench's
 	// process used over 90% of its CPUs (GOMAXPROCS): a saturated load
 	// generator, said in the warnings when it is half the run or more.
-	CPUBusySeconds      float64 `json:"cpu_busy_seconds"`
+	CPUBusySeconds float64 `json:"cpu_busy_seconds"`
+	// CPUStarvedSeconds is how many seconds of the duration the process's
+	// threads, ready to run, waited for a CPU at least as long as they ran
+	// (and 100 ms a second): other processes or a CPU quota held the CPUs,
+	// said in the warnings when it is half the run or more. Linux only
+	// (schedstat); 0 elsewhere.
+	CPUStarvedSeconds   float64 `json:"cpu_starved_seconds"`
 	PeakStreams         uint64  `json:"peak_streams"`
 	HeapPerStreamBytes  float64 `json:"heap_per_stream_bytes,omitempty"`
 	GoroutinesPerStream float64 `json:"goroutines_per_stream,omitempty"`
