@@ -80,6 +80,10 @@ func requirePassed(t *testing.T, rep *reports.Report) {
 			t.Errorf("%s: expected %s, got %s (%s)", v.Name, v.Expected, v.Actual, v.Detail)
 		}
 	}
+	if t.Failed() {
+		// A warning says when the machine, not the backends, was short of CPU.
+		t.Logf("warnings: %q", rep.Warnings)
+	}
 }
 
 // requireRebalanced: the newcomer holds a real share near the end (a fair
