@@ -181,13 +181,16 @@ groups:
 	}
 }
 
-// TestStarvedRunIsSaid: a run whose threads waited for a CPU as long as
-// they ran says so in its resources and its warnings (the wait injected,
-// as the CPU clock is above).
+// TestStarvedRunIsSaid: a run whose threads waited a millisecond for a
+// CPU each time they were ready to run says so in its resources and its
+// warnings (the wait injected, as the CPU clock is below).
 func TestStarvedRunIsSaid(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
-	starved := func() (time.Duration, bool) { return 2 * time.Since(start), true }
+	starved := func() (harness.CPUWait, bool) {
+		d := time.Since(start)
+		return harness.CPUWait{Waited: d / 2, Slices: int64(d / (2 * time.Millisecond))}, true
+	}
 	idle := func() time.Duration { return 0 }
 	rep := runInline(t, `name: starved
 duration: 4s
@@ -200,7 +203,7 @@ groups:
 	}
 	var said bool
 	for _, w := range rep.Warnings {
-		said = said || strings.Contains(w, "waited for a CPU at least as long as they ran")
+		said = said || strings.Contains(w, "for a CPU each time they were ready to run")
 	}
 	if !said {
 		t.Fatalf("warnings %q do not say the process was starved", rep.Warnings)

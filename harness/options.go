@@ -44,7 +44,7 @@ type runConfig struct {
 	startAt       time.Time
 	artifacts     string
 	cpuTime       func() time.Duration
-	cpuWait       func() (time.Duration, bool)
+	cpuWait       func() (CPUWait, bool)
 	metrics       *metrics.Set
 }
 
@@ -217,11 +217,11 @@ func WithClientScale(f float64) PlanOption { return func(c *planConfig) { c.ov.C
 func WithCPUTime(fn func() time.Duration) RunOption { return func(c *runConfig) { c.cpuTime = fn } }
 
 // WithCPUWait replaces the source of how long the process's threads have
-// waited for a CPU while ready to run (Linux's schedstat by default; false:
-// unknown), which the run samples every second to tell whether other
-// processes starved it (resources.cpu_starved_seconds and a warning).
-// Tests inject one.
-func WithCPUWait(fn func() (time.Duration, bool)) RunOption {
+// waited for a CPU while ready to run, and over how many timeslices
+// (Linux's schedstat by default; false: unknown), which the run samples
+// every second to tell whether other processes starved it
+// (resources.cpu_starved_seconds and a warning). Tests inject one.
+func WithCPUWait(fn func() (CPUWait, bool)) RunOption {
 	return func(c *runConfig) { c.cpuWait = fn }
 }
 

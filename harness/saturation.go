@@ -14,10 +14,26 @@ import (
 // second of the run counts as saturated.
 const busyShare = 0.9
 
-// starvedFloor is the least time a second's threads must have waited for a
-// CPU (beyond waiting at least as long as they ran) for the second to count
-// as starved: a near-idle process waiting a few milliseconds is not.
-const starvedFloor = 100 * time.Millisecond
+// A second counts as starved when the process's threads, each time they
+// were ready to run, waited starvedDelay or more on average for a CPU, and
+// starvedFloor in all: a near-idle process waiting a few milliseconds is
+// not. Measured on 2 cores (Linux schedstat, run-queue wait per timeslice):
+// 0.09–0.2 ms for smoke.yaml alone, 0.11–0.14 ms beside a command target
+// streaming 10,000 messages a second, 0.6–0.9 ms beside two busy
+// processes, 0.4–1.8 ms for 600 subscribers under -race beside
+// `go test -race`. (Waiting as long as running, the first criterion tried,
+// also fired beside the command target, where latency p99 was 4 ms.)
+const (
+	starvedDelay = 500 * time.Microsecond
+	starvedFloor = 100 * time.Millisecond
+)
+
+// CPUWait is how long a process's threads have waited on a run queue, ready
+// to run but without a CPU, and over how many timeslices they ran.
+type CPUWait struct {
+	Waited time.Duration
+	Slices int64
+}
 
 // saturation follows, second by second while the run's duration lasts,
 // whether streambench's process had the CPUs it needed. A process that
@@ -27,22 +43,24 @@ const starvedFloor = 100 * time.Millisecond
 // subscribers on 2 cores beside one busy process: p99 growing from 5 to
 // 13 s). Nor can a process whose threads, ready to run, wait for CPUs that
 // other processes (or a CPU quota) hold: beside a busy `go test -race` on 2
-// cores, 600 subscribers under -race waited as long as they ran, their
-// latency p50 grew to 4 s, and `recovered` failed for a fifth of them.
+// cores, 600 subscribers under -race waited about 1 ms each time they were
+// ready to run, their latency p50 grew to 4 s, and `recovered` failed for a
+// fifth of them.
 type saturation struct {
 	cpu func() time.Duration // the process's CPU time so far
 	// wait is how long the process's threads have waited for a CPU so
 	// far, while ready to run (false: the system does not say).
-	wait  func() (time.Duration, bool)
+	wait  func() (CPUWait, bool)
 	procs int
 
-	lastCPU, lastWait time.Duration
-	waitOK            bool
-	lastWall          time.Time
+	lastCPU  time.Duration
+	lastWait CPUWait
+	waitOK   bool
+	lastWall time.Time
 	// sampled, busy and starved are seconds of the duration sampled, and
 	// of those the ones in which the process used at least busyShare of
-	// its CPUs, and the ones in which its threads waited for a CPU at
-	// least as long as they ran (and starvedFloor).
+	// its CPUs, and the ones in which its threads waited starvedDelay on
+	// average for a CPU (and starvedFloor in all).
 	sampled, busy, starved float64
 }
 
@@ -57,16 +75,17 @@ func processCPU() time.Duration {
 }
 
 // processWait is how long the process's live threads have waited on a run
-// queue, ready to run but without a CPU: the second field of Linux's
-// /proc/self/task/*/schedstat (false elsewhere, or when no thread's is
-// readable). A thread that exits takes its share with it: a sample may go
-// backwards, which sample does not count.
-func processWait() (time.Duration, bool) {
+// queue, ready to run but without a CPU, and over how many timeslices:
+// the second and third fields of Linux's /proc/self/task/*/schedstat
+// (false elsewhere, or when no thread's is readable). A thread that exits
+// takes its share with it: a sample may go backwards, which sample does
+// not count.
+func processWait() (CPUWait, bool) {
+	var total CPUWait
 	files, err := filepath.Glob("/proc/self/task/*/schedstat")
 	if err != nil || len(files) == 0 {
-		return 0, false
+		return total, false
 	}
-	var total time.Duration
 	ok := false
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -74,14 +93,16 @@ func processWait() (time.Duration, bool) {
 			continue // the thread exited
 		}
 		fields := strings.Fields(string(b))
-		if len(fields) < 2 {
+		if len(fields) < 3 {
 			continue
 		}
-		ns, err := strconv.ParseInt(fields[1], 10, 64)
-		if err != nil {
+		ns, err1 := strconv.ParseInt(fields[1], 10, 64)
+		n, err2 := strconv.ParseInt(fields[2], 10, 64)
+		if err1 != nil || err2 != nil {
 			continue
 		}
-		total += time.Duration(ns)
+		total.Waited += time.Duration(ns)
+		total.Slices += n
 		ok = true
 	}
 	return total, ok
@@ -102,10 +123,12 @@ func (s *saturation) sample(now time.Time, running bool) {
 	wall := now.Sub(s.lastWall)
 	used := cpu - s.lastCPU
 	s.lastCPU, s.lastWall = cpu, now
-	waited, known := time.Duration(0), false
+	var d CPUWait
+	known := false
 	if s.wait != nil {
 		w, ok := s.wait()
-		waited, known = w-s.lastWait, ok && s.waitOK && w >= s.lastWait
+		d = CPUWait{Waited: w.Waited - s.lastWait.Waited, Slices: w.Slices - s.lastWait.Slices}
+		known = ok && s.waitOK && d.Waited >= 0 && d.Slices > 0
 		s.lastWait, s.waitOK = w, ok
 	}
 	if !running || wall <= 0 || s.procs <= 0 {
@@ -115,7 +138,7 @@ func (s *saturation) sample(now time.Time, running bool) {
 	if used.Seconds() >= busyShare*float64(s.procs)*wall.Seconds() {
 		s.busy += wall.Seconds()
 	}
-	if known && waited >= used && waited >= time.Duration(float64(starvedFloor)*wall.Seconds()) {
+	if known && d.Waited >= time.Duration(d.Slices)*starvedDelay && d.Waited >= time.Duration(float64(starvedFloor)*wall.Seconds()) {
 		s.starved += wall.Seconds()
 	}
 }
@@ -130,10 +153,10 @@ func (s *saturation) warning() string {
 			"fan-out may have fallen behind on the client side; run fewer clients, on a quieter machine, or shard the run (--shard)",
 			busyShare*100, s.procs, s.busy, s.sampled)
 	case s.starved >= 3 && s.starved >= s.sampled/2:
-		return fmt.Sprintf("streambench's threads waited for a CPU at least as long as they ran for %.0f of the %.0f s it ran: "+
-			"other processes (or a CPU quota) held the CPUs, so latency includes waiting for a CPU and a fan-out may have "+
-			"fallen behind on the client side; run on a quieter machine, or with fewer clients",
-			s.starved, s.sampled)
+		return fmt.Sprintf("streambench's threads waited %v or more on average for a CPU each time they were ready to run, "+
+			"for %.0f of the %.0f s it ran: other processes (or a CPU quota) held the CPUs, so latency includes waiting for "+
+			"a CPU and a fan-out may have fallen behind on the client side; run on a quieter machine, or with fewer clients",
+			starvedDelay, s.starved, s.sampled)
 	}
 	return ""
 }

@@ -9,16 +9,17 @@ import (
 )
 
 // TestSaturation: a second counts as busy when the process used at least
-// 90% of its CPUs in it, and as starved when its threads waited for a CPU
-// at least as long as they ran (and 100 ms); the drain is not judged; a
-// warning needs half the sampled run and 3 s, busy said before starved.
+// 90% of its CPUs in it, and as starved when its threads waited 0.5 ms or
+// more on average for a CPU each time they were ready to run (and 100 ms in
+// all); the drain is not judged; a warning needs half the sampled run and
+// 3 s, busy said before starved.
 func TestSaturation(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	for _, tc := range []struct {
 		name string
-		// share of the 2 CPUs used in each second, the seconds its threads
-		// waited for a CPU in it (nil: unknown), and whether the duration
-		// still lasted then.
+		// share of the 2 CPUs used in each second, the milliseconds its
+		// threads waited for a CPU in it (nil: unknown) over 1,000
+		// timeslices, and whether the duration still lasted then.
 		shares  []float64
 		waits   []float64
 		running int // the first running seconds are the duration's
@@ -32,25 +33,27 @@ func TestSaturation(t *testing.T) {
 		{"busy, but under 3 s", []float64{1, 1, 0.1}, nil, 3, 2, 0, ""},
 		{"busy a little under half", []float64{1, 1, 1, 0.1, 0.1, 0.1, 0.1}, nil, 7, 3, 0, ""},
 		{"busy at half", []float64{1, 1, 1, 0.1, 0.1, 0.1}, nil, 6, 3, 0, "of its 2 CPUs"},
-		{"starved throughout", []float64{0.2, 0.2, 0.2, 0.2}, []float64{0.5, 0.4, 0.6, 0.4}, 4, 0, 4, "waited for a CPU"},
-		{"waiting less than running", []float64{0.4, 0.4, 0.4, 0.4}, []float64{0.5, 0.5, 0.5, 0.5}, 4, 0, 0, ""},
-		{"idle, waiting a little", []float64{0.01, 0.01, 0.01, 0.01}, []float64{0.05, 0.05, 0.05, 0.05}, 4, 0, 0, ""},
-		{"starved only while draining", []float64{0.2, 0.2, 0.2, 0.2, 0.2}, []float64{0, 0, 0.5, 0.5, 0.5}, 2, 0, 0, ""},
-		{"starved at half", []float64{0.2, 0.2, 0.2, 0.2, 0.2, 0.2}, []float64{1, 1, 1, 0, 0, 0}, 6, 0, 3, "waited for a CPU"},
-		{"busy and starved: busy said", []float64{1, 1, 1, 1}, []float64{2, 2, 2, 2}, 4, 4, 4, "of its 2 CPUs"},
-		{"a thread exited: that second not counted", []float64{0.2, 0.2, 0.2, 0.2}, []float64{0.5, -3, 0.5, 0.5}, 4, 0, 3, "waited for a CPU"},
+		{"starved throughout", []float64{0.2, 0.2, 0.2, 0.2}, []float64{600, 800, 500, 900}, 4, 0, 4, "waited 500µs or more"},
+		{"waiting little per timeslice", []float64{0.4, 0.4, 0.4, 0.4}, []float64{200, 140, 300, 490}, 4, 0, 0, ""},
+		{"idle: long waits, little in all", []float64{0.01, 0.01, 0.01, 0.01}, []float64{50, 90, 50, 50}, 4, 0, 0, ""},
+		{"starved only while draining", []float64{0.2, 0.2, 0.2, 0.2, 0.2}, []float64{0, 0, 900, 900, 900}, 2, 0, 0, ""},
+		{"starved at half", []float64{0.2, 0.2, 0.2, 0.2, 0.2, 0.2}, []float64{1000, 1000, 1000, 100, 100, 100}, 6, 0, 3, "waited 500µs or more"},
+		{"busy and starved: busy said", []float64{1, 1, 1, 1}, []float64{2000, 2000, 2000, 2000}, 4, 4, 4, "of its 2 CPUs"},
+		{"a thread exited: that second not counted", []float64{0.2, 0.2, 0.2, 0.2}, []float64{600, -3000, 600, 600}, 4, 0, 3, "waited 500µs or more"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var cpu, wait time.Duration
+			var cpu time.Duration
+			var wait CPUWait
 			s := saturation{cpu: func() time.Duration { return cpu }, procs: 2}
 			if tc.waits != nil {
-				s.wait = func() (time.Duration, bool) { return wait, true }
+				s.wait = func() (CPUWait, bool) { return wait, true }
 			}
 			s.start(t0)
 			for i, share := range tc.shares {
 				cpu += time.Duration(share * 2 * float64(time.Second))
 				if tc.waits != nil {
-					wait += time.Duration(tc.waits[i] * float64(time.Second))
+					wait.Waited += time.Duration(tc.waits[i] * float64(time.Millisecond))
+					wait.Slices += 1000
 				}
 				s.sample(t0.Add(time.Duration(i+1)*time.Second), i < tc.running)
 			}
@@ -75,7 +78,7 @@ func TestProcessWait(t *testing.T) {
 		}
 		t.Skip("no /proc/self/task: the wait is unknown here")
 	}
-	if !ok || w0 < 0 {
+	if !ok || w0.Waited < 0 || w0.Slices <= 0 {
 		t.Fatalf("processWait = %v, %v on Linux", w0, ok)
 	}
 }
