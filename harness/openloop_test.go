@@ -181,10 +181,11 @@ groups:
 	}
 }
 
-// TestStarvedRunIsSaid: a run whose threads waited a millisecond for a
-// CPU each time they were ready to run says so in its resources and its
-// warnings (the wait injected, as the CPU clock is below).
-func TestStarvedRunIsSaid(t *testing.T) {
+// TestStarvedRunIsCounted: a run whose threads waited a millisecond for a
+// CPU each time they were ready to run counts those seconds in its
+// resources, and warns of nothing (the wait injected, as the CPU clock is
+// below).
+func TestStarvedRunIsCounted(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
 	starved := func() (harness.CPUWait, bool) {
@@ -201,12 +202,10 @@ groups:
 	if rep.Resources == nil || rep.Resources.CPUStarvedSeconds < 3 || rep.Resources.CPUBusySeconds != 0 {
 		t.Fatalf("resources %+v: want about 4 starved seconds, none busy", rep.Resources)
 	}
-	var said bool
 	for _, w := range rep.Warnings {
-		said = said || strings.Contains(w, "for a CPU each time they were ready to run")
-	}
-	if !said {
-		t.Fatalf("warnings %q do not say the process was starved", rep.Warnings)
+		if strings.Contains(w, "CPU") {
+			t.Fatalf("a warning about CPUs for a starved, not busy, run: %q", w)
+		}
 	}
 }
 

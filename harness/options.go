@@ -219,8 +219,7 @@ func WithCPUTime(fn func() time.Duration) RunOption { return func(c *runConfig) 
 // WithCPUWait replaces the source of how long the process's threads have
 // waited for a CPU while ready to run, and over how many timeslices
 // (Linux's schedstat by default; false: unknown), which the run samples
-// every second to tell whether other processes starved it
-// (resources.cpu_starved_seconds and a warning). Tests inject one.
+// every second (resources.cpu_starved_seconds). Tests inject one.
 func WithCPUWait(fn func() (CPUWait, bool)) RunOption {
 	return func(c *runConfig) { c.cpuWait = fn }
 }

@@ -22,7 +22,11 @@ const busyShare = 0.9
 // streaming 10,000 messages a second, 0.6–0.9 ms beside two busy
 // processes, 0.4–1.8 ms for 600 subscribers under -race beside
 // `go test -race`. (Waiting as long as running, the first criterion tried,
-// also fired beside the command target, where latency p99 was 4 ms.)
+// also fired beside the command target, where latency p99 was 4 ms.) It is
+// counted, not warned about: .ci/run's full-scale backend-leave.yaml, alone
+// on the machine and healthy (p99 26 ms, not busy), had 17 of 30 s
+// starved — its own threads' bursts wait for each other too — so a warning
+// blaming other processes would be false.
 const (
 	starvedDelay = 500 * time.Microsecond
 	starvedFloor = 100 * time.Millisecond
@@ -143,20 +147,15 @@ func (s *saturation) sample(now time.Time, running bool) {
 	}
 }
 
-// warning says that the process was saturated, or else starved, for at
-// least half of the sampled duration (and 3 s), or nothing.
+// warning says that the process was saturated for at least half of the
+// sampled duration (and 3 s), or nothing. Starved seconds get no warning
+// (see starvedDelay).
 func (s *saturation) warning() string {
-	switch {
-	case s.busy >= 3 && s.busy >= s.sampled/2:
+	if s.busy >= 3 && s.busy >= s.sampled/2 {
 		return fmt.Sprintf("streambench's process used over %.0f%% of its %d CPUs for %.0f of the %.0f s it ran: the load "+
 			"generator (with, in process, the builtin server) was saturated, so latency includes waiting for a CPU and a "+
 			"fan-out may have fallen behind on the client side; run fewer clients, on a quieter machine, or shard the run (--shard)",
 			busyShare*100, s.procs, s.busy, s.sampled)
-	case s.starved >= 3 && s.starved >= s.sampled/2:
-		return fmt.Sprintf("streambench's threads waited %v or more on average for a CPU each time they were ready to run, "+
-			"for %.0f of the %.0f s it ran: other processes (or a CPU quota) held the CPUs, so latency includes waiting for "+
-			"a CPU and a fan-out may have fallen behind on the client side; run on a quieter machine, or with fewer clients",
-			starvedDelay, s.starved, s.sampled)
 	}
 	return ""
 }

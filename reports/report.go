@@ -306,9 +306,10 @@ type Resources struct {
 	CPUBusySeconds float64 `json:"cpu_busy_seconds"`
 	// CPUStarvedSeconds is how many seconds of the duration the process's
 	// threads, each time they were ready to run, waited 0.5 ms or more on
-	// average for a CPU (and 100 ms a second in all): other processes or a
-	// CPU quota held the CPUs, said in the warnings when it is half the run
-	// or more. Linux only (schedstat); 0 elsewhere.
+	// average for a CPU (and 100 ms a second in all): a machine short of
+	// CPUs, by other processes, a CPU quota, or the process's own bursts of
+	// threads. Evidence, not a verdict: no warning comes of it. Linux only
+	// (schedstat); 0 elsewhere.
 	CPUStarvedSeconds   float64 `json:"cpu_starved_seconds"`
 	PeakStreams         uint64  `json:"peak_streams"`
 	HeapPerStreamBytes  float64 `json:"heap_per_stream_bytes,omitempty"`
