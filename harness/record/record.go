@@ -152,39 +152,132 @@ type Window struct {
 	// Recovery is the recovery time (Snapshot.Recovery) of the outages
 	// that ended back to live in the window; nil when none did.
 	Recovery *hdrhistogram.Histogram
+	// Tally is the violation and outage counters at the window's end.
+	Tally Tally
+
+	// The accumulators Merge reuses from window to window.
+	accLatency, accCorrected, accRecovery *hdrhistogram.Histogram
 }
 
-// Window returns the counters and stream ends so far, and the latency
-// recorded since the previous call (resetting it). The caller diffs the
-// cumulative parts. One goroutine should call it (the run's sampler).
+// Window cuts a window (Cut) and merges it into a new Window: the counters
+// and stream ends so far, and the latency recorded since the previous cut.
+// The caller diffs the cumulative parts. It allocates; a sampler that cuts
+// every second uses Cut and Merge with reused values instead.
 func (r *Recorder) Window() Window {
-	w := Window{Counters: r.Counters(), Ends: map[string]uint64{}, Latency: NewHistogram()}
+	var c Cut
+	r.Cut(&c)
+	var w Window
+	r.Merge(&c, &w, 0)
+	return w
+}
+
+// winHists is one window's histograms of a shard. The corrected and
+// recovery histograms are made at their first value and then kept: a set
+// goes back to the recorder's pool after each merge, so a run allocates
+// sets only while a sampler lags behind its cuts.
+type winHists struct {
+	latency, corrected, recovery *hdrhistogram.Histogram
+}
+
+func (h *winHists) reset() {
+	for _, x := range [...]*hdrhistogram.Histogram{h.latency, h.corrected, h.recovery} {
+		if x != nil && x.TotalCount() > 0 {
+			x.Reset()
+		}
+	}
+}
+
+// spare returns an empty set of window histograms from the pool.
+func (r *Recorder) spare() *winHists {
+	r.pool.Lock()
+	defer r.pool.Unlock()
+	if n := len(r.pool.free); n > 0 {
+		h := r.pool.free[n-1]
+		r.pool.free = r.pool.free[:n-1]
+		return h
+	}
+	return &winHists{latency: NewHistogram()}
+}
+
+// Cut is one window taken from every shard of a recorder. Each shard gives
+// up its window histograms (swapped for empty ones) and has its counters,
+// stream ends and highest sequence number read in one critical section, so
+// a message counted in the window has its latency in it too and nothing is
+// merged while clients wait. Reuse a Cut from window to window: Cut and
+// Merge allocate nothing once the pool holds a spare set per shard.
+type Cut struct {
+	Counters
+	Tally  Tally
+	MaxSeq uint64
+	ends   [numClasses][codes.Unauthenticated + 1]uint64
+	taken  []*winHists
+}
+
+// Cut takes the window since the previous cut from every shard into c.
+// One goroutine should call it (the run's cutter); Merge may run in
+// another, later.
+func (r *Recorder) Cut(c *Cut) {
+	c.Counters, c.Tally, c.MaxSeq, c.ends = Counters{}, Tally{}, 0, [numClasses][codes.Unauthenticated + 1]uint64{}
+	c.taken = c.taken[:0]
 	for i := range r.shards {
 		s := &r.shards[i]
+		fresh := r.spare()
 		s.mu.Lock()
-		w.Latency.Merge(s.window)
-		s.window.Reset()
-		if s.wcorrected != nil {
-			if w.Corrected == nil {
-				w.Corrected = NewHistogram()
-			}
-			w.Corrected.Merge(s.wcorrected)
-			s.wcorrected.Reset()
+		c.taken = append(c.taken, s.win)
+		s.win = fresh
+		c.Started += s.started.Load()
+		c.Opened += s.opened.Load()
+		c.Ended += s.ended.Load()
+		c.Failed += s.failed.Load()
+		c.Sent += s.sent.Load()
+		c.Received += s.received.Load()
+		for k := range c.Tally.Violations {
+			c.Tally.Violations[k] += s.violations[k].Load()
 		}
-		if s.wrecovery != nil && s.wrecovery.TotalCount() > 0 {
-			if w.Recovery == nil {
-				w.Recovery = NewHistogram()
+		c.Tally.Broke += s.broke.Load()
+		c.Tally.Resumed += s.resumed.Load()
+		c.Tally.Recovered += s.recovered.Load()
+		for cl := range s.ends {
+			for code := range s.ends[cl] {
+				c.ends[cl][code] += s.ends[cl][code].Load()
 			}
-			w.Recovery.Merge(s.wrecovery)
-			s.wrecovery.Reset()
 		}
+		c.MaxSeq = max(c.MaxSeq, uint64(s.maxSeq.Load()))
 		s.mu.Unlock()
-		s.endsInto(w.Ends)
-		w.MaxSeq = max(w.MaxSeq, uint64(s.maxSeq.Load()))
 	}
-	// Until the freshness bound is fixed, keep the best second's p99 as
-	// the group's pre-outage latency.
-	if r.fresh.Load() == 0 && w.Latency.TotalCount() >= minBaselineSamples {
+}
+
+// Merge merges the cut c into w, reusing w's map and histograms (w's
+// previous contents are replaced), and returns c's histograms to the
+// recorder's pool. span is how long the window lasted (0: unknown): a
+// window of at most BaselineSpan can set the group's pre-outage latency.
+func (r *Recorder) Merge(c *Cut, w *Window, span time.Duration) {
+	w.Counters, w.Tally, w.MaxSeq = c.Counters, c.Tally, c.MaxSeq
+	if w.Ends == nil {
+		w.Ends = map[string]uint64{}
+	}
+	clear(w.Ends)
+	for cl := range c.ends {
+		for code, n := range c.ends[cl] {
+			if n > 0 {
+				w.Ends[endKeys[cl][code]] = n
+			}
+		}
+	}
+	w.Latency = mergeInto(&w.accLatency, c.taken, func(h *winHists) *hdrhistogram.Histogram { return h.latency }, true)
+	w.Corrected = mergeInto(&w.accCorrected, c.taken, func(h *winHists) *hdrhistogram.Histogram { return h.corrected }, false)
+	w.Recovery = mergeInto(&w.accRecovery, c.taken, func(h *winHists) *hdrhistogram.Histogram { return h.recovery }, false)
+	r.pool.Lock()
+	for _, h := range c.taken {
+		h.reset()
+		r.pool.free = append(r.pool.free, h)
+	}
+	r.pool.Unlock()
+	clear(c.taken)
+	c.taken = c.taken[:0]
+	// Until the freshness bound is fixed, keep the best one-second
+	// window's p99 as the group's pre-outage latency.
+	if r.fresh.Load() == 0 && (span == 0 || span <= BaselineSpan) && w.Latency.TotalCount() >= minBaselineSamples {
 		p := w.Latency.ValueAtQuantile(99)
 		for {
 			old := r.bestP99.Load()
@@ -193,7 +286,46 @@ func (r *Recorder) Window() Window {
 			}
 		}
 	}
-	return w
+}
+
+// endKeys holds every End's Key, so that merging a window makes no string.
+var endKeys = func() (k [numClasses][codes.Unauthenticated + 1]string) {
+	for cl := range k {
+		for code := range k[cl] {
+			k[cl][code] = End{Class: Class(cl), Code: codes.Code(code)}.Key()
+		}
+	}
+	return k
+}()
+
+// BaselineSpan is the longest window whose latency p99 can be a group's
+// pre-outage latency (Freshness.Baseline): a window the sampler cut late
+// spans more than a second, and its p99 is not a second's.
+const BaselineSpan = 1100 * time.Millisecond
+
+// mergeInto resets the accumulator *acc (made at its first use and then
+// kept) and merges into it the histogram pick returns of every taken set.
+// It returns the accumulator, or nil when nothing was recorded and keep is
+// false.
+func mergeInto(acc **hdrhistogram.Histogram, taken []*winHists, pick func(*winHists) *hdrhistogram.Histogram, keep bool) *hdrhistogram.Histogram {
+	if *acc != nil && (*acc).TotalCount() > 0 {
+		(*acc).Reset()
+	}
+	for _, h := range taken {
+		if x := pick(h); x != nil && x.TotalCount() > 0 {
+			if *acc == nil {
+				*acc = NewHistogram()
+			}
+			(*acc).Merge(x)
+		}
+	}
+	if *acc == nil && keep {
+		*acc = NewHistogram()
+	}
+	if *acc == nil || !keep && (*acc).TotalCount() == 0 {
+		return nil
+	}
+	return *acc
 }
 
 // minBaselineSamples is the least latency samples a one-second window
@@ -269,6 +401,11 @@ type Recorder struct {
 		sync.Mutex
 		list []Sample
 	}
+	// pool holds empty window histogram sets for Cut (see winHists).
+	pool struct {
+		sync.Mutex
+		free []*winHists
+	}
 }
 
 type shard struct {
@@ -286,14 +423,10 @@ type shard struct {
 	corrected *hdrhistogram.Histogram
 	// open is how long streams took to establish (see OpenedSink).
 	open *hdrhistogram.Histogram
-	// window collects latency since the last Window call; wcorrected the
-	// corrected latency, made at the first such value.
-	window     *hdrhistogram.Histogram
-	wcorrected *hdrhistogram.Histogram
-	// wrecovery collects recovery times since the last Window call, made
-	// at the first one (outages are rare: never per message).
-	wrecovery *hdrhistogram.Histogram
-	clamped   uint64
+	// win collects the latency, corrected latency and recovery times of
+	// the window since the last Cut.
+	win     *winHists
+	clamped uint64
 
 	broke, resumed, recovered atomic.Uint64
 
@@ -323,7 +456,7 @@ func New(n int, now func() time.Time) *Recorder {
 		r.shards[i].recovery = NewHistogram()
 		r.shards[i].first = NewHistogram()
 		r.shards[i].corrected = NewHistogram()
-		r.shards[i].window = NewHistogram()
+		r.shards[i].win = &winHists{latency: NewHistogram()}
 		r.shards[i].open = NewHistogram()
 		r.shards[i].rec = r
 	}
@@ -341,11 +474,13 @@ func micros(d time.Duration) int64 {
 func (s *shard) Sent() { s.sent.Add(1) }
 
 func (s *shard) Received(latency time.Duration) {
-	s.received.Add(1)
 	s.mu.Lock()
+	// Counted under the lock that a Cut takes, so the message and its
+	// latency fall in one window.
+	s.received.Add(1)
 	v := s.clampLocked(latency)
 	_ = s.latency.RecordValue(v) // in range by construction
-	_ = s.window.RecordValue(v)
+	_ = s.win.latency.RecordValue(v)
 	s.mu.Unlock()
 }
 
@@ -372,11 +507,11 @@ func (s *shard) record(h *hdrhistogram.Histogram, d time.Duration) {
 func (s *shard) recordRecovery(d time.Duration) {
 	s.mu.Lock()
 	v := s.clampLocked(d)
-	if s.wrecovery == nil {
-		s.wrecovery = NewHistogram()
+	if s.win.recovery == nil {
+		s.win.recovery = NewHistogram()
 	}
 	_ = s.recovery.RecordValue(v)
-	_ = s.wrecovery.RecordValue(v)
+	_ = s.win.recovery.RecordValue(v)
 	s.mu.Unlock()
 }
 
@@ -384,11 +519,11 @@ func (s *shard) recordRecovery(d time.Duration) {
 func (s *shard) Corrected(latency time.Duration) {
 	s.mu.Lock()
 	v := s.clampLocked(latency)
-	if s.wcorrected == nil {
-		s.wcorrected = NewHistogram()
+	if s.win.corrected == nil {
+		s.win.corrected = NewHistogram()
 	}
 	_ = s.corrected.RecordValue(v)
-	_ = s.wcorrected.RecordValue(v)
+	_ = s.win.corrected.RecordValue(v)
 	s.mu.Unlock()
 }
 
@@ -425,19 +560,23 @@ func (r *Recorder) AllOpenAt() time.Time {
 }
 
 func (s *shard) Ended(e End, d time.Duration, detail string) {
-	s.ended.Add(1)
 	s.rec.live.Add(-1)
-	if e.Class != Complete && e.Class != Canceled {
-		s.failed.Add(1)
-	}
 	code := e.Code
 	if code > codes.Unauthenticated {
 		code = codes.Unknown
 	}
+	s.mu.Lock()
+	// Counted under the lock that a Cut takes: an end is in one window
+	// with its class.
+	s.ended.Add(1)
+	if e.Class != Complete && e.Class != Canceled {
+		s.failed.Add(1)
+	}
 	if e.Class < numClasses {
 		s.ends[e.Class][code].Add(1)
 	}
-	s.record(s.duration, d)
+	_ = s.duration.RecordValue(s.clampLocked(d))
+	s.mu.Unlock()
 	if e.Class != Complete && e.Class != Canceled {
 		s.rec.sample(e, detail)
 	}

@@ -268,3 +268,65 @@ func TestFreshnessBaselineIgnoresStartupStall(t *testing.T) {
 		t.Fatalf("freshness %+v, want the 40ms second as baseline and 3x it as bound", f)
 	}
 }
+
+// TestCutMerge: a cut takes each shard's window with the counters read in
+// the same critical section, merging it empties the taken histograms back
+// into the pool, and from then on cutting and merging allocate nothing.
+func TestCutMerge(t *testing.T) {
+	r := New(4, nil)
+	for id := range 8 {
+		c := r.Client(id)
+		c.Started()
+		c.Received(time.Millisecond)
+		c.Corrected(2 * time.Millisecond)
+		c.Ended(End{Class: Status, Code: codes.Unavailable}, time.Second, "")
+	}
+	var cut Cut
+	var w Window
+	r.Cut(&cut)
+	r.Merge(&cut, &w, time.Second)
+	if w.Received != 8 || w.Latency.TotalCount() != 8 || w.Corrected.TotalCount() != 8 || w.Ends["status:Unavailable"] != 8 || w.Started != 8 {
+		t.Fatalf("window %+v (latency %d, corrected %d)", w.Counters, w.Latency.TotalCount(), w.Corrected.TotalCount())
+	}
+	r.Cut(&cut)
+	r.Merge(&cut, &w, time.Second)
+	if w.Latency.TotalCount() != 0 || w.Corrected != nil || w.Received != 8 {
+		t.Fatalf("second window: latency %d, corrected %v, received %d; want empty histograms and the same totals", w.Latency.TotalCount(), w.Corrected, w.Received)
+	}
+	c := r.Client(1)
+	allocs := testing.AllocsPerRun(20, func() {
+		c.Received(time.Millisecond)
+		c.Corrected(time.Millisecond)
+		r.Cut(&cut)
+		r.Merge(&cut, &w, time.Second)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per cut and merge, want none", allocs)
+	}
+	if r.Snapshot().Latency.TotalCount() != 8+21 {
+		t.Errorf("the run's histogram has %d values, want 29", r.Snapshot().Latency.TotalCount())
+	}
+}
+
+// TestBaselineSpan: a window cut late (longer than BaselineSpan) cannot
+// set the pre-outage latency: its p99 is not one second's.
+func TestBaselineSpan(t *testing.T) {
+	r := New(1, nil)
+	c := r.Client(0)
+	var cut Cut
+	var w Window
+	for range 20 {
+		c.Received(5 * time.Millisecond)
+	}
+	r.Cut(&cut)
+	r.Merge(&cut, &w, 3*time.Second) // late: not a baseline
+	for range 20 {
+		c.Received(50 * time.Millisecond)
+	}
+	r.Cut(&cut)
+	r.Merge(&cut, &w, time.Second)
+	c.Ended(End{Class: Status, Code: codes.Unavailable}, time.Second, "")
+	if f := r.Snapshot().Freshness; f.Baseline < 49*time.Millisecond {
+		t.Errorf("baseline %v: the 3 s window's p99 counted", f.Baseline)
+	}
+}
