@@ -243,7 +243,7 @@ func checkFormat(format string) error {
 }
 
 // emit writes rep's files to outDir (report.json, report.html, junit.xml,
-// and the markdown summary when asked), prints the summary and returns
+// report.hlog, and the markdown summary when asked), prints the summary and returns
 // the exit a run with this report and error gets: 3 on a harness error, 130
 // when interrupted, 1 when an assertion failed.
 func emit(stdout io.Writer, outDir string, rep *reports.Report, runErr error, extra renderTargets) error {
@@ -252,6 +252,7 @@ func emit(stdout io.Writer, outDir string, rep *reports.Report, runErr error, ex
 		return exitf(ExitHarness, "%v", err)
 	}
 	extra.html, extra.junit = filepath.Join(outDir, "report.html"), filepath.Join(outDir, "junit.xml")
+	extra.hlog = filepath.Join(outDir, "report.hlog")
 	written, err := writeRenderings(rep, extra)
 	if err != nil {
 		return exitf(ExitHarness, "%v", err)
