@@ -106,9 +106,10 @@ func (s *backendStream) end() {
 }
 
 // window is every backend's figures at offset off (seconds), for the
-// sampler's per-second windows.
-func (b *backendStats) window(off float64) []reports.BackendWindow {
+// sampler's per-second windows, and each one's running totals.
+func (b *backendStats) window(off float64) ([]reports.BackendWindow, []snapshot) {
 	var out []reports.BackendWindow
+	var totals []snapshot
 	for _, st := range b.lb.Backends() {
 		c := b.count(st.Name)
 		w := reports.BackendWindow{Offset: off, Backend: st.Name, Up: st.Up, Active: max(c.active.Load(), 0)}
@@ -117,8 +118,9 @@ func (b *backendStats) window(off float64) []reports.BackendWindow {
 		w.Opened, w.Messages = opened-prev.opened, msgs-prev.messages
 		b.last[st.Name] = snapshot{opened, msgs}
 		out = append(out, w)
+		totals = append(totals, snapshot{opened, msgs})
 	}
-	return out
+	return out, totals
 }
 
 // report is the report's per-backend section: the windows, the spread of

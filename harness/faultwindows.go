@@ -53,10 +53,10 @@ func faultWindows(applied []fault.Applied, windows []reports.Window) []reports.F
 		}
 	}
 	until := func(f reports.FaultWindow) float64 { return f.End + effectSlack.Seconds() }
-	// A per-second window (Offset-1, Offset] belongs to a fault window when
-	// it ends after the fault started and starts before its effects end.
+	// A window [Start, Offset] belongs to a fault window when it ends
+	// after the fault started and starts before its effects end.
 	contains := func(f reports.FaultWindow, w reports.Window) bool {
-		return w.Offset > f.Start && w.Offset <= until(f)+1
+		return w.Offset > f.Start && w.Start <= until(f)
 	}
 	for _, w := range windows {
 		for key, n := range w.Ends {

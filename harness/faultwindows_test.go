@@ -29,12 +29,12 @@ func TestFaultWindowsBlameTheCause(t *testing.T) {
 		applied(t, 2, "sever", 40*time.Second, 40*time.Second),
 	}
 	windows := []reports.Window{
-		{Offset: 12, Group: "a", Ends: map[string]uint64{"idle_timeout": 2}},
-		{Offset: 16, Group: "a", Ends: map[string]uint64{"status:Unavailable": 505, "complete": 3}},
-		{Offset: 16, Group: "b", Ends: map[string]uint64{"status:Unavailable": 5}},
-		{Offset: 20, Group: "a", Ends: map[string]uint64{"idle_timeout": 1}},       // after the restart's effects
-		{Offset: 30, Group: "a", Ends: map[string]uint64{"status:Unavailable": 7}}, // no fault's
-		{Offset: 41, Group: "a", Ends: map[string]uint64{"status:Unavailable": 40}},
+		{Start: 11, Offset: 12, Group: "a", Ends: map[string]uint64{"idle_timeout": 2}},
+		{Start: 15, Offset: 16, Group: "a", Ends: map[string]uint64{"status:Unavailable": 505, "complete": 3}},
+		{Start: 15, Offset: 16, Group: "b", Ends: map[string]uint64{"status:Unavailable": 5}},
+		{Start: 19, Offset: 20, Group: "a", Ends: map[string]uint64{"idle_timeout": 1}},       // after the restart's effects
+		{Start: 29, Offset: 30, Group: "a", Ends: map[string]uint64{"status:Unavailable": 7}}, // no fault's
+		{Start: 40, Offset: 41, Group: "a", Ends: map[string]uint64{"status:Unavailable": 40}},
 	}
 	got := faultWindows(faults, windows)
 	want := []reports.FaultWindow{
@@ -55,7 +55,7 @@ func TestFaultWindowsBlameTheCause(t *testing.T) {
 // is charged with none of them (it only adds a backend).
 func TestFaultWindowsJoinEndsNothing(t *testing.T) {
 	faults := []fault.Applied{applied(t, 0, "backend_join", 20*time.Second, 20*time.Second)}
-	windows := []reports.Window{{Offset: 22, Group: "a", Ends: map[string]uint64{"status:Unavailable": 1400}}}
+	windows := []reports.Window{{Start: 21, Offset: 22, Group: "a", Ends: map[string]uint64{"status:Unavailable": 1400}}}
 	got := faultWindows(faults, windows)
 	if len(got) != 1 || len(got[0].Ends) != 0 {
 		t.Fatalf("fault windows %+v: the join is charged with ends", got)
@@ -70,8 +70,8 @@ func TestFaultWindowsSameKindLatestWins(t *testing.T) {
 		applied(t, 1, "sever", 6*time.Second, 6*time.Second),
 	}
 	got := faultWindows(faults, []reports.Window{
-		{Offset: 6, Group: "a", Ends: map[string]uint64{"status:Unavailable": 4}},
-		{Offset: 7, Group: "a", Ends: map[string]uint64{"status:Unavailable": 9}},
+		{Start: 5, Offset: 6, Group: "a", Ends: map[string]uint64{"status:Unavailable": 4}},
+		{Start: 6, Offset: 7, Group: "a", Ends: map[string]uint64{"status:Unavailable": 9}},
 	})
 	if got[0].Ends["status:Unavailable"] != 4 || got[1].Ends["status:Unavailable"] != 9 {
 		t.Fatalf("ends %v / %v, want 4 to the first (before the second began) and 9 to the second", got[0].Ends, got[1].Ends)

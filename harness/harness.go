@@ -142,9 +142,13 @@ type group struct {
 	setup any
 	// stats are per-connection figures, one per conns entry.
 	stats []*connStat
-	// last and lastEnds are the cumulative figures at the previous window.
-	last     record.Counters
-	lastEnds map[string]uint64
+	// last, lastEnds and lastDropped are the cumulative figures at the
+	// previous window; merged is the window the sampler merges into, its
+	// histograms reused from window to window.
+	last        record.Counters
+	lastEnds    map[string]uint64
+	lastDropped int
+	merged      record.Window
 }
 
 // execute runs the clients for the duration, then stops everything in
@@ -165,7 +169,8 @@ func (r *run) execute(ctx context.Context) {
 		r.skew = r.start.Sub(at)
 	}
 	r.events = events{start: r.start, now: r.cfg.now}
-	for _, g := range r.groups {
+	groups := make([][]*client, len(r.groups))
+	for k, g := range r.groups {
 		g.stopper = driver.NewStopper(stop, stopWaves(len(g.conns)))
 		defer g.stopper.Close()
 		cs := make([]*client, len(g.share.clients))
@@ -173,20 +178,33 @@ func (r *run) execute(ctx context.Context) {
 			// Ids are global, so shards of one run never share one.
 			cs[i] = r.newClient(g, j, g.share.firstID+int32(j)+1)
 		}
-		r.startGroup(g, cs, hard, stop, &clients)
+		r.prepareGroup(g, len(cs))
+		groups[k] = cs
+	}
+
+	// The windows are cut from the start, before any client runs: a
+	// cutter started behind 100,000 new goroutines waits its turn behind
+	// them (sample.go).
+	r.sat = saturation{cpu: r.cfg.cpuTime, wait: r.cfg.cpuWait, procs: runtime.GOMAXPROCS(0)}
+	r.sat.start(r.cfg.now())
+	r.gen = newGenMeter(r.cfg.now)
+	r.gen.start()
+	defer r.gen.close()
+	samplerDone := make(chan struct{})
+	samplerStop := make(chan struct{})
+	cuts, free := make(chan *cutBatch, 16), make(chan *cutBatch, 16)
+	go r.cutter(samplerStop, stop.Done(), cuts, free)
+	go func() {
+		defer close(samplerDone)
+		r.sample(cuts, free, stop)
+	}()
+
+	for k, g := range r.groups {
+		r.startGroup(g, groups[k], hard, stop, &clients)
 	}
 	waitFaults := r.startTimeline(stop)
 	watchDone := make(chan struct{})
 	waitWatch := r.watchTarget(watchDone)
-
-	r.sat = saturation{cpu: r.cfg.cpuTime, wait: r.cfg.cpuWait, procs: runtime.GOMAXPROCS(0)}
-	r.sat.start(r.cfg.now())
-	samplerDone := make(chan struct{})
-	samplerStop := make(chan struct{})
-	go func() {
-		defer close(samplerDone)
-		r.sample(samplerStop, stop)
-	}()
 
 	// Phase 1: run for the duration, or until interrupted.
 	if !clock.Sleep(ctx, r.duration) {
@@ -222,11 +240,15 @@ func (r *run) execute(ctx context.Context) {
 	waitWatch()
 	close(samplerStop)
 	<-samplerDone
+	r.gen.close()
 	r.resMu.Lock()
 	r.resources.CPUBusySeconds = r.sat.busy
 	r.resources.CPUStarvedSeconds = r.sat.starved
 	r.resMu.Unlock()
 	if w := r.sat.warning(); w != "" {
+		r.warnings = append(r.warnings, w)
+	}
+	if w := genWarning(r.genWindows, r.duration.Seconds()); w != "" {
 		r.warnings = append(r.warnings, w)
 	}
 	if err := r.targetDown(); err != nil {

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"maps"
 	"strings"
 
 	"github.com/streambench/streambench/harness/metrics"
@@ -25,18 +26,19 @@ func (r *run) metricsSample() *liveSample {
 	return &liveSample{}
 }
 
-// add appends g's figures at its window w (nothing on a nil sample).
-func (s *liveSample) add(g *group, w record.Window) {
+// add appends g's figures at its window w, with dropped open-loop slots
+// so far (nothing on a nil sample).
+func (s *liveSample) add(g *group, w *record.Window, dropped int) {
 	if s == nil {
 		return
 	}
-	c, t := w.Counters, g.rec.Tally()
+	c, t := w.Counters, w.Tally
 	mg := metrics.Group{
 		Name: g.spec.Name, RPC: g.spec.RPC,
 		Active:  c.Started - min(c.Started, c.Ended),
 		Started: c.Started, Sent: c.Sent, Received: c.Received,
 		Outages: t.Broke, Recovered: t.Recovered,
-		Ends:    w.Ends,
+		Ends:    maps.Clone(w.Ends), // the sampler reuses its map; the set keeps this one
 		Latency: w.Latency, Corrected: w.Corrected, Recovery: w.Recovery,
 	}
 	for _, k := range record.Kinds() {
@@ -48,7 +50,7 @@ func (s *liveSample) add(g *group, w record.Window) {
 		}
 	}
 	if o := g.open; o != nil {
-		due, dropped := o.slots.Tally(o.offset())
+		due, _ := o.slots.Tally(o.offset())
 		started := int(o.started.Load())
 		mg.OpenLoop = true
 		mg.Backlog = uint64(max(0, due-dropped-started))
@@ -59,12 +61,12 @@ func (s *liveSample) add(g *group, w record.Window) {
 // addBackends appends every backend's figures at its window ws (nothing
 // on a nil sample): the streams open and up from the window, the running
 // totals as the window read them, so they match the report's.
-func (s *liveSample) addBackends(b *backendStats, ws []reports.BackendWindow) {
+func (s *liveSample) addBackends(ws []reports.BackendWindow, totals []snapshot) {
 	if s == nil {
 		return
 	}
-	for _, w := range ws {
-		at := b.last[w.Backend] // the totals window just took
+	for i, w := range ws {
+		at := totals[i] // the totals the window was cut with
 		s.Backends = append(s.Backends, metrics.Backend{
 			Name: w.Backend, Up: w.Up, Active: uint64(w.Active),
 			Opened: at.opened, Messages: at.messages,

@@ -83,6 +83,17 @@ func (o *openLoop) report() (*reports.Arrival, error) {
 // startGroup starts a group's clients: closed loop (each client its own
 // loop, ramped by the group's stages) or open loop (each client claims the
 // schedule's next slot whenever it is free).
+// prepareGroup makes g's open-loop accounting, for a group with an
+// arrival rate, before any of its n clients starts (the sampler reads it
+// from the run's start).
+func (r *run) prepareGroup(g *group, n int) {
+	if g.spec.Arrival == nil {
+		return
+	}
+	offset := min(g.spec.Start.D(), r.duration)
+	g.open = newOpenLoop(*g.spec.Arrival, n, r.start.Add(offset), r.duration-offset, r.cfg.now)
+}
+
 func (r *run) startGroup(g *group, cs []*client, hard, stop context.Context, wg *sync.WaitGroup) {
 	offset := min(g.spec.Start.D(), r.duration)
 	whole := r.duration - offset
@@ -97,7 +108,6 @@ func (r *run) startGroup(g *group, cs []*client, hard, stop context.Context, wg 
 		}
 		return
 	}
-	g.open = newOpenLoop(*g.spec.Arrival, len(cs), r.start.Add(offset), whole, r.cfg.now)
 	for _, c := range cs {
 		wg.Add(1)
 		go func() {

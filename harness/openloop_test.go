@@ -71,6 +71,17 @@ assert:
 	if rep.Passed {
 		t.Fatal("arrival.dropped == 0 passed although slots were dropped")
 	}
+	var dropped uint64
+	var in int
+	for _, w := range rep.Windows {
+		dropped += w.Dropped
+		if w.Dropped > 0 {
+			in++
+		}
+	}
+	if dropped != a.Dropped || in < 2 {
+		t.Errorf("the windows' dropped slots add up to %d in %d windows, the arrival's to %d: want every dropped slot in the window it fell due in", dropped, in, a.Dropped)
+	}
 }
 
 // TestCorrectedLatencySeesStalls: a server that stalls mid-stream keeps its

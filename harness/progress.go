@@ -86,13 +86,9 @@ func (r *run) lastWindows() (map[string]reports.Window, float64) {
 		return nil, 0
 	}
 	latest := r.windows[len(r.windows)-n:]
-	prev := 0.0
-	if len(r.windows) >= 2*n {
-		prev = r.windows[len(r.windows)-2*n].Offset
-	}
 	out := make(map[string]reports.Window, n)
 	for _, w := range latest {
 		out[w.Group] = w
 	}
-	return out, latest[0].Offset - prev
+	return out, latest[0].Span()
 }

@@ -55,7 +55,7 @@ func TestLastWindows(t *testing.T) {
 	}
 	r.windows = []reports.Window{
 		{Offset: 1, Group: "a", Received: 100}, {Offset: 1, Group: "b", Received: 10},
-		{Offset: 2.5, Group: "a", Received: 300}, {Offset: 2.5, Group: "b", Received: 30},
+		{Start: 1, Offset: 2.5, Group: "a", Received: 300}, {Start: 1, Offset: 2.5, Group: "b", Received: 30},
 	}
 	got, span := r.lastWindows()
 	if span != 1.5 || got["a"].Received != 300 || got["b"].Received != 30 {

@@ -58,6 +58,7 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 		DrainSeconds: r.end.Sub(r.stopAt).Seconds(),
 		Environment:  Environment(),
 		Windows:      r.windows,
+		Sampler:      r.samplerReport(),
 		Interrupted:  r.interrupted,
 	}
 	rep.Link = r.p.link

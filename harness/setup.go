@@ -233,14 +233,19 @@ func (r *run) probeTarget() string {
 }
 
 // shardCount picks a recorder shard count: enough that clients rarely
-// share a lock, few enough that merging stays cheap.
+// share a lock (four per processor, and one per clientsPerShard clients,
+// up to maxShards: a fan-out to 100,000 subscribers delivers 100,000
+// messages in a burst), few enough that merging stays cheap (a shard's
+// histograms are about 1.3 MB).
 func shardCount(clients int) int {
-	n := 4 * runtime.GOMAXPROCS(0)
-	if clients < n {
-		n = clients
-	}
-	return n
+	n := max(4*runtime.GOMAXPROCS(0), min(clients/clientsPerShard, maxRecorderShards))
+	return min(n, max(clients, 1))
 }
+
+const (
+	clientsPerShard   = 2000
+	maxRecorderShards = 64
+)
 
 // closeConns closes every ClientConn, unless a planted bug makes the
 // client leak them (then checkLeaks closes them after looking).

@@ -249,8 +249,10 @@ func addCounts(into, from map[string]uint64) {
 	}
 }
 
-// mergeWindows aligns every shard's per-second windows on the earliest
-// start and sums those that fall in the same second of the same group.
+// mergeWindows aligns every shard's windows on the earliest start and sums
+// those of the same group whose ends round to the same second. A merged
+// window spans from the earliest of its parts' starts to the latest of
+// their ends (their real bounds, shifted onto the earliest start).
 func mergeWindows(shards []*Report, shift func(*Report) float64, errs []error) ([]Window, []error) {
 	type key struct {
 		group  string
@@ -260,12 +262,16 @@ func mergeWindows(shards []*Report, shift func(*Report) float64, errs []error) (
 	lat, corrected := map[key][]Histogram{}, map[key][]Histogram{}
 	for _, r := range shards {
 		for _, w := range r.Windows {
-			k := key{w.Group, int(math.Round(w.Offset + shift(r)))}
+			start, end := w.Start+shift(r), w.Offset+shift(r)
+			k := key{w.Group, int(math.Round(end))}
 			m := sums[k]
 			if m == nil {
-				m = &Window{Offset: float64(k.second), Group: w.Group}
+				m = &Window{Start: start, Offset: end, Group: w.Group}
 				sums[k] = m
 			}
+			m.Start, m.Offset = min(m.Start, start), max(m.Offset, end)
+			m.Dropped += w.Dropped
+			m.Saturated = m.Saturated || w.Saturated
 			m.Started += w.Started
 			m.Ended += w.Ended
 			m.Failed += w.Failed

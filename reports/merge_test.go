@@ -1,6 +1,7 @@
 package reports_test
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,14 @@ func TestMergeSumsAndAligns(t *testing.T) {
 	}
 	if recv != 3*(5*4000+1500) {
 		t.Errorf("windows carry %d received, want %d", recv, 3*(5*4000+1500))
+	}
+	// A merged window spans its parts' real bounds, shifted onto the
+	// earliest start: the run's second 2 holds shard 0's 1..2, shard 1's
+	// 1.4..2.4 and shard 2's 0.8..1.8.
+	for _, w := range m.Windows {
+		if w.Group == "subs" && math.Round(w.Offset) == 2 && (w.Start != 0.8 || w.Offset != 2.4) {
+			t.Errorf("merged window of the second 2 spans %.2f..%.2f, want 0.8..2.4", w.Start, w.Offset)
+		}
 	}
 	if len(m.Events) != len(one.Events) || m.Faults[0].Start != one.Faults[0].Start {
 		t.Errorf("events/faults are not shard 0's: %+v %+v", m.Events, m.Faults)

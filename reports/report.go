@@ -18,12 +18,17 @@ import (
 
 // Schema identifies the report format; bump it on any incompatible change.
 // v2: a group's recovery is the time until back to live (v1's, the time to
-// the first message, is now recovery_first).
-const Schema = "streambench/report/v2"
+// the first message, is now recovery_first). v3: a window carries its
+// start (start_seconds) beside its end: windows are cut at one moment and
+// stamped with their real bounds, which may differ from one second.
+const Schema = "streambench/report/v3"
 
-// schemaV1 is the format before recovery meant back to live; ReadJSON
-// still reads it.
-const schemaV1 = "streambench/report/v1"
+// schemaV1 is the format before recovery meant back to live, and schemaV2
+// the one before windows carried their start; ReadJSON still reads both.
+const (
+	schemaV1 = "streambench/report/v1"
+	schemaV2 = "streambench/report/v2"
+)
 
 // Report is everything a run produced.
 type Report struct {
@@ -49,8 +54,12 @@ type Report struct {
 	Environment Environment `json:"environment"`
 	// Groups hold each client group's measurements.
 	Groups []Group `json:"groups"`
-	// Windows are per-second counter deltas over the run.
+	// Windows are the run's measurements interval by interval, normally a
+	// second each (Window.Start and Window.Offset are their real bounds).
 	Windows []Window `json:"windows,omitempty"`
+	// Sampler says how the windows were cut: how late the cutter ran, and
+	// how streambench's own process fared, window by window.
+	Sampler *Sampler `json:"sampler,omitempty"`
 	// Events are moments on the run's timeline (fault starts and ends,
 	// server stops and starts), in time order.
 	Events []Event `json:"events,omitempty"`
@@ -371,7 +380,11 @@ type Sample struct {
 
 // Window is one second of counter deltas for one group.
 type Window struct {
-	// Offset is the window's end, in seconds since Start.
+	// Start is the window's start, in seconds since the report's Start:
+	// the previous window's end (0 for the first).
+	Start float64 `json:"start_seconds"`
+	// Offset is the window's end, in seconds since Start: the moment its
+	// figures were cut from the recorders.
 	Offset float64 `json:"offset_seconds"`
 	Group  string  `json:"group"`
 	// Deltas over the window.
@@ -392,6 +405,71 @@ type Window struct {
 	// by the window's end (Subscribe's seq, a generic call's sequence
 	// field; 0: none): how fast a feed publishes, as its clients see it.
 	MaxSeq uint64 `json:"max_seq,omitempty"`
+	// Dropped counts the open-loop slots (arrival) that fell due in the
+	// window and could not be started, as k6's dropped_iterations: every
+	// client was busy.
+	Dropped uint64 `json:"dropped_slots,omitempty"`
+	// Saturated marks a window in which streambench's own process was a
+	// large share of the latency it measured: its goroutines' scheduling
+	// delay or its timer oversleep (Sampler.Generator) p99 was at least
+	// SaturatedShare of the window's latency p99.
+	Saturated bool `json:"generator_saturated,omitempty"`
+}
+
+// Span is how many seconds the window lasted.
+func (w Window) Span() float64 { return w.Offset - w.Start }
+
+// SaturatedShare is the share of a window's latency p99 that the
+// generator's own scheduling delay or oversleep p99 must reach for the
+// window to be marked Saturated.
+const SaturatedShare = 0.5
+
+// Sampler says how a run's windows were cut. The cutter keeps absolute
+// deadlines (the run's start + k × PeriodSeconds) and stamps each window
+// with the moment it cut it; a window it cut late is longer, never
+// relabelled.
+type Sampler struct {
+	PeriodSeconds float64 `json:"period_seconds"`
+	// Cuts is how many times the windows were cut (each cut makes one
+	// window per group).
+	Cuts int `json:"cuts"`
+	// LateMaxMS and LateP99MS are how late the cutter ran after its
+	// deadlines.
+	LateMaxMS float64 `json:"late_max_ms"`
+	LateP99MS float64 `json:"late_p99_ms"`
+	// CutMaxMS is the longest a cut took (every shard of every group, one
+	// after the other): the window's end is the cut's first moment.
+	CutMaxMS float64 `json:"cut_max_ms"`
+	// OffWindows counts the cuts whose span differed from the period by
+	// more than 10% (the last, cut at the run's end, aside).
+	OffWindows int `json:"off_windows"`
+	// Generator is streambench's own process, cut by cut (nil for a merged
+	// report's shards, which keep theirs).
+	Generator []GeneratorWindow `json:"generator,omitempty"`
+	// SaturatedWindows counts the windows of every group marked Saturated.
+	SaturatedWindows int `json:"saturated_windows"`
+}
+
+// GeneratorWindow is how streambench's own process fared in one window:
+// how long its goroutines waited for a processor (Go's scheduler), how
+// long they waited on locks, and how far a 1 ms sleeper overslept (a
+// hiccup meter, as jHiccup: it sees the operating system's scheduling
+// too). Figures in milliseconds.
+type GeneratorWindow struct {
+	Start  float64 `json:"start_seconds"`
+	Offset float64 `json:"offset_seconds"`
+	// SchedP99MS and SchedMaxMS: runtime/metrics /sched/latencies:seconds
+	// over the window (bucket upper bounds).
+	SchedP99MS float64 `json:"sched_p99_ms"`
+	SchedMaxMS float64 `json:"sched_max_ms"`
+	// MutexWaitMS: /sync/mutex/wait/total:seconds over the window, summed
+	// over goroutines.
+	MutexWaitMS float64 `json:"mutex_wait_ms"`
+	// HiccupP99MS and HiccupMaxMS: a 1 ms sleeper's oversleep.
+	HiccupP99MS float64 `json:"hiccup_p99_ms"`
+	HiccupMaxMS float64 `json:"hiccup_max_ms"`
+	// Hiccups counts the sleeper's wake-ups in the window.
+	Hiccups uint64 `json:"hiccups"`
 }
 
 // Event is a moment on the run's timeline.
@@ -583,10 +661,26 @@ func ReadJSON(rd io.Reader) (*Report, error) {
 	if r.Schema == schemaV1 {
 		r.upgradeV1()
 	}
+	if r.Schema == schemaV2 {
+		r.upgradeV2()
+	}
 	if r.Schema != Schema {
-		return nil, fmt.Errorf("read report: schema %q, this streambench reads %q (and %q)", r.Schema, Schema, schemaV1)
+		return nil, fmt.Errorf("read report: schema %q, this streambench reads %q (and %q, %q)", r.Schema, Schema, schemaV2, schemaV1)
 	}
 	return &r, nil
+}
+
+// upgradeV2 reads a v2 report as v3: v2's windows carried only their end,
+// and each began where the group's previous window ended (the first at 0),
+// which is the start v3 states.
+func (r *Report) upgradeV2() {
+	prev := map[string]float64{}
+	for i := range r.Windows {
+		w := &r.Windows[i]
+		w.Start = prev[w.Group]
+		prev[w.Group] = w.Offset
+	}
+	r.Schema = Schema
 }
 
 // upgradeV1 reads a v1 report as v2: v1's recovery stopped at the first
@@ -597,7 +691,7 @@ func (r *Report) upgradeV1() {
 		g := &r.Groups[i]
 		g.RecoveryFirst, g.Recovery = g.Recovery, Histogram{}
 	}
-	r.Schema = Schema
+	r.Schema = schemaV2
 	r.Warnings = append(r.Warnings, "a "+schemaV1+" report: its recovery (to the first message) is read as recovery_first; back to live was not measured")
 }
 

@@ -318,7 +318,7 @@ func readReport(path string, hold time.Duration, res *run) error {
 	lag := hdrhistogram.New(1, 1<<40, 3)
 	end := g.AllOpenSeconds + hold.Seconds()
 	for _, w := range r.Windows {
-		if w.Group != g.Name || w.Latency == nil || w.Latency.Count == 0 || w.Offset-1 < g.AllOpenSeconds-1e-9 || w.Offset > end+1 {
+		if w.Group != g.Name || w.Latency == nil || w.Latency.Count == 0 || w.Start < g.AllOpenSeconds-1e-9 || w.Start > end {
 			continue
 		}
 		h, err := w.Latency.Decode()

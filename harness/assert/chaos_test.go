@@ -27,7 +27,7 @@ func isolationReport(t *testing.T, latencyDuring int64, perClientDuring uint64, 
 		}
 		h := hist(t, lat, lat, lat)
 		// The feed publishes 100/s: seq 100 by the first second's end.
-		r.Windows = append(r.Windows, reports.Window{Offset: float64(s), Group: "fast", Received: rec, Latency: &h, MaxSeq: uint64(100 * s)})
+		r.Windows = append(r.Windows, reports.Window{Start: float64(s - 1), Offset: float64(s), Group: "fast", Received: rec, Latency: &h, MaxSeq: uint64(100 * s)})
 	}
 	return r
 }
@@ -36,6 +36,26 @@ func isolationReport(t *testing.T, latencyDuring int64, perClientDuring uint64, 
 // the feed rate only in the sequence numbers the fast group saw.
 func observedOnly(r *reports.Report) *reports.Report {
 	r.Server = nil
+	return r
+}
+
+// halfSeconds cuts every window after the first 6 s in two (as a
+// sampler's windows are cut when it runs late and then catches up, their
+// spans are not one second): the delivery rate is per second of the
+// windows' real spans, not per window.
+func halfSeconds(r *reports.Report) *reports.Report {
+	var out []reports.Window
+	for _, w := range r.Windows {
+		if w.Offset <= 6 {
+			out = append(out, w)
+			continue
+		}
+		a, b := w, w
+		a.Offset, b.Start = w.Start+0.5, w.Start+0.5
+		a.Received, b.Received = w.Received/2, w.Received/2
+		out = append(out, a, b)
+	}
+	r.Windows = out
 	return r
 }
 
@@ -74,6 +94,8 @@ func TestIsolation(t *testing.T) {
 		{"observed rate, isolated", map[string]string{"group": "fast", "factor": "3"}, observedOnly(isolationReport(t, 3000, 100, 2)), true, ""},
 		{"observed rate, server stalled", map[string]string{"group": "fast", "bound": "1s"}, observedOnly(isolationReport(t, 3000, 20, 2)), false, "the server stalled"},
 		{"no rate at all", map[string]string{"group": "fast", "bound": "1s"}, noSeqs(isolationReport(t, 3000, 100, 2)), false, "no feed rate to judge delivery by"},
+		{"half-second windows, isolated", map[string]string{"group": "fast", "bound": "1s"}, halfSeconds(isolationReport(t, 3000, 100, 2)), true, ""},
+		{"half-second windows, server stalled", map[string]string{"group": "fast", "bound": "1s"}, halfSeconds(isolationReport(t, 3000, 20, 2)), false, "the server stalled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := iso(tc.args).Check(tc.rep)
@@ -182,7 +204,7 @@ func TestLatencyShift(t *testing.T) {
 			us = 900_000 // the bandwidth window and its aftermath: not a baseline
 		}
 		h := hist(t, us, us)
-		rep.Windows = append(rep.Windows, reports.Window{Offset: float64(s), Group: "pow", Latency: &h})
+		rep.Windows = append(rep.Windows, reports.Window{Start: float64(s - 1), Offset: float64(s), Group: "pow", Latency: &h})
 	}
 	for _, tc := range []struct {
 		args map[string]string

@@ -48,7 +48,7 @@ func shiftReport(t *testing.T, g reports.Group, shiftUS int64) *reports.Report {
 			us += shiftUS
 		}
 		h := hist(t, us, us)
-		r.Windows = append(r.Windows, reports.Window{Offset: float64(s), Group: g.Name, Latency: &h})
+		r.Windows = append(r.Windows, reports.Window{Start: float64(s - 1), Offset: float64(s), Group: g.Name, Latency: &h})
 	}
 	return r
 }

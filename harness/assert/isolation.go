@@ -140,7 +140,7 @@ func (iso *isolation) Check(r *reports.Report) reports.Verdict {
 		switch {
 		case w.Offset <= slowStart:
 			before = append(before, w)
-		case w.Offset > slowStart+1: // skip the second slow readers arrive in
+		case w.Start > slowStart: // skip the window slow readers arrive in
 			during = append(during, w)
 		}
 	}
@@ -173,10 +173,12 @@ func (iso *isolation) Check(r *reports.Report) reports.Verdict {
 	}
 	if rate, source, ok := feedRate(before, r); ok && fast.Clients > 0 {
 		var received uint64
+		var seconds float64
 		for _, w := range during {
 			received += w.Received
+			seconds += w.Span()
 		}
-		perClient := float64(received) / float64(len(during)) / float64(fast.Clients)
+		perClient := float64(received) / seconds / float64(fast.Clients)
 		share := perClient / rate
 		actual = append(actual, fmt.Sprintf("delivered %.0f/s of %.4g/s per subscriber (the feed rate %s)", perClient, rate, source))
 		if share < iso.rate {

@@ -95,18 +95,19 @@ func (s *latencyShift) Check(r *reports.Report) reports.Verdict {
 		v.Actual, v.Detail = "n/a", fmt.Sprintf("faults[%d] never ran in this report", s.fault)
 		return v
 	}
-	in := func(off float64, spans [][2]float64) bool {
+	// A window covers [w.Start, w.Offset]: it is inside a span when
+	// wholly inside, and touches it when they overlap.
+	in := func(w reports.Window, spans [][2]float64) bool {
 		for _, sp := range spans {
-			// A window covers (off-1, off]: it is inside when wholly inside.
-			if off-1 >= sp[0] && off <= sp[1] {
+			if w.Start >= sp[0] && w.Offset <= sp[1] {
 				return true
 			}
 		}
 		return false
 	}
-	touches := func(off float64, spans [][2]float64) bool {
+	touches := func(w reports.Window, spans [][2]float64) bool {
 		for _, sp := range spans {
-			if off > sp[0] && off-1 < sp[1] {
+			if w.Offset > sp[0] && w.Start < sp[1] {
 				return true
 			}
 		}
@@ -118,9 +119,9 @@ func (s *latencyShift) Check(r *reports.Report) reports.Verdict {
 			continue
 		}
 		switch {
-		case in(w.Offset, during):
+		case in(w, during):
 			inside = append(inside, w)
-		case !touches(w.Offset, all):
+		case !touches(w, all):
 			outside = append(outside, w)
 		}
 	}

@@ -125,8 +125,35 @@ func (t *threshold) Check(r *reports.Report) reports.Verdict {
 	default:
 		v.Actual = formatValue(got, t.metric.unit)
 		v.Pass = ops[t.op](got, t.value)
+		if strings.HasPrefix(t.metric.name, "latency") {
+			v.Detail = saturatedNote(r, gs)
+		}
 	}
 	return v
+}
+
+// saturatedNote says how many of the groups' windows were marked
+// generator_saturated (streambench's own scheduling delay a large share of
+// the latency it measured), or "" when none was: a latency judged over
+// them includes streambench's own waiting.
+func saturatedNote(r *reports.Report, gs []*reports.Group) string {
+	var marked, all int
+	for _, w := range r.Windows {
+		for _, g := range gs {
+			if w.Group == g.Name && w.Latency != nil && w.Latency.Count > 0 {
+				all++
+				if w.Saturated {
+					marked++
+				}
+			}
+		}
+	}
+	if marked == 0 {
+		return ""
+	}
+	return fmt.Sprintf("judged over %d of %d windows where streambench's own process was at least %.0f%% of the latency "+
+		"p99 (generator_saturated: its goroutines waited for a processor or its timers overslept): the figure includes "+
+		"streambench's own waiting", marked, all, reports.SaturatedShare*100)
 }
 
 func formatValue(v float64, u unit) string {

@@ -658,16 +658,14 @@ func compareErrorRate(bg, hg *reports.Group, tol float64) MetricComparison {
 	return m
 }
 
-// windowRates returns a group's per-second receive rates.
+// windowRates returns a group's receive rate in each of its windows.
 func windowRates(r *reports.Report, group string) []float64 {
 	var out []float64
-	prev := 0.0
 	for _, w := range r.Windows {
 		if w.Group != group {
 			continue
 		}
-		d := w.Offset - prev
-		prev = w.Offset
+		d := w.Span()
 		if d <= 0 {
 			continue
 		}

@@ -33,7 +33,7 @@ func oneGroup(t *testing.T, n int, scale float64, failed, ended uint64, rates []
 	var recv uint64
 	for i, x := range rates {
 		recv += x
-		r.Windows = append(r.Windows, reports.Window{Offset: float64(i + 1), Group: "g", Received: x})
+		r.Windows = append(r.Windows, reports.Window{Start: float64(i), Offset: float64(i + 1), Group: "g", Received: x})
 	}
 	r.Groups = []reports.Group{{Name: "g", Latency: reporttest.Hist(t, n, 1000, scale), StreamDuration: reporttest.Hist(t, n, 50_000, 1),
 		Streams: reports.StreamCounts{Opened: ended, Ended: ended, Failed: failed}, Messages: reports.MessageCounts{Received: recv}}}

@@ -193,8 +193,8 @@ func TestRunsNeeded(t *testing.T) {
 func TestSteadyRate(t *testing.T) {
 	r := &reports.Report{Scenario: reports.ScenarioEcho{DurationSeconds: 3}}
 	for i, n := range []uint64{500, 1000, 1000, 100, 100, 100} {
-		r.Windows = append(r.Windows, reports.Window{Offset: float64(i + 1), Group: "g", Received: n})
-		r.Windows = append(r.Windows, reports.Window{Offset: float64(i + 1), Group: "other", Received: 7})
+		r.Windows = append(r.Windows, reports.Window{Start: float64(i), Offset: float64(i + 1), Group: "g", Received: n})
+		r.Windows = append(r.Windows, reports.Window{Start: float64(i), Offset: float64(i + 1), Group: "other", Received: 7})
 	}
 	got, ok := steadyRate(r, &reports.Group{Name: "g"})
 	if !ok || got != 2500.0/3 {
@@ -278,7 +278,7 @@ func noisyRun(rng *rand.Rand, slow float64) *reports.Report {
 			return reports.Histogram{Unit: reports.UnitMicroseconds, Count: 10000, P50MS: v * noise(), P90MS: 1.5 * v * noise(), P99MS: 2 * v * noise(), P999MS: 3 * v * noise(), MaxMS: 4 * v}
 		}
 		for i := 1; i <= 3; i++ {
-			r.Windows = append(r.Windows, reports.Window{Offset: float64(i), Group: name, Received: uint64(rate * noise())})
+			r.Windows = append(r.Windows, reports.Window{Start: float64(i - 1), Offset: float64(i), Group: name, Received: uint64(rate * noise())})
 		}
 		r.Groups = append(r.Groups, reports.Group{Name: name, Latency: h(10 * f), StreamDuration: h(1000 * f),
 			Streams: reports.StreamCounts{Opened: 1000, Ended: 1000}, Messages: reports.MessageCounts{Received: uint64(rate * 3)}})

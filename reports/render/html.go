@@ -212,7 +212,6 @@ func timeCharts(r *reports.Report) []template.HTML {
 	type acc struct{ msgs, ends, failed, p99, cp99 []point }
 	byGroup := map[string]*acc{}
 	var names []string
-	prev := map[string]float64{}
 	for _, w := range r.Windows {
 		a := byGroup[w.Group]
 		if a == nil {
@@ -223,8 +222,7 @@ func timeCharts(r *reports.Report) []template.HTML {
 				order[w.Group] = len(order)
 			}
 		}
-		d := w.Offset - prev[w.Group]
-		prev[w.Group] = w.Offset
+		d := w.Span()
 		if d <= 0 {
 			continue
 		}

@@ -119,9 +119,9 @@ func Fixture(t testing.TB, scale float64) *reports.Report {
 		// pow runs behind its schedule more each second.
 		wc := Hist(t, 1000, 1000*float64(s), scale)
 		r.Windows = append(r.Windows,
-			reports.Window{Offset: off, Group: "subs", Started: map[bool]uint64{true: 40, false: 0}[s == 1] + failed, Ended: failed, Failed: failed, Received: subsRecv, Latency: &wl,
+			reports.Window{Start: off - 1, Offset: off, Group: "subs", Started: map[bool]uint64{true: 40, false: 0}[s == 1] + failed, Ended: failed, Failed: failed, Received: subsRecv, Latency: &wl,
 				Ends: map[string]uint64{"status:Unavailable": failed}},
-			reports.Window{Offset: off, Group: "pow", Started: 50, Ended: 50, Sent: 50, Received: 1000, Ends: map[string]uint64{"complete": 50}, LatencyCorrected: &wc})
+			reports.Window{Start: off - 1, Offset: off, Group: "pow", Started: 50, Ended: 50, Sent: 50, Received: 1000, Ends: map[string]uint64{"complete": 50}, LatencyCorrected: &wc})
 	}
 	r.Events = []reports.Event{{Offset: 2.5, Kind: "fault_start", Fault: "faults[0] sever"}, {Offset: 3.5, Kind: "fault_end", Fault: "faults[0] sever"}}
 	r.Faults = []reports.FaultWindow{
@@ -152,9 +152,9 @@ func SetRun(lat float64, failed uint64, rate float64) *reports.Report {
 	}
 	var windows []reports.Window
 	for i := 1; i <= 3; i++ {
-		windows = append(windows, reports.Window{Offset: float64(i), Group: "g", Received: uint64(rate)})
+		windows = append(windows, reports.Window{Start: float64(i - 1), Offset: float64(i), Group: "g", Received: uint64(rate)})
 	}
-	windows = append(windows, reports.Window{Offset: 4.5, Group: "g", Received: 1}) // graceful stop: not counted
+	windows = append(windows, reports.Window{Start: 3, Offset: 4.5, Group: "g", Received: 1}) // graceful stop: not counted
 	return &reports.Report{Schema: reports.Schema, Seed: 1, Elapsed: 4.5, Windows: windows,
 		Scenario:    reports.ScenarioEcho{Name: "s", DurationSeconds: 3, Source: "name: s\nduration: 3s\n"},
 		Environment: reports.Environment{Streambench: "devel", CPUs: 2},
