@@ -56,13 +56,26 @@ func (b *backendStats) count(name string) *backendCount {
 	return c
 }
 
-// interceptor attributes every stream opened on a ClientConn to the
-// backend its transport is connected to, counting it open until its first
-// receive error (or its single response), and every message received.
+// ownStreamKey marks the context of a stream streambench opens for itself
+// on a group's connection (its setup: a method resolved over server
+// reflection), which is no client's stream.
+type ownStreamKey struct{}
+
+// ownStreams marks ctx's streams as streambench's own: the per-backend
+// counts leave them out.
+func ownStreams(ctx context.Context) context.Context {
+	return context.WithValue(ctx, ownStreamKey{}, true)
+}
+
+// interceptor attributes every client's stream opened on a ClientConn to
+// the backend its transport is connected to, counting it open until it
+// ends (its first receive error, its single response, or its context's
+// end: a stream canceled is not read to an error), and every message
+// received. Streams of streambench's own (ownStreams) are not counted.
 func (b *backendStats) interceptor() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		s, err := streamer(ctx, desc, cc, method, opts...)
-		if err != nil {
+		if err != nil || ctx.Value(ownStreamKey{}) != nil {
 			return s, err
 		}
 		p, ok := peer.FromContext(s.Context())
@@ -76,7 +89,10 @@ func (b *backendStats) interceptor() grpc.StreamClientInterceptor {
 		c := b.count(a.Backend)
 		c.opened.Add(1)
 		c.active.Add(1)
-		return &backendStream{ClientStream: s, c: c, single: !desc.ServerStreams}, nil
+		bs := &backendStream{ClientStream: s, c: c, single: !desc.ServerStreams}
+		// gRPC ends the stream's context however the stream ends.
+		context.AfterFunc(s.Context(), bs.end)
+		return bs, nil
 	}
 }
 

@@ -22,10 +22,15 @@ type connStat struct {
 	waiting, waitMax atomic.Int64
 }
 
-// interceptor times every stream open on the connection and counts the
-// opens in progress at once. It runs once per stream, not per message.
+// interceptor times every client's stream open on the connection and
+// counts the opens in progress at once (streambench's own streams,
+// ownStreams, are not a client's). It runs once per stream, not per
+// message.
 func (c *connStat) interceptor() grpc.StreamClientInterceptor {
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		if ctx.Value(ownStreamKey{}) != nil {
+			return streamer(ctx, desc, cc, method, opts...)
+		}
 		record.RaiseTo(&c.waitMax, c.waiting.Add(1))
 		began := time.Now()
 		s, err := streamer(ctx, desc, cc, method, opts...)

@@ -4,6 +4,8 @@ import (
 	"github.com/streambench/streambench"
 
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/streambench/streambench/harness"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/selfcheck"
+	"github.com/streambench/streambench/targets/builtin"
 )
 
 // genericScenario writes src into a folder next to a copy of the
@@ -189,6 +192,65 @@ func TestGenericCallErrorsNameTheLine(t *testing.T) {
 		}
 		if _, ok := scenario.AsErrors(err); !ok || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s -> %s: err = %v, want scenario error %q", tc.from, tc.to, err, tc.want)
+		}
+	}
+}
+
+// TestBackendCountsLeaveOutTheReflectionLookup: a generic group resolved
+// over server reflection on a target of several backends counts only its
+// clients' streams per backend. The lookup is streambench's own stream,
+// ended by a cancel, and was counted open on its backend for the whole run
+// ("201 of 200 streams").
+func TestBackendCountsLeaveOutTheReflectionLookup(t *testing.T) {
+	const clients = 4
+	var addrs []string
+	for range 2 {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := builtin.New(builtin.Config{Introspection: true})
+		if err := srv.Serve(lis); err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close(time.Second)
+		addrs = append(addrs, lis.Addr().String())
+	}
+	// Each client's one stream outlasts the run: open until the end.
+	src := fmt.Sprintf(`name: own-streams
+seed: 1
+duration: 1500ms
+target:
+  insecure: true
+  backends: {addresses: [%q, %q]}
+groups:
+  - name: pow
+    clients: %d
+    call:
+      method: streambench.v1.Math/Pow
+      data: {base: 1, count: 100000, interval_nanos: 10000000}
+`, addrs[0], addrs[1], clients)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := streambench.Run(ctx, decode(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Backends == nil || len(rep.Backends.Windows) == 0 {
+		t.Fatalf("no per-backend windows: %+v", rep.Backends)
+	}
+	opened := uint64(0)
+	open := map[float64]int64{}
+	for _, w := range rep.Backends.Windows {
+		opened += w.Opened
+		open[w.Offset] += w.Active
+	}
+	if want := rep.Groups[0].Streams.Opened; opened != want || want != clients {
+		t.Errorf("backends opened %d streams, the group %d, want %d", opened, want, clients)
+	}
+	for off, n := range open {
+		if n > clients {
+			t.Errorf("at %.0fs the backends held %d streams open of %d clients' streams", off, n, clients)
 		}
 	}
 }

@@ -141,7 +141,7 @@ func (r *run) prepareGroups() error {
 			path := fmt.Sprintf("groups[%d].%s", gi, field)
 			return scenario.Errors{{File: r.sc.File, Pos: r.sc.PosOf(path), Field: path, Msg: msg}}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), setupWait)
+		ctx, cancel := context.WithTimeout(ownStreams(context.Background()), setupWait)
 		res, err := e.Setup(ctx, g.spec, dir, bad, g.conns[0])
 		cancel()
 		if err != nil {

@@ -27,7 +27,7 @@ type Env interface {
 type Timeline struct {
 	// Occurrences are the expanded fault windows (Expand).
 	Occurrences []Occurrence
-	// Streams injects stream faults (nil when the target is not builtin).
+	// Streams injects stream faults (nil when the target hosts none).
 	Streams *Streams
 	// Clients and Conns are the candidates of stream and network faults,
 	// in a stable order.
@@ -154,7 +154,7 @@ func (t *Timeline) apply(o Occurrence, env Env) (func() error, string, error) {
 		return r, scope, err
 	case Stream:
 		if t.Streams == nil {
-			return nil, "", fmt.Errorf("stream faults need the builtin target")
+			return nil, "", fmt.Errorf("stream faults need a target that hosts them: the builtin target, or an address or command target without target.tls (through the proxy)")
 		}
 		picked := o.Pick(t.Clients, t.Seed)
 		scope := o.ScopeText(len(picked), count(t.Clients, o.Spec.Scope.Group)) + " clients"

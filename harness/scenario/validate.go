@@ -285,23 +285,45 @@ func (v *validator) transport(t Target) {
 		}
 	}
 	if t.Pprof != "" {
-		pprof := t.Pprof
-		if strings.Contains(pprof, PprofPortToken) {
-			inArgs := false
-			for _, a := range append(slices.Clone(t.Command), t.Env...) {
-				inArgs = inArgs || strings.Contains(a, PprofPortToken)
-			}
-			switch {
-			case len(t.Command) == 0:
-				v.add("target.pprof", "%s names a port streambench picks for a command target's process; an address target's pprof has a port of its own", PprofPortToken)
-			case !inArgs:
-				v.add("target.pprof", "tell the process where to serve pprof: put %s in an argument or an env entry too (e.g. --pprof 127.0.0.1:%s)", PprofPortToken, PprofPortToken)
-			}
-			pprof = strings.ReplaceAll(pprof, PprofPortToken, "1")
+		v.pprof(t, external)
+	}
+}
+
+// pprof checks the base URL of a Go target's net/http/pprof: a command
+// target's may name {pprof_port}, which its process must be told too, and
+// never {port}, its gRPC port (replaced in the URL as well, so the leak
+// check would ask the gRPC server for pprof).
+func (v *validator) pprof(t Target, external bool) {
+	pprof := t.Pprof
+	inArgs := false
+	for _, a := range append(slices.Clone(t.Command), t.Env...) {
+		inArgs = inArgs || strings.Contains(a, PprofPortToken)
+	}
+	if strings.Contains(pprof, portToken) {
+		// Said here, not as CheckPprof's "not a base URL".
+		switch {
+		case len(t.Command) == 0 && external:
+			v.add("target.pprof", "%s names a port streambench picks for a command target's process; an address target's pprof has a port of its own", portToken)
+		case len(t.Command) == 0:
+			// The builtin target: told above that pprof is not its.
+		case inArgs:
+			v.add("target.pprof", "%s is the port the process serves gRPC on, not pprof: use %s, the second port streambench picks", portToken, PprofPortToken)
+		default:
+			v.add("target.pprof", "%s is the port the process serves gRPC on, not pprof: use %s, a second port streambench picks, and tell the process it too (e.g. --pprof 127.0.0.1:%s)", portToken, PprofPortToken, PprofPortToken)
 		}
-		if err := CheckPprof(pprof, v.s.remote); err != nil {
-			v.add("target.pprof", "%v", err)
+		return
+	}
+	if strings.Contains(pprof, PprofPortToken) {
+		switch {
+		case len(t.Command) == 0:
+			v.add("target.pprof", "%s names a port streambench picks for a command target's process; an address target's pprof has a port of its own", PprofPortToken)
+		case !inArgs:
+			v.add("target.pprof", "tell the process where to serve pprof: put %s in an argument or an env entry too (e.g. --pprof 127.0.0.1:%s)", PprofPortToken, PprofPortToken)
 		}
+		pprof = strings.ReplaceAll(pprof, PprofPortToken, "1")
+	}
+	if err := CheckPprof(pprof, v.s.remote); err != nil {
+		v.add("target.pprof", "%v", err)
 	}
 }
 

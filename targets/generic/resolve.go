@@ -227,6 +227,12 @@ func fromReflection(ctx context.Context, cc grpc.ClientConnInterface, symbol str
 	if status.Code(err) == codes.Unimplemented {
 		protos, err = askReflection(ctx, cc, reflectionV1alpha, symbol)
 	}
+	var missing *MissingFileError
+	if errors.As(err, &missing) {
+		// Before the NotFound below: the server's answer for the
+		// missing file is a NotFound too, but the service is known.
+		return nil, err
+	}
 	if status.Code(err) == codes.NotFound {
 		return nil, &NotFoundError{fmt.Sprintf("service %s: the server's reflection does not know it", symbol)}
 	}
@@ -249,7 +255,7 @@ func askReflection(ctx context.Context, cc grpc.ClientConnInterface, method, sym
 	if err != nil {
 		return nil, err
 	}
-	ask := func(req *refv1.ServerReflectionRequest) ([][]byte, error) {
+	ask := func(req *refv1.ServerReflectionRequest) (*refv1.ServerReflectionResponse, error) {
 		var res refv1.ServerReflectionResponse
 		if err := st.SendMsg(req); err != nil {
 			// io.EOF: the server already ended the stream (a server
@@ -268,16 +274,78 @@ func askReflection(ctx context.Context, cc grpc.ClientConnInterface, method, sym
 		if e := res.GetErrorResponse(); e != nil {
 			return nil, status.Error(codes.Code(e.GetErrorCode()), e.GetErrorMessage())
 		}
-		return res.GetFileDescriptorResponse().GetFileDescriptorProto(), nil
+		return &res, nil
 	}
-	return fetchFiles(symbol,
+	askFiles := func(req *refv1.ServerReflectionRequest) ([][]byte, error) {
+		res, err := ask(req)
+		return res.GetFileDescriptorResponse().GetFileDescriptorProto(), err
+	}
+	files, err := fetchFiles(symbol,
 		func(s string) ([][]byte, error) {
-			return ask(&refv1.ServerReflectionRequest{MessageRequest: &refv1.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: s}})
+			return askFiles(&refv1.ServerReflectionRequest{MessageRequest: &refv1.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: s}})
 		},
 		func(f string) ([][]byte, error) {
-			return ask(&refv1.ServerReflectionRequest{MessageRequest: &refv1.ServerReflectionRequest_FileByFilename{FileByFilename: f}})
+			return askFiles(&refv1.ServerReflectionRequest{MessageRequest: &refv1.ServerReflectionRequest_FileByFilename{FileByFilename: f}})
 		})
+	var missing *MissingFileError
+	if errors.As(err, &missing) {
+		// Whether the server lists the service tells its owner where
+		// to look: a service registered whose descriptors were built
+		// without one of their files.
+		res, lerr := ask(&refv1.ServerReflectionRequest{MessageRequest: &refv1.ServerReflectionRequest_ListServices{ListServices: "*"}})
+		if lerr == nil {
+			missing.Listing = ListedNo
+			for _, s := range res.GetListServicesResponse().GetService() {
+				if s.GetName() == symbol {
+					missing.Listing = ListedYes
+				}
+			}
+		}
+	}
+	return files, err
 }
+
+// Listing says whether the server's reflection lists a service.
+type Listing int
+
+// A service's listing: not asked or no answer, listed, not listed.
+const (
+	ListedUnknown Listing = iota
+	ListedYes
+	ListedNo
+)
+
+// MissingFileError says the server's reflection gave the file declaring
+// a service but not a file that file needs (directly or through another
+// import): the server's descriptors are incomplete, which is the
+// target's problem, not the scenario's, and .proto files or a protoset
+// get past it.
+type MissingFileError struct {
+	Service    string  // the service asked for
+	File       string  // the file the server's reflection does not have
+	ImportedBy string  // the file that imports it
+	Listing    Listing // whether the server lists Service
+	Err        error   // the server's answer when asked for File
+}
+
+func (e *MissingFileError) Error() string {
+	var listed string
+	switch e.Listing {
+	case ListedYes:
+		listed = " is listed by the server's reflection"
+	case ListedNo:
+		listed = " is not listed by the server's reflection, which has its file all the same"
+	}
+	answer := "it did not send it"
+	if e.Err != nil {
+		answer = e.Err.Error()
+	}
+	return fmt.Sprintf("service %s%s, but its descriptors are incomplete: %s imports %s, which the server's reflection does not have (%s); "+
+		"give the method's .proto files or a protoset instead (call.proto or call.protoset; --proto or --protoset)",
+		e.Service, listed, e.ImportedBy, e.File, answer)
+}
+
+func (e *MissingFileError) Unwrap() error { return e.Err }
 
 // maxReflectedFiles bounds how many files reflection may bring.
 const maxReflectedFiles = 1000
@@ -321,6 +389,9 @@ func fetchFiles(symbol string, bySymbol, byName func(string) ([][]byte, error)) 
 				continue
 			}
 			raw, err := byName(dep)
+			if status.Code(err) == codes.NotFound {
+				return nil, &MissingFileError{Service: symbol, File: dep, ImportedBy: order[i], Err: err}
+			}
 			if err != nil && !errors.Is(err, io.EOF) {
 				return nil, fmt.Errorf("file %s: %w", dep, err)
 			}
@@ -328,7 +399,7 @@ func fetchFiles(symbol string, bySymbol, byName func(string) ([][]byte, error)) 
 				return nil, err
 			}
 			if _, ok := have[dep]; !ok {
-				return nil, fmt.Errorf("file %s: the server did not send it", dep)
+				return nil, &MissingFileError{Service: symbol, File: dep, ImportedBy: order[i]}
 			}
 		}
 	}
