@@ -10,6 +10,7 @@ package record
 
 import (
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -155,8 +156,10 @@ type Window struct {
 	// Tally is the violation and outage counters at the window's end.
 	Tally Tally
 
-	// The accumulators Merge reuses from window to window.
+	// The accumulators Merge reuses from window to window, and the running
+	// totals of stream ends it keeps.
 	accLatency, accCorrected, accRecovery *hdrhistogram.Histogram
+	ends                                  *[numClasses][codes.Unauthenticated + 1]uint64
 }
 
 // Window cuts a window (Cut) and merges it into a new Window: the counters
@@ -164,19 +167,36 @@ type Window struct {
 // The caller diffs the cumulative parts. It allocates; a sampler that cuts
 // every second uses Cut and Merge with reused values instead.
 func (r *Recorder) Window() Window {
-	var c Cut
-	r.Cut(&c)
-	var w Window
-	r.Merge(&c, &w, 0)
+	r.compat.Lock()
+	defer r.compat.Unlock()
+	r.Cut(&r.compat.cut)
+	r.Merge(&r.compat.cut, &r.compat.w, 0)
+	w := r.compat.w
+	w.Ends = maps.Clone(w.Ends)
+	w.Latency, w.Corrected, w.Recovery = cloneHist(w.Latency), cloneHist(w.Corrected), cloneHist(w.Recovery)
+	w.accLatency, w.accCorrected, w.accRecovery, w.ends = nil, nil, nil, nil
 	return w
 }
 
-// winHists is one window's histograms of a shard. The corrected and
+func cloneHist(h *hdrhistogram.Histogram) *hdrhistogram.Histogram {
+	if h == nil {
+		return nil
+	}
+	c := NewHistogram()
+	c.Merge(h)
+	return c
+}
+
+// winHists is one window of a shard: its histograms, and the counts that
+// go with them (recorded under the shard's lock with the values, so a
+// message's count and its latency are in one window). The corrected and
 // recovery histograms are made at their first value and then kept: a set
 // goes back to the recorder's pool after each merge, so a run allocates
-// sets only while a sampler lags behind its cuts.
+// sets only while a merger lags behind its cuts.
 type winHists struct {
 	latency, corrected, recovery *hdrhistogram.Histogram
+	received, ended, failed      uint64
+	ends                         [numClasses][codes.Unauthenticated + 1]uint64
 }
 
 func (h *winHists) reset() {
@@ -185,9 +205,11 @@ func (h *winHists) reset() {
 			x.Reset()
 		}
 	}
+	h.received, h.ended, h.failed = 0, 0, 0
+	h.ends = [numClasses][codes.Unauthenticated + 1]uint64{}
 }
 
-// spare returns an empty set of window histograms from the pool.
+// spare returns an empty window set from the pool.
 func (r *Recorder) spare() *winHists {
 	r.pool.Lock()
 	defer r.pool.Unlock()
@@ -199,66 +221,80 @@ func (r *Recorder) spare() *winHists {
 	return &winHists{latency: NewHistogram()}
 }
 
-// Cut is one window taken from every shard of a recorder. Each shard gives
-// up its window histograms (swapped for empty ones) and has its counters,
-// stream ends and highest sequence number read in one critical section, so
-// a message counted in the window has its latency in it too and nothing is
-// merged while clients wait. Reuse a Cut from window to window: Cut and
-// Merge allocate nothing once the pool holds a spare set per shard.
+// Cut is one window taken from every shard of a recorder, as HdrHistogram's
+// Recorder takes an interval: each shard's window is swapped for an empty
+// one in one atomic step, without waiting for its lock (a client holding it
+// may be waiting for a processor behind thousands of others), and the
+// shard's other counters are read at the same moment. Merge then waits, off
+// the cutter's path, for any client still recording into a taken window.
+// Reuse a Cut from window to window: Cut and Merge allocate nothing once
+// the pool holds a spare set per shard.
 type Cut struct {
+	// Started, Opened and Sent are read at the cut; Received, Ended and
+	// Failed are summed from the windows at Merge (Counters of a merged
+	// Window holds all six as running totals).
 	Counters
 	Tally  Tally
 	MaxSeq uint64
-	ends   [numClasses][codes.Unauthenticated + 1]uint64
-	taken  []*winHists
+	taken  []*winHists // by shard
 }
 
-// Cut takes the window since the previous cut from every shard into c.
-// One goroutine should call it (the run's cutter); Merge may run in
-// another, later.
+// Cut takes the window since the previous cut from every shard into c. One
+// goroutine should call it (the run's cutter); Merge may run in another,
+// later, but before the next Cut of c.
 func (r *Recorder) Cut(c *Cut) {
-	c.Counters, c.Tally, c.MaxSeq, c.ends = Counters{}, Tally{}, 0, [numClasses][codes.Unauthenticated + 1]uint64{}
+	c.Counters, c.Tally, c.MaxSeq = Counters{}, Tally{}, 0
 	c.taken = c.taken[:0]
 	for i := range r.shards {
 		s := &r.shards[i]
-		fresh := r.spare()
-		s.mu.Lock()
-		c.taken = append(c.taken, s.win)
-		s.win = fresh
+		c.taken = append(c.taken, s.win.Swap(r.spare()))
 		c.Started += s.started.Load()
 		c.Opened += s.opened.Load()
-		c.Ended += s.ended.Load()
-		c.Failed += s.failed.Load()
 		c.Sent += s.sent.Load()
-		c.Received += s.received.Load()
 		for k := range c.Tally.Violations {
 			c.Tally.Violations[k] += s.violations[k].Load()
 		}
 		c.Tally.Broke += s.broke.Load()
 		c.Tally.Resumed += s.resumed.Load()
 		c.Tally.Recovered += s.recovered.Load()
-		for cl := range s.ends {
-			for code := range s.ends[cl] {
-				c.ends[cl][code] += s.ends[cl][code].Load()
-			}
-		}
 		c.MaxSeq = max(c.MaxSeq, uint64(s.maxSeq.Load()))
-		s.mu.Unlock()
 	}
 }
 
 // Merge merges the cut c into w, reusing w's map and histograms (w's
-// previous contents are replaced), and returns c's histograms to the
-// recorder's pool. span is how long the window lasted (0: unknown): a
-// window of at most BaselineSpan can set the group's pre-outage latency.
+// previous contents are replaced; its counters are running totals), and
+// returns c's windows to the recorder's pool. span is how long the window
+// lasted (0: unknown): a window of at most BaselineSpan can set the
+// group's pre-outage latency.
 func (r *Recorder) Merge(c *Cut, w *Window, span time.Duration) {
+	// A client that loaded a shard's window before the cut swapped it
+	// records under the shard's lock: once the lock is free, it is done.
+	for i := range c.taken {
+		r.shards[i].mu.Lock()
+		//lint:ignore SA2001 an empty critical section is the barrier
+		r.shards[i].mu.Unlock()
+	}
+	received, ended, failed := w.Received, w.Ended, w.Failed
 	w.Counters, w.Tally, w.MaxSeq = c.Counters, c.Tally, c.MaxSeq
+	w.Received, w.Ended, w.Failed = received, ended, failed
+	if w.ends == nil {
+		w.ends = new([numClasses][codes.Unauthenticated + 1]uint64)
+	}
+	for _, h := range c.taken {
+		w.Received += h.received
+		w.Ended += h.ended
+		w.Failed += h.failed
+		for cl := range h.ends {
+			for code, n := range h.ends[cl] {
+				w.ends[cl][code] += n
+			}
+		}
+	}
 	if w.Ends == nil {
 		w.Ends = map[string]uint64{}
 	}
-	clear(w.Ends)
-	for cl := range c.ends {
-		for code, n := range c.ends[cl] {
+	for cl := range w.ends {
+		for code, n := range w.ends[cl] {
 			if n > 0 {
 				w.Ends[endKeys[cl][code]] = n
 			}
@@ -401,6 +437,12 @@ type Recorder struct {
 		sync.Mutex
 		list []Sample
 	}
+	// compat is Window's own cut and window (running totals).
+	compat struct {
+		sync.Mutex
+		cut Cut
+		w   Window
+	}
 	// pool holds empty window histogram sets for Cut (see winHists).
 	pool struct {
 		sync.Mutex
@@ -423,9 +465,9 @@ type shard struct {
 	corrected *hdrhistogram.Histogram
 	// open is how long streams took to establish (see OpenedSink).
 	open *hdrhistogram.Histogram
-	// win collects the latency, corrected latency and recovery times of
-	// the window since the last Cut.
-	win     *winHists
+	// win collects the window since the last Cut: a client records into
+	// it under mu; Cut swaps it without the lock (see Cut).
+	win     atomic.Pointer[winHists]
 	clamped uint64
 
 	broke, resumed, recovered atomic.Uint64
@@ -456,7 +498,7 @@ func New(n int, now func() time.Time) *Recorder {
 		r.shards[i].recovery = NewHistogram()
 		r.shards[i].first = NewHistogram()
 		r.shards[i].corrected = NewHistogram()
-		r.shards[i].win = &winHists{latency: NewHistogram()}
+		r.shards[i].win.Store(&winHists{latency: NewHistogram()})
 		r.shards[i].open = NewHistogram()
 		r.shards[i].rec = r
 	}
@@ -475,12 +517,13 @@ func (s *shard) Sent() { s.sent.Add(1) }
 
 func (s *shard) Received(latency time.Duration) {
 	s.mu.Lock()
-	// Counted under the lock that a Cut takes, so the message and its
-	// latency fall in one window.
+	// Counted with its latency, in one window.
 	s.received.Add(1)
 	v := s.clampLocked(latency)
 	_ = s.latency.RecordValue(v) // in range by construction
-	_ = s.win.latency.RecordValue(v)
+	w := s.win.Load()
+	w.received++
+	_ = w.latency.RecordValue(v)
 	s.mu.Unlock()
 }
 
@@ -507,11 +550,12 @@ func (s *shard) record(h *hdrhistogram.Histogram, d time.Duration) {
 func (s *shard) recordRecovery(d time.Duration) {
 	s.mu.Lock()
 	v := s.clampLocked(d)
-	if s.win.recovery == nil {
-		s.win.recovery = NewHistogram()
+	w := s.win.Load()
+	if w.recovery == nil {
+		w.recovery = NewHistogram()
 	}
 	_ = s.recovery.RecordValue(v)
-	_ = s.win.recovery.RecordValue(v)
+	_ = w.recovery.RecordValue(v)
 	s.mu.Unlock()
 }
 
@@ -519,11 +563,12 @@ func (s *shard) recordRecovery(d time.Duration) {
 func (s *shard) Corrected(latency time.Duration) {
 	s.mu.Lock()
 	v := s.clampLocked(latency)
-	if s.win.corrected == nil {
-		s.win.corrected = NewHistogram()
+	w := s.win.Load()
+	if w.corrected == nil {
+		w.corrected = NewHistogram()
 	}
 	_ = s.corrected.RecordValue(v)
-	_ = s.win.corrected.RecordValue(v)
+	_ = w.corrected.RecordValue(v)
 	s.mu.Unlock()
 }
 
@@ -565,15 +610,18 @@ func (s *shard) Ended(e End, d time.Duration, detail string) {
 	if code > codes.Unauthenticated {
 		code = codes.Unknown
 	}
+	failed := e.Class != Complete && e.Class != Canceled
 	s.mu.Lock()
-	// Counted under the lock that a Cut takes: an end is in one window
-	// with its class.
 	s.ended.Add(1)
-	if e.Class != Complete && e.Class != Canceled {
+	w := s.win.Load()
+	w.ended++
+	if failed {
 		s.failed.Add(1)
+		w.failed++
 	}
 	if e.Class < numClasses {
 		s.ends[e.Class][code].Add(1)
+		w.ends[e.Class][code]++
 	}
 	_ = s.duration.RecordValue(s.clampLocked(d))
 	s.mu.Unlock()

@@ -330,3 +330,42 @@ func TestBaselineSpan(t *testing.T) {
 		t.Errorf("baseline %v: the 3 s window's p99 counted", f.Baseline)
 	}
 }
+
+// TestCutDoesNotWaitForClients: a cut swaps every shard's window while a
+// client holds a shard's lock (as one preempted mid-record would, behind
+// thousands of runnable goroutines); the merge is what waits for that
+// client, so its value still lands in the window it began in.
+func TestCutDoesNotWaitForClients(t *testing.T) {
+	r := New(2, nil)
+	s := &r.shards[0]
+	s.mu.Lock()
+	old := s.win.Load() // the client has loaded its window, and holds the lock
+	var c Cut
+	cut := make(chan struct{})
+	go func() { r.Cut(&c); close(cut) }()
+	select {
+	case <-cut:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the cut waited for a client's lock")
+	}
+	var w Window
+	merged := make(chan struct{})
+	go func() { r.Merge(&c, &w, time.Second); close(merged) }()
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-merged:
+		t.Fatal("the merge did not wait for the client still recording into its window")
+	default:
+	}
+	old.received++ // the client finishes its record
+	_ = old.latency.RecordValue(1000)
+	s.mu.Unlock()
+	select {
+	case <-merged:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the merge never ended")
+	}
+	if w.Received != 1 || w.Latency.TotalCount() != 1 {
+		t.Errorf("window: received %d, latency values %d; want the late client's 1", w.Received, w.Latency.TotalCount())
+	}
+}
