@@ -78,6 +78,10 @@ func WriteSummary(w io.Writer, r *reports.Report) {
 			fmt.Fprintf(w, "  goroutine stacks at peak: %.1f MiB (%.1f KiB/stream)\n", float64(res.PeakStackBytes)/(1<<20), res.StackPerStreamBytes/1024)
 		}
 	}
+	if s := r.Sampler; s != nil && (s.OffWindows > 0 || s.SaturatedWindows > 0) {
+		fmt.Fprintf(w, "  windows: %d of %d cut more than 10%% off the second (late up to %.0f ms); %d group windows marked generator_saturated\n",
+			s.OffWindows, s.Cuts, s.LateMaxMS, s.SaturatedWindows)
+	}
 	for _, g := range r.Groups {
 		writeOpening(w, g)
 	}

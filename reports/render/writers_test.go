@@ -238,3 +238,18 @@ func TestHTMLTargetLeaks(t *testing.T) {
 		}
 	}
 }
+
+// TestSummarySaysLateWindows: the text summary says when windows were cut
+// off the second or marked generator_saturated, and says nothing of the
+// sampler otherwise.
+func TestSummarySaysLateWindows(t *testing.T) {
+	r := reporttest.Fixture(t, 1)
+	var quiet bytes.Buffer
+	WriteSummary(&quiet, r)
+	r.Sampler = &reports.Sampler{Cuts: 7, OffWindows: 2, LateMaxMS: 480, SaturatedWindows: 3}
+	var late bytes.Buffer
+	WriteSummary(&late, r)
+	if strings.Contains(quiet.String(), "windows:") || !strings.Contains(late.String(), "windows: 2 of 7 cut more than 10% off the second (late up to 480 ms); 3 group windows") {
+		t.Errorf("quiet:\n%s\nlate:\n%s", quiet.String(), late.String())
+	}
+}
