@@ -19,7 +19,7 @@ import (
 // watchMethod resolves a method of testdata/watch.proto.
 func watchMethod(t testing.TB, name string) protoreflect.MethodDescriptor {
 	t.Helper()
-	proto, err := filepath.Abs("testdata/watch.proto")
+	proto, err := filepath.Abs("../../internal/watchtest/watch.proto")
 	if err != nil {
 		t.Fatal(err)
 	}
