@@ -165,22 +165,22 @@ func (s *Server) watch(st grpc.ServerStream) error {
 		if behavior == FailThenControl && n == 2 {
 			return status.Error(codes.Unavailable, "planted: the watch fails")
 		}
-		first := rev
+		revs := []int64{rev, rev + step, rev + 2*step}
 		switch {
 		case behavior == Skip && n == 6:
 			rev += 20 * step
-			first = rev
+			revs = []int64{rev, rev + step, rev + 2*step}
 		case behavior == Repeat && n == 6:
-			first = rev - step
+			revs = []int64{rev - step, rev, rev + step}
 		}
-		js := fmt.Sprintf(`{"header": {"revision": "%d"}, "events": [`, rev+2*step)
-		for i, r := range []int64{first, rev + step, rev + 2*step} {
+		rev = revs[2] + step
+		js := fmt.Sprintf(`{"header": {"revision": "%d"}, "events": [`, revs[2])
+		for i, r := range revs {
 			if i > 0 {
 				js += ", "
 			}
 			js += fmt.Sprintf(`{"kv": {"key": "a2V5", "modRevision": "%d"}}`, r)
 		}
-		rev += 3 * step
 		c.Data.Add(1)
 		if err := out.send(js + "]}"); err != nil {
 			return ignoreEnd(err)
