@@ -171,7 +171,9 @@ func TestGenericCallErrorsNameTheLine(t *testing.T) {
 	for _, tc := range []struct{ from, to, want string }{
 		{"method: streambench.v1.Math/Pow", "method: streambench.v1.Math/Cube", "generic.yaml:8:15: groups[0].call.method: service streambench.v1.Math has no method Cube; its methods: Pow, Sum, Sqrt"},
 		{"data: {base: 2,", "data: {bass: 2,", `groups[0].call.data: message 0: does not fit streambench.v1.PowRequest`},
-		{"sequence: seq\n        timestamp", "sequence: seqq\n        timestamp", "groups[0].call.expect: sequence seqq: streambench.v1.PowResponse has no field seqq"},
+		{"sequence: seq\n        timestamp", "sequence: seqq\n        timestamp", "generic.yaml:13:19: groups[0].call.expect.sequence: sequence seqq: streambench.v1.PowResponse has no field seqq"},
+		{"sequence: seq\n        timestamp", "sequence: {path: \"payload[].x\", mode: increasing}\n        timestamp", "generic.yaml:13:26: groups[0].call.expect.sequence.path: sequence payload[].x: payload is not a repeated field; [] reads every element of a list (remove it)"},
+		{"sequence: seq\n        timestamp", "sequence: seq\n        data_field: nope\n        timestamp", "generic.yaml:14:21: groups[0].call.expect.data_field: data_field nope: streambench.v1.PowResponse has no field nope"},
 		{"proto: [streambench.proto]\n      data: {base", "proto: [missing.proto]\n      data: {base", "groups[0].call.proto: compile missing.proto"},
 		{`data: {seq: "{{index}}"`, `data: {seq: "{{indx}}"`, `groups[1].call.data: seq: {{indx}}: unknown variable "indx"`},
 	} {

@@ -50,8 +50,10 @@ var noLossCheck = Check{
 	Example:  "no_loss: subscribers",
 	Settings: withEvidence(groupSetting),
 	compile: counting(countSpec{
-		what:  "lost updates",
-		count: func(g *reports.Group) uint64 { return g.Violations["gap"] },
+		what:   "lost updates",
+		count:  func(g *reports.Group) uint64 { return g.Violations["gap"] },
+		endKey: "violation",
+		kinds:  []string{"gap"},
 	}),
 }
 
@@ -62,8 +64,10 @@ var noDuplicatesCheck = Check{
 	Example:  "no_duplicates: subscribers",
 	Settings: withEvidence(groupSetting),
 	compile: counting(countSpec{
-		what:  "duplicate or reordered messages",
-		count: func(g *reports.Group) uint64 { return g.Violations["duplicate"] + g.Violations["reorder"] },
+		what:   "duplicate or reordered messages",
+		count:  func(g *reports.Group) uint64 { return g.Violations["duplicate"] + g.Violations["reorder"] },
+		endKey: "violation",
+		kinds:  []string{"duplicate", "reorder"},
 	}),
 }
 
@@ -92,6 +96,10 @@ type countSpec struct {
 	count func(g *reports.Group) uint64
 	// endKey, when set, picks example details from samples with that end.
 	endKey string
+	// kinds, when set, narrows the examples to the violations of these
+	// kinds a sample's detail names ("first gap: ... 4..23 missing"), and
+	// quotes just that part.
+	kinds []string
 	// server adds the builtin server's OK-after-cancel handlers when every
 	// group is judged (eof).
 	server bool
@@ -167,8 +175,13 @@ func (c *counted) Check(r *reports.Report) reports.Verdict {
 		per = append(per, line)
 		if c.spec.endKey != "" {
 			for _, s := range g.Samples {
-				if s.End == c.spec.endKey && len(examples) < 3 {
+				if s.End != c.spec.endKey || len(examples) >= 3 {
+					continue
+				}
+				if c.spec.kinds == nil {
 					examples = append(examples, g.Name+": "+s.Detail)
+				} else if part := kindPart(s.Detail, c.spec.kinds); part != "" {
+					examples = append(examples, g.Name+": "+part)
 				}
 			}
 		}
@@ -188,4 +201,27 @@ func (c *counted) Check(r *reports.Report) reports.Verdict {
 		}
 	}
 	return v
+}
+
+// kindPart is the part of a violation end's detail ("3 violation(s),
+// first gap: seq 24 after 3: 4..23 missing (20 lost); first duplicate:
+// ...") about the first of kinds it names, "gap: seq 24 after 3: ...";
+// "" when it names none.
+func kindPart(detail string, kinds []string) string {
+	at := -1
+	for _, k := range kinds {
+		if i := strings.Index(detail, "first "+k+": "); i >= 0 && (at < 0 || i < at) {
+			at = i
+		}
+	}
+	if at < 0 {
+		return ""
+	}
+	part := detail[at+len("first "):]
+	for _, sep := range []string{"; first ", "; stream then ended"} {
+		if end := strings.Index(part, sep); end >= 0 {
+			part = part[:end]
+		}
+	}
+	return part
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
+	"slices"
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
@@ -47,14 +49,87 @@ type Expect struct {
 	Status string `yaml:"status"`
 	// Fields are checks on response fields.
 	Fields []FieldCheck `yaml:"fields"`
-	// Sequence is a field that increases by one on every response, across
-	// reconnects: gaps, duplicates and reordering are counted as for
-	// Subscribe (no_loss, no_duplicates).
-	Sequence string `yaml:"sequence"`
+	// Sequence is a field numbering the responses' data: gaps, duplicates
+	// and reordering are counted as for Subscribe (no_loss,
+	// no_duplicates). Written as a path (dense: +1 on every response) or
+	// {path, mode}; a path may read every element of a repeated field
+	// (events[].kv.mod_revision).
+	Sequence Sequence `yaml:"sequence"`
+	// DataField, when set, is the field that makes a response data: a
+	// response where it is unset (an empty list, an absent message, a
+	// zero scalar without presence) is a control response — neither data
+	// nor a gap, not a message received, not back to live.
+	DataField string `yaml:"data_field"`
 	// Timestamp is a field holding the server's send time (unix nanos);
 	// latency is measured from it. Without it, from the matching request
 	// (bidi), else from the previous message.
 	Timestamp string `yaml:"timestamp"`
+}
+
+// Sequence modes.
+const (
+	// SeqDense: every value is the previous one plus one; a skipped value
+	// is lost (a gap).
+	SeqDense = "dense"
+	// SeqIncreasing: every value is above the previous one; values may be
+	// skipped (a global revision), never repeated or going back.
+	SeqIncreasing = "increasing"
+)
+
+// SeqModes are the valid sequence modes.
+var SeqModes = []string{SeqDense, SeqIncreasing}
+
+// Sequence is a call's sequence field: a dotted path of field names,
+// where name[] reads every element of a repeated field in order, and how
+// its values must move. Its short form is the path alone (dense).
+type Sequence struct {
+	Path string `yaml:"path"`
+	// Mode is dense (default) or increasing.
+	Mode string `yaml:"mode"`
+}
+
+// IsZero reports whether no sequence is set.
+func (s Sequence) IsZero() bool { return s == Sequence{} }
+
+// seqForm is Sequence's mapping form (without its decodeNode).
+type seqForm Sequence
+
+// decodeNode reads a sequence: a path, or {path, mode}.
+func (s *Sequence) decodeNode(d *decoder, n *yaml.Node, path string) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		p, null, err := d.scalar(n, path, "a field path or {path, mode}")
+		if err != nil {
+			return err
+		}
+		if !null && n.ShortTag() != strTag {
+			return d.errorf(n, path, "expected a field path or {path, mode}, got %s", describe(n))
+		}
+		*s = Sequence{Path: p}
+		return nil
+	case yaml.MappingNode:
+		var f seqForm
+		if err := d.mapping(n, path, reflect.ValueOf(&f).Elem()); err != nil {
+			return err
+		}
+		if f.Mode != "" && !slices.Contains(SeqModes, f.Mode) {
+			return &Error{File: d.file, Pos: d.pos[joinPath(path, "mode")], Field: joinPath(path, "mode"), Msg: UnknownChoice("sequence mode", f.Mode, SeqModes)}
+		}
+		if f.Path == "" {
+			return d.errorf(n, path, "path must be set: the field holding the sequence (events[].kv.mod_revision)")
+		}
+		*s = Sequence(f)
+		return nil
+	}
+	return d.errorf(n, path, "expected a field path or {path, mode}, got %s", describe(n))
+}
+
+// node renders a sequence: its short form when the mode is left out.
+func (s Sequence) node(e encoder, path string) (*yaml.Node, error) {
+	if s.Mode == "" {
+		return scalarNode(strTag, s.Path), nil
+	}
+	return e.fields(reflect.ValueOf(seqForm(s)), path)
 }
 
 // FieldCheck is one check on a response field (a dotted path).

@@ -100,6 +100,8 @@ func (e encoder) value(v reflect.Value, path string) (*yaml.Node, error) {
 		return m, nil
 	case Data:
 		return x.node()
+	case Sequence:
+		return x.node(e, path)
 	case Assertion:
 		if x.Key == "" {
 			return scalarNode(strTag, x.Expr), nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,16 +64,25 @@ type gdriver struct {
 	builders []builder
 	// resp are two response messages used in turn: the one received last
 	// stays readable (vars.Last) while the next is received into the other.
-	resp    [2]*dynamicpb.Message
-	flip    int
-	last    *dynamicpb.Message // the last response received (vars.Last)
-	seqNext int64              // the next sequence value expected
-	seqSeen bool
-	// violations of the stream in flight: how many, and the first.
-	nviol     uint64
-	firstViol string
+	resp [2]*dynamicpb.Message
+	flip int
+	last *dynamicpb.Message // the last response received (vars.Last)
+	seqc seqChecker
+	// seqSink is the sink's SeqSink, when it is one.
+	seqSink record.SeqSink
+	// violations of the stream in flight: how many, and the first of each
+	// kind, in the order they came.
+	nviol  uint64
+	firsts [8]firstViol
+	nfirst int
 	// unmarshal reuses its options across messages.
 	unmarshal protojson.UnmarshalOptions
+}
+
+// firstViol is the first violation of one kind in a stream.
+type firstViol struct {
+	kind   record.Kind
+	detail string
 }
 
 // NewDriver returns the driver of a client of a generic call group; p.Setup
@@ -86,6 +96,8 @@ func NewDriver(cc grpc.ClientConnInterface, p driver.Params, sink record.Sink) d
 	d.resp = [2]*dynamicpb.Message{dynamicpb.NewMessage(c.method.Output()), dynamicpb.NewMessage(c.method.Output())}
 	d.vars = Vars{Client: int(p.ID), Now: time.Now, Rand: rand.New(rand.NewPCG(p.Seed, uint64(p.ID)))}
 	d.sendRand = rand.New(rand.NewPCG(p.Seed, uint64(p.ID)|1<<63))
+	d.seqc.spec = c.expect.seq
+	d.seqSink, _ = sink.(record.SeqSink)
 	return d
 }
 
@@ -104,15 +116,15 @@ func (d *gdriver) Stream(ctx, stop context.Context) record.End {
 	}
 	start := time.Now()
 	d.sink.Started()
-	d.nviol, d.firstViol = 0, ""
+	d.nviol, d.nfirst = 0, 0
 	if !d.c.resumes {
-		d.seqSeen = false
+		d.seqc.reset()
 	}
 	end, detail := d.run(ctx)
 	if d.nviol > 0 {
 		// A stream that broke a promise ends as a violation, whatever
 		// its own end (as the reference drivers do).
-		d2 := fmt.Sprintf("%d violation(s), first %s", d.nviol, d.firstViol)
+		d2 := fmt.Sprintf("%d violation(s), first %s", d.nviol, d.firstViols())
 		if detail != "" {
 			d2 += "; stream then ended: " + detail
 		}
@@ -217,19 +229,28 @@ func (d *gdriver) recv(st grpc.ClientStream, i int, from time.Time) error {
 	}
 	d.flip = 1 - d.flip
 	lat := time.Since(from)
-	if d.c.expect.ts != nil {
-		if v, fd, err := valueAt(m, d.c.expect.ts); err == nil {
-			if ns, ok := intOf(v, fd); ok {
-				lat = max(time.Duration(time.Now().UnixNano()-ns), 0)
+	x := d.c.expect
+	// A control response (no data: data_field unset, or no sequence value
+	// in the lists the sequence reads) is neither data nor a gap: not a
+	// message received, so not back to live either, and not checked.
+	control := x.data != nil && !hasField(m, x.data)
+	if !control && x.seq != nil && d.seqc.observe(m, d) == 0 && x.seq.lists && x.data == nil {
+		control = true
+	}
+	if !control {
+		if x.ts != nil {
+			if v, fd, err := valueAt(m, x.ts); err == nil {
+				if ns, ok := intOf(v, fd); ok {
+					lat = max(time.Duration(time.Now().UnixNano()-ns), 0)
+				}
 			}
 		}
+		d.sink.Received(lat)
+		d.vars.Index = i
+		for _, v := range x.check(m, i, &d.vars) {
+			d.violate(v.kind, 1, v.detail)
+		}
 	}
-	d.sink.Received(lat)
-	d.vars.Index = i
-	for _, v := range d.c.expect.check(m, i, &d.vars) {
-		d.violate(v.kind, 1, v.detail)
-	}
-	d.sequence(m)
 	d.last = m
 	d.vars.Last = m
 	if c := d.c.expect.count; c > 0 && i+1 > c {
@@ -238,41 +259,45 @@ func (d *gdriver) recv(st grpc.ClientStream, i int, from time.Time) error {
 	return nil
 }
 
-// sequence checks the sequence field across the client's streams.
-func (d *gdriver) sequence(m protoreflect.Message) {
-	if d.c.expect.seq == nil {
-		return
-	}
-	v, fd, err := valueAt(m, d.c.expect.seq)
-	if err != nil {
-		return
-	}
-	s, _ := intOf(v, fd)
-	if ss, ok := d.sink.(record.SeqSink); ok && s >= 0 {
-		ss.Seq(uint64(s))
-	}
-	switch {
-	case !d.seqSeen || s == d.seqNext:
-	case s > d.seqNext:
-		d.violate(record.Gap, uint64(s-d.seqNext), fmt.Sprintf("sequence %d, want %d: %d lost", s, d.seqNext, s-d.seqNext))
-	case s == d.seqNext-1:
-		d.violate(record.Duplicate, 1, fmt.Sprintf("sequence %d again", s))
-	default:
-		d.violate(record.Reorder, 1, fmt.Sprintf("sequence %d after %d", s, d.seqNext-1))
-	}
-	if !d.seqSeen || s >= d.seqNext {
-		d.seqNext, d.seqSeen = s+1, true
-	}
-}
-
 // violate counts n violations of kind k; the stream's first is its end's
 // detail.
 func (d *gdriver) violate(k record.Kind, n uint64, detail string) {
 	d.sink.Violated(k, n)
-	if d.nviol == 0 {
-		d.firstViol = k.String() + ": " + detail
+	if d.wants(k) && d.nfirst < len(d.firsts) {
+		d.firsts[d.nfirst] = firstViol{k, detail}
+		d.nfirst++
 	}
 	d.nviol += n
+}
+
+// wants reports whether a violation of kind k would be the stream's first
+// of its kind, whose detail the stream's end keeps (seqOut).
+func (d *gdriver) wants(k record.Kind) bool {
+	for _, f := range d.firsts[:d.nfirst] {
+		if f.kind == k {
+			return false
+		}
+	}
+	return true
+}
+
+// seq passes a sequence value on to the sink (seqOut).
+func (d *gdriver) seq(v int64) {
+	if d.seqSink != nil && v >= 0 {
+		d.seqSink.Seq(uint64(v))
+	}
+}
+
+// firstViols is the first violation of each kind, "gap: ...; duplicate: ...".
+func (d *gdriver) firstViols() string {
+	var b strings.Builder
+	for i, f := range d.firsts[:d.nfirst] {
+		if i > 0 {
+			b.WriteString("; first ")
+		}
+		b.WriteString(f.kind.String() + ": " + f.detail)
+	}
+	return b.String()
 }
 
 // finish classifies the stream's end: err from the stream (io.EOF is a

@@ -18,8 +18,30 @@ type expectation struct {
 	count, atLeast int
 	status         codes.Code
 	fields         []fieldCheck
-	seq            []protoreflect.FieldDescriptor
+	seq            *seqSpec
 	ts             []protoreflect.FieldDescriptor
+	// data is the field that makes a response data (data_field); nil:
+	// every response is, unless the sequence reads lists and finds none.
+	data []protoreflect.FieldDescriptor
+}
+
+// fieldError is a problem of one field of the call (relative to the
+// group: "call.expect.sequence"), for the error's position.
+type fieldError struct {
+	field string
+	err   error
+}
+
+func (e *fieldError) Error() string { return e.err.Error() }
+func (e *fieldError) Unwrap() error { return e.err }
+
+// seqField is the field a sequence problem is reported at: its path in
+// the mapping form, the sequence itself in the short form.
+func seqField(s scenario.Sequence) string {
+	if s.Mode != "" {
+		return "call.expect.sequence.path"
+	}
+	return "call.expect.sequence"
 }
 
 // fieldCheck is one FieldCheck, resolved.
@@ -84,6 +106,17 @@ func parseExpect(e scenario.Expect) (*expectation, error) {
 		}
 		x.fields = append(x.fields, fc)
 	}
+	if s := e.Sequence; s != (scenario.Sequence{}) {
+		switch {
+		case s.Path == "":
+			return nil, &fieldError{"call.expect.sequence", fmt.Errorf("sequence: path must be set")}
+		case s.Mode != "" && s.Mode != scenario.SeqDense && s.Mode != scenario.SeqIncreasing:
+			return nil, &fieldError{"call.expect.sequence.mode", fmt.Errorf("%s", scenario.UnknownChoice("sequence mode", s.Mode, scenario.SeqModes))}
+		}
+	}
+	if strings.Contains(e.DataField, "[]") {
+		return nil, &fieldError{"call.expect.data_field", fmt.Errorf("data_field %s: a plain path of fields (events), without []: a response is data when that field is set", e.DataField)}
+	}
 	return x, nil
 }
 
@@ -104,7 +137,7 @@ func (x *expectation) resolve(e scenario.Expect, out protoreflect.MessageDescrip
 		}
 		last := fds[len(fds)-1]
 		if f.size != nil || len(f.sizes) > 0 {
-			if _, ok := sizeOf(emptyValue(last), last); !ok && !last.IsList() && !last.IsMap() {
+			if !hasSize(last) {
 				return fmt.Errorf("field %s: a %s has no size (size applies to bytes, strings, messages, lists and maps)", f.path, last.Kind())
 			}
 		}
@@ -114,12 +147,14 @@ func (x *expectation) resolve(e scenario.Expect, out protoreflect.MessageDescrip
 		f.fds = fds
 	}
 	var err error
-	if e.Sequence != "" {
-		if x.seq, err = path("sequence", e.Sequence); err != nil {
-			return err
+	if e.Sequence.Path != "" {
+		if x.seq, err = resolveSeq(out, e.Sequence); err != nil {
+			return &fieldError{seqField(e.Sequence), fmt.Errorf("sequence %s: %w", e.Sequence.Path, err)}
 		}
-		if _, ok := intOf(emptyValue(x.seq[len(x.seq)-1]), x.seq[len(x.seq)-1]); !ok {
-			return fmt.Errorf("sequence %s: must be an integer field", e.Sequence)
+	}
+	if e.DataField != "" {
+		if x.data, err = path("data_field", e.DataField); err != nil {
+			return &fieldError{"call.expect.data_field", err}
 		}
 	}
 	if e.Timestamp != "" {
@@ -131,6 +166,21 @@ func (x *expectation) resolve(e scenario.Expect, out protoreflect.MessageDescrip
 		}
 	}
 	return nil
+}
+
+// hasSize reports whether sizeOf applies to field fd: bytes, strings,
+// messages, lists and maps. (Asking sizeOf with an empty value panicked
+// for lists and messages, which have none.)
+func hasSize(fd protoreflect.FieldDescriptor) bool {
+	switch {
+	case fd.IsList() || fd.IsMap():
+		return true
+	}
+	switch fd.Kind() {
+	case protoreflect.BytesKind, protoreflect.StringKind, protoreflect.MessageKind, protoreflect.GroupKind:
+		return true
+	}
+	return false
 }
 
 // emptyValue is a scalar field's zero value (for kind checks).
@@ -174,7 +224,7 @@ func (x *expectation) check(msg protoreflect.Message, i int, vars *Vars) []viola
 				continue
 			}
 			if ok, got := equalJSON(v, fd, want); !ok {
-				out = append(out, violation{record.WrongValue, fmt.Sprintf("response %d: %s is %s, want %s", i, f.path, got, want)})
+				out = append(out, violation{record.WrongValue, fmt.Sprintf("response %d: %s", i, mismatch(f.path, got, string(want)))})
 			}
 		}
 	}
@@ -213,4 +263,44 @@ func (x *expectation) want() string {
 		return fmt.Sprintf("at least %d", x.atLeast)
 	}
 	return "any number of"
+}
+
+// mismatch says that the field at path is got, want want (both JSON).
+// When their JSON types differ, it names them, so that a string holding a
+// number and that number do not read as equal ("version_info is the
+// string "1", want the number 1").
+func mismatch(path, got, want string) string {
+	g, w := jsonType(got), jsonType(want)
+	if g == w || g == "" || w == "" {
+		return fmt.Sprintf("%s is %s, want %s", path, got, want)
+	}
+	msg := fmt.Sprintf("%s is the %s %s, want the %s %s", path, g, got, w, want)
+	if g == "string" && w == "number" {
+		msg += ` (a template that is one variable alone, "{{index + 1}}", gives a number; a string field holding integers can be a sequence: expect.sequence {path: ` + path + `, mode: increasing})`
+	}
+	return msg
+}
+
+// jsonType names the type of a JSON text: string, number, boolean, null,
+// object or list ("" when it is not JSON).
+func jsonType(text string) string {
+	var v any
+	if json.Unmarshal([]byte(text), &v) != nil {
+		return ""
+	}
+	switch v.(type) {
+	case string:
+		return "string"
+	case float64:
+		return "number"
+	case bool:
+		return "boolean"
+	case nil:
+		return "null"
+	case map[string]any:
+		return "object"
+	case []any:
+		return "list"
+	}
+	return ""
 }

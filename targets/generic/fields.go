@@ -13,6 +13,9 @@ import (
 func fieldPath(m protoreflect.MessageDescriptor, path []string) ([]protoreflect.FieldDescriptor, error) {
 	var out []protoreflect.FieldDescriptor
 	for i, name := range path {
+		if strings.HasSuffix(name, "[]") {
+			return nil, fmt.Errorf("%s: [] (every element of a list) applies to expect.sequence only", name)
+		}
 		if m == nil {
 			return nil, fmt.Errorf("%s is not a message, so it has no field %s", strings.Join(path[:i], "."), name)
 		}
@@ -28,7 +31,7 @@ func fieldPath(m protoreflect.MessageDescriptor, path []string) ([]protoreflect.
 			return nil, fmt.Errorf("%s has no field %s; its fields: %s", m.FullName(), name, strings.Join(names, ", "))
 		}
 		if (fd.IsList() || fd.IsMap()) && i < len(path)-1 {
-			return nil, fmt.Errorf("%s is a list or map; a path cannot go through it", name)
+			return nil, fmt.Errorf("%s is a list or map; this path cannot go through it (expect.sequence can read every element of a list: %s[])", name, name)
 		}
 		out = append(out, fd)
 		m = fd.Message()
@@ -62,7 +65,12 @@ func intOf(v protoreflect.Value, fd protoreflect.FieldDescriptor) (int64, bool) 
 	if fd.IsList() || fd.IsMap() {
 		return 0, false
 	}
-	switch fd.Kind() {
+	return intOfKind(v, fd.Kind())
+}
+
+// intOfKind returns a value of integer kind k as int64.
+func intOfKind(v protoreflect.Value, k protoreflect.Kind) (int64, bool) {
+	switch k {
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
 		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
 		return v.Int(), true

@@ -54,6 +54,10 @@ func check(g scenario.Group, _ func(string) bool) (string, string) {
 		return "call.data", err.Error()
 	}
 	if _, err := parseExpect(c.Expect); err != nil {
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			return fe.field, err.Error()
+		}
 		return "call.expect", err.Error()
 	}
 	return "", ""
@@ -136,10 +140,14 @@ func setup(ctx context.Context, g scenario.Group, dir string, errAt func(field, 
 		builders[i] = *b
 	}
 	x, err := parseExpect(c.Expect)
-	if err != nil {
-		return nil, bad("expect", "%v", err)
+	if err == nil {
+		err = x.resolve(c.Expect, md.Output())
 	}
-	if err := x.resolve(c.Expect, md.Output()); err != nil {
+	if err != nil {
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			return nil, errAt(fe.field, err.Error())
+		}
 		return nil, bad("expect", "%v", err)
 	}
 	call := &Call{
@@ -165,7 +173,7 @@ func setup(ctx context.Context, g scenario.Group, dir string, errAt func(field, 
 	}
 	if x.seq != nil {
 		for _, t := range reqs {
-			call.resumes = call.resumes || t.Uses("last."+c.Expect.Sequence)
+			call.resumes = call.resumes || t.Uses("last."+c.Expect.Sequence.Path)
 		}
 	}
 	return call, nil
