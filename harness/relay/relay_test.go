@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -906,5 +908,88 @@ func TestPercentEncoding(t *testing.T) {
 		if got := decodeMessage(percentEncode(m)); got != m {
 			t.Errorf("percent round trip of %q: %q", m, got)
 		}
+	}
+}
+
+// tap is a client's connection that keeps a copy of every byte the
+// client reads: the frames the relay sent it.
+type tap struct {
+	net.Conn
+	mu  sync.Mutex
+	got bytes.Buffer
+}
+
+func (t *tap) Read(p []byte) (int, error) {
+	n, err := t.Conn.Read(p)
+	t.mu.Lock()
+	t.got.Write(p[:n])
+	t.mu.Unlock()
+	return n, err
+}
+
+// frames parses what the client read so far.
+func (t *tap) frames(tb testing.TB) []http2.FrameHeader {
+	t.mu.Lock()
+	b := bytes.Clone(t.got.Bytes())
+	t.mu.Unlock()
+	fr := http2.NewFramer(nil, bytes.NewReader(b))
+	fr.SetMaxReadFrameSize(maxFrame)
+	var out []http2.FrameHeader
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return out // the end of what was read, maybe mid-frame
+		}
+		out = append(out, f.Header())
+	}
+}
+
+// TestNothingAfterAbort: once the relay sent the client an aborted
+// stream's trailers, no DATA of that stream follows them, though the
+// server's flood was in flight.
+func TestNothingAfterAbort(t *testing.T) {
+	var tp *tap
+	dialer := func(ctx context.Context, addr string) (net.Conn, error) {
+		nc, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		tp = &tap{Conn: nc}
+		return tp, nil
+	}
+	r := newRig(t, rigOpts{faults: abortAt(powMethod, 30), dial: []grpc.DialOption{grpc.WithContextDialer(dialer)}})
+	s, err := r.client.Pow(ctxOf(t), &pb.PowRequest{Base: 1, Count: -1, PayloadBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := recvAll(s); status.Code(err) != codes.Aborted {
+		t.Fatalf("stream ended with %v, want Aborted", err)
+	}
+	waitEnded(t, r.up)
+	// Another call, so that whatever the relay still sent of the
+	// aborted stream reached the client before it.
+	if err := wantPow(ctxOf(t), r, &pb.PowRequest{Base: 2, Count: 2}, 2); err != nil {
+		t.Fatal(err)
+	}
+	var ended bool
+	var after, before int
+	for _, h := range tp.frames(t) {
+		if h.StreamID != 1 {
+			continue
+		}
+		switch {
+		case h.Type == http2.FrameHeaders && h.Flags.Has(http2.FlagHeadersEndStream):
+			ended = true
+		case h.Type == http2.FrameData && ended:
+			after++
+		case h.Type == http2.FrameData:
+			before++
+		}
+	}
+	if !ended || before == 0 {
+		t.Fatalf("the client saw %d DATA frames and trailers %v on the aborted stream", before, ended)
+	}
+	if after > 0 {
+		t.Errorf("the client got %d DATA frames of the aborted stream after its trailers", after)
 	}
 }
