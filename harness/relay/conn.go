@@ -407,7 +407,13 @@ func (d *direction) handle(f http2.Frame) error {
 			}
 		}
 		c.mu.Unlock()
-		return d.streamFrame(&qframe{typ: http2.FrameRSTStream, stream: f.StreamID, code: f.ErrCode})
+		err := d.streamFrame(&qframe{typ: http2.FrameRSTStream, stream: f.StreamID, code: f.ErrCode})
+		c.mu.Lock()
+		if s := c.streams[f.StreamID]; s != nil {
+			c.settle(s)
+		}
+		c.mu.Unlock()
+		return err
 	case *http2.PriorityFrame:
 		return d.out.do(false, func() error { return d.out.fr.WritePriority(f.StreamID, f.PriorityParam) })
 	case *http2.PriorityUpdateFrame:
@@ -467,7 +473,13 @@ func (d *direction) endBlock() error {
 		}
 	}
 	c.mu.Unlock()
-	return d.forward(s, q, 0)
+	err := d.forward(s, q, 0)
+	if s != nil && q.end {
+		c.mu.Lock()
+		c.settle(s)
+		c.mu.Unlock()
+	}
+	return err
 }
 
 // prune forgets aborted streams older than tombAge; c.mu is held.
@@ -545,7 +557,13 @@ func (d *direction) data(f *http2.DataFrame) error {
 	}
 	c.mu.Unlock()
 	if abortAt < 0 {
-		return d.forward(s, q, delay)
+		err := d.forward(s, q, delay)
+		if q.end {
+			c.mu.Lock()
+			c.settle(s)
+			c.mu.Unlock()
+		}
+		return err
 	}
 	// Forward what precedes the aborted message (the end of the one
 	// before), credit the sender with the rest.

@@ -993,3 +993,33 @@ func TestNothingAfterAbort(t *testing.T) {
 		t.Errorf("the client got %d DATA frames of the aborted stream after its trailers", after)
 	}
 }
+
+// TestFinishedStreamsForgotten: a connection keeps no state for the
+// streams that ended (their records move to the relay's list).
+func TestFinishedStreamsForgotten(t *testing.T) {
+	r := newRig(t, rigOpts{faults: delayPow(time.Millisecond)})
+	for range 20 {
+		if err := wantPow(ctxOf(t), r, &pb.PowRequest{Base: 2, Count: 3}, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ended(t, r.relay, powMethod, 20)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r.relay.mu.Lock()
+		var open int
+		for c := range r.relay.live {
+			c.mu.Lock()
+			open += len(c.streams)
+			c.mu.Unlock()
+		}
+		r.relay.mu.Unlock()
+		if open == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the connection still tracks %d streams after they all ended", open)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
