@@ -19,6 +19,8 @@ import (
 )
 
 const (
+	// frameHeaderLen is the size of an HTTP/2 frame's header.
+	frameHeaderLen = 9
 	// maxFrame is the largest frame HTTP/2 allows: the relay reads what
 	// the peers agreed to, whatever they agreed.
 	maxFrame = 1<<24 - 1
@@ -313,12 +315,28 @@ func (d *direction) run() error {
 		if err := d.handle(f); err != nil {
 			return fmt.Errorf("%s: %v frame on stream %d: %w", d.dir, f.Header().Type, f.Header().StreamID, err)
 		}
-		if d.br.Buffered() == 0 {
+		if !d.frameBuffered() {
 			if err := d.out.flush(); err != nil {
 				return fmt.Errorf("%s: flush: %w", d.dir, err)
 			}
 		}
 	}
+}
+
+// frameBuffered says a whole frame is buffered already: the next read
+// will not wait for the socket, so what was written need not be flushed
+// yet (many frames go out in one write).
+func (d *direction) frameBuffered() bool {
+	n := d.br.Buffered()
+	if n < frameHeaderLen {
+		return false
+	}
+	h, err := d.br.Peek(frameHeaderLen)
+	if err != nil {
+		return false
+	}
+	length := int(h[0])<<16 | int(h[1])<<8 | int(h[2])
+	return n >= frameHeaderLen+length
 }
 
 // handle forwards one frame.

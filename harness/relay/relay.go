@@ -86,8 +86,8 @@ type Relay struct {
 
 	mu        sync.Mutex
 	live      map[*conn]bool
-	doneConns []ConnRecord
-	doneStrs  []StreamRecord
+	doneConns ring[ConnRecord]
+	doneStrs  ring[StreamRecord]
 }
 
 // errRelayClosed is the error of connections the relay's Close ended.
@@ -116,7 +116,8 @@ func Start(cfg Config) (*Relay, error) {
 			return nil, fmt.Errorf("relay: listen: %w", err)
 		}
 	}
-	r := &Relay{cfg: cfg, lis: lis, live: map[*conn]bool{}}
+	r := &Relay{cfg: cfg, lis: lis, live: map[*conn]bool{},
+		doneConns: ring[ConnRecord]{max: cfg.MaxRecords}, doneStrs: ring[StreamRecord]{max: cfg.MaxRecords}}
 	r.wg.Add(1)
 	go r.accept()
 	return r, nil
@@ -203,7 +204,7 @@ func (r *Relay) addHeld(n int64) {
 // ones (the latest MaxRecords) first, then open ones.
 func (r *Relay) Streams() []StreamRecord {
 	r.mu.Lock()
-	out := append([]StreamRecord(nil), r.doneStrs...)
+	out := r.doneStrs.all()
 	live := r.liveConns()
 	r.mu.Unlock()
 	for _, c := range live {
@@ -216,7 +217,7 @@ func (r *Relay) Streams() []StreamRecord {
 // latest MaxRecords) first, then open ones.
 func (r *Relay) Conns() []ConnRecord {
 	r.mu.Lock()
-	out := append([]ConnRecord(nil), r.doneConns...)
+	out := r.doneConns.all()
 	live := r.liveConns()
 	r.mu.Unlock()
 	for _, c := range live {
@@ -237,7 +238,7 @@ func (r *Relay) liveConns() []*conn {
 // finishStream keeps a finished stream's record.
 func (r *Relay) finishStream(rec StreamRecord) {
 	r.mu.Lock()
-	r.doneStrs = appendBounded(r.doneStrs, rec, r.cfg.MaxRecords)
+	r.doneStrs.add(rec)
 	r.mu.Unlock()
 }
 
@@ -245,17 +246,32 @@ func (r *Relay) finishStream(rec StreamRecord) {
 func (r *Relay) finishConn(c *conn, rec ConnRecord, open []StreamRecord) {
 	r.mu.Lock()
 	delete(r.live, c)
-	r.doneConns = appendBounded(r.doneConns, rec, r.cfg.MaxRecords)
+	r.doneConns.add(rec)
 	for _, s := range open {
-		r.doneStrs = appendBounded(r.doneStrs, s, r.cfg.MaxRecords)
+		r.doneStrs.add(s)
 	}
 	r.mu.Unlock()
 }
 
-func appendBounded[T any](s []T, v T, max int) []T {
-	if len(s) >= max {
-		n := copy(s, s[len(s)-max+1:])
-		s = s[:n]
+// ring keeps the latest max values added.
+type ring[T any] struct {
+	max  int
+	buf  []T
+	next int // where the next value goes once buf is full
+}
+
+func (r *ring[T]) add(v T) {
+	if len(r.buf) < r.max {
+		r.buf = append(r.buf, v)
+		return
 	}
-	return append(s, v)
+	r.buf[r.next] = v
+	r.next = (r.next + 1) % r.max
+}
+
+// all are the values kept, oldest first.
+func (r *ring[T]) all() []T {
+	out := make([]T, 0, len(r.buf))
+	out = append(out, r.buf[r.next:]...)
+	return append(out, r.buf[:r.next]...)
 }

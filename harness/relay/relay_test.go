@@ -1023,3 +1023,18 @@ func TestFinishedStreamsForgotten(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestRing(t *testing.T) {
+	r := ring[int]{max: 3}
+	for i := range 5 {
+		r.add(i)
+	}
+	if got := r.all(); !slices.Equal(got, []int{2, 3, 4}) {
+		t.Errorf("ring of 3 after 0..4 = %v, want [2 3 4]", got)
+	}
+	r = ring[int]{max: 3}
+	r.add(7)
+	if got := r.all(); !slices.Equal(got, []int{7}) {
+		t.Errorf("ring = %v, want [7]", got)
+	}
+}
