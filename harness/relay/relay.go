@@ -26,15 +26,19 @@
 // connection-level WINDOW_UPDATE, so the connection's window does not
 // shrink.
 //
-// The relay speaks h2c with prior knowledge (gRPC's plaintext); TLS is
-// not relayed.
+// The relay speaks h2c with prior knowledge (gRPC's plaintext), or
+// HTTP/2 over TLS when given the certificate to present to its clients
+// (Config.TLS) and how to dial the upstream (Config.UpstreamTLS): it
+// terminates TLS on each side, never HTTP/2.
 package relay
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,8 +48,16 @@ import (
 type Config struct {
 	// Upstream is the host:port every client connection is relayed to.
 	Upstream string
-	// Dial opens an upstream connection; nil dials Upstream over TCP.
+	// Dial opens an upstream connection; nil dials Upstream over TCP
+	// (over TLS with UpstreamTLS).
 	Dial func(ctx context.Context) (net.Conn, error)
+	// TLS, if not nil, is what the relay presents to its clients: the
+	// certificate the user supplied (the relay cannot present the
+	// server's without its key). The relay negotiates "h2" by ALPN.
+	TLS *tls.Config
+	// UpstreamTLS, if not nil, dials Upstream over TLS with it (its
+	// ServerName defaults to Upstream's host), negotiating "h2".
+	UpstreamTLS *tls.Config
 	// Listener is where the relay accepts clients; nil: a new listener
 	// on 127.0.0.1:0. The relay closes it at Close.
 	Listener net.Listener
@@ -105,9 +117,13 @@ func Start(cfg Config) (*Relay, error) {
 	setDefault(&cfg.MaxHeld, 64<<20)
 	setDefault(&cfg.MaxRecords, 100000)
 	if cfg.Dial == nil {
-		d := net.Dialer{}
+		d := &net.Dialer{}
 		up := cfg.Upstream
 		cfg.Dial = func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", up) }
+		if cfg.UpstreamTLS != nil {
+			td := &tls.Dialer{NetDialer: d, Config: withH2(cfg.UpstreamTLS)}
+			cfg.Dial = func(ctx context.Context) (net.Conn, error) { return td.DialContext(ctx, "tcp", up) }
+		}
 	}
 	lis := cfg.Listener
 	if lis == nil {
@@ -116,11 +132,23 @@ func Start(cfg Config) (*Relay, error) {
 			return nil, fmt.Errorf("relay: listen: %w", err)
 		}
 	}
+	if cfg.TLS != nil {
+		lis = tls.NewListener(lis, withH2(cfg.TLS))
+	}
 	r := &Relay{cfg: cfg, lis: lis, live: map[*conn]bool{},
 		doneConns: ring[ConnRecord]{max: cfg.MaxRecords}, doneStrs: ring[StreamRecord]{max: cfg.MaxRecords}}
 	r.wg.Add(1)
 	go r.accept()
 	return r, nil
+}
+
+// withH2 is c offering HTTP/2 by ALPN (gRPC requires it).
+func withH2(c *tls.Config) *tls.Config {
+	c = c.Clone()
+	if !slices.Contains(c.NextProtos, "h2") {
+		c.NextProtos = append([]string{"h2"}, c.NextProtos...)
+	}
+	return c
 }
 
 func setDefault[T int | int64 | time.Duration](v *T, def T) {

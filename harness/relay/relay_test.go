@@ -3,9 +3,16 @@ package relay
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"io"
 	"math"
+	"math/big"
 	"net"
 	"runtime"
 	"slices"
@@ -19,6 +26,7 @@ import (
 	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	_ "google.golang.org/grpc/encoding/gzip" // the compressed calls
 	"google.golang.org/grpc/health"
@@ -1059,5 +1067,72 @@ func TestMaxHeld(t *testing.T) {
 	// One frame may go in beyond the bound before the reader stops.
 	if _, peak := r.relay.Held(); peak > maxHeld+16<<10+64 {
 		t.Errorf("the relay held up to %d bytes, want about MaxHeld (%d)", peak, maxHeld)
+	}
+}
+
+// selfSigned is a certificate for 127.0.0.1 and a pool trusting it.
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "relay test"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+// TestTLS: a TLS server behind a relay presenting the user's certificate
+// and dialling the server over TLS: calls flow, messages are counted and
+// an abort reaches both sides.
+func TestTLS(t *testing.T) {
+	cert, pool := selfSigned(t)
+	r := newRig(t, rigOpts{
+		faults: abortAt(sqrtMethod, 3),
+		server: []grpc.ServerOption{grpc.Creds(credentials.NewServerTLSFromCert(&cert))},
+		cfg: func(c *Config) {
+			c.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+			c.UpstreamTLS = &tls.Config{RootCAs: pool}
+		},
+		dial: []grpc.DialOption{grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, ""))},
+	})
+	if err := wantPow(ctxOf(t), r, &pb.PowRequest{Base: 2, Count: 5, PayloadBytes: 40 << 10}, 5); err != nil {
+		t.Fatalf("Pow over TLS through the relay: %v", err)
+	}
+	if rec := ended(t, r.relay, powMethod, 1)[0]; rec.Messages != [2]int{1, 5} {
+		t.Errorf("recorded %v messages, want [1 5]", rec.Messages)
+	}
+	s, err := r.client.Sqrt(ctxOf(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.Send(&pb.SqrtRequest{Value: 4})
+	_, _ = s.Recv()
+	_ = s.Send(&pb.SqrtRequest{Value: 9})
+	if _, err := s.Recv(); status.Code(err) != codes.Aborted {
+		t.Errorf("Sqrt over TLS ended with %v, want the relay's Aborted", err)
+	}
+	for _, c := range r.relay.Conns() {
+		if c.Err != "" {
+			t.Errorf("connection error %q", c.Err)
+		}
 	}
 }
