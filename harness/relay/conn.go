@@ -113,6 +113,8 @@ type direction struct {
 	path      string // fields of the block being decoded
 	status    string
 	message   string
+	keep      map[string]bool   // request headers to keep (client to server)
+	kept      map[string]string // those of the block being decoded
 
 	// hbNext numbers the header blocks read, hbDone counts those
 	// written: a block is written only in its turn (seq == hbDone), so
@@ -217,6 +219,12 @@ func (c *conn) newDirection(dir Dir, src net.Conn, out, back *writer) *direction
 	d.dec = hpack.NewDecoder(4096, d.field)
 	d.dec.SetAllowedMaxDynamicTableSize(maxTable)
 	d.dec.SetMaxStringLength(maxBlock)
+	if dir == ClientToServer && len(c.r.cfg.KeepHeaders) > 0 {
+		d.keep = map[string]bool{}
+		for _, h := range c.r.cfg.KeepHeaders {
+			d.keep[h] = true
+		}
+	}
 	return d
 }
 
@@ -359,7 +367,7 @@ func (d *direction) handle(f http2.Frame) error {
 			q.pad = uint8(pad)
 		}
 		d.block, d.blockSize = q, len(frag)
-		d.path, d.status, d.message = "", "", ""
+		d.path, d.status, d.message, d.kept = "", "", "", nil
 		if _, err := d.dec.Write(frag); err != nil {
 			return fmt.Errorf("decode header block: %w", err)
 		}
@@ -453,6 +461,15 @@ func (d *direction) field(f hpack.HeaderField) {
 		d.status = f.Value
 	case "grpc-message":
 		d.message = f.Value
+	default:
+		if d.keep[f.Name] {
+			if d.kept == nil {
+				d.kept = map[string]string{}
+			}
+			if _, ok := d.kept[f.Name]; !ok {
+				d.kept[f.Name] = f.Value
+			}
+		}
 	}
 }
 
@@ -472,7 +489,7 @@ func (d *direction) endBlock() error {
 	if s == nil && d.dir == ClientToServer && q.stream%2 == 1 && q.stream > c.lastStream {
 		c.lastStream = q.stream
 		c.prune(now)
-		s = &stream{id: q.stream, info: StreamInfo{Conn: c.id, ID: q.stream, Method: d.path}}
+		s = &stream{id: q.stream, info: StreamInfo{Conn: c.id, ID: q.stream, Method: d.path, Headers: d.kept}}
 		s.rec = StreamRecord{Conn: c.id, ID: q.stream, Method: d.path, Opened: now}
 		s.wake = [2]chan struct{}{make(chan struct{}, 1), make(chan struct{}, 1)}
 		c.streams[q.stream] = s

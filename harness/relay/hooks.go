@@ -30,8 +30,12 @@ type StreamInfo struct {
 	Conn uint64
 	// ID is the HTTP/2 stream identifier.
 	ID uint32
-	// Method is the request's :path, e.g. "/streambench.Math/Pow".
+	// Method is the request's :path, e.g. "/streambench.v1.Math/Pow".
 	Method string
+	// Headers are the request's headers named in Config.KeepHeaders
+	// (the first value of each), e.g. the metadata a fault's scope
+	// picks clients by; nil when none was kept. Read only.
+	Headers map[string]string
 }
 
 // MessageInfo is a gRPC message beginning to cross the relay.

@@ -26,6 +26,16 @@
 // connection-level WINDOW_UPDATE, so the connection's window does not
 // shrink.
 //
+// One ordering no relay that forwards header blocks raw can escape: the
+// HPACK table is the connection's, so header blocks must reach each
+// receiver in the order they were encoded. A header block of a stream
+// whose frames are held (the trailers of a delayed stream, say) is held
+// with them, and the header blocks of other streams in that direction
+// wait behind it (their DATA does not): while a stream's trailers are
+// delayed by d, streams that open or end in the same direction of that
+// connection wait up to d for their headers. Streams already open keep
+// flowing.
+//
 // The relay speaks h2c with prior knowledge (gRPC's plaintext), or
 // HTTP/2 over TLS when given the certificate to present to its clients
 // (Config.TLS) and how to dial the upstream (Config.UpstreamTLS): it
@@ -63,6 +73,9 @@ type Config struct {
 	Listener net.Listener
 	// Faults, if not nil, is asked at every message of every stream.
 	Faults Faults
+	// KeepHeaders names the request headers (lower case, as HTTP/2
+	// sends them) the relay keeps in each stream's StreamInfo.Headers.
+	KeepHeaders []string
 	// DialTimeout bounds the upstream dial (default 5s).
 	DialTimeout time.Duration
 	// PrefaceTimeout bounds the wait for a client's connection preface

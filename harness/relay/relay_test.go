@@ -1136,3 +1136,30 @@ func TestTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestKeepHeaders: Faults sees the request headers it asked for, so a
+// fault can pick its victims by the clients' metadata.
+func TestKeepHeaders(t *testing.T) {
+	victims := FaultsFunc(func(s StreamInfo, m MessageInfo) Action {
+		if s.Headers["x-client"] == "victim" && m.Index == 3 {
+			return Action{Abort: &Abort{Code: codes.PermissionDenied}}
+		}
+		return Action{}
+	})
+	r := newRig(t, rigOpts{faults: victims, cfg: func(c *Config) { c.KeepHeaders = []string{"x-client"} }})
+	for _, who := range []string{"bystander", "victim", "bystander"} {
+		ctx := metadata.NewOutgoingContext(ctxOf(t), metadata.Pairs("x-client", who))
+		s, err := r.client.Pow(ctx, &pb.PowRequest{Base: 1, Count: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := recvAll(s)
+		want := codes.OK
+		if who == "victim" {
+			want = codes.PermissionDenied
+		}
+		if status.Code(err) != want {
+			t.Errorf("%s: %d messages, %v; want %v", who, n, err, want)
+		}
+	}
+}
