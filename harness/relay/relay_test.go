@@ -24,6 +24,7 @@ import (
 
 	"go.uber.org/goleak"
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -1161,5 +1162,128 @@ func TestKeepHeaders(t *testing.T) {
 		if status.Code(err) != want {
 			t.Errorf("%s: %d messages, %v; want %v", who, n, err, want)
 		}
+	}
+}
+
+// TestFramesOneForOne: the bytes each side writes reach the other side
+// unchanged, whatever the frames' flags and padding: padded and
+// prioritised HEADERS with CONTINUATION, padded DATA holding messages,
+// SETTINGS, PING, WINDOW_UPDATE, PRIORITY, an unknown type, RST_STREAM
+// and GOAWAY, both ways.
+func TestFramesOneForOne(t *testing.T) {
+	block := func(fields ...string) []byte {
+		var b bytes.Buffer
+		enc := hpack.NewEncoder(&b)
+		for i := 0; i < len(fields); i += 2 {
+			if err := enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return b.Bytes()
+	}
+	msgs, _ := wire([]message{{body: []byte("first")}, {compressed: true, body: []byte("second")}})
+	req := block(":method", "POST", ":scheme", "http", ":path", "/x.Y/Z", ":authority", "a", "content-type", "application/grpc", "x-long", strings.Repeat("v", 300))
+	resp := block(":status", "200", "content-type", "application/grpc")
+	trailers := block("grpc-status", "7", "grpc-message", "no%20way")
+	prio := http2.PriorityParam{StreamDep: 0, Exclusive: true, Weight: 200}
+	clientFrames := func(fr *http2.Framer) error {
+		return errors.Join(
+			fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1 << 20}, http2.Setting{ID: http2.SettingMaxFrameSize, Val: 1 << 15}),
+			fr.WriteSettingsAck(),
+			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: req[:10], PadLength: 9, Priority: prio}),
+			fr.WriteContinuation(1, false, req[10:20]),
+			fr.WriteContinuation(1, true, req[20:]),
+			fr.WriteDataPadded(1, false, msgs[:7], make([]byte, 13)),
+			fr.WriteDataPadded(1, false, msgs[7:9], []byte{}),
+			fr.WriteData(1, true, msgs[9:]),
+			fr.WriteWindowUpdate(0, 1000),
+			fr.WriteWindowUpdate(1, 2000),
+			fr.WritePing(false, [8]byte{1, 2, 3, 4, 5, 6, 7, 8}),
+			fr.WritePriority(3, http2.PriorityParam{StreamDep: 1, Weight: 3}),
+			fr.WriteRawFrame(0xfa, 0x5, 0, []byte("extension")),
+			fr.WriteRSTStream(5, http2.ErrCodeCancel), // not 1: its end is the server's here
+			fr.WriteGoAway(1, http2.ErrCodeEnhanceYourCalm, []byte("debug")),
+		)
+	}
+	serverFrames := func(fr *http2.Framer) error {
+		return errors.Join(
+			fr.WriteSettings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 7}),
+			fr.WriteSettingsAck(),
+			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: resp, EndHeaders: true, PadLength: 4}),
+			fr.WriteDataPadded(1, false, msgs, make([]byte, 200)),
+			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: trailers, EndHeaders: true, EndStream: true}),
+			fr.WritePing(true, [8]byte{1, 2, 3, 4, 5, 6, 7, 8}),
+			fr.WriteWindowUpdate(0, 3000),
+			fr.WriteGoAway(1, http2.ErrCodeNo, nil),
+		)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	r, err := Start(Config{Upstream: lis.Addr().String(), Faults: FaultsFunc(func(StreamInfo, MessageInfo) Action { return Action{} })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+
+	var sent, serverSent bytes.Buffer
+	sent.WriteString(http2.ClientPreface)
+	if err := clientFrames(http2.NewFramer(&sent, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := serverFrames(http2.NewFramer(&serverSent, nil)); err != nil {
+		t.Fatal(err)
+	}
+	upGot := make(chan []byte, 1)
+	go func() {
+		nc, err := lis.Accept()
+		if err != nil {
+			upGot <- nil
+			return
+		}
+		defer nc.Close()
+		_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+		_, _ = nc.Write(serverSent.Bytes())
+		_ = nc.(*net.TCPConn).CloseWrite()
+		b, _ := io.ReadAll(nc)
+		upGot <- b
+	}()
+	nc, err := net.Dial("tcp", r.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := nc.Write(sent.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.(*net.TCPConn).CloseWrite()
+	clientGot, err := io.ReadAll(nc)
+	if err != nil {
+		t.Fatalf("client read: %v", err)
+	}
+	if got := <-upGot; !bytes.Equal(got, sent.Bytes()) {
+		t.Errorf("the server got %d bytes, not the %d the client wrote:\n got %q\nwant %q", len(got), sent.Len(), got, sent.Bytes())
+	}
+	if !bytes.Equal(clientGot, serverSent.Bytes()) {
+		t.Errorf("the client got %d bytes, not the %d the server wrote:\n got %q\nwant %q", len(clientGot), serverSent.Len(), clientGot, serverSent.Bytes())
+	}
+	var rec StreamRecord
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if ss := r.Streams(); len(ss) == 1 && ss[0].EndedBy != "" {
+			rec = ss[0]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stream records %+v", r.Streams())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if rec.Method != "/x.Y/Z" || rec.Messages != [2]int{2, 2} || rec.Compressed != [2]int{1, 1} ||
+		!rec.HasStatus || rec.Code != codes.PermissionDenied || rec.Message != "no way" {
+		t.Errorf("record %+v, want /x.Y/Z, 2 messages each way (1 compressed), PermissionDenied \"no way\"", rec)
 	}
 }
