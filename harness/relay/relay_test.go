@@ -1245,9 +1245,9 @@ func TestFramesOneForOne(t *testing.T) {
 		}
 		defer nc.Close()
 		_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
-		_, _ = nc.Write(serverSent.Bytes())
-		_ = nc.(*net.TCPConn).CloseWrite()
+		// The server answers once it has the request, as servers do.
 		b, _ := io.ReadAll(nc)
+		_, _ = nc.Write(serverSent.Bytes())
 		upGot <- b
 	}()
 	nc, err := net.Dial("tcp", r.Addr())
