@@ -163,6 +163,13 @@ func (c *conn) serve() {
 // closed cleanly).
 func (c *conn) run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.r.cfg.DialTimeout)
+	go func() { // the relay's Close cuts a dial short
+		select {
+		case <-c.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	up, err := c.r.cfg.Dial(ctx)
 	cancel()
 	if err != nil {

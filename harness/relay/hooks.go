@@ -73,7 +73,11 @@ type Action struct {
 
 // Abort is the status an aborted stream ends with.
 type Abort struct {
-	Code    codes.Code
+	// Code is the grpc-status the client gets (any code; OK would end
+	// the stream as if it had succeeded).
+	Code codes.Code
+	// Message is the grpc-message, percent-encoded on the wire; the
+	// relay sends its first 1 KiB.
 	Message string
 }
 

@@ -911,6 +911,35 @@ func TestCloseWithStreamsInFlight(t *testing.T) {
 	}
 }
 
+// TestDialFailure: a client whose upstream cannot be dialled is closed
+// with the dial's error recorded.
+func TestDialFailure(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	_ = lis.Close() // nothing listens there now
+	r, err := Start(Config{Upstream: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cc, err := grpc.NewClient("passthrough:///"+r.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := healthpb.NewHealthClient(cc).Check(ctx, &healthpb.HealthCheckRequest{}); status.Code(err) != codes.Unavailable {
+		t.Errorf("a call with no upstream: %v, want Unavailable", err)
+	}
+	if cs := r.Conns(); len(cs) == 0 || !strings.Contains(cs[0].Err, "dial upstream") {
+		t.Errorf("connection records %+v, want a failed dial", cs)
+	}
+}
+
 func TestStartErrors(t *testing.T) {
 	if _, err := Start(Config{}); err == nil {
 		t.Error("Start with no upstream: no error")
@@ -1285,5 +1314,33 @@ func TestFramesOneForOne(t *testing.T) {
 	if rec.Method != "/x.Y/Z" || rec.Messages != [2]int{2, 2} || rec.Compressed != [2]int{1, 1} ||
 		!rec.HasStatus || rec.Code != codes.PermissionDenied || rec.Message != "no way" {
 		t.Errorf("record %+v, want /x.Y/Z, 2 messages each way (1 compressed), PermissionDenied \"no way\"", rec)
+	}
+}
+
+// TestCloseWhileDialling: Close does not wait for an upstream that never
+// answers the dial.
+func TestCloseWhileDialling(t *testing.T) {
+	dialing := make(chan struct{})
+	r, err := Start(Config{Upstream: "never", DialTimeout: time.Minute, Dial: func(ctx context.Context) (net.Conn, error) {
+		close(dialing)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", r.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	<-dialing
+	start := time.Now()
+	_ = r.Close()
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Close took %v with a dial pending", took)
+	}
+	if cs := r.Conns(); len(cs) != 1 || cs[0].Closed.IsZero() || cs[0].Err != "" {
+		t.Errorf("connection records %+v, want one closed by Close", cs)
 	}
 }
