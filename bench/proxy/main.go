@@ -5,7 +5,9 @@
 // (with the stream faults' interceptor installed and no fault active, as a
 // run has it between faults) and through two anchors (anchor.go): the
 // textbook plain grpc-go pass-through proxy and a TCP relay, rotating the
-// order, -reps times each.
+// order, -reps times each; and through the HTTP/2 frame relay (package
+// harness/relay, a Faults hook asked at every message and never acting),
+// which should cost about what the TCP relay costs.
 //
 //	go run ./bench/proxy -duration 5s -reps 3
 //
@@ -39,6 +41,7 @@ import (
 	"github.com/streambench/streambench/bench/internal/machine"
 	"github.com/streambench/streambench/harness/fault"
 	"github.com/streambench/streambench/harness/proxy"
+	h2relay "github.com/streambench/streambench/harness/relay"
 	mathsrv "github.com/streambench/streambench/targets/math"
 	pb "github.com/streambench/streambench/targets/proto"
 )
@@ -103,9 +106,19 @@ func run(duration time.Duration, reps, streams int, only string) error {
 		return fmt.Errorf("start the TCP relay: %w", err)
 	}
 	defer stopRelay()
+	// The HTTP/2 frame relay (harness/relay) with a Faults hook asked at
+	// every message that never acts, as a run between faults would have
+	// it.
+	fr, err := h2relay.Start(h2relay.Config{Upstream: lis.Addr().String(),
+		Faults: h2relay.FaultsFunc(func(h2relay.StreamInfo, h2relay.MessageInfo) h2relay.Action { return h2relay.Action{} })})
+	if err != nil {
+		return fmt.Errorf("start the frame relay: %w", err)
+	}
+	defer fr.Close()
 	paths := []path{
 		{name: "direct", addr: lis.Addr().String()},
 		{name: "proxy", addr: p.Addr()},
+		{name: "frame relay", addr: fr.Addr()},
 		{name: "plain grpc-go proxy", addr: anchor},
 		{name: "tcp relay", addr: relay},
 	}
