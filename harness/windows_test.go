@@ -1,7 +1,6 @@
 package harness_test
 
 import (
-	"context"
 	"runtime"
 	"strings"
 	"sync"
@@ -9,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/streambench/streambench"
 	"github.com/streambench/streambench/harness"
-	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/reports"
 )
 
@@ -28,21 +25,6 @@ groups:
   - {name: pow, rpc: Math/Pow, clients: 4}
 `
 
-func runWindows(t *testing.T, opts ...harness.Option) *reports.Report {
-	t.Helper()
-	sc, err := scenario.Parse("windows.yaml", []byte(windowsScenario))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	rep, err := streambench.Run(ctx, sc, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rep
-}
-
 // TestWindowsCutOnTime: the windows are cut at their deadlines even while
 // whatever reads them (here the progress callback, stuck for 2.5 s) is
 // held up; each starts where the previous one ended, the first at 0; and
@@ -52,7 +34,7 @@ func runWindows(t *testing.T, opts ...harness.Option) *reports.Report {
 func TestWindowsCutOnTime(t *testing.T) {
 	t.Parallel()
 	var once sync.Once
-	rep := runWindows(t, harness.WithProgress(func(harness.Progress) {
+	rep := runInline(t, windowsScenario, harness.WithProgress(func(harness.Progress) {
 		once.Do(func() { time.Sleep(2500 * time.Millisecond) })
 	}, 100*time.Millisecond))
 	if rep.Sampler == nil || rep.Sampler.Cuts < 5 {
@@ -110,7 +92,7 @@ func TestGeneratorSaturationWarned(t *testing.T) {
 			}
 		}()
 	}
-	rep := runWindows(t)
+	rep := runInline(t, windowsScenario)
 	stop.Store(true)
 	wg.Wait()
 	var warned []string
