@@ -49,6 +49,9 @@ type genMeter struct {
 	active         *hdrhistogram.Histogram
 	stop, finished chan struct{}
 	closeOnce      sync.Once
+	// base is the runtime's figures when the meter started: the first
+	// window's are taken against it, not against the process's start.
+	base genCut
 }
 
 // genCut is one window's raw readings.
@@ -67,8 +70,12 @@ func newGenMeter(now func() time.Time) *genMeter {
 	}
 }
 
-// start runs the hiccup sleeper until close.
+// start reads the runtime's figures as the first window's base and runs
+// the hiccup sleeper until close.
 func (g *genMeter) start() {
+	g.base.hiccups = record.NewHistogram()
+	g.cut(&g.base)
+	g.base.hiccups = nil
 	g.stop, g.finished = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(g.finished)

@@ -130,6 +130,10 @@ func (r *run) sample(cuts <-chan *cutBatch, free chan<- *cutBatch, stop context.
 	tick := time.NewTicker(r.cfg.progressEvery)
 	defer tick.Stop()
 	var prevGen genCut
+	if r.gen != nil {
+		prevGen.sched = append(prevGen.sched, r.gen.base.sched...)
+		prevGen.mutex = r.gen.base.mutex
+	}
 	for {
 		select {
 		case b, ok := <-cuts:
