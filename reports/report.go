@@ -58,7 +58,8 @@ type Report struct {
 	// second each (Window.Start and Window.Offset are their real bounds).
 	Windows []Window `json:"windows,omitempty"`
 	// Sampler says how the windows were cut: how late the cutter ran, and
-	// how streambench's own process fared, window by window.
+	// how streambench's own process fared, window by window (absent in a
+	// merged report: each shard's report keeps its own).
 	Sampler *Sampler `json:"sampler,omitempty"`
 	// Events are moments on the run's timeline (fault starts and ends,
 	// server stops and starts), in time order.
@@ -443,8 +444,7 @@ type Sampler struct {
 	// OffWindows counts the cuts whose span differed from the period by
 	// more than 10% (the last, cut at the run's end, aside).
 	OffWindows int `json:"off_windows"`
-	// Generator is streambench's own process, cut by cut (nil for a merged
-	// report's shards, which keep theirs).
+	// Generator is streambench's own process, cut by cut.
 	Generator []GeneratorWindow `json:"generator,omitempty"`
 	// SaturatedWindows counts the windows of every group marked Saturated.
 	SaturatedWindows int `json:"saturated_windows"`
