@@ -497,6 +497,9 @@ func (d *direction) endBlock() error {
 		c.lastStream = q.stream
 		c.prune(now)
 		s = &stream{id: q.stream, info: StreamInfo{Conn: c.id, ID: q.stream, Method: d.path, Headers: d.kept}}
+		if c.r.cfg.Opened != nil {
+			s.info.State = c.r.cfg.Opened(s.info)
+		}
 		s.rec = StreamRecord{Conn: c.id, ID: q.stream, Method: d.path, Opened: now}
 		s.wake = [2]chan struct{}{make(chan struct{}, 1), make(chan struct{}, 1)}
 		c.streams[q.stream] = s

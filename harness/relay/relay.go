@@ -73,6 +73,15 @@ type Config struct {
 	Listener net.Listener
 	// Faults, if not nil, is asked at every message of every stream.
 	Faults Faults
+	// Opened, if not nil, is called as each stream opens (its request
+	// headers decoded, before any of its messages), and what it returns
+	// is the stream's StreamInfo.State. Ended, if not nil, is called once
+	// with each stream's record as the stream is finished (ended both
+	// ways, reset, aborted or cut by its connection's close). Both run
+	// with the relay's locks held: they must be quick and must not call
+	// the relay.
+	Opened func(StreamInfo) any
+	Ended  func(StreamRecord)
 	// KeepHeaders names the request headers (lower case, as HTTP/2
 	// sends them) the relay keeps in each stream's StreamInfo.Headers.
 	KeepHeaders []string
@@ -281,6 +290,9 @@ func (r *Relay) finishStream(rec StreamRecord) {
 	r.mu.Lock()
 	r.doneStrs.add(rec)
 	r.mu.Unlock()
+	if r.cfg.Ended != nil {
+		r.cfg.Ended(rec)
+	}
 }
 
 // finishConn keeps a closed connection's record (its open streams' too).
@@ -292,6 +304,11 @@ func (r *Relay) finishConn(c *conn, rec ConnRecord, open []StreamRecord) {
 		r.doneStrs.add(s)
 	}
 	r.mu.Unlock()
+	if r.cfg.Ended != nil {
+		for _, s := range open {
+			r.cfg.Ended(s)
+		}
+	}
 }
 
 // ring keeps the latest max values added.

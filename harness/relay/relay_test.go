@@ -1344,3 +1344,83 @@ func TestCloseWhileDialling(t *testing.T) {
 		t.Errorf("connection records %+v, want one closed by Close", cs)
 	}
 }
+
+// TestOpenedEnded: Opened runs once per stream before its first message
+// and its value reaches Faults as StreamInfo.State; Ended runs once per
+// stream with its final record, whatever ended it (the server, an abort,
+// a client cancel).
+func TestOpenedEnded(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		opened []uint32
+		ends   = map[uint32]StreamRecord{}
+		twice  []uint32
+		nostat []uint32
+	)
+	faults := FaultsFunc(func(s StreamInfo, m MessageInfo) Action {
+		if id, ok := s.State.(uint32); !ok || id != s.ID {
+			mu.Lock()
+			nostat = append(nostat, s.ID)
+			mu.Unlock()
+		}
+		if s.Headers["x-client"] == "abort" && m.Index == 3 {
+			return Action{Abort: &Abort{Code: codes.DataLoss}}
+		}
+		return Action{}
+	})
+	r := newRig(t, rigOpts{faults: faults, cfg: func(c *Config) {
+		c.KeepHeaders = []string{"x-client"}
+		c.Opened = func(s StreamInfo) any {
+			mu.Lock()
+			defer mu.Unlock()
+			opened = append(opened, s.ID)
+			return s.ID
+		}
+		c.Ended = func(rec StreamRecord) {
+			mu.Lock()
+			defer mu.Unlock()
+			if _, ok := ends[rec.ID]; ok {
+				twice = append(twice, rec.ID)
+			}
+			ends[rec.ID] = rec
+		}
+	}})
+	for _, who := range []string{"ok", "abort"} {
+		ctx := metadata.NewOutgoingContext(ctxOf(t), metadata.Pairs("x-client", who))
+		s, err := r.client.Pow(ctx, &pb.PowRequest{Base: 1, Count: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := recvAll(s); (err != nil) != (who == "abort") {
+			t.Fatalf("%s: %v", who, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctxOf(t))
+	s, err := r.client.Pow(ctx, &pb.PowRequest{Base: 1, Count: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	ended(t, r.relay, powMethod, 3)
+	_ = r.cc.Close()
+	if err := r.relay.Close(); err != nil { // finishes the aborted stream's tombstone
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(opened) != 3 || len(ends) != 3 || len(twice) > 0 || len(nostat) > 0 {
+		t.Fatalf("opened %v, ended %v (twice %v), messages without their state on streams %v", opened, ends, twice, nostat)
+	}
+	want := map[uint32]EndedBy{opened[0]: EndedByServer, opened[1]: EndedByRelay, opened[2]: EndedByClientReset}
+	for id, by := range want {
+		if ends[id].EndedBy != by {
+			t.Errorf("stream %d ended by %q, want %q", id, ends[id].EndedBy, by)
+		}
+	}
+	if rec := ends[opened[1]]; !rec.HasStatus || rec.Code != codes.DataLoss {
+		t.Errorf("the aborted stream's record %+v has not its status", rec)
+	}
+}
