@@ -32,15 +32,19 @@ type StreamHost interface {
 	HostStreams(s *Streams)
 }
 
-// StreamProxy is a StreamHost that hosts the stream faults through
-// streambench's gRPC proxy in front of its server (an address or a command
-// target, whose server is not streambench's own): an extra hop, so the
-// engine hands it the run's Streams only when the plan has stream faults,
-// and a run without them reaches the server directly.
+// StreamProxy is a StreamHost that hosts the stream faults through a
+// proxy of streambench's in front of its server (an address or a command
+// target, whose server is not streambench's own): the frame relay, or the
+// gRPC proxy for a stream kind the relay cannot act out (see
+// Streams.Relayable). An extra hop, so the engine hands it the run's
+// Streams only when the plan has stream faults, and a run without them
+// reaches the server directly.
 type StreamProxy interface {
 	StreamHost
-	// ProxiesStreams marks the target as one that hosts through a proxy.
-	ProxiesStreams()
+	// ProxiesStreams names the proxy carrying the run's stream faults
+	// once the target started ("frame relay" or "grpc proxy"), "" when
+	// none does.
+	ProxiesStreams() string
 }
 
 func isStreamHost(t any) bool { _, ok := t.(StreamHost); return ok }
@@ -51,9 +55,9 @@ var streamKinds = []Kind{
 	{Name: "stream_abort", Layer: Stream, can: isStreamHost, needs: "a server running streambench's stream interceptor", Doc: "end a probability of streams with status after `after` messages", allowed: []string{"status", "after", "probability"},
 		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_abort"), onMessage: abortStream, relays: true},
 	{Name: "stream_delay", Layer: Stream, can: isStreamHost, needs: "a server running streambench's stream interceptor", Slows: true, Doc: "delay a probability of the server's messages by delay ± jitter", allowed: []string{"delay", "jitter", "probability"},
-		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_delay"), onMessage: delayMessage, relays: true},
+		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_delay"), onMessage: delayMessage},
 	{Name: "stream_stall", Layer: Stream, can: isStreamHost, needs: "a server running streambench's stream interceptor", Slows: true, Doc: "stall a probability of streams for stall after `after` messages, then resume", allowed: []string{"stall", "after", "probability"},
-		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_stall"), onMessage: stallStream, relays: true},
+		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_stall"), onMessage: stallStream},
 }
 
 func abortStream(w *streamState, a *activeStream, n int, _ bool) verdict {
