@@ -24,8 +24,10 @@ const (
 
 // Streams is the gRPC-layer fault injector and stream accountant of a
 // StreamHost target (the builtin servers, or the proxy in front of an
-// address or command target): a server interceptor that consults the active stream
-// faults on every message, and counts how handlers ended.
+// address or command target): a server interceptor that consults the
+// active stream faults on every message and counts how handlers ended,
+// or, for a frame relay, the same choices per message (RelayStream) and
+// the ends it counts (End).
 type Streams struct {
 	active atomic.Pointer[[]*activeStream]
 	seed   uint64
