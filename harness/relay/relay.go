@@ -26,6 +26,16 @@
 // connection-level WINDOW_UPDATE, so the connection's window does not
 // shrink.
 //
+// PINGs pass end to end, keepalives included, but for one case: a
+// client's PING sent after held frames of the server's reached it (since
+// its previous PING) is acknowledged by the relay, not forwarded. A gRPC
+// client sends a BDP ping as data reaches it; released late by a delay or
+// a stall, that data arrives long after the server wrote it, and its
+// pings would reach the server with none of the server's writes between
+// them, which a server enforcing grpc-go's default keepalive policy
+// counts as strikes and answers with GOAWAY too_many_pings, closing the
+// connection. Directly, each such ping follows a write of the server's.
+//
 // One ordering no relay that forwards header blocks raw can escape: the
 // HPACK table is the connection's, so header blocks must reach each
 // receiver in the order they were encoded. A header block of a stream

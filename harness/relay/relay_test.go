@@ -1424,3 +1424,66 @@ func TestOpenedEnded(t *testing.T) {
 		t.Errorf("the aborted stream's record %+v has not its status", rec)
 	}
 }
+
+// TestHeldDataPingsAnswered: under a delay of every server message, the
+// clients' BDP pings, sent as the held data reaches them, are answered by
+// the relay; forwarded, they reach the server (grpc-go's default
+// enforcement policy) with none of its writes between them, and it
+// closes the connection with GOAWAY too_many_pings.
+func TestHeldDataPingsAnswered(t *testing.T) {
+	delay := FaultsFunc(func(_ StreamInfo, m MessageInfo) Action {
+		if m.Dir == ServerToClient {
+			return Action{Delay: 50 * time.Millisecond}
+		}
+		return Action{}
+	})
+	r := newRig(t, rigOpts{faults: delay})
+	ctx := ctxOf(t)
+	for k := range 8 {
+		s, err := r.client.Sqrt(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent := make(chan error, 1)
+		go func() {
+			for i := range 10 {
+				if err := s.Send(&pb.SqrtRequest{Seq: uint64(i), Value: 4}); err != nil {
+					sent <- err
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			sent <- s.CloseSend()
+		}()
+		n := 0
+		for {
+			_, err := s.Recv()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("stream %d, after %d answers: %v", k, n, err)
+			}
+			n++
+		}
+		if err := <-sent; err != nil || n != 10 {
+			t.Fatalf("stream %d: %d answers, send: %v", k, n, err)
+		}
+	}
+	var answered, forwarded int
+	for _, c := range r.relay.Conns() {
+		for _, f := range c.Control {
+			switch {
+			case f.Type == http2.FrameGoAway:
+				t.Errorf("the server sent GOAWAY %v", f.Code)
+			case f.Type == http2.FramePing && f.Dir == ClientToServer && !f.Ack && f.Answered:
+				answered++
+			case f.Type == http2.FramePing && f.Dir == ClientToServer && !f.Ack:
+				forwarded++
+			}
+		}
+	}
+	if answered == 0 {
+		t.Errorf("no client PING answered by the relay (%d forwarded)", forwarded)
+	}
+}
