@@ -61,18 +61,18 @@ assert:
   - sqrt.errors == 0
 `
 
-// relayedFaults are stream faults the frame relay acts out alone.
-const relayedFaults = `faults:
+// stalledFaults stall the sqrt streams instead of delaying them.
+const stalledFaults = `faults:
   - {at: 300ms, for: 1s, kind: stream_abort, status: ResourceExhausted, after: 3, probability: 1, scope: {group: pow}}
+  - {at: 300ms, for: 2s, kind: stream_stall, stall: 300ms, after: 2, probability: 1, scope: {group: sqrt}}
 assert:
   - pow.ends.ResourceExhausted > 0
   - sqrt.errors == 0
 `
 
 // TestStreamFaultsThroughProxy: stream faults on an address target and on
-// a command target act through the frame relay (stream_abort alone) or
-// the gRPC proxy (with stream_delay), which report.json names, as on the
-// builtin target — the
+// a command target act through the frame relay, which report.json names,
+// as on the builtin target — the
 // aborted streams end with the status, the server sees a client cancel,
 // the delay shows in the latency, and report.json counts the injections —
 // while a run without stream faults has no proxy and no server section.
@@ -87,13 +87,12 @@ func TestStreamFaultsThroughProxy(t *testing.T) {
 		name    string
 		command bool
 		faults  bool
-		relayed bool // only stream_abort: the frame relay carries them
+		stall   bool // stream_stall instead of stream_delay
 	}{
 		{name: "address", faults: true},
 		{name: "address without stream faults"},
 		{name: "command", command: true, faults: true},
-		{name: "address relayed", faults: true, relayed: true},
-		{name: "command relayed", command: true, faults: true, relayed: true},
+		{name: "address stall", faults: true, stall: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,8 +110,8 @@ func TestStreamFaultsThroughProxy(t *testing.T) {
 			}
 			src := "name: proxied\nseed: 5\nduration: 3s\ngraceful_stop: 2s\n" + target + proxiedGroups
 			switch {
-			case tc.relayed:
-				src += relayedFaults
+			case tc.stall:
+				src += stalledFaults
 			case tc.faults:
 				src += proxiedFaults
 			}
@@ -132,11 +131,7 @@ func TestStreamFaultsThroughProxy(t *testing.T) {
 			if rep.Leaks == nil || len(rep.Leaks.Goroutines.Leaked) > 0 || len(rep.Leaks.FDs.Leaked) > 0 {
 				t.Fatalf("streambench's own process leaked (the proxy is stopped before the check): %+v", rep.Leaks)
 			}
-			want := map[bool]string{true: "grpc proxy"}[tc.faults]
-			if tc.relayed {
-				want = "frame relay"
-			}
-			if rep.Proxy != want {
+			if want := map[bool]string{true: "frame relay"}[tc.faults]; rep.Proxy != want {
 				t.Errorf("report.json's proxy is %q, want %q", rep.Proxy, want)
 			}
 			if !tc.faults {
@@ -156,7 +151,7 @@ func TestStreamFaultsThroughProxy(t *testing.T) {
 			if pow.Ends["status:ResourceExhausted"] == 0 {
 				t.Errorf("pow's streams did not end with the status: %v", pow.Ends)
 			}
-			if !tc.relayed && sqrt.Latency.P99MS < 40 {
+			if !tc.stall && sqrt.Latency.P99MS < 40 {
 				t.Errorf("sqrt's p99 latency %.1fms under a 50ms stream_delay", sqrt.Latency.P99MS)
 			}
 			if cancelled != nil && cancelled.Load() == 0 {

@@ -55,9 +55,9 @@ var streamKinds = []Kind{
 	{Name: "stream_abort", Layer: Stream, can: isStreamHost, needs: "a server running streambench's stream interceptor", Doc: "end a probability of streams with status after `after` messages", allowed: []string{"status", "after", "probability"},
 		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_abort"), onMessage: abortStream, relays: true},
 	{Name: "stream_delay", Layer: Stream, can: isStreamHost, needs: "a server running streambench's stream interceptor", Slows: true, Doc: "delay a probability of the server's messages by delay ± jitter", allowed: []string{"delay", "jitter", "probability"},
-		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_delay"), onMessage: delayMessage},
+		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_delay"), onMessage: delayMessage, relays: true},
 	{Name: "stream_stall", Layer: Stream, can: isStreamHost, needs: "a server running streambench's stream interceptor", Slows: true, Doc: "stall a probability of streams for stall after `after` messages, then resume", allowed: []string{"stall", "after", "probability"},
-		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_stall"), onMessage: stallStream},
+		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_stall"), onMessage: stallStream, relays: true},
 }
 
 func abortStream(w *streamState, a *activeStream, n int, _ bool) verdict {

@@ -79,15 +79,10 @@ type Kind struct {
 	// its delay or stall holds the message or the stream.
 	onMessage func(w *streamState, a *activeStream, n int, send bool) verdict
 	// relays: a stream kind a frame relay acts out as the interceptor
-	// would (stream_abort). A stream kind without it runs through the
-	// grpc proxy, in a handler: stream_delay and stream_stall, because a
-	// relay holding a stream's data while the connection's PINGs pass
-	// end to end lets the clients' BDP pings (sent as held data reaches
-	// them) arrive with no write of the server's between them, which a
-	// server with grpc-go's default enforcement policy answers with
-	// GOAWAY too_many_pings, closing every stream of the connection —
-	// something the fault never does through the proxy, whose hops end
-	// the pings.
+	// would, its verdicts being what the relay can do to a stream (end
+	// it with a status, hold a message, hold the stream): every stream
+	// kind today. A stream kind without it (one that would read or
+	// change messages) runs through the grpc proxy, in a handler.
 	relays bool
 }
 

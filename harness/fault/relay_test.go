@@ -50,8 +50,7 @@ func relayFaults(t *testing.T, s *Streams) {
 }
 
 // TestRelayStreamAsInterceptor: a relay's streams draw the same choices
-// as the interceptor's for the same seed and the same streams (every
-// stream kind, though only stream_abort runs through the relay today) — the same
+// as the interceptor's for the same seed and the same streams — the same
 // streams abort at the same message with the same status, each stream
 // gets as many injections — and their scope is the group the metadata
 // names.
@@ -125,26 +124,19 @@ func TestRelayStreamAsInterceptor(t *testing.T) {
 	}
 }
 
-// TestRelayable: a frame relay acts out stream_abort; stream_delay and
-// stream_stall (which hold data, see Kind.relays) and a kind that needs a
-// handler make Relayable name them.
+// TestRelayable: a frame relay acts out every registered stream kind; a
+// kind that needs a handler makes Relayable name it.
 func TestRelayable(t *testing.T) {
 	s := NewStreams(1)
 	for _, k := range Kinds {
-		if k.Layer != Stream || k.Name == "stream_abort" {
-			s.Expect(k)
-		}
-	}
-	if ok, only := s.Relayable(); !ok {
-		t.Fatalf("stream_abort and the other layers' kinds need a handler: %v", only)
-	}
-	for _, name := range []string{"stream_delay", "stream_stall"} {
-		k, _ := Lookup(name)
 		s.Expect(k)
 	}
+	if ok, only := s.Relayable(); !ok {
+		t.Fatalf("registered kinds need a handler: %v", only)
+	}
 	s.Expect(Kind{Name: "stream_rewrite", Layer: Stream})
-	if ok, only := s.Relayable(); ok || strings.Join(only, " ") != "stream_delay stream_stall stream_rewrite" {
-		t.Fatalf("Relayable() = %v, %v; want false, [stream_delay stream_stall stream_rewrite]", ok, only)
+	if ok, only := s.Relayable(); ok || strings.Join(only, " ") != "stream_rewrite" {
+		t.Fatalf("Relayable() = %v, %v; want false, [stream_rewrite]", ok, only)
 	}
 }
 

@@ -36,9 +36,8 @@ const (
 //
 // The proxy is chosen by what the plan's stream kinds need
 // (fault.Streams.Relayable): the frame relay (package relay) when it can
-// act every one of them out (stream_abort), this package's gRPC proxy,
-// running the faults' interceptor, when one cannot (stream_delay and
-// stream_stall: see fault.Kind's relays).
+// act every one of them out (every stream kind today), this package's
+// gRPC proxy, running the faults' interceptor, when one needs a handler.
 type Host struct {
 	streams *fault.Streams
 	via     string
