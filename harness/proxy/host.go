@@ -169,22 +169,11 @@ func (h *Host) Stop(grace time.Duration) {
 	}
 	if h.r != nil {
 		deadline := time.Now().Add(grace)
-		for time.Now().Before(deadline) && openConns(h.r) > 0 {
+		for time.Now().Before(deadline) && h.r.Open() > 0 {
 			time.Sleep(drainPoll)
 		}
 		_ = h.r.Close()
 	}
-}
-
-// openConns counts r's client connections still open.
-func openConns(r *relay.Relay) int {
-	n := 0
-	for _, c := range r.Conns() {
-		if c.Closed.IsZero() {
-			n++
-		}
-	}
-	return n
 }
 
 // Stats: hosting stream faults, the report's server section carries their

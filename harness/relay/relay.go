@@ -260,6 +260,13 @@ func (r *Relay) addHeld(n int64) {
 	}
 }
 
+// Open counts the client connections open now.
+func (r *Relay) Open() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.live)
+}
+
 // Streams are the records of the streams the relay has seen: finished
 // ones (the latest MaxRecords) first, then open ones.
 func (r *Relay) Streams() []StreamRecord {

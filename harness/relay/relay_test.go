@@ -1405,8 +1405,16 @@ func TestOpenedEnded(t *testing.T) {
 	}
 	cancel()
 	ended(t, r.relay, powMethod, 3)
+	if n := r.relay.Open(); n != 1 {
+		t.Errorf("Open() = %d with the client connected, want 1", n)
+	}
 	_ = r.cc.Close()
-	if err := r.relay.Close(); err != nil { // finishes the aborted stream's tombstone
+	for deadline := time.Now().Add(5 * time.Second); r.relay.Open() > 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Open() = %d 5s after the client closed", r.relay.Open())
+		}
+	}
+	if err := r.relay.Close(); err != nil { // the aborted stream's tombstone is finished by now
 		t.Fatal(err)
 	}
 	mu.Lock()
