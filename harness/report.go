@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/streambench/streambench/harness/assert"
+	"github.com/streambench/streambench/harness/fault"
 	"github.com/streambench/streambench/harness/leak"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/harness/target"
@@ -62,6 +63,9 @@ func (r *run) report(checks []assert.Assertion) *reports.Report {
 		Interrupted:  r.interrupted,
 	}
 	rep.Link = r.p.link
+	if sp, ok := r.target.(fault.StreamProxy); ok {
+		rep.Proxy = sp.ProxiesStreams()
+	}
 	d := r.target.Describe()
 	rep.Target, rep.TargetProcess = d.Target, d.Process
 	rep.Leaks = r.leaks

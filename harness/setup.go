@@ -80,11 +80,15 @@ func (r *run) setup() error {
 // startTarget starts the run's target and takes the link in front of it. A
 // target that hosts stream faults gets the run's interceptor first; one
 // that hosts them through a proxy (fault.StreamProxy) only when the plan
-// has stream faults, so other runs keep reaching it directly.
+// has stream faults, so other runs keep reaching it directly; the plan's
+// kinds tell it which proxy can carry them.
 func (r *run) startTarget() error {
 	_, viaProxy := r.target.(fault.StreamProxy)
 	if h, ok := r.target.(fault.StreamHost); ok && (!viaProxy || r.p.streamFaults()) {
 		r.streams = fault.NewStreams(r.seed)
+		for _, sp := range r.p.specs {
+			r.streams.Expect(sp.Kind)
+		}
 		h.HostStreams(r.streams)
 	}
 	env := target.Env{

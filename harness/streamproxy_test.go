@@ -61,8 +61,18 @@ assert:
   - sqrt.errors == 0
 `
 
+// stalledFaults stall the sqrt streams instead of delaying them.
+const stalledFaults = `faults:
+  - {at: 300ms, for: 1s, kind: stream_abort, status: ResourceExhausted, after: 3, probability: 1, scope: {group: pow}}
+  - {at: 300ms, for: 2s, kind: stream_stall, stall: 300ms, after: 2, probability: 1, scope: {group: sqrt}}
+assert:
+  - pow.ends.ResourceExhausted > 0
+  - sqrt.errors == 0
+`
+
 // TestStreamFaultsThroughProxy: stream faults on an address target and on
-// a command target act through the proxy as on the builtin target — the
+// a command target act through the frame relay, which report.json names,
+// as on the builtin target — the
 // aborted streams end with the status, the server sees a client cancel,
 // the delay shows in the latency, and report.json counts the injections —
 // while a run without stream faults has no proxy and no server section.
@@ -77,10 +87,12 @@ func TestStreamFaultsThroughProxy(t *testing.T) {
 		name    string
 		command bool
 		faults  bool
+		stall   bool // stream_stall instead of stream_delay
 	}{
 		{name: "address", faults: true},
 		{name: "address without stream faults"},
 		{name: "command", command: true, faults: true},
+		{name: "address stall", faults: true, stall: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,7 +109,10 @@ func TestStreamFaultsThroughProxy(t *testing.T) {
 				target = "target: {address: \"" + addr + "\", insecure: true}\n"
 			}
 			src := "name: proxied\nseed: 5\nduration: 3s\ngraceful_stop: 2s\n" + target + proxiedGroups
-			if tc.faults {
+			switch {
+			case tc.stall:
+				src += stalledFaults
+			case tc.faults:
 				src += proxiedFaults
 			}
 			sc, err := scenario.Parse("proxied.yaml", []byte(src))
@@ -116,6 +131,9 @@ func TestStreamFaultsThroughProxy(t *testing.T) {
 			if rep.Leaks == nil || len(rep.Leaks.Goroutines.Leaked) > 0 || len(rep.Leaks.FDs.Leaked) > 0 {
 				t.Fatalf("streambench's own process leaked (the proxy is stopped before the check): %+v", rep.Leaks)
 			}
+			if want := map[bool]string{true: "frame relay"}[tc.faults]; rep.Proxy != want {
+				t.Errorf("report.json's proxy is %q, want %q", rep.Proxy, want)
+			}
 			if !tc.faults {
 				if rep.Server != nil {
 					t.Fatalf("a run without stream faults has a server section: %+v", rep.Server)
@@ -133,7 +151,7 @@ func TestStreamFaultsThroughProxy(t *testing.T) {
 			if pow.Ends["status:ResourceExhausted"] == 0 {
 				t.Errorf("pow's streams did not end with the status: %v", pow.Ends)
 			}
-			if sqrt.Latency.P99MS < 40 {
+			if !tc.stall && sqrt.Latency.P99MS < 40 {
 				t.Errorf("sqrt's p99 latency %.1fms under a 50ms stream_delay", sqrt.Latency.P99MS)
 			}
 			if cancelled != nil && cancelled.Load() == 0 {

@@ -77,6 +77,7 @@ func merge(shards []*Report, files []string) (*Report, error) {
 		Seed:        s0.Seed,
 		Target:      s0.Target,
 		Link:        s0.Link,
+		Proxy:       s0.Proxy,
 		Environment: s0.Environment,
 		Server:      s0.Server,
 		Leaks:       mergeLeaks(shards),

@@ -50,6 +50,12 @@ type Report struct {
 	// Target and Link say what was driven and how.
 	Target string `json:"target"`
 	Link   string `json:"link"`
+	// Proxy names the proxy of streambench's that carried the stream
+	// faults of an address or a command target, between the link and
+	// the server: "frame relay" (package relay) or "grpc proxy"
+	// (package proxy, for a stream kind the relay cannot act out);
+	// empty when the run had none.
+	Proxy string `json:"proxy,omitempty"`
 	// Environment describes the machine and versions.
 	Environment Environment `json:"environment"`
 	// Groups hold each client group's measurements.

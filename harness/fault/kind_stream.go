@@ -32,15 +32,19 @@ type StreamHost interface {
 	HostStreams(s *Streams)
 }
 
-// StreamProxy is a StreamHost that hosts the stream faults through
-// streambench's gRPC proxy in front of its server (an address or a command
-// target, whose server is not streambench's own): an extra hop, so the
-// engine hands it the run's Streams only when the plan has stream faults,
-// and a run without them reaches the server directly.
+// StreamProxy is a StreamHost that hosts the stream faults through a
+// proxy of streambench's in front of its server (an address or a command
+// target, whose server is not streambench's own): the frame relay, or the
+// gRPC proxy for a stream kind the relay cannot act out (see
+// Streams.Relayable). An extra hop, so the engine hands it the run's
+// Streams only when the plan has stream faults, and a run without them
+// reaches the server directly.
 type StreamProxy interface {
 	StreamHost
-	// ProxiesStreams marks the target as one that hosts through a proxy.
-	ProxiesStreams()
+	// ProxiesStreams names the proxy carrying the run's stream faults
+	// once the target started ("frame relay" or "grpc proxy"), "" when
+	// none does.
+	ProxiesStreams() string
 }
 
 func isStreamHost(t any) bool { _, ok := t.(StreamHost); return ok }
@@ -49,42 +53,39 @@ func isStreamHost(t any) bool { _, ok := t.(StreamHost); return ok }
 // streams (the stream interceptor in stream.go calls their onMessage).
 var streamKinds = []Kind{
 	{Name: "stream_abort", Layer: Stream, can: isStreamHost, needs: "a server running streambench's stream interceptor", Doc: "end a probability of streams with status after `after` messages", allowed: []string{"status", "after", "probability"},
-		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_abort"), onMessage: abortStream},
+		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_abort"), onMessage: abortStream, relays: true},
 	{Name: "stream_delay", Layer: Stream, can: isStreamHost, needs: "a server running streambench's stream interceptor", Slows: true, Doc: "delay a probability of the server's messages by delay ± jitter", allowed: []string{"delay", "jitter", "probability"},
-		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_delay"), onMessage: delayMessage},
+		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_delay"), onMessage: delayMessage, relays: true},
 	{Name: "stream_stall", Layer: Stream, can: isStreamHost, needs: "a server running streambench's stream interceptor", Slows: true, Doc: "stall a probability of streams for stall after `after` messages, then resume", allowed: []string{"stall", "after", "probability"},
-		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_stall"), onMessage: stallStream},
+		params: func() any { return &StreamParams{Probability: 1} }, check: checkStream("stream_stall"), onMessage: stallStream, relays: true},
 }
 
-func abortStream(w *faultStream, a *activeStream, n int, _ bool) error {
+func abortStream(w *streamState, a *activeStream, n int, _ bool) verdict {
 	p := a.params
 	if n > p.After && roll(a.salt, w.id, w.stream) < p.Probability && w.once(a, true) {
-		w.s.injected.Add(1)
-		return status.Errorf(a.code, "streambench fault %s", a.occ.Name())
+		return verdict{abort: status.Errorf(a.code, "streambench fault %s", a.occ.Name())}
 	}
-	return nil
+	return verdict{}
 }
 
-func delayMessage(w *faultStream, a *activeStream, n int, send bool) error {
+func delayMessage(w *streamState, a *activeStream, n int, send bool) verdict {
 	p := a.params
 	if send && roll(a.salt, w.id, w.stream<<20^uint64(n)) < p.Probability {
 		d := p.Delay.D()
 		if j := p.Jitter.D(); j > 0 {
 			d += time.Duration((2*roll(a.salt+1, w.id, w.stream<<20^uint64(n)) - 1) * float64(j))
 		}
-		w.s.injected.Add(1)
-		return sleep(w.Context(), d)
+		return verdict{delay: max(d, time.Nanosecond)}
 	}
-	return nil
+	return verdict{}
 }
 
-func stallStream(w *faultStream, a *activeStream, n int, _ bool) error {
+func stallStream(w *streamState, a *activeStream, n int, _ bool) verdict {
 	p := a.params
 	if n > p.After && roll(a.salt, w.id, w.stream) < p.Probability && w.once(a, false) {
-		w.s.injected.Add(1)
-		return sleep(w.Context(), p.Stall.D())
+		return verdict{stall: p.Stall.D()}
 	}
-	return nil
+	return verdict{}
 }
 
 func checkStream(kind string) func(any) error {

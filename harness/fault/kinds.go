@@ -73,10 +73,17 @@ type Kind struct {
 	disrupt func(o Occurrence, env Env) (revert func() error, err error)
 	// net is a network kind's fault with the decoded settings p.
 	net func(p any, seed uint64) link.Fault
-	// onMessage acts on message n (1-based) of a stream a stream kind's
+	// onMessage judges message n (1-based) of a stream a stream kind's
 	// occurrence a applies to, before it moves; send is true for the
-	// server's own messages. A non-nil error ends the stream with it.
-	onMessage func(w *faultStream, a *activeStream, n int, send bool) error
+	// server's own messages. A verdict's abort ends the stream with it,
+	// its delay or stall holds the message or the stream.
+	onMessage func(w *streamState, a *activeStream, n int, send bool) verdict
+	// relays: a stream kind a frame relay acts out as the interceptor
+	// would, its verdicts being what the relay can do to a stream (end
+	// it with a status, hold a message, hold the stream): every stream
+	// kind today. A stream kind without it (one that would read or
+	// change messages) runs through the grpc proxy, in a handler.
+	relays bool
 }
 
 // Settings lists the kind's settings with their types and declared

@@ -24,8 +24,10 @@ const (
 
 // Streams is the gRPC-layer fault injector and stream accountant of a
 // StreamHost target (the builtin servers, or the proxy in front of an
-// address or command target): a server interceptor that consults the active stream
-// faults on every message, and counts how handlers ended.
+// address or command target): a server interceptor that consults the
+// active stream faults on every message and counts how handlers ended,
+// or, for a frame relay, the same choices per message (RelayStream) and
+// the ends it counts (End).
 type Streams struct {
 	active atomic.Pointer[[]*activeStream]
 	seed   uint64
@@ -35,6 +37,8 @@ type Streams struct {
 	streamsOf     sync.Map // Member -> *atomic.Uint64: streams opened
 	okAfterCancel atomic.Uint64
 	injected      atomic.Uint64
+
+	handlerOnly []string // stream kinds expected that a relay cannot act out (mu)
 }
 
 type activeStream struct {
@@ -122,21 +126,12 @@ func (s *Streams) countEnd(code codes.Code) {
 // Interceptor returns the server stream interceptor.
 func (s *Streams) Interceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		w := &faultStream{ServerStream: ss, s: s, id: -1}
-		w.want.Store(-1)
+		group, id := "", -1
 		if md, ok := metadata.FromIncomingContext(ss.Context()); ok {
-			if v := md.Get(MDGroup); len(v) > 0 {
-				w.group = v[0]
-			}
-			if v := md.Get(MDClient); len(v) > 0 {
-				if id, err := strconv.Atoi(v[0]); err == nil {
-					w.id = id
-				}
-			}
+			group, id = memberOf(first(md.Get(MDGroup)), first(md.Get(MDClient)))
 		}
-		// A client's streams are sequential, so its n-th stream is the same
-		// stream in every replay: random choices key on (client, n).
-		w.stream = s.ordinal(Member{Group: w.group, ID: w.id})
+		w := &faultStream{ServerStream: ss, streamState: s.newState(group, id)}
+		w.want.Store(-1)
 		err := handler(srv, w)
 		code := status.Code(err)
 		s.countEnd(code)
@@ -150,14 +145,33 @@ func (s *Streams) Interceptor() grpc.StreamServerInterceptor {
 	}
 }
 
-// faultStream applies the active stream faults to one stream.
-type faultStream struct {
-	grpc.ServerStream
+// streamState is what the stream faults keep of one stream, wherever they
+// act on it (the interceptor's faultStream, or a frame relay's stream).
+type streamState struct {
 	s      *Streams
 	group  string
 	id     int
 	stream uint64
-	msgs   atomic.Int64
+	// mu guards aborted and stalled: a handler may Send and Recv from two
+	// goroutines, a relay reads a stream's two directions in two.
+	mu      sync.Mutex
+	aborted bool
+	stalled map[*activeStream]bool
+}
+
+// newState is the state of a new stream of client id of group (-1: the
+// stream named none), taking its ordinal.
+func (s *Streams) newState(group string, id int) *streamState {
+	// A client's streams are sequential, so its n-th stream is the same
+	// stream in every replay: random choices key on (client, n).
+	return &streamState{s: s, group: group, id: id, stream: s.ordinal(Member{Group: group, ID: id})}
+}
+
+// faultStream applies the active stream faults to one stream.
+type faultStream struct {
+	grpc.ServerStream
+	*streamState
+	msgs atomic.Int64
 	// sent, sawEOF and want judge completeness when a handler returns OK
 	// after a cancel (want < 0: the request named no count).
 	sent   atomic.Int64
@@ -166,11 +180,25 @@ type faultStream struct {
 	// sendFailed: a Send failed in the transport (the stream broke),
 	// not by an injected fault.
 	sendFailed atomic.Bool
-	// mu guards aborted and stalled: a handler may Send and Recv from two
-	// goroutines.
-	mu      sync.Mutex
-	aborted bool
-	stalled map[*activeStream]bool
+}
+
+// memberOf reads a stream's group and client id from its metadata's
+// values ("" and -1 when it named none).
+func memberOf(group, client string) (string, int) {
+	id := -1
+	if client != "" {
+		if v, err := strconv.Atoi(client); err == nil {
+			id = v
+		}
+	}
+	return group, id
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
 }
 
 // ordinal returns how many streams client m opened before this one.
@@ -198,7 +226,7 @@ func mix(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-func (w *faultStream) applies(a *activeStream) bool {
+func (w *streamState) applies(a *activeStream) bool {
 	if a.group != "" && a.group != w.group {
 		return false
 	}
@@ -208,27 +236,66 @@ func (w *faultStream) applies(a *activeStream) bool {
 	return true
 }
 
-// before runs the active faults before message n of the stream moves.
-func (w *faultStream) before(send bool) error {
-	n := int(w.msgs.Add(1))
-	list := *w.s.active.Load()
-	if len(list) == 0 {
-		return nil
-	}
-	for _, a := range list {
+// verdict is what the active stream faults ask of one message: end the
+// stream with abort, or hold the message for delay, or hold the stream for
+// stall. The zero verdict lets the message move.
+type verdict struct {
+	abort error
+	delay time.Duration
+	stall time.Duration
+}
+
+// judge asks the active faults in scope about message n (1-based, both
+// ways) of the stream; send is true for the server's own messages. It
+// stops at the first abort. act, if not nil, carries out each fault's
+// verdict in turn (the interceptor sleeps its delays and stalls one after
+// the other, as the faults are listed) and may end the stream with an
+// error; without act the verdicts are summed (delays) and the longest
+// stall kept, for a relay that holds the message itself.
+func (w *streamState) judge(n int, send bool, act func(verdict) error) (verdict, error) {
+	var sum verdict
+	for _, a := range *w.s.active.Load() {
 		if !w.applies(a) {
 			continue
 		}
-		if err := a.occ.Spec.Kind.onMessage(w, a, n, send); err != nil {
-			return err
+		v := a.occ.Spec.Kind.onMessage(w, a, n, send)
+		if v == (verdict{}) {
+			continue
 		}
+		w.s.injected.Add(1)
+		if act != nil {
+			if err := act(v); err != nil {
+				return verdict{}, err
+			}
+			continue
+		}
+		if v.abort != nil {
+			return verdict{abort: v.abort}, nil
+		}
+		sum.delay += v.delay
+		sum.stall = max(sum.stall, v.stall)
 	}
-	return nil
+	return sum, nil
+}
+
+// before runs the active faults before message n of the stream moves.
+func (w *faultStream) before(send bool) error {
+	n := int(w.msgs.Add(1))
+	if len(*w.s.active.Load()) == 0 {
+		return nil
+	}
+	_, err := w.judge(n, send, func(v verdict) error {
+		if v.abort != nil {
+			return v.abort
+		}
+		return sleep(w.Context(), v.delay+v.stall)
+	})
+	return err
 }
 
 // once reports whether fault a has not yet fired on this stream, marking
 // it fired (abort: whether the stream was not aborted yet).
-func (w *faultStream) once(a *activeStream, abort bool) bool {
+func (w *streamState) once(a *activeStream, abort bool) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if abort {

@@ -7,7 +7,9 @@
 // stream, so streambench's stream faults act on a target that is not its
 // own server (an address or a command target) exactly as on the builtin
 // one: an abort ends the client's stream with the status and cancels the
-// upstream call, so the server sees a real client cancel.
+// upstream call, so the server sees a real client cancel. Host runs it
+// only for a stream kind that needs a handler; the others run through the
+// frame relay (package relay), which costs less.
 //
 // Flow control holds end to end: each direction of a stream is one loop
 // that receives one message from one side and only then sends it to the

@@ -59,6 +59,9 @@ type conn struct {
 	streams    map[uint32]*stream
 	lastStream uint32 // the highest stream the client opened
 	rec        ConnRecord
+	// heldReached: a held (delayed or stalled) frame of the server's
+	// reached the client since the client's last PING.
+	heldReached bool
 }
 
 // stream is one HTTP/2 stream's state; mu of its conn guards what the
@@ -413,8 +416,17 @@ func (d *direction) handle(f http2.Frame) error {
 		})
 	case *http2.PingFrame:
 		c.mu.Lock()
-		c.control(ControlFrame{At: time.Now(), Dir: d.dir, Type: http2.FramePing, Ack: f.IsAck(), Ping: f.Data})
+		// A client's PING sent as held frames reached it is the relay's
+		// to answer (see the package doc).
+		answer := d.dir == ClientToServer && !f.IsAck() && c.heldReached
+		if d.dir == ClientToServer && !f.IsAck() {
+			c.heldReached = false
+		}
+		c.control(ControlFrame{At: time.Now(), Dir: d.dir, Type: http2.FramePing, Ack: f.IsAck(), Ping: f.Data, Answered: answer})
 		c.mu.Unlock()
+		if answer {
+			return c.toClient.do(true, func() error { return c.toClient.fr.WritePing(true, f.Data) })
+		}
 		return d.out.do(false, func() error { return d.out.fr.WritePing(f.IsAck(), f.Data) })
 	case *http2.GoAwayFrame:
 		c.mu.Lock()
@@ -497,6 +509,9 @@ func (d *direction) endBlock() error {
 		c.lastStream = q.stream
 		c.prune(now)
 		s = &stream{id: q.stream, info: StreamInfo{Conn: c.id, ID: q.stream, Method: d.path, Headers: d.kept}}
+		if c.r.cfg.Opened != nil {
+			s.info.State = c.r.cfg.Opened(s.info)
+		}
 		s.rec = StreamRecord{Conn: c.id, ID: q.stream, Method: d.path, Opened: now}
 		s.wake = [2]chan struct{}{make(chan struct{}, 1), make(chan struct{}, 1)}
 		c.streams[q.stream] = s
@@ -756,6 +771,11 @@ func (c *conn) drain(s *stream, d *direction) {
 				c.cond.Wait()
 				c.mu.Unlock()
 				continue
+			}
+			// Before the write: the client may answer the frame with a
+			// PING before this goroutine could lock again.
+			if d.dir == ServerToClient && h.q.typ == http2.FrameData {
+				c.heldReached = true
 			}
 		}
 		c.mu.Unlock()

@@ -36,6 +36,9 @@ type StreamInfo struct {
 	// (the first value of each), e.g. the metadata a fault's scope
 	// picks clients by; nil when none was kept. Read only.
 	Headers map[string]string
+	// State is what Config.Opened returned for the stream (nil without
+	// it): what a Faults keeps of a stream between its messages.
+	State any
 }
 
 // MessageInfo is a gRPC message beginning to cross the relay.

@@ -65,6 +65,9 @@ type ControlFrame struct {
 	Settings []http2.Setting
 	// Ping is a PING's opaque data.
 	Ping [8]byte
+	// Answered: a client's PING the relay acknowledged itself instead of
+	// forwarding it (one sent after held frames reached the client).
+	Answered bool
 }
 
 // ConnRecord is what the relay saw of one client connection.

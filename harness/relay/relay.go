@@ -26,6 +26,16 @@
 // connection-level WINDOW_UPDATE, so the connection's window does not
 // shrink.
 //
+// PINGs pass end to end, keepalives included, but for one case: a
+// client's PING sent after held frames of the server's reached it (since
+// its previous PING) is acknowledged by the relay, not forwarded. A gRPC
+// client sends a BDP ping as data reaches it; released late by a delay or
+// a stall, that data arrives long after the server wrote it, and its
+// pings would reach the server with none of the server's writes between
+// them, which a server enforcing grpc-go's default keepalive policy
+// counts as strikes and answers with GOAWAY too_many_pings, closing the
+// connection. Directly, each such ping follows a write of the server's.
+//
 // One ordering no relay that forwards header blocks raw can escape: the
 // HPACK table is the connection's, so header blocks must reach each
 // receiver in the order they were encoded. A header block of a stream
@@ -73,6 +83,15 @@ type Config struct {
 	Listener net.Listener
 	// Faults, if not nil, is asked at every message of every stream.
 	Faults Faults
+	// Opened, if not nil, is called as each stream opens (its request
+	// headers decoded, before any of its messages), and what it returns
+	// is the stream's StreamInfo.State. Ended, if not nil, is called once
+	// with each stream's record as the stream is finished (ended both
+	// ways, reset, aborted or cut by its connection's close). Both run
+	// with the relay's locks held: they must be quick and must not call
+	// the relay.
+	Opened func(StreamInfo) any
+	Ended  func(StreamRecord)
 	// KeepHeaders names the request headers (lower case, as HTTP/2
 	// sends them) the relay keeps in each stream's StreamInfo.Headers.
 	KeepHeaders []string
@@ -241,6 +260,13 @@ func (r *Relay) addHeld(n int64) {
 	}
 }
 
+// Open counts the client connections open now.
+func (r *Relay) Open() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.live)
+}
+
 // Streams are the records of the streams the relay has seen: finished
 // ones (the latest MaxRecords) first, then open ones.
 func (r *Relay) Streams() []StreamRecord {
@@ -281,6 +307,9 @@ func (r *Relay) finishStream(rec StreamRecord) {
 	r.mu.Lock()
 	r.doneStrs.add(rec)
 	r.mu.Unlock()
+	if r.cfg.Ended != nil {
+		r.cfg.Ended(rec)
+	}
 }
 
 // finishConn keeps a closed connection's record (its open streams' too).
@@ -292,6 +321,11 @@ func (r *Relay) finishConn(c *conn, rec ConnRecord, open []StreamRecord) {
 		r.doneStrs.add(s)
 	}
 	r.mu.Unlock()
+	if r.cfg.Ended != nil {
+		for _, s := range open {
+			r.cfg.Ended(s)
+		}
+	}
 }
 
 // ring keeps the latest max values added.

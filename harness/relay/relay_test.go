@@ -1344,3 +1344,154 @@ func TestCloseWhileDialling(t *testing.T) {
 		t.Errorf("connection records %+v, want one closed by Close", cs)
 	}
 }
+
+// TestOpenedEnded: Opened runs once per stream before its first message
+// and its value reaches Faults as StreamInfo.State; Ended runs once per
+// stream with its final record, whatever ended it (the server, an abort,
+// a client cancel).
+func TestOpenedEnded(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		opened []uint32
+		ends   = map[uint32]StreamRecord{}
+		twice  []uint32
+		nostat []uint32
+	)
+	faults := FaultsFunc(func(s StreamInfo, m MessageInfo) Action {
+		if id, ok := s.State.(uint32); !ok || id != s.ID {
+			mu.Lock()
+			nostat = append(nostat, s.ID)
+			mu.Unlock()
+		}
+		if s.Headers["x-client"] == "abort" && m.Index == 3 {
+			return Action{Abort: &Abort{Code: codes.DataLoss}}
+		}
+		return Action{}
+	})
+	r := newRig(t, rigOpts{faults: faults, cfg: func(c *Config) {
+		c.KeepHeaders = []string{"x-client"}
+		c.Opened = func(s StreamInfo) any {
+			mu.Lock()
+			defer mu.Unlock()
+			opened = append(opened, s.ID)
+			return s.ID
+		}
+		c.Ended = func(rec StreamRecord) {
+			mu.Lock()
+			defer mu.Unlock()
+			if _, ok := ends[rec.ID]; ok {
+				twice = append(twice, rec.ID)
+			}
+			ends[rec.ID] = rec
+		}
+	}})
+	for _, who := range []string{"ok", "abort"} {
+		ctx := metadata.NewOutgoingContext(ctxOf(t), metadata.Pairs("x-client", who))
+		s, err := r.client.Pow(ctx, &pb.PowRequest{Base: 1, Count: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := recvAll(s); (err != nil) != (who == "abort") {
+			t.Fatalf("%s: %v", who, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctxOf(t))
+	s, err := r.client.Pow(ctx, &pb.PowRequest{Base: 1, Count: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	ended(t, r.relay, powMethod, 3)
+	if n := r.relay.Open(); n != 1 {
+		t.Errorf("Open() = %d with the client connected, want 1", n)
+	}
+	_ = r.cc.Close()
+	for deadline := time.Now().Add(5 * time.Second); r.relay.Open() > 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Open() = %d 5s after the client closed", r.relay.Open())
+		}
+	}
+	if err := r.relay.Close(); err != nil { // the aborted stream's tombstone is finished by now
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(opened) != 3 || len(ends) != 3 || len(twice) > 0 || len(nostat) > 0 {
+		t.Fatalf("opened %v, ended %v (twice %v), messages without their state on streams %v", opened, ends, twice, nostat)
+	}
+	want := map[uint32]EndedBy{opened[0]: EndedByServer, opened[1]: EndedByRelay, opened[2]: EndedByClientReset}
+	for id, by := range want {
+		if ends[id].EndedBy != by {
+			t.Errorf("stream %d ended by %q, want %q", id, ends[id].EndedBy, by)
+		}
+	}
+	if rec := ends[opened[1]]; !rec.HasStatus || rec.Code != codes.DataLoss {
+		t.Errorf("the aborted stream's record %+v has not its status", rec)
+	}
+}
+
+// TestHeldDataPingsAnswered: under a delay of every server message, the
+// clients' BDP pings, sent as the held data reaches them, are answered by
+// the relay; forwarded, they reach the server (grpc-go's default
+// enforcement policy) with none of its writes between them, and it
+// closes the connection with GOAWAY too_many_pings.
+func TestHeldDataPingsAnswered(t *testing.T) {
+	delay := FaultsFunc(func(_ StreamInfo, m MessageInfo) Action {
+		if m.Dir == ServerToClient {
+			return Action{Delay: 50 * time.Millisecond}
+		}
+		return Action{}
+	})
+	r := newRig(t, rigOpts{faults: delay})
+	ctx := ctxOf(t)
+	for k := range 8 {
+		s, err := r.client.Sqrt(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent := make(chan error, 1)
+		go func() {
+			for i := range 10 {
+				if err := s.Send(&pb.SqrtRequest{Seq: uint64(i), Value: 4}); err != nil {
+					sent <- err
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			sent <- s.CloseSend()
+		}()
+		n := 0
+		for {
+			_, err := s.Recv()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("stream %d, after %d answers: %v", k, n, err)
+			}
+			n++
+		}
+		if err := <-sent; err != nil || n != 10 {
+			t.Fatalf("stream %d: %d answers, send: %v", k, n, err)
+		}
+	}
+	var answered, forwarded int
+	for _, c := range r.relay.Conns() {
+		for _, f := range c.Control {
+			switch {
+			case f.Type == http2.FrameGoAway:
+				t.Errorf("the server sent GOAWAY %v", f.Code)
+			case f.Type == http2.FramePing && f.Dir == ClientToServer && !f.Ack && f.Answered:
+				answered++
+			case f.Type == http2.FramePing && f.Dir == ClientToServer && !f.Ack:
+				forwarded++
+			}
+		}
+	}
+	if answered == 0 {
+		t.Errorf("no client PING answered by the relay (%d forwarded)", forwarded)
+	}
+}

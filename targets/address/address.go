@@ -3,10 +3,11 @@
 // reached through a tcp or toxiproxy link in front of it. streambench owns
 // none of its process: it can take no server fault, every shard of a
 // sharded run reaches the same one, and streambench watches its
-// connections to tell when it died. It takes the stream faults through
-// streambench's gRPC proxy (package proxy), started in front of it only
-// for a run that has them, and not over TLS (target.tls): the proxy would
-// need the server's own certificate and key to present to the clients.
+// connections to tell when it died. It takes the stream faults through a
+// proxy of streambench's (proxy.Host: the frame relay, or the gRPC proxy
+// for the kinds that need it), started in front of it only for a run that
+// has them, and not over TLS (target.tls): the proxy would need the
+// server's own certificate and key to present to the clients.
 package address
 
 import (

@@ -4,9 +4,10 @@
 // a bound), reaches through a tcp or toxiproxy link, restarts and pauses as
 // server faults, watches for an exit nobody asked for, and stops by its
 // pid at the end (SIGTERM, then SIGKILL after target.stop_timeout). It
-// takes the stream faults through streambench's gRPC proxy (package
-// proxy), started in front of the process only for a run that has them,
-// and not over TLS (target.tls).
+// takes the stream faults through a proxy of streambench's (proxy.Host:
+// the frame relay, or the gRPC proxy for the kinds that need it), started
+// in front of the process only for a run that has them, and not over TLS
+// (target.tls).
 package command
 
 import (
@@ -96,7 +97,7 @@ func (c *commandTarget) startProcess(env target.Env) error {
 }
 
 // proxied is a command target dialled without TLS: it hosts the stream
-// faults through a proxy in front of the process (package proxy), started
+// faults through a proxy in front of the process (proxy.Host), started
 // only for a run that has them.
 type proxied struct {
 	*commandTarget
