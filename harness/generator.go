@@ -26,14 +26,24 @@ const (
 	hiccupTick = time.Millisecond
 )
 
-// Generator saturation: a window's hiccup or scheduling p99 at least
-// genSlowP99 makes it a slow window for the generator, and a run whose
-// slow windows are at least genSlowShare of its windows (and genSlowMin)
-// gets one warning. Measured on 2 cores (go test, no -race): smoke.yaml
-// alone had hiccup p99 0.1–1.1 ms and scheduling p99 0.03–0.5 ms a
-// window; beside two busy processes (yes > /dev/null), hiccup p99 4–12 ms.
+// Generator saturation. A group's window is marked generator_saturated
+// when the generator's scheduling delay or oversleep p99 is at least
+// genMarkFloor and at least reports.SaturatedShare of the window's latency
+// p99: streambench's own waiting is then a large share of what it
+// measured. A run gets one warning when at least genSlowShare of its
+// duration's cuts (and genSlowMin) had a marked window. Measured on 2 cores
+// in .ci/run, alone (p99 per window, median/max): a quiet run of 500
+// subscribers, scheduling 2.6/6.3 ms, oversleep 1.5/2.2 ms (the timer's
+// own slack here; a second run had three windows of 5.2–7.3 ms, the
+// subscribers' opening burst among them, against a latency p99 of 6–10 ms
+// — hence a floor above them); smoke.yaml 2.6/10.5 and 2.6/3.1 ms;
+// network.yaml 0.26/0.79 and 1.3/2.6 ms, where Sum's latency p99 is 1.2 ms;
+// fanout.yaml's 5,000 subscribers 25/59 ms against a latency p99 of 46 ms:
+// each second's burst queues every goroutine, the builtin server's and the
+// clients', for the process's two processors. Beside GOMAXPROCS+1 spinning
+// goroutines (TestGeneratorSaturationWarned) every window is marked.
 const (
-	genSlowP99   = 5 * time.Millisecond
+	genMarkFloor = 10 * time.Millisecond
 	genSlowShare = 0.3
 	genSlowMin   = 3
 )
@@ -182,9 +192,16 @@ func bucketQuantiles(now, before []uint64, buckets []float64) (p99, maxMS float6
 }
 
 // genWarning says once, with figures, that streambench's own process was
-// the bottleneck in enough of the run's windows (those of its duration),
-// or nothing.
-func genWarning(ws []reports.GeneratorWindow, duration float64) string {
+// a bottleneck of what it measured in enough of the run's cuts (those of
+// its duration: a cut with a group window marked generator_saturated), or
+// nothing.
+func genWarning(ws []reports.GeneratorWindow, windows []reports.Window, duration float64) string {
+	marked := map[float64]bool{}
+	for _, w := range windows {
+		if w.Saturated && w.Offset <= duration+0.5 {
+			marked[w.Offset] = true
+		}
+	}
 	var slow, all int
 	var worstHiccup, worstSched float64
 	for _, w := range ws {
@@ -192,18 +209,17 @@ func genWarning(ws []reports.GeneratorWindow, duration float64) string {
 			continue // the drain
 		}
 		all++
-		p := max(w.HiccupP99MS, w.SchedP99MS)
-		if p >= float64(genSlowP99)/float64(time.Millisecond) {
+		if marked[w.Offset] {
 			slow++
+			worstHiccup, worstSched = max(worstHiccup, w.HiccupP99MS), max(worstSched, w.SchedP99MS)
 		}
-		worstHiccup, worstSched = max(worstHiccup, w.HiccupP99MS), max(worstSched, w.SchedP99MS)
 	}
 	if slow < genSlowMin || float64(slow) < genSlowShare*float64(all) {
 		return ""
 	}
-	return fmt.Sprintf("streambench's own process was a bottleneck in %d of %d windows: a 1 ms timer overslept by up to "+
-		"%.1f ms (p99 of a window) and goroutines waited up to %.1f ms (p99) for a processor, so latency, recovery and "+
-		"delivery figures include streambench's own waiting; windows where that is a large share of the latency are "+
-		"marked generator_saturated; run fewer clients, on a quieter machine, or shard the run (--shard)",
-		slow, all, worstHiccup, worstSched)
+	return fmt.Sprintf("streambench's own process was a bottleneck of what it measured in %d of %d windows: its goroutines "+
+		"waited up to %.1f ms (p99 of a window) for a processor and a 1 ms timer overslept by up to %.1f ms, at least half "+
+		"the latency p99 of the windows marked generator_saturated, so those latency, recovery and delivery figures "+
+		"include streambench's own waiting (with a builtin target, its server's too: it shares the process); run fewer "+
+		"clients, on a quieter machine, or shard the run (--shard)", slow, all, worstSched, worstHiccup)
 }

@@ -11,33 +11,51 @@ import (
 	"github.com/streambench/streambench/reports"
 )
 
-// TestGenWarning: the warning comes once enough windows of the duration
-// were slow for the generator, and never for the drain's windows or a few
-// slow ones.
+// TestGenWarning: the warning comes once enough cuts of the duration had
+// a group window marked generator_saturated, and never for the drain's
+// windows, a few marked ones, or slow generator figures no window was
+// marked for.
 func TestGenWarning(t *testing.T) {
-	win := func(off, sched, hiccup float64) reports.GeneratorWindow {
-		return reports.GeneratorWindow{Start: off - 1, Offset: off, SchedP99MS: sched, HiccupP99MS: hiccup}
+	gen := func(n int, sched float64) []reports.GeneratorWindow {
+		var ws []reports.GeneratorWindow
+		for i := 1; i <= n; i++ {
+			ws = append(ws, reports.GeneratorWindow{Start: float64(i - 1), Offset: float64(i), SchedP99MS: sched, HiccupP99MS: 1})
+		}
+		return ws
 	}
-	quiet := []reports.GeneratorWindow{win(1, 0.5, 1), win(2, 0.3, 0.9), win(3, 0.4, 1.1), win(4, 0.2, 0.8), win(5, 0.5, 1)}
+	marked := func(at ...int) []reports.Window {
+		var ws []reports.Window
+		for _, i := range at {
+			ws = append(ws, reports.Window{Start: float64(i - 1), Offset: float64(i), Group: "g", Saturated: true},
+				reports.Window{Start: float64(i - 1), Offset: float64(i), Group: "h"})
+		}
+		return ws
+	}
 	tests := []struct {
-		name string
-		ws   []reports.GeneratorWindow
-		want bool
+		name    string
+		gen     []reports.GeneratorWindow
+		windows []reports.Window
+		want    bool
 	}{
-		{"quiet", quiet, false},
-		{"no windows", nil, false},
-		{"two slow of five", append(quiet[:3:3], win(4, 30, 1), win(5, 1, 30)), false},
-		{"three slow of five, by either figure", []reports.GeneratorWindow{win(1, 30, 1), win(2, 1, 30), win(3, 6, 6), win(4, 0.2, 0.8), win(5, 0.5, 1)}, true},
-		{"slow only in the drain", append(quiet, win(6, 50, 50), win(7, 50, 50), win(8, 50, 50)), false},
-		{"three slow of twenty", append(append(append(quiet, quiet...), append(quiet, quiet...)...)[:17], win(18, 9, 9), win(19, 9, 9), win(20, 9, 9)), false},
+		{"nothing marked", gen(5, 1), nil, false},
+		{"slow generator, nothing marked", gen(5, 40), marked(), false},
+		{"no windows", nil, nil, false},
+		{"two marked of five", gen(5, 40), marked(2, 4), false},
+		{"three marked of five", gen(5, 40), marked(1, 3, 5), true},
+		{"marked only in the drain", gen(8, 40), marked(6, 7, 8), false},
+		{"three marked of twenty", gen(20, 40), marked(1, 2, 3), false}, // judged over 20 s below
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := genWarning(tt.ws, 5)
+			duration := 5.0
+			if len(tt.gen) == 20 {
+				duration = 20
+			}
+			got := genWarning(tt.gen, tt.windows, duration)
 			if (got != "") != tt.want {
 				t.Fatalf("warning %q, want one: %v", got, tt.want)
 			}
-			if tt.want && !strings.Contains(got, "3 of 5 windows") {
+			if tt.want && (!strings.Contains(got, "3 of 5 windows") || !strings.Contains(got, "40.0 ms")) {
 				t.Errorf("warning %q does not give the figures", got)
 			}
 		})
@@ -65,16 +83,19 @@ func TestBucketQuantiles(t *testing.T) {
 }
 
 // TestWindowMarkedSaturated: a group's window is marked when the
-// generator's scheduling delay or oversleep p99 is at least
-// reports.SaturatedShare of the window's latency p99, and only then.
+// generator's scheduling delay or oversleep p99 is at least genMarkFloor
+// and reports.SaturatedShare of the window's latency p99, and only then.
 func TestWindowMarkedSaturated(t *testing.T) {
 	for _, tc := range []struct {
 		latency, sched time.Duration
 		want           bool
 	}{
-		{10 * time.Millisecond, 8 * time.Millisecond, true},
-		{10 * time.Millisecond, 2 * time.Millisecond, false},
-		{100 * time.Millisecond, 8 * time.Millisecond, false},
+		{20 * time.Millisecond, 15 * time.Millisecond, true},
+		{20 * time.Millisecond, 4 * time.Millisecond, false},
+		{100 * time.Millisecond, 15 * time.Millisecond, false},
+		// Under the floor: a short burst's queueing, or the timer's own
+		// slack, beside a millisecond latency is not saturation.
+		{2 * time.Millisecond, 8 * time.Millisecond, false},
 	} {
 		start := time.Unix(100, 0)
 		g := &group{spec: scenario.Group{Name: "g"}, rec: record.New(1, nil)}

@@ -248,7 +248,7 @@ func (r *run) execute(ctx context.Context) {
 	if w := r.sat.warning(); w != "" {
 		r.warnings = append(r.warnings, w)
 	}
-	if w := genWarning(r.genWindows, r.duration.Seconds()); w != "" {
+	if w := genWarning(r.genWindows, r.windows, r.duration.Seconds()); w != "" {
 		r.warnings = append(r.warnings, w)
 	}
 	if err := r.targetDown(); err != nil {

@@ -210,7 +210,7 @@ func (r *run) window(b *cutBatch, prevGen *genCut) {
 		}
 		win.Latency = windowHistogram(w.Latency)
 		win.LatencyCorrected = windowHistogram(w.Corrected)
-		if win.Latency != nil && genP99 > 0 && genP99 >= reports.SaturatedShare*win.Latency.P99MS {
+		if win.Latency != nil && genP99 >= ms(genMarkFloor) && genP99 >= reports.SaturatedShare*win.Latency.P99MS {
 			win.Saturated = true
 		}
 		r.windows = append(r.windows, win)

@@ -419,7 +419,7 @@ type Window struct {
 	// Saturated marks a window in which streambench's own process was a
 	// large share of the latency it measured: its goroutines' scheduling
 	// delay or its timer oversleep (Sampler.Generator) p99 was at least
-	// SaturatedShare of the window's latency p99.
+	// 10 ms and at least SaturatedShare of the window's latency p99.
 	Saturated bool `json:"generator_saturated,omitempty"`
 }
 
