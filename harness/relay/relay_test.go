@@ -719,15 +719,7 @@ func TestSlowReaderStaysSlow(t *testing.T) {
 // client's cancel (RST_STREAM) are recorded on the connection.
 func TestControlFramesRecorded(t *testing.T) {
 	r := newRig(t, rigOpts{})
-	ctx, cancel := context.WithCancel(ctxOf(t))
-	s, err := r.client.Pow(ctx, &pb.PowRequest{Base: 1, Count: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Recv(); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
+	cancelAfterFirst(t, r)
 	if err := waitEnded(t, r.up); !errors.Is(err, context.Canceled) {
 		t.Errorf("upstream handler ended with %v, want Canceled", err)
 	}
@@ -1395,15 +1387,7 @@ func TestOpenedEnded(t *testing.T) {
 			t.Fatalf("%s: %v", who, err)
 		}
 	}
-	ctx, cancel := context.WithCancel(ctxOf(t))
-	s, err := r.client.Pow(ctx, &pb.PowRequest{Base: 1, Count: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Recv(); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
+	cancelAfterFirst(t, r)
 	ended(t, r.relay, powMethod, 3)
 	if n := r.relay.Open(); n != 1 {
 		t.Errorf("Open() = %d with the client connected, want 1", n)
@@ -1493,5 +1477,20 @@ func TestHeldDataPingsAnswered(t *testing.T) {
 	}
 	if answered == 0 {
 		t.Errorf("no client PING answered by the relay (%d forwarded)", forwarded)
+	}
+}
+
+// cancelAfterFirst opens an endless Pow stream through the rig, receives
+// its first message and cancels it.
+func cancelAfterFirst(t *testing.T, r *rig) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctxOf(t))
+	defer cancel()
+	s, err := r.client.Pow(ctx, &pb.PowRequest{Base: 1, Count: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatal(err)
 	}
 }
