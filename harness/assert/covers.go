@@ -63,7 +63,7 @@ func (c *covers) Check(r *reports.Report) reports.Verdict {
 		return v
 	}
 	var actual, problems []string
-	pass := true
+	pass, noEvidence := true, false
 	for _, g := range judged {
 		cv := g.Covers
 		actual = append(actual, fmt.Sprintf("%s: %d writes, %d of %d watchers started, %d missing, %d duplicates, %d reorders",
@@ -72,10 +72,12 @@ func (c *covers) Check(r *reports.Report) reports.Verdict {
 		case cv.Writes == 0:
 			pass = false
 			problems = append(problems, fmt.Sprintf("%s: no write was acknowledged to %s (its responses carried no %s), so there was nothing to see", g.Name, cv.Group, cv.Ack))
+			noEvidence = true
 			continue
 		case cv.Started == 0:
 			pass = false
 			problems = append(problems, fmt.Sprintf("%s: no watcher received a response, so no write was covered", g.Name))
+			noEvidence = true
 			continue
 		}
 		if cv.FailingWatchers > 0 {
@@ -100,6 +102,10 @@ func (c *covers) Check(r *reports.Report) reports.Verdict {
 	v.Actual = strings.Join(actual, "; ")
 	v.Pass = pass
 	v.Detail = strings.Join(problems, "; ")
+	if noEvidence {
+		// Nothing to judge is never a pass, and says so first.
+		v.Actual, v.Detail = noData, v.Detail+" ("+v.Actual+")"
+	}
 	return v
 }
 
