@@ -47,6 +47,13 @@ type Call struct {
 	resumes bool
 	// codec is the call option of the call's wire codec.
 	codec grpc.CallOption
+	// covers is the covers oracle of a watcher group (nil: none), with
+	// the paths it reads; acks feed the oracles covering this group's
+	// writes (none: nothing is read).
+	covers     *coverOracle
+	coverEvent intPath
+	coverFrom  *intPath
+	acks       []ackSink
 }
 
 // Method is the call's full method name.
@@ -68,6 +75,8 @@ type gdriver struct {
 	flip int
 	last *dynamicpb.Message // the last response received (vars.Last)
 	seqc seqChecker
+	// cover is the client's watcher of a covers oracle (nil: none).
+	cover *coverWatcher
 	// seqSink is the sink's SeqSink, when it is one.
 	seqSink record.SeqSink
 	// violations of the stream in flight: how many, and the first of each
@@ -98,6 +107,9 @@ func NewDriver(cc grpc.ClientConnInterface, p driver.Params, sink record.Sink) d
 	d.sendRand = rand.New(rand.NewPCG(p.Seed, uint64(p.ID)|1<<63))
 	d.seqc.spec = c.expect.seq
 	d.seqSink, _ = sink.(record.SeqSink)
+	if c.covers != nil {
+		d.cover = c.covers.watcher(int(p.ID), c.coverFrom)
+	}
 	return d
 }
 
@@ -229,6 +241,9 @@ func (d *gdriver) recv(st grpc.ClientStream, i int, from time.Time) error {
 	}
 	d.flip = 1 - d.flip
 	lat := time.Since(from)
+	if d.cover != nil || len(d.c.acks) > 0 {
+		d.covers(m, from)
+	}
 	x := d.c.expect
 	// A control response (no data: data_field unset, or no sequence value
 	// in the lists the sequence reads) is neither data nor a gap: not a
@@ -381,4 +396,16 @@ func (d *gdriver) pipelined(ctx context.Context, st grpc.ClientStream, n int) (r
 		return record.End{Class: record.Violation}, sendErr.Error()
 	}
 	return d.finish(ctx, err, got)
+}
+
+// covers feeds the covers oracles: a watcher's response, a writer's
+// acknowledgement (the request answered was sent at sent).
+func (d *gdriver) covers(m *dynamicpb.Message, sent time.Time) {
+	now := time.Now()
+	if d.cover != nil {
+		d.cover.response(m, d.c.coverEvent, now)
+	}
+	for _, a := range d.c.acks {
+		a.acked(m, sent, now)
+	}
 }
