@@ -142,42 +142,63 @@ func (p *wirePlan) field(n protowire.Number) *wireField {
 	return &p.fields[i-1]
 }
 
-// appendMessage appends m's wire form to b: its fields in declaration
-// order, then its unknown fields.
+// appendMessage appends m's wire form to b: its fields (in declaration
+// order for a type of a few fields), then its unknown fields.
 func (p *wirePlan) appendMessage(b []byte, m protoreflect.Message, depth int) ([]byte, error) {
 	if depth > maxWireDepth {
 		return b, errWireDepth
 	}
 	var err error
-	for i := range p.fields {
-		f := &p.fields[i]
-		if !m.Has(f.fd) {
-			continue
-		}
-		v := m.Get(f.fd)
-		if !f.list {
-			if b, err = f.appendValue(b, v, depth); err != nil {
-				return b, err
+	if len(p.fields) <= rangeAbove {
+		for i := range p.fields {
+			f := &p.fields[i]
+			if m.Has(f.fd) {
+				if b, err = f.appendField(b, m.Get(f.fd), depth); err != nil {
+					return b, err
+				}
 			}
-			continue
 		}
-		l := v.List()
-		if f.packed {
-			b = protowire.AppendTag(b, f.num, protowire.BytesType)
-			mark := len(b)
-			for j := range l.Len() {
-				b = appendScalar(b, f.kind, l.Get(j))
+	} else {
+		// A type of many fields, few of them set: visit those only (the
+		// wire allows fields in any order).
+		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			if f := p.field(fd.Number()); f != nil {
+				b, err = f.appendField(b, v, depth)
 			}
-			b = insertLen(b, mark)
-			continue
-		}
-		for j := range l.Len() {
-			if b, err = f.appendValue(b, l.Get(j), depth); err != nil {
-				return b, err
-			}
+			return err == nil
+		})
+		if err != nil {
+			return b, err
 		}
 	}
 	return append(b, m.GetUnknown()...), nil
+}
+
+// rangeAbove is the number of fields above which a message is encoded by
+// ranging over its set fields instead of asking each field.
+const rangeAbove = 12
+
+// appendField appends field f holding v (set).
+func (f *wireField) appendField(b []byte, v protoreflect.Value, depth int) ([]byte, error) {
+	if !f.list {
+		return f.appendValue(b, v, depth)
+	}
+	l := v.List()
+	if f.packed {
+		b = protowire.AppendTag(b, f.num, protowire.BytesType)
+		mark := len(b)
+		for j := range l.Len() {
+			b = appendScalar(b, f.kind, l.Get(j))
+		}
+		return insertLen(b, mark), nil
+	}
+	var err error
+	for j := range l.Len() {
+		if b, err = f.appendValue(b, l.Get(j), depth); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
 }
 
 // appendValue appends one value of f with its tag.

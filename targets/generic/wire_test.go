@@ -236,3 +236,58 @@ func FuzzWireDecode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkWireCodec: the codec's plan against protobuf's reflection path
+// on the same dynamic messages (a type of four fields, as Sqrt's; two
+// fields of a type of 31; most of them), in one
+// run: go test -bench WireCodec -benchmem ./targets/generic
+func BenchmarkWireCodec(b *testing.B) {
+	all, _, _, _ := kindsTypes(b)
+	small := dynamicpb.NewMessage(all)
+	small.Set(all.Fields().ByName("i64"), protoreflect.ValueOfInt64(12345))
+	small.Set(all.Fields().ByName("db"), protoreflect.ValueOfFloat64(111.1))
+	rich := dynamicpb.NewMessage(all)
+	fill(rand.New(rand.NewPCG(5, 6)), rich, 0)
+	inner := all.Fields().ByName("inner").Message()
+	few := dynamicpb.NewMessage(inner) // a type of four fields, as Sqrt's
+	few.Set(inner.Fields().ByName("a"), protoreflect.ValueOfInt64(12345))
+	few.Set(inner.Fields().ByName("s"), protoreflect.ValueOfString("x"))
+	for _, m := range []struct {
+		name string
+		msg  *dynamicpb.Message
+	}{{"few", few}, {"sparse", small}, {"rich", rich}} {
+		md := m.msg.Descriptor()
+		p := newWirePlan(md)
+		wire, _ := proto.Marshal(m.msg)
+		b.Run(m.name+"/marshal/plan", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := p.appendMessage(nil, m.msg, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(m.name+"/marshal/protobuf", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := proto.Marshal(m.msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		into := dynamicpb.NewMessage(md)
+		b.Run(m.name+"/unmarshal/plan", func(b *testing.B) {
+			for b.Loop() {
+				into.Reset()
+				if err := p.decode(wire, into, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(m.name+"/unmarshal/protobuf", func(b *testing.B) {
+			for b.Loop() {
+				if err := proto.Unmarshal(wire, into); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
