@@ -83,6 +83,12 @@ type Config struct {
 	Listener net.Listener
 	// Faults, if not nil, is asked at every message of every stream.
 	Faults Faults
+	// ConnFaults, if not nil, is asked at each stage of every connection
+	// (Relay.SetConnFaults switches it while the relay runs).
+	ConnFaults ConnFaults
+	// Seqs, if not nil, declares a numbered stream protocol whose
+	// delivered numbers each of its streams' records keeps.
+	Seqs *Seqs
 	// Opened, if not nil, is called as each stream opens (its request
 	// headers decoded, before any of its messages), and what it returns
 	// is the stream's StreamInfo.State. Ended, if not nil, is called once
@@ -127,6 +133,7 @@ type Relay struct {
 	nextID  atomic.Uint64
 
 	held, peak atomic.Int64 // bytes held in queues, now and at most
+	connFaults atomic.Pointer[connFaultsBox]
 
 	mu        sync.Mutex
 	live      map[*conn]bool
@@ -169,6 +176,7 @@ func Start(cfg Config) (*Relay, error) {
 	}
 	r := &Relay{cfg: cfg, lis: lis, live: map[*conn]bool{},
 		doneConns: ring[ConnRecord]{max: cfg.MaxRecords}, doneStrs: ring[StreamRecord]{max: cfg.MaxRecords}}
+	r.SetConnFaults(cfg.ConnFaults)
 	r.wg.Add(1)
 	go r.accept()
 	return r, nil
