@@ -21,7 +21,10 @@
 //   - when its connection gets a GOAWAY (the channel leaves READY while the
 //     stream is live), it cancels the stream and resubscribes at once, on
 //     the new connection the channel makes, before the old one's grace
-//     ends (gRFC A9);
+//     ends (gRFC A9). A broken connection takes the channel out of READY
+//     too, but ends its streams at once, after the updates already
+//     received: the client waits MoveAfter before it cancels, so it reads
+//     those instead of discarding them;
 //   - keepalive, if asked for, no more often than grpc-go allows (10 s at
 //     least, gRFC A8).
 //
@@ -364,9 +367,14 @@ func (c *client) received(seq uint64) {
 	}
 }
 
-// watchGoAway cancels a live stream when its channel leaves READY: the
-// connection got a GOAWAY (or broke). A grpc-go channel moves to IDLE as
-// its connection receives GOAWAY, while that connection's streams go on.
+// MoveAfter is how long the client lets a stream run once its channel
+// left READY before it moves the stream (see the package doc).
+const MoveAfter = 25 * time.Millisecond
+
+// watchGoAway cancels a live stream MoveAfter after its channel leaves
+// READY: the connection got a GOAWAY (or broke). A grpc-go channel moves
+// to IDLE as its connection receives GOAWAY, while that connection's
+// streams go on.
 func watchGoAway(ctx context.Context, cc *grpc.ClientConn, cancel context.CancelCauseFunc) {
 	state := cc.GetState()
 	for state != connectivity.Ready {
@@ -375,8 +383,15 @@ func watchGoAway(ctx context.Context, cc *grpc.ClientConn, cancel context.Cancel
 		}
 		state = cc.GetState()
 	}
-	if cc.WaitForStateChange(ctx, connectivity.Ready) {
+	if !cc.WaitForStateChange(ctx, connectivity.Ready) {
+		return
+	}
+	t := time.NewTimer(MoveAfter)
+	defer t.Stop()
+	select {
+	case <-t.C:
 		cancel(errMoved)
+	case <-ctx.Done():
 	}
 }
 
