@@ -62,8 +62,11 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if duration > 0 {
+		// A cancel, not a deadline: a deadline would travel to the
+		// server with every call and end the stream there first.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, duration)
+		ctx, cancel = context.WithCancel(ctx)
+		defer time.AfterFunc(duration, cancel).Stop()
 		defer cancel()
 	}
 	st, err := refclient.Run(ctx, o)

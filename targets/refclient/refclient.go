@@ -159,6 +159,7 @@ type client struct {
 	bo    driver.Backoff
 	rnd   *rand.Rand
 	stats Stats
+	last  uint64 // the highest seq seen
 	// abandoned are the contexts of streams left open (Abandon): the
 	// client cancels them only as it exits, then waits for their readers
 	// (bg).
@@ -343,27 +344,25 @@ func (c *client) subscribe(ctx context.Context, cc *grpc.ClientConn) (int, error
 	}
 }
 
-// received checks an update's seq against the next expected and moves
-// the resume point as the client's bug says.
+// received checks an update's seq against the one after the last seen
+// and moves the resume point (as the client's bug says).
 func (c *client) received(seq uint64) {
 	c.stats.Received++
-	next := c.stats.Next
 	switch {
-	case next == 0 || seq == next:
-	case seq > next:
-		c.stats.Lost += seq - next
+	case c.last == 0 || seq == c.last+1:
+	case seq > c.last:
+		c.stats.Lost += seq - c.last - 1
 	default:
 		c.stats.Duplicates++
 	}
+	c.last = max(c.last, seq)
 	switch c.o.Faulty {
 	case ResumeFromZero:
 		c.stats.Next = 0
 	case ResumeFromLast:
-		c.stats.Next = seq
+		c.stats.Next = c.last
 	default:
-		if seq >= next {
-			c.stats.Next = seq + 1
-		}
+		c.stats.Next = c.last + 1
 	}
 }
 
