@@ -30,7 +30,9 @@ func failedAt(offsets ...float64) []relay.ConnRecord {
 
 func TestBackoffRules(t *testing.T) {
 	p := Profile{Base: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, Max: 2 * time.Second}
-	established := func(ms float64) relay.ConnRecord { return relay.ConnRecord{ID: 9, Opened: at(ms), Established: at(ms + 1)} }
+	established := func(ms float64) relay.ConnRecord {
+		return relay.ConnRecord{ID: 9, Opened: at(ms), Established: at(ms + 1)}
+	}
 	tests := []struct {
 		name   string
 		client Client
