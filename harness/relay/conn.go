@@ -197,7 +197,7 @@ func (c *conn) run() error {
 		return errRelayClosed
 	}
 	wt := c.r.cfg.WriteTimeout
-	c.toUp, c.toClient = newWriter(up, wt), newWriter(c.client, wt)
+	c.toUp, c.toClient = newWriter(up, wt, &c.r.clock), newWriter(c.client, wt, &c.r.clock)
 	c.dirs[ClientToServer] = c.newDirection(ClientToServer, c.client, c.toUp, c.toClient)
 	c.dirs[ServerToClient] = c.newDirection(ServerToClient, up, c.toClient, c.toUp)
 
@@ -237,6 +237,10 @@ func (c *conn) newDirection(dir Dir, src net.Conn, out, back *writer) *direction
 		d.br = c.cbr
 	}
 	d.fr = http2.NewFramer(nil, d.br)
+	// A DATA frame is done with before the next is read (held frames
+	// own a copy): the Framer may reuse it instead of allocating one per
+	// frame.
+	d.fr.SetReuseFrames()
 	d.fr.SetMaxReadFrameSize(maxFrame)
 	d.dec = hpack.NewDecoder(4096, d.field)
 	d.dec.SetAllowedMaxDynamicTableSize(maxTable)
@@ -580,7 +584,9 @@ func (c *conn) prune(now time.Time) {
 func (d *direction) data(f *http2.DataFrame) error {
 	c := d.c
 	payload := f.Data()
-	q := &qframe{typ: http2.FrameData, stream: f.StreamID, end: f.StreamEnded(), data: payload, flow: f.Length}
+	// q stays on the stack: a frame that is held is copied (enqueue).
+	qv := qframe{typ: http2.FrameData, stream: f.StreamID, end: f.StreamEnded(), data: payload, flow: f.Length}
+	q := &qv
 	if f.Flags.Has(http2.FlagDataPadded) {
 		q.padded, q.pad = true, uint8(int(f.Length)-len(payload)-1)
 	}
@@ -657,8 +663,8 @@ func (d *direction) data(f *http2.DataFrame) error {
 	// Forward what precedes the aborted message (the end of the one
 	// before), credit the sender with the rest.
 	if abortAt > 0 {
-		pre := &qframe{typ: http2.FrameData, stream: q.stream, data: payload[:abortAt], flow: uint32(abortAt)}
-		if err := d.forward(s, pre, delay); err != nil {
+		pre := qframe{typ: http2.FrameData, stream: q.stream, data: payload[:abortAt], flow: uint32(abortAt)}
+		if err := d.forward(s, &pre, delay); err != nil {
 			return err
 		}
 	}
@@ -700,10 +706,15 @@ func (d *direction) forward(s *stream, q *qframe, delay time.Duration) error {
 			c.cond.Wait()
 		}
 	} else {
-		now := time.Now()
-		due := now.Add(delay)
-		if (q.typ == http2.FrameData || isBlock) && s.holdUntil.After(due) {
-			due = s.holdUntil
+		// The clock is read only for a stream that was ever delayed or
+		// stalled: zero times otherwise (due is not after now).
+		var now, due time.Time
+		if delay > 0 || !s.holdUntil.IsZero() {
+			now = time.Now()
+			due = now.Add(delay)
+			if (q.typ == http2.FrameData || isBlock) && s.holdUntil.After(due) {
+				due = s.holdUntil
+			}
 		}
 		if len(s.q[d.dir]) > 0 || due.After(now) || (isBlock && q.seq != d.hbDone) {
 			d.enqueue(s, q, due)
@@ -740,8 +751,12 @@ func (d *direction) enqueue(s *stream, q *qframe, due time.Time) {
 	if due.Before(s.lastDue[d.dir]) {
 		due = s.lastDue[d.dir]
 	}
-	q.own()
-	s.q[d.dir] = append(s.q[d.dir], held{q: q, due: due})
+	// The queue keeps its own copy: the caller's q may live on its
+	// stack, its data in the Framer's read buffer.
+	cp := new(qframe)
+	*cp = *q
+	cp.own()
+	s.q[d.dir] = append(s.q[d.dir], held{q: cp, due: due})
 	s.lastDue[d.dir] = due
 	s.rec.Held++
 	n := q.size()

@@ -198,13 +198,15 @@ func (s slot) value(v *Vars) (protoreflect.Value, error) {
 	if s.e.name == "bytes" {
 		return protoreflect.ValueOfBytes(s.e.zeros), nil
 	}
-	raw, err := s.e.value(v)
-	if err != nil {
-		return protoreflect.Value{}, err
-	}
-	n, err := strconv.ParseInt(string(raw), 10, 64)
-	if err != nil {
-		return protoreflect.Value{}, fmt.Errorf("%s: %w", fd.Name(), err)
+	n, ok := s.e.int(v)
+	if !ok {
+		raw, err := s.e.value(v)
+		if err != nil {
+			return protoreflect.Value{}, err
+		}
+		if n, err = strconv.ParseInt(string(raw), 10, 64); err != nil {
+			return protoreflect.Value{}, fmt.Errorf("%s: %w", fd.Name(), err)
+		}
 	}
 	switch fd.Kind() {
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:

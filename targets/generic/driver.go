@@ -223,7 +223,7 @@ func (d *gdriver) requestWith(i int, vars *Vars) (*dynamicpb.Message, error) {
 // without a server timestamp) and checks it.
 func (d *gdriver) recv(st grpc.ClientStream, i int, from time.Time) error {
 	m := d.resp[d.flip]
-	m.Reset()
+	// The codec resets m (as proto.Unmarshal does): not twice.
 	if err := st.RecvMsg(m); err != nil {
 		return err
 	}

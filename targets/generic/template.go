@@ -342,6 +342,19 @@ func render(b *bytes.Buffer, node any, v *Vars) error {
 
 // value is the variable's JSON.
 func (e *expr) value(v *Vars) ([]byte, error) {
+	switch e.name {
+	case "last":
+		return e.lastValue(v)
+	case "bytes":
+		return e.bytes, nil
+	}
+	n, _ := e.int(v)
+	return strconv.AppendInt(nil, n, 10), nil
+}
+
+// int is the value of a variable that is a number of the run's (index,
+// client, stream, now, rand) with its addend; false for any other.
+func (e *expr) int(v *Vars) (int64, bool) {
 	var n int64
 	switch e.name {
 	case "index":
@@ -354,12 +367,10 @@ func (e *expr) value(v *Vars) ([]byte, error) {
 		n = v.Now().UnixNano()
 	case "rand":
 		n = int64(v.Rand.Int32())
-	case "last":
-		return e.lastValue(v)
-	case "bytes":
-		return e.bytes, nil
+	default:
+		return e.add, false
 	}
-	return strconv.AppendInt(nil, n+e.add, 10), nil
+	return n + e.add, true
 }
 
 // lastValue is the last response's field as JSON; before any response an
