@@ -190,7 +190,9 @@ func (f ConnFaultsFunc) Stage(a Attempt, s Stage) ConnAction { return f(a, s) }
 
 // StageFault is a ConnFaults that acts on every connection at one stage.
 type StageFault struct {
-	At     Stage
+	// At is the stage it acts at.
+	At Stage
+	// Action is what it does there.
 	Action ConnAction
 }
 
