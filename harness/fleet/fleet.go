@@ -146,7 +146,10 @@ func verdict(name, expected string, judged int, actual string, fails []string) r
 // Backoff judges each client's pauses after failed attempts against p:
 // between a failed connection attempt and the next (start to start, as
 // gRPC's spec times them), and between a stream of method that failed on
-// its own and the client's next stream of method (end to start). A pause
+// its own with nothing delivered and the client's next stream of method
+// (end to start). As in gRPC's spec, the first attempt after one that
+// worked (a connection established, a stream that delivered) may come at
+// once, and the pauses grow with the failures in a row after it. A pause
 // shorter than the profile's (less a scheduling slack) fails; hotRun
 // pauses in a row under a tenth of the base are a hot loop; a client
 // whose last attempt failed and that made none for twice the longest
@@ -178,10 +181,8 @@ func Backoff(clients []Client, method string, p Profile) reports.Verdict {
 		run = 0
 		for i := 0; i+1 < len(streams); i++ {
 			s := streams[i]
-			if s.Messages[relay.ServerToClient] > 0 {
-				run = 0
-			}
-			if !failedStream(s) {
+			if !failedStream(s) || s.Messages[relay.ServerToClient] > 0 {
+				run = 0 // the first attempt after one that worked may be at once
 				continue
 			}
 			gaps = append(gaps, gap{what: "resubscribe", k: run, d: streams[i+1].Opened.Sub(s.Closed), at: streams[i+1].Opened})

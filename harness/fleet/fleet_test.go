@@ -281,12 +281,15 @@ func TestHerd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			base := 40 * time.Millisecond
+			// A base of 100 ms: the profile's spread (tens of ms) stands
+			// well above the scheduling noise of a busy machine (a
+			// lockstep fleet measured up to 8 ms there).
+			base := 100 * time.Millisecond
 			u := newUpstream(t, 100)
 			f := startFleet(t, u, fleetOpts{n: 5, faulty: tt.faulty, base: base})
 			f.streaming(t)
 			cut := time.Now()
-			u.restart(t, 900*time.Millisecond)
+			u.restart(t, 1100*time.Millisecond)
 			time.Sleep(200 * time.Millisecond)
 			wantVerdict(t, Herd(f.evidence(t), cut, profile(base), 100*time.Millisecond), tt.pass)
 		})

@@ -57,6 +57,11 @@ func TestBackoffRules(t *testing.T) {
 			{Method: subscribe, ID: 1, Opened: at(0), Closed: at(10), EndedBy: relay.EndedByServer, HasStatus: true, Code: codes.Unavailable},
 			{Method: subscribe, ID: 3, Opened: at(15)},
 		}, End: at(400)}, detail: "a resubscribe 5.0ms after failure 1"},
+		{name: "at once after a stream that delivered", pass: true, client: Client{Conns: []relay.ConnRecord{established(0)}, Streams: []relay.StreamRecord{
+			{Method: subscribe, ID: 1, Opened: at(0), Closed: at(10), EndedBy: relay.EndedByServer, HasStatus: true, Code: codes.Unavailable, Messages: [2]int{1, 5}},
+			{Method: subscribe, ID: 3, Opened: at(11), Closed: at(12), EndedBy: relay.EndedByRelay, HasStatus: true, Code: codes.Unavailable},
+			{Method: subscribe, ID: 5, Opened: at(112)},
+		}, End: at(400)}},
 		{name: "a cut connection's stream is the connection's failure", noData: true, client: Client{Conns: []relay.ConnRecord{established(0)}, Streams: []relay.StreamRecord{
 			{Method: subscribe, ID: 1, Opened: at(0), Closed: at(10), EndedBy: relay.EndedByConn},
 			{Method: subscribe, ID: 3, Opened: at(11)},

@@ -11,9 +11,10 @@
 //   - one Subscribe stream at a time, opened with wait-for-ready (a call
 //     waits for a connection instead of failing while the channel
 //     reconnects);
-//   - after a stream fails, a pause from the same backoff before the next
-//     subscribe, the failures in a row counting the attempt; a stream that
-//     delivered an update resets the count;
+//   - after a stream that delivered updates ends, it resubscribes at once
+//     (as gRPC reconnects at once after losing a connection that worked);
+//     after a stream that failed with nothing delivered, it pauses by the
+//     same backoff, the failures in a row counting the attempt;
 //   - every resubscribe resumes from the next seq it needs (last seen + 1),
 //     so nothing is lost and nothing is seen twice;
 //   - each stream has a context of its own, cancelled when the stream is
@@ -246,15 +247,17 @@ func (c *client) loop(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if got > 0 {
-			failures = 0
-		}
 		if errors.Is(cause, errMoved) {
 			c.stats.Moves++
+			failures = 0
 			continue // not a failure: resubscribe on the new connection now
 		}
 		c.stats.Failures++
 		c.o.Logf("refclient %s: stream ended after %d updates: %v", c.o.ClientID, got, cause)
+		if got > 0 && c.o.Faulty != HotLoop {
+			failures = 0
+			continue // it worked: the first attempt again is at once
+		}
 		if c.o.Faulty == GiveUp && failures >= 2 {
 			return ErrGaveUp
 		}
