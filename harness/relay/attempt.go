@@ -13,28 +13,6 @@ import (
 	"google.golang.org/grpc/codes"
 )
 
-// Every accepted connection is a connection attempt, and its ConnRecord
-// is the attempt's evidence: the stages it reached, when, and how it
-// ended (ConnEnd), whether or not the upstream is up.
-//
-// What a client sees when the upstream is down (measured with grpc-go
-// v1.85 over loopback, TestUpstreamDownSeenByClient): the relay accepts
-// the TCP connection, fails to dial the upstream (a refused connection
-// takes well under a millisecond on loopback) and closes the client's
-// connection before sending it anything — no SETTINGS, no GOAWAY, no
-// stream reaches it. The client has sent its preface and SETTINGS
-// already; the relay has not read them, so the kernel answers the close
-// with an RST. grpc-go reports "error reading server preface: EOF",
-// "connection reset by peer" or "write: broken pipe" (the RST reached it
-// as it wrote), counts it as a failed
-// connection attempt (the server's SETTINGS never came, so its backoff
-// is not reset) and its RPCs fail with Unavailable. The attempt's record
-// says StageAccepted (or StagePreface) and EndUpstreamDown. A live
-// connection whose upstream goes away (a server restart) is different:
-// its client gets the upstream's own GOAWAY if the server sent one, then
-// the end of the TCP connection, and its open streams end with
-// Unavailable; the record ends EndUpstreamClosed or EndError.
-
 // Stage is how far a connection attempt got.
 type Stage uint8
 
@@ -68,6 +46,31 @@ func (s Stage) String() string {
 }
 
 // ConnEnd says how a connection attempt ended.
+//
+// Every accepted connection is a connection attempt, and its ConnRecord
+// is the attempt's evidence: the stages it reached, when, and how it
+// ended (ConnEnd), whether or not the upstream is up.
+//
+// What a client sees when the upstream is down (measured with grpc-go
+// v1.85 over loopback, TestUpstreamDownSeenByClient): the relay accepts
+// the TCP connection, fails to dial the upstream (a refused connection
+// takes well under a millisecond on loopback) and closes the client's
+// connection before sending it anything — no SETTINGS, no GOAWAY, no
+// stream reaches it. The client has sent its preface and SETTINGS
+// already; the relay has not read them, so the kernel answers the close
+// with an RST (with a ConnFaults set the relay has read them before it
+// dials, and the close is a FIN). grpc-go reports "error reading server
+// preface: EOF", "connection reset by peer" or "write: broken pipe" (the
+// RST reached it as it wrote), counts it as a failed connection attempt
+// (the server's SETTINGS never came, so its backoff is not reset) and
+// its RPCs fail with Unavailable: a refused connection, as far as the
+// client can tell, never Unavailable streams on a live connection. The
+// attempt's record says EndUpstreamDown, at StageAccepted or
+// StagePreface (StageSettings with a ConnFaults). A live
+// connection whose upstream goes away (a server restart) is different:
+// its client gets the upstream's own GOAWAY if the server sent one, then
+// the end of the TCP connection, and its open streams end with
+// Unavailable; the record ends EndUpstreamClosed or EndError.
 type ConnEnd string
 
 const (
