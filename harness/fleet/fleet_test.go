@@ -238,14 +238,20 @@ func profile(base time.Duration) Profile {
 }
 
 func TestBackoff(t *testing.T) {
+	refuse := relay.StageFault{At: relay.StageAccepted, Action: relay.ConnAction{Kind: relay.ConnRefuse}}
+	closeAfterPreface := relay.StageFault{At: relay.StagePreface, Action: relay.ConnAction{Kind: relay.ConnClose}}
 	tests := []struct {
 		name     string
 		faulty   string
-		refuse   bool // streams refused on a live connection, else an upstream restart
+		refuse   bool             // streams refused on a live connection
+		conn     relay.ConnFaults // connections cut, then this fault; else an upstream restart
 		pass     bool
 		mentions []string
 	}{
 		{name: "upstream restart, correct", pass: true},
+		{name: "connections refused, correct", conn: refuse, pass: true},
+		{name: "connections closed after the preface, correct", conn: closeAfterPreface, pass: true},
+		{name: "connections closed after the preface, hot loop", conn: closeAfterPreface, faulty: refclient.HotLoop, mentions: []string{"client c0", "connection attempt"}},
 		{name: "upstream restart, hot loop", faulty: refclient.HotLoop, mentions: []string{"client c0", "connection attempt"}},
 		{name: "streams refused, correct", refuse: true, pass: true},
 		{name: "streams refused, hot loop", faulty: refclient.HotLoop, refuse: true, mentions: []string{"client c0", "resubscribe"}},
@@ -257,11 +263,23 @@ func TestBackoff(t *testing.T) {
 			var on atomic.Bool
 			f := startFleet(t, u, fleetOpts{n: 2, faulty: tt.faulty, cfg: func(c *relay.Config) { c.Faults = refuseSubscribes(&on) }})
 			f.streaming(t)
-			if tt.refuse {
+			switch {
+			case tt.refuse:
 				on.Store(true)
 				time.Sleep(700 * time.Millisecond)
 				on.Store(false)
-			} else {
+			case tt.conn != nil:
+				for _, r := range f.relays {
+					r.SetConnFaults(tt.conn)
+					if n := r.GoAway(http2.ErrCodeEnhanceYourCalm, "too_many_pings", 0); n != 1 {
+						t.Fatalf("cut %d connections, want 1", n)
+					}
+				}
+				time.Sleep(500 * time.Millisecond)
+				for _, r := range f.relays {
+					r.SetConnFaults(nil)
+				}
+			default:
 				u.restart(t, 400*time.Millisecond)
 			}
 			time.Sleep(300 * time.Millisecond)

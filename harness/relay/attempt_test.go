@@ -326,3 +326,23 @@ func TestSeqs(t *testing.T) {
 		})
 	}
 }
+
+// TestFaultsAtStream: a close or a reset as the first stream opens ends
+// an attempt that was established (the upstream's SETTINGS crossed): the
+// client's call fails Unavailable and the record says where.
+func TestFaultsAtStream(t *testing.T) {
+	for _, kind := range []ConnFaultKind{ConnClose, ConnRefuse} {
+		t.Run(kind.String(), func(t *testing.T) {
+			r := newRig(t, rigOpts{cfg: func(c *Config) {
+				c.ConnFaults = StageFault{At: StageStream, Action: ConnAction{Kind: kind}}
+			}})
+			if err := shortPow(r, 2*time.Second); status.Code(err) != codes.Unavailable {
+				t.Fatalf("client got %v, want Unavailable", err)
+			}
+			c := closedConns(t, r.relay, 1)[0]
+			if c.Stage != StageStream || c.End != EndFault || c.Fault != kind.String() || c.Established.IsZero() || c.Streams != 1 {
+				t.Errorf("record %+v", c)
+			}
+		})
+	}
+}
