@@ -83,6 +83,12 @@ type Config struct {
 	Listener net.Listener
 	// Faults, if not nil, is asked at every message of every stream.
 	Faults Faults
+	// ConnFaults, if not nil, is asked at each stage of every connection
+	// (Relay.SetConnFaults switches it while the relay runs).
+	ConnFaults ConnFaults
+	// Seqs, if not nil, declares a numbered stream protocol whose
+	// delivered numbers each of its streams' records keeps.
+	Seqs *Seqs
 	// Opened, if not nil, is called as each stream opens (its request
 	// headers decoded, before any of its messages), and what it returns
 	// is the stream's StreamInfo.State. Ended, if not nil, is called once
@@ -128,6 +134,7 @@ type Relay struct {
 	nextID  atomic.Uint64
 
 	held, peak atomic.Int64 // bytes held in queues, now and at most
+	connFaults atomic.Pointer[connFaultsBox]
 
 	clock coarseClock   // write deadlines' time
 	done  chan struct{} // closed by Close: stops the clock
@@ -173,6 +180,7 @@ func Start(cfg Config) (*Relay, error) {
 	}
 	r := &Relay{cfg: cfg, lis: lis, live: map[*conn]bool{}, done: make(chan struct{}),
 		doneConns: ring[ConnRecord]{max: cfg.MaxRecords}, doneStrs: ring[StreamRecord]{max: cfg.MaxRecords}}
+	r.SetConnFaults(cfg.ConnFaults)
 	r.clock.ns.Store(time.Now().UnixNano())
 	r.wg.Add(2)
 	go r.accept()
