@@ -131,6 +131,10 @@ func groupReport(g *group, start time.Time) (reports.Group, error) {
 		Ends:         snap.Ends,
 		Violations:   snap.Violations,
 	}
+	if g.stopped {
+		out.Messages.DrainSent = snap.Sent - min(g.atStop.Sent, snap.Sent)
+		out.Messages.DrainReceived = snap.Received - min(g.atStop.Received, snap.Received)
+	}
 	out.Outages = reports.Outages{Opened: snap.Broke, Resumed: snap.Resumed, Recovered: snap.Recovered, Unrecovered: snap.Broke - snap.Recovered}
 	if f := snap.Freshness; f.Bound > 0 {
 		out.Freshness = &reports.Freshness{BoundMS: ms(f.Bound), BaselineMS: ms(f.Baseline), Explicit: f.Explicit}
