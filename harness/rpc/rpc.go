@@ -85,6 +85,15 @@ type Entry struct {
 	Factory driver.Factory
 }
 
+// RunErrors is what a group's setup (Entry.Setup's result) implements when
+// its drivers can meet problems that make the run's figures meaningless —
+// a request that could not be built — so that the run lists them among its
+// errors, in the summary, rather than only in stream ends' samples.
+type RunErrors interface {
+	// RunErrors returns the problems met during the run (none: nil).
+	RunErrors() []error
+}
+
 // Catalog is an immutable set of RPC entries.
 type Catalog struct {
 	entries []Entry

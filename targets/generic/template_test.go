@@ -26,7 +26,14 @@ func TestTemplateRenders(t *testing.T) {
 		{`{"i": "{{index}}", "c": "{{ client }}", "s": "{{stream}}", "n": "{{now}}"}`, `{"c":7,"i":3,"n":42,"s":2}`, nil},
 		{`{"name": "client-{{client}}/{{index + 1}}"}`, `{"name":"client-7/4"}`, nil},
 		{`{"from": "{{last.value + 1}}"}`, `{"from":42}`, last},
-		{`{"from": "{{last.value + 1}}"}`, `{"from":1}`, nil},
+		// Nothing to resume from: the field is left out (its zero value),
+		// the addend not applied.
+		{`{"from": "{{last.value + 1}}"}`, `{}`, nil},
+		{`{"from": "{{last.value + 1}}", "a": 1}`, `{"a":1}`, nil},
+		{`{"name": "v{{last.value + 1}}"}`, `{"name":"v1"}`, nil},
+		{`["{{last.value + 1}}"]`, `[1]`, nil},
+		{`{"from": "{{accepted.value}}"}`, `{}`, last},
+		{`{"from": "{{max.value + 1}}"}`, `{}`, last},
 		{`[{"v": "{{index - 3}}"}, {"w": ["{{client}}", 5]}]`, `[{"v":0},{"w":[7,5]}]`, nil},
 		{`{"body": "{{bytes 4}}"}`, `{"body":"AAAAAA=="}`, nil},
 	} {
