@@ -85,7 +85,7 @@ type gdriver struct {
 	resp     [3]*dynamicpb.Message
 	last     *dynamicpb.Message // the last response received (vars.Last)
 	accepted *dynamicpb.Message // the last accepted (vars.Accepted)
-	seqc seqChecker
+	seqc     seqChecker
 	// seqSink is the sink's SeqSink, when it is one.
 	seqSink record.SeqSink
 	// violations of the stream in flight: how many, and the first of each
@@ -95,6 +95,10 @@ type gdriver struct {
 	nfirst int
 	// unmarshal reuses its options across messages.
 	unmarshal protojson.UnmarshalOptions
+	// wd is the stream in flight's idle watchdog (nil: groups[].idle
+	// off); got counts the stream's responses, for its end's detail.
+	wd  *driver.Watchdog
+	got int
 }
 
 // firstViol is the first violation of one kind in a stream.
@@ -139,11 +143,26 @@ func (d *gdriver) Stream(ctx, stop context.Context) record.End {
 	}
 	start := time.Now()
 	d.sink.Started()
-	d.nviol, d.nfirst = 0, 0
+	d.nviol, d.nfirst, d.got = 0, 0, 0
 	if !d.c.resumes {
 		d.seqc.reset()
 	}
+	parent := ctx
+	d.wd = nil
+	if d.p.Idle > 0 {
+		// The watchdog covers opening the stream too, and every wait
+		// for the server but the client's own pacing: a control plane
+		// that stops pushing without an error ends as idle_timeout.
+		sctx, scancel := context.WithCancel(ctx)
+		defer scancel()
+		ctx = sctx
+		d.wd = driver.NewWatchdog(d.p.Idle, start, scancel)
+		defer d.wd.Stop()
+	}
 	end, detail := d.run(ctx)
+	if d.wd != nil && d.wd.Fired() && parent.Err() == nil && end.Class != record.Complete {
+		end, detail = record.End{Class: record.Idle}, fmt.Sprintf("no response for %v (after %d responses)", d.p.Idle, d.got)
+	}
 	if d.nviol > 0 {
 		// A stream that broke a promise ends as a violation, whatever
 		// its own end (as the reference drivers do).
@@ -182,8 +201,16 @@ func (d *gdriver) run(ctx context.Context) (record.End, string) {
 		if err != nil {
 			return record.End{Class: record.Violation}, err.Error()
 		}
-		if i > 0 && !d.pace(ctx) {
-			return d.finish(ctx, ctx.Err(), got)
+		if i > 0 {
+			if d.wd != nil {
+				d.wd.Paused() // the client's own pacing is not the server's silence
+			}
+			if !d.pace(ctx) {
+				return d.finish(ctx, ctx.Err(), got)
+			}
+			if d.wd != nil {
+				d.wd.Waiting(time.Now())
+			}
 		}
 		sentAt = time.Now()
 		if err := st.SendMsg(req); err != nil {
@@ -260,7 +287,12 @@ func (d *gdriver) recv(st grpc.ClientStream, i int, from time.Time) error {
 	if err := st.RecvMsg(m); err != nil {
 		return err
 	}
-	lat := time.Since(from)
+	now := time.Now()
+	lat := now.Sub(from)
+	if d.wd != nil {
+		d.wd.Waiting(now) // from now on, waiting for the next response
+	}
+	d.got++
 	x := d.c.expect
 	before := d.nviol
 	for i, spec := range d.c.maxes {

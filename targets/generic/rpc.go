@@ -23,7 +23,7 @@ import (
 var RPC = rpc.Entry{
 	Name:      "generic",
 	Doc:       "any method of any service (call: {method, proto | protoset | reflection, data, expect}), driven with dynamic messages and checked against the call's expectations",
-	Caps:      rpc.Caps{Messages: true, Arrival: true},
+	Caps:      rpc.Caps{Messages: true, Arrival: true, Idle: true},
 	Settings:  []string{"call"},
 	ImpliedBy: "call",
 	Defaults:  defaults,
