@@ -29,6 +29,7 @@ var RPC = rpc.Entry{
 	Defaults:  defaults,
 	Check:     check,
 	Setup:     setup,
+	Verify:    verify,
 	Factory:   NewDriver,
 }
 
@@ -70,6 +71,22 @@ func check(g scenario.Group, has func(string) bool) (string, string) {
 		return "call.expect", err.Error()
 	}
 	return "", ""
+}
+
+// verify does at validation what setup does, when the call names its
+// descriptors (.proto files or a protoset): the method, every template
+// and expectation against its types. A method resolved over server
+// reflection waits for the target, and verify says so.
+func verify(ctx context.Context, g scenario.Group, dir string, errAt func(field, msg string) error) (string, error) {
+	c := g.Call
+	if c == nil {
+		return "", nil
+	}
+	if (Source{Proto: c.Proto, Protoset: c.Protoset}).Reflection() {
+		return fmt.Sprintf("call.method %s, call.data and call.expect against the method's types: resolved over the target's server reflection (give call.proto or call.protoset to check them here)", c.Method), nil
+	}
+	_, err := setup(ctx, g, dir, errAt, nil)
+	return "", err
 }
 
 // defaults makes a request list's length the messages per stream when the
