@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/dynamicpb"
+
 	"github.com/streambench/streambench/harness/scenario"
 )
 
@@ -127,5 +130,64 @@ func TestListAgainstMessages(t *testing.T) {
 				t.Errorf("check: %q, want %q", problem, tc.problem)
 			}
 		})
+	}
+}
+
+// TestResumeAllocs: per message, raising the highest values and building
+// an ACK from the last and accepted responses allocate nothing: the work
+// is bound once, at setup.
+func TestResumeAllocs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g := adsGroup(t, "Stream", `{"version_info": "{{accepted.version_info}}", "response_nonce": "{{last.nonce}}", "start_revision": "{{max.resources[].revision + 1}}", "type_url": "T"}`, 2)
+	c, err := setup(ctx, g, "", errAtField, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := c.(*Call)
+	if call.builders[0].base == nil {
+		t.Fatal("the ACK template goes through JSON")
+	}
+	res := msg(t, call.method.Output(), `{"version_info": "7", "nonce": "n7", "resources": [{"revision": "3"}, {"revision": "9"}, {"revision": "5"}]}`)
+	v := &Vars{Last: res, Accepted: res, Max: make([]Highest, len(call.maxes))}
+	b := call.builders[0]
+	b.one = nil
+	for i, spec := range call.maxes {
+		spec.highest(res, &v.Max[i])
+	}
+	req, err := b.build(v, protojson.UnmarshalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if js, _ := protojson.Marshal(req); !strings.Contains(strings.ReplaceAll(string(js), " ", ""), `"versionInfo":"7","responseNonce":"n7","typeUrl":"T","startRevision":"10"`) {
+		t.Errorf("built %s", js)
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		for i, spec := range call.maxes {
+			spec.highest(res, &v.Max[i])
+		}
+	}); allocs != 0 {
+		t.Errorf("highest: %v allocations per response", allocs)
+	}
+	// dynamicpb boxes a string value when it sets it (its type check):
+	// one allocation per string field, the two of the ACK. The JSON path
+	// (render, then protojson) that {{last.F}} took before is the yardstick.
+	built := testing.AllocsPerRun(100, func() {
+		if _, err := b.build(v, protojson.UnmarshalOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	viaJSON := testing.AllocsPerRun(100, func() {
+		raw, err := b.t.Render(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := protojson.Unmarshal(raw, dynamicpb.NewMessage(call.method.Input())); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("allocations per request: %v built, %v through JSON", built, viaJSON)
+	if built > 2 {
+		t.Errorf("%v allocations per request, want at most 2 (the two strings)", built)
 	}
 }

@@ -201,15 +201,7 @@ func (s slot) value(v *Vars) (val protoreflect.Value, ok bool, err error) {
 	case s.e.name == "last" || s.e.name == "accepted":
 		return s.e.convert(v, fd)
 	}
-	raw, err := s.e.value(v)
-	if err != nil {
-		return protoreflect.Value{}, false, err
-	}
-	n, err := strconv.ParseInt(string(raw), 10, 64)
-	if err != nil {
-		return protoreflect.Value{}, false, fmt.Errorf("%s: %w", fd.Name(), err)
-	}
-	return intValue(n, fd), true, nil
+	return intValue(s.e.integer(v), fd), true, nil
 }
 
 // intValue is integer n as a value of field fd's kind (a number, or its

@@ -415,6 +415,18 @@ func (in *interp) text(v *Vars) (string, error) {
 
 // value is the variable's JSON.
 func (e *expr) value(v *Vars) ([]byte, error) {
+	switch e.name {
+	case "last", "accepted":
+		return e.fieldValue(v)
+	case "bytes":
+		return e.bytes, nil
+	}
+	return strconv.AppendInt(nil, e.integer(v), 10), nil
+}
+
+// integer is the value of an integer variable (index, client, stream,
+// now, rand, max), the addend added: no JSON, no allocation.
+func (e *expr) integer(v *Vars) int64 {
 	var n int64
 	switch e.name {
 	case "index":
@@ -427,16 +439,12 @@ func (e *expr) value(v *Vars) ([]byte, error) {
 		n = v.Now().UnixNano()
 	case "rand":
 		n = int64(v.Rand.Int32())
-	case "last", "accepted":
-		return e.fieldValue(v)
 	case "max":
 		if e.max < len(v.Max) && v.Max[e.max].Seen {
 			n = v.Max[e.max].V
 		}
-	case "bytes":
-		return e.bytes, nil
 	}
-	return strconv.AppendInt(nil, n+e.add, 10), nil
+	return n + e.add
 }
 
 // from is the response a last. or accepted. variable reads (nil: none
