@@ -7,6 +7,7 @@ import (
 
 	"github.com/streambench/streambench"
 	"github.com/streambench/streambench/harness/scenario"
+	"github.com/streambench/streambench/reports"
 )
 
 // TestDrainIsApartFromTheLoad: slow subscribers still hold a backlog at
@@ -48,4 +49,35 @@ groups:
 		t.Errorf("load rate %v, want %v", rate, want)
 	}
 	t.Logf("received %d (%d in the %.2fs drain); %.0f/s over the load, %.0f/s over the elapsed time", m.Received, m.DrainReceived, rep.DrainSeconds, rate, float64(m.Received)/rep.Elapsed)
+}
+
+// TestJudgingNeedsNoDescriptors: a report is judged again (report,
+// merge) where the run's .proto files may not be: judging checks no
+// template against them, while loading the same scenario to run it does.
+func TestJudgingNeedsNoDescriptors(t *testing.T) {
+	src := `name: judged
+duration: 1s
+groups:
+  - name: g
+    clients: 1
+    call:
+      method: streambench.v1.Math/Pow
+      proto: [gone.proto]
+      data: {base: 2}
+assert:
+  - eof: clean
+`
+	rep := &reports.Report{Schema: reports.Schema, Seed: 1, Elapsed: 1,
+		Scenario: reports.ScenarioEcho{Name: "judged", File: "/nowhere/judged.yaml", Source: src, DurationSeconds: 1},
+		Groups:   []reports.Group{{Name: "g", RPC: "generic", Streams: reports.StreamCounts{Opened: 1, Ended: 1}, Ends: map[string]uint64{"complete": 1}}}}
+	if err := streambench.Judge(rep); err != nil {
+		t.Errorf("judging: %v", err)
+	}
+	sc, err := scenario.Decode("/nowhere/judged.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := streambench.NewPlan(sc); err == nil {
+		t.Error("a plan to run it found its missing .proto fine")
+	}
 }
