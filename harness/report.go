@@ -226,6 +226,9 @@ func (r *run) snapshot() {
 		if err != nil {
 			r.errs = append(r.errs, err)
 		}
+		if err := r.setupReport(g, &gr); err != nil {
+			r.errs = append(r.errs, err)
+		}
 		r.groupReports = append(r.groupReports, gr)
 		g.rec = nil
 		if re, ok := g.setup.(rpc.RunErrors); ok {

@@ -156,7 +156,7 @@ func (r *run) prepareGroups() error {
 		}
 		g.setup = res
 	}
-	return nil
+	return r.linkGroups()
 }
 
 // stopWaves bounds how many of a group's stop-time calls (a subscriber's

@@ -261,6 +261,9 @@ type Group struct {
 	ConnStats []ConnStats `json:"conn_stats,omitempty"`
 	// Samples are example failed ends, for a human to start from.
 	Samples []Sample `json:"samples,omitempty"`
+	// Covers is the group's covers oracle (call.expect.covers): the
+	// writer group's acknowledged writes against what each watcher saw.
+	Covers *Covers `json:"covers,omitempty"`
 }
 
 // OpenWait is the time streams spent in the open call (waiting for a

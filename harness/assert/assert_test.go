@@ -144,7 +144,7 @@ func TestCompileErrors(t *testing.T) {
 		{scenario.Assertion{Expr: "violations.lost == 0"}, "kinds: gap"},
 		{scenario.Assertion{Key: "eof", Value: "dirty"}, `want "clean"`},
 		{scenario.Assertion{Key: "no_loss", Value: "nobody"}, "groups: all, pow"},
-		{scenario.Assertion{Key: "no_leaks"}, "checks: balance, correct, eof, isolation, latency_shift, leaks, no_duplicates, no_loss, rebalance_time, recovered"},
+		{scenario.Assertion{Key: "no_leaks"}, "checks: balance, correct, covers, eof, isolation, latency_shift, leaks, no_duplicates, no_loss, rebalance_time, recovered"},
 		{scenario.Assertion{Expr: "  "}, "empty"},
 	} {
 		t.Run(tc.a.String(), func(t *testing.T) {

@@ -94,6 +94,15 @@ func TestEveryCheckNeedsEvidence(t *testing.T) {
 			backendsReport(nil, [][]int64{{100, 100, 100}, {100, 100, 100}}),
 			backendsReport([]reports.Event{{Offset: 2.5, Kind: "backend_join", Detail: "b2"}}, [][]int64{{150, 150, 0}, {150, 150, 0}, {100, 100, 100}}),
 			backendsReport([]reports.Event{{Offset: 2.5, Kind: "backend_join", Detail: "b2"}}, [][]int64{{150, 150, 0}, {150, 150, 0}, {150, 150, 0}, {150, 150, 0}, {120, 120, 60}})},
+		"covers": {scenario.Assertion{Key: "covers", Value: "subs"},
+			with(func(g *reports.Group) { g.Covers = &reports.Covers{Group: "w", Watchers: 2, Started: 2} }),
+			with(func(g *reports.Group) {
+				g.Covers = &reports.Covers{Group: "w", Writes: 10, Watchers: 2, Started: 2, Covered: 20}
+			}),
+			with(func(g *reports.Group) {
+				g.Covers = &reports.Covers{Group: "w", Writes: 10, Watchers: 2, Started: 2, Covered: 20, Missing: 1, FailingWatchers: 1,
+					Failing: []reports.CoverWatcher{{Client: 1, Started: true, Covered: 10, Missing: 1, MissingFirst: []string{"7"}}}}
+			})},
 		"leaks": {scenario.Assertion{Key: "leaks", Value: "none"}, oneGroup(emptyGroup("subs")),
 			&reports.Report{Leaks: &reports.Leaks{Clean: true}},
 			&reports.Report{Leaks: &reports.Leaks{FDs: reports.FDLeaks{Leaked: []string{"socket:[1]"}}}}},

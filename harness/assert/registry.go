@@ -62,6 +62,7 @@ var registry = []*Check{
 	&leaksCheck,
 	&balanceCheck,
 	&rebalanceTimeCheck,
+	&coversCheck,
 }
 
 // Checks returns every named check, sorted by name.

@@ -259,6 +259,7 @@ var metrics = []Metric{
 	{"recovery.<stat>", unitDocDuration, "per outage: from a client's failed stream end until it is back to live (a message within the freshness bound)"},
 	{"recovery.first.<stat>", unitDocDuration, "per outage: from a client's failed stream end to the first message it received afterwards, stale or not"},
 	{"open.<stat>", unitDocDuration, "per stream: from the start of its open until it was established"},
+	{"write_to_watch.<stat>", unitDocDuration, "a watcher group's covers oracle: per write a watcher received, from the writer receiving its acknowledgement to the watcher receiving the event (0 when the event came first)"},
 	{"outages.opened", unitDocCount, "client outages opened"},
 	{"outages.resumed", unitDocCount, "outages in which a message arrived again, stale or fresh"},
 	{"outages.recovered", unitDocCount, "outages ended back to live"},
@@ -327,7 +328,7 @@ func lookupMetric(name string) (metric, error) {
 		base, sub = "recovery.first", strings.TrimPrefix(sub, "first.")
 	}
 	switch base {
-	case "latency", "latency_corrected", "stream_duration", "recovery", "recovery.first", "open":
+	case "latency", "latency_corrected", "stream_duration", "recovery", "recovery.first", "open", "write_to_watch":
 		return histogramMetric(name, base, sub)
 	case "all_open":
 		if sub != "" {
@@ -449,6 +450,11 @@ func histogramMetric(name, base, stat string) (metric, error) {
 				return reports.Histogram{}
 			}
 			return *g.Open
+		case "write_to_watch":
+			if g.Covers == nil {
+				return reports.Histogram{}
+			}
+			return g.Covers.WriteToWatch
 		}
 		return g.StreamDuration
 	}

@@ -62,6 +62,7 @@ type conn struct {
 	// heldReached: a held (delayed or stalled) frame of the server's
 	// reached the client since the client's last PING.
 	heldReached bool
+	attemptState
 }
 
 // stream is one HTTP/2 stream's state; mu of its conn guards what the
@@ -91,6 +92,9 @@ type stream struct {
 	// respHeaders: a header block of the server's reached the client;
 	// the client's writer's lock guards it.
 	respHeaders bool
+	// seqs reads sequence numbers from the messages of a stream whose
+	// method Config.Seqs declares (nil otherwise).
+	seqs *seqReader
 }
 
 // held is a frame waiting in a stream's queue until due.
@@ -130,7 +134,8 @@ type direction struct {
 func newConn(r *Relay, nc net.Conn) *conn {
 	c := &conn{r: r, id: r.nextID.Add(1), client: nc, done: make(chan struct{}), streams: map[uint32]*stream{}}
 	c.cond = sync.NewCond(&c.mu)
-	c.rec = ConnRecord{ID: c.id, Client: nc.RemoteAddr().String(), Opened: time.Now()}
+	c.rec = ConnRecord{ID: c.id, Client: nc.RemoteAddr().String(), Opened: time.Now(), Stage: StageAccepted}
+	c.rec.Reached[StageAccepted] = c.rec.Opened
 	return c
 }
 
@@ -149,6 +154,7 @@ func (c *conn) serve() {
 	}
 	rec := c.recordLocked()
 	rec.Closed = time.Now()
+	c.finish(&rec, err)
 	var open []StreamRecord
 	for _, s := range c.streams {
 		if s.rec.EndedBy == "" {
@@ -165,6 +171,9 @@ func (c *conn) serve() {
 // run relays the connection; its error is why it ended (nil: a side
 // closed cleanly).
 func (c *conn) run() error {
+	if err := c.admit(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.r.cfg.DialTimeout)
 	go func() { // the relay's Close cuts a dial short
 		select {
@@ -176,7 +185,7 @@ func (c *conn) run() error {
 	up, err := c.r.cfg.Dial(ctx)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("dial upstream %s: %w", c.r.cfg.Upstream, err)
+		return fmt.Errorf("%w %s: %w", errDial, c.r.cfg.Upstream, err)
 	}
 	c.mu.Lock()
 	c.up = up
@@ -188,7 +197,7 @@ func (c *conn) run() error {
 		return errRelayClosed
 	}
 	wt := c.r.cfg.WriteTimeout
-	c.toUp, c.toClient = newWriter(up, wt), newWriter(c.client, wt)
+	c.toUp, c.toClient = newWriter(up, wt, &c.r.clock), newWriter(c.client, wt, &c.r.clock)
 	c.dirs[ClientToServer] = c.newDirection(ClientToServer, c.client, c.toUp, c.toClient)
 	c.dirs[ServerToClient] = c.newDirection(ServerToClient, up, c.toClient, c.toUp)
 
@@ -224,7 +233,14 @@ func (c *conn) run() error {
 
 func (c *conn) newDirection(dir Dir, src net.Conn, out, back *writer) *direction {
 	d := &direction{c: c, dir: dir, br: bufio.NewReaderSize(src, 32<<10), out: out, back: back}
+	if dir == ClientToServer && c.cbr != nil { // admit peeked at it
+		d.br = c.cbr
+	}
 	d.fr = http2.NewFramer(nil, d.br)
+	// A DATA frame is done with before the next is read (held frames
+	// own a copy): the Framer may reuse it instead of allocating one per
+	// frame.
+	d.fr.SetReuseFrames()
 	d.fr.SetMaxReadFrameSize(maxFrame)
 	d.dec = hpack.NewDecoder(4096, d.field)
 	d.dec.SetAllowedMaxDynamicTableSize(maxTable)
@@ -253,6 +269,7 @@ func (c *conn) preface() error {
 	if err := c.client.SetReadDeadline(time.Time{}); err != nil {
 		return fmt.Errorf("client preface: %w", err)
 	}
+	c.reach(StagePreface)
 	if err := c.toUp.raw(p); err != nil {
 		return fmt.Errorf("write preface upstream: %w", err)
 	}
@@ -319,6 +336,7 @@ func (d *direction) run() error {
 		f, err := d.fr.ReadFrame()
 		if err != nil {
 			if errors.Is(err, io.EOF) && d.block == nil {
+				d.c.sawEOF(d.dir)
 				if ferr := d.out.flush(); ferr != nil && !errors.Is(ferr, errHalfClosed) {
 					return fmt.Errorf("%s: flush: %w", d.dir, ferr)
 				}
@@ -360,6 +378,9 @@ func (d *direction) frameBuffered() bool {
 // handle forwards one frame.
 func (d *direction) handle(f http2.Frame) error {
 	c := d.c
+	if t := f.Header().Type; d.dir == ServerToClient && (t == http2.FrameData || t == http2.FrameHeaders) {
+		c.serverFrames.Add(1) // a server's write: a client's next PING is no strike
+	}
 	switch f := f.(type) {
 	case *http2.DataFrame:
 		return d.data(f)
@@ -407,6 +428,7 @@ func (d *direction) handle(f http2.Frame) error {
 		})
 		c.mu.Lock()
 		c.control(ControlFrame{At: time.Now(), Dir: d.dir, Type: http2.FrameSettings, Ack: f.IsAck(), Settings: set})
+		c.settingsLocked(d.dir, f.IsAck())
 		c.mu.Unlock()
 		return d.out.do(false, func() error {
 			if f.IsAck() {
@@ -422,7 +444,8 @@ func (d *direction) handle(f http2.Frame) error {
 		if d.dir == ClientToServer && !f.IsAck() {
 			c.heldReached = false
 		}
-		c.control(ControlFrame{At: time.Now(), Dir: d.dir, Type: http2.FramePing, Ack: f.IsAck(), Ping: f.Data, Answered: answer})
+		c.control(ControlFrame{At: time.Now(), Dir: d.dir, Type: http2.FramePing, Ack: f.IsAck(), Ping: f.Data, Answered: answer,
+			ServerFrames: c.serverFrames.Load()})
 		c.mu.Unlock()
 		if answer {
 			return c.toClient.do(true, func() error { return c.toClient.fr.WritePing(true, f.Data) })
@@ -430,7 +453,8 @@ func (d *direction) handle(f http2.Frame) error {
 		return d.out.do(false, func() error { return d.out.fr.WritePing(f.IsAck(), f.Data) })
 	case *http2.GoAwayFrame:
 		c.mu.Lock()
-		c.control(ControlFrame{At: time.Now(), Dir: d.dir, Type: http2.FrameGoAway, Code: f.ErrCode, LastStreamID: f.LastStreamID})
+		c.control(ControlFrame{At: time.Now(), Dir: d.dir, Type: http2.FrameGoAway, Code: f.ErrCode, LastStreamID: f.LastStreamID,
+			Debug: string(f.DebugData())})
 		c.mu.Unlock()
 		return d.out.do(false, func() error { return d.out.fr.WriteGoAway(f.LastStreamID, f.ErrCode, f.DebugData()) })
 	case *http2.WindowUpdateFrame:
@@ -505,7 +529,9 @@ func (d *direction) endBlock() error {
 	q.seq = d.hbNext
 	d.hbNext++
 	s := c.streams[q.stream]
+	isNew := false
 	if s == nil && d.dir == ClientToServer && q.stream%2 == 1 && q.stream > c.lastStream {
+		isNew = true
 		c.lastStream = q.stream
 		c.prune(now)
 		s = &stream{id: q.stream, info: StreamInfo{Conn: c.id, ID: q.stream, Method: d.path, Headers: d.kept}}
@@ -513,6 +539,7 @@ func (d *direction) endBlock() error {
 			s.info.State = c.r.cfg.Opened(s.info)
 		}
 		s.rec = StreamRecord{Conn: c.id, ID: q.stream, Method: d.path, Opened: now}
+		c.watchSeqs(s)
 		s.wake = [2]chan struct{}{make(chan struct{}, 1), make(chan struct{}, 1)}
 		c.streams[q.stream] = s
 		c.rec.Streams++
@@ -531,6 +558,9 @@ func (d *direction) endBlock() error {
 	}
 	c.mu.Unlock()
 	err := d.forward(s, q, 0)
+	if isNew && err == nil {
+		err = c.opened(s)
+	}
 	if s != nil && q.end {
 		c.mu.Lock()
 		c.settle(s)
@@ -554,7 +584,9 @@ func (c *conn) prune(now time.Time) {
 func (d *direction) data(f *http2.DataFrame) error {
 	c := d.c
 	payload := f.Data()
-	q := &qframe{typ: http2.FrameData, stream: f.StreamID, end: f.StreamEnded(), data: payload, flow: f.Length}
+	// q stays on the stack: a frame that is held is copied (enqueue).
+	qv := qframe{typ: http2.FrameData, stream: f.StreamID, end: f.StreamEnded(), data: payload, flow: f.Length}
+	q := &qv
 	if f.Flags.Has(http2.FlagDataPadded) {
 		q.padded, q.pad = true, uint8(int(f.Length)-len(payload)-1)
 	}
@@ -601,8 +633,14 @@ func (d *direction) data(f *http2.DataFrame) error {
 		delay = max(delay, a.Delay)
 		stall = max(stall, a.Stall)
 	})
+	if s.seqs != nil {
+		s.seqs.feed(d.dir, payload, abortAt)
+	}
 	c.mu.Lock()
 	s.rec.Messages[d.dir] += ends
+	if s.seqs != nil {
+		s.seqs.record(d.dir, &s.rec)
+	}
 	s.rec.Compressed[d.dir] += compressed
 	if stall > 0 {
 		if until := time.Now().Add(stall); until.After(s.holdUntil) {
@@ -625,8 +663,8 @@ func (d *direction) data(f *http2.DataFrame) error {
 	// Forward what precedes the aborted message (the end of the one
 	// before), credit the sender with the rest.
 	if abortAt > 0 {
-		pre := &qframe{typ: http2.FrameData, stream: q.stream, data: payload[:abortAt], flow: uint32(abortAt)}
-		if err := d.forward(s, pre, delay); err != nil {
+		pre := qframe{typ: http2.FrameData, stream: q.stream, data: payload[:abortAt], flow: uint32(abortAt)}
+		if err := d.forward(s, &pre, delay); err != nil {
 			return err
 		}
 	}
@@ -668,10 +706,15 @@ func (d *direction) forward(s *stream, q *qframe, delay time.Duration) error {
 			c.cond.Wait()
 		}
 	} else {
-		now := time.Now()
-		due := now.Add(delay)
-		if (q.typ == http2.FrameData || isBlock) && s.holdUntil.After(due) {
-			due = s.holdUntil
+		// The clock is read only for a stream that was ever delayed or
+		// stalled: zero times otherwise (due is not after now).
+		var now, due time.Time
+		if delay > 0 || !s.holdUntil.IsZero() {
+			now = time.Now()
+			due = now.Add(delay)
+			if (q.typ == http2.FrameData || isBlock) && s.holdUntil.After(due) {
+				due = s.holdUntil
+			}
 		}
 		if len(s.q[d.dir]) > 0 || due.After(now) || (isBlock && q.seq != d.hbDone) {
 			d.enqueue(s, q, due)
@@ -708,8 +751,12 @@ func (d *direction) enqueue(s *stream, q *qframe, due time.Time) {
 	if due.Before(s.lastDue[d.dir]) {
 		due = s.lastDue[d.dir]
 	}
-	q.own()
-	s.q[d.dir] = append(s.q[d.dir], held{q: q, due: due})
+	// The queue keeps its own copy: the caller's q may live on its
+	// stack, its data in the Framer's read buffer.
+	cp := new(qframe)
+	*cp = *q
+	cp.own()
+	s.q[d.dir] = append(s.q[d.dir], held{q: cp, due: due})
 	s.lastDue[d.dir] = due
 	s.rec.Held++
 	n := q.size()

@@ -45,6 +45,12 @@ type StreamRecord struct {
 	// Held counts the frames the relay held (delayed or stalled).
 	Held           int
 	Opened, Closed time.Time
+	// Seq is what the relay read of the stream's numbers when its
+	// method is declared in Config.Seqs.
+	Seq SeqRecord
+	// AfterGoAway: the client opened the stream on this connection
+	// after the relay's GOAWAY (the relay refused it).
+	AfterGoAway bool
 }
 
 // ControlFrame is a connection-level or stream-ending frame the relay
@@ -68,6 +74,16 @@ type ControlFrame struct {
 	// Answered: a client's PING the relay acknowledged itself instead of
 	// forwarding it (one sent after held frames reached the client).
 	Answered bool
+	// Debug is GOAWAY's debug data (e.g. "too_many_pings").
+	Debug string
+	// ByRelay: a GOAWAY the relay sent the client itself (a
+	// connection-stage fault), not one it forwarded.
+	ByRelay bool
+	// ServerFrames counts the DATA and HEADERS frames the server had
+	// sent on the connection when a PING was read: a server enforcing
+	// gRFC A8 counts a client's PING as a strike only when it wrote none
+	// since the previous one.
+	ServerFrames uint64
 }
 
 // ConnRecord is what the relay saw of one client connection.
@@ -85,6 +101,18 @@ type ConnRecord struct {
 	ControlDropped int
 	// Streams counts the streams the client opened.
 	Streams int
+	// Stage is the furthest stage the connection attempt reached;
+	// Reached[s] when it reached stage s (zero: never).
+	Stage   Stage
+	Reached [numStages]time.Time
+	// Established is when the upstream's first SETTINGS crossed to the
+	// client: from then on a gRPC client counts the attempt a success
+	// (its backoff resets). Zero: the attempt failed.
+	Established time.Time
+	// End is how the attempt ended (empty while open); Fault names the
+	// connection-stage fault that acted on it.
+	End   ConnEnd
+	Fault string
 }
 
 // maxControl bounds the control frames a connection's record keeps.

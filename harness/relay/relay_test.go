@@ -1060,17 +1060,24 @@ func TestFinishedStreamsForgotten(t *testing.T) {
 }
 
 func TestRing(t *testing.T) {
-	r := ring[int]{max: 3}
-	for i := range 5 {
-		r.add(i)
-	}
-	if got := r.all(); !slices.Equal(got, []int{2, 3, 4}) {
-		t.Errorf("ring of 3 after 0..4 = %v, want [2 3 4]", got)
-	}
-	r = ring[int]{max: 3}
-	r.add(7)
-	if got := r.all(); !slices.Equal(got, []int{7}) {
-		t.Errorf("ring = %v, want [7]", got)
+	for _, tc := range []struct {
+		max, adds int
+	}{
+		{3, 5}, {3, 1}, {3, 0}, {3, 3},
+		// Across chunk boundaries, full and not.
+		{2500, 6000}, {2500, 1500}, {ringChunk, ringChunk + 1}, {ringChunk + 1, 3 * ringChunk},
+	} {
+		r := ring[int]{max: tc.max}
+		for i := range tc.adds {
+			r.add(i)
+		}
+		want := []int{}
+		for i := max(0, tc.adds-tc.max); i < tc.adds; i++ {
+			want = append(want, i)
+		}
+		if got := r.all(); !slices.Equal(got, want) {
+			t.Errorf("ring of %d after %d adds: %d values from %v, want %d from %v", tc.max, tc.adds, len(got), got[:min(3, len(got))], len(want), want[:min(3, len(want))])
+		}
 	}
 }
 

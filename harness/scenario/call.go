@@ -64,6 +64,11 @@ type Expect struct {
 	// latency is measured from it. Without it, from the matching request
 	// (bidi), else from the previous message.
 	Timestamp string `yaml:"timestamp"`
+	// Covers, when set, makes this group the watchers of another group's
+	// writes: every write acknowledged to that group must reach each of
+	// this group's watchers that covers it, exactly once and in order
+	// (the covers assertion judges it).
+	Covers *Covers `yaml:"covers"`
 }
 
 // Sequence modes.

@@ -80,6 +80,9 @@ func (v *validator) scenario() {
 	for i := range s.Groups {
 		v.group(i, &s.Groups[i], names)
 	}
+	for i := range s.Groups {
+		v.validateCovers(i)
+	}
 	v.chaos()
 	for i, a := range s.Assert {
 		if strings.TrimSpace(a.Expr) == "" && a.Key == "" {

@@ -2,12 +2,14 @@ package generic
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 // dynamicCodec is the wire codec of a generic call's dynamic messages.
@@ -17,9 +19,18 @@ import (
 // every field. This codec marshals once and, when neither message type
 // has a required field anywhere (every proto3 message), skips the check
 // that could not fail.
+//
+// Where it can (no required field anywhere, no map, group or closed
+// enum: see wirePlan) it encodes and decodes with a plan of each type
+// instead of protobuf's reflection path.
 type dynamicCodec struct {
 	marshal   proto.MarshalOptions
 	unmarshal proto.UnmarshalOptions
+	// plans are the wire plans of the method's two types, by name; empty
+	// where protobuf's path is used.
+	plans map[protoreflect.FullName]*wirePlan
+	// hint is the size of the last message marshaled: the next buffer's.
+	hint atomic.Int64
 }
 
 var _ encoding.CodecV2 = (*dynamicCodec)(nil)
@@ -29,10 +40,19 @@ var _ encoding.CodecV2 = (*dynamicCodec)(nil)
 func codecFor(md protoreflect.MethodDescriptor) grpc.CallOption {
 	partial := !hasRequired(md.Input(), map[protoreflect.FullName]bool{}) &&
 		!hasRequired(md.Output(), map[protoreflect.FullName]bool{})
-	return grpc.ForceCodecV2(&dynamicCodec{
+	c := &dynamicCodec{
 		marshal:   proto.MarshalOptions{AllowPartial: partial},
 		unmarshal: proto.UnmarshalOptions{AllowPartial: partial},
-	})
+		plans:     map[protoreflect.FullName]*wirePlan{},
+	}
+	if partial {
+		for _, md := range []protoreflect.MessageDescriptor{md.Input(), md.Output()} {
+			if p := newWirePlan(md); p != nil {
+				c.plans[md.FullName()] = p
+			}
+		}
+	}
+	return grpc.ForceCodecV2(c)
 }
 
 // hasRequired reports whether m or a message under it has a required
@@ -61,6 +81,16 @@ func (c *dynamicCodec) Marshal(v any) (mem.BufferSlice, error) {
 	if !ok {
 		return nil, fmt.Errorf("generic codec: marshal %T, want a proto message", v)
 	}
+	if dm, ok := m.(*dynamicpb.Message); ok {
+		if p := c.plans[dm.Descriptor().FullName()]; p != nil {
+			b, err := p.appendMessage(make([]byte, 0, c.hint.Load()), dm, 0)
+			if err != nil {
+				return nil, fmt.Errorf("generic codec: marshal %s: %w", dm.Descriptor().FullName(), err)
+			}
+			c.hint.Store(int64(len(b)))
+			return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+		}
+	}
 	b, err := c.marshal.Marshal(m)
 	if err != nil {
 		return nil, err
@@ -76,6 +106,15 @@ func (c *dynamicCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	}
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer buf.Free()
+	if dm, ok := m.(*dynamicpb.Message); ok {
+		if p := c.plans[dm.Descriptor().FullName()]; p != nil {
+			dm.Reset()
+			if err := p.decode(buf.ReadOnlyData(), dm, 0); err != nil {
+				return fmt.Errorf("generic codec: unmarshal %s: %w", dm.Descriptor().FullName(), err)
+			}
+			return nil
+		}
+	}
 	return c.unmarshal.Unmarshal(buf.ReadOnlyData(), m)
 }
 

@@ -54,6 +54,13 @@ type Call struct {
 	// firstUnbuilt is the first one's error (RunErrors).
 	unbuilt      atomic.Uint64
 	firstUnbuilt atomic.Pointer[error]
+	// covers is the covers oracle of a watcher group (nil: none), with
+	// the paths it reads; acks feed the oracles covering this group's
+	// writes (none: nothing is read).
+	covers     *coverOracle
+	coverEvent intPath
+	coverFrom  *intPath
+	acks       []ackSink
 }
 
 // RunErrors says how many requests could not be built during the run,
@@ -86,6 +93,8 @@ type gdriver struct {
 	last     *dynamicpb.Message // the last response received (vars.Last)
 	accepted *dynamicpb.Message // the last accepted (vars.Accepted)
 	seqc     seqChecker
+	// cover is the client's watcher of a covers oracle (nil: none).
+	cover *coverWatcher
 	// seqSink is the sink's SeqSink, when it is one.
 	seqSink record.SeqSink
 	// violations of the stream in flight: how many, and the first of each
@@ -125,6 +134,9 @@ func NewDriver(cc grpc.ClientConnInterface, p driver.Params, sink record.Sink) d
 	d.sendRand = rand.New(rand.NewPCG(p.Seed, uint64(p.ID)|1<<63))
 	d.seqc.spec = c.expect.seq
 	d.seqSink, _ = sink.(record.SeqSink)
+	if c.covers != nil {
+		d.cover = c.covers.watcher(int(p.ID), c.coverFrom)
+	}
 	return d
 }
 
@@ -286,7 +298,7 @@ func (d *gdriver) recv(st grpc.ClientStream, i int, from time.Time) error {
 			break
 		}
 	}
-	m.Reset()
+	// The codec resets m (as proto.Unmarshal does): not twice.
 	if err := st.RecvMsg(m); err != nil {
 		return err
 	}
@@ -296,6 +308,9 @@ func (d *gdriver) recv(st grpc.ClientStream, i int, from time.Time) error {
 		d.wd.Waiting(now) // from now on, waiting for the next response
 	}
 	d.got++
+	if d.cover != nil || len(d.c.acks) > 0 {
+		d.covers(m, from)
+	}
 	x := d.c.expect
 	before := d.nviol
 	for i, spec := range d.c.maxes {
@@ -457,4 +472,16 @@ func (d *gdriver) pipelined(ctx context.Context, st grpc.ClientStream, n int) (r
 		return record.End{Class: record.Violation}, sendErr.Error()
 	}
 	return d.finish(ctx, err, got)
+}
+
+// covers feeds the covers oracles: a watcher's response, a writer's
+// acknowledgement (the request answered was sent at sent).
+func (d *gdriver) covers(m *dynamicpb.Message, sent time.Time) {
+	now := time.Now()
+	if d.cover != nil {
+		d.cover.response(m, d.c.coverEvent, now)
+	}
+	for _, a := range d.c.acks {
+		a.acked(m, sent, now)
+	}
 }

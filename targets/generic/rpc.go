@@ -237,6 +237,14 @@ func setup(ctx context.Context, g scenario.Group, dir string, errAt func(field, 
 	for _, t := range reqs {
 		call.lockstep = call.lockstep || t.usesResponses()
 	}
+	if cv := c.Expect.Covers; cv != nil {
+		if call.coverEvent, call.coverFrom, err = resolveCovers(*cv, md.Output()); err != nil {
+			var fe *fieldError
+			errors.As(err, &fe)
+			return nil, errAt(fe.field, err.Error())
+		}
+		call.covers = newCoverOracle(*cv)
+	}
 	if x.seq != nil {
 		for _, t := range reqs {
 			for _, ns := range resumeVars {

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streambench/streambench/internal/testenv"
+	"github.com/streambench/streambench/reports"
+)
+
+// TestEtcdWatchScenario runs scenarios/etcd-watch.yaml against a real
+// etcd (bench/etcd, built by this test from the module cache) as a
+// command target: with the correct resume every assertion passes; a
+// resume that skips 20 revisions (highest + 21), one that repeats the
+// last revision (highest, not + 1) and a restart without persistence (no
+// --data-dir: a fresh store every start) each fail covers, naming the
+// watcher, the revisions and the count. Without the Go module proxy etcd
+// cannot be built and the test skips, unless STREAMBENCH_REQUIRE_ETCD is
+// set (as .ci/run does).
+func TestEtcdWatchScenario(t *testing.T) {
+	testenv.Long(t)
+	if testing.Short() {
+		t.Skip("builds etcd and runs four 20 s scenarios")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	server := filepath.Join(root, "out", "etcd-server")
+	out, err := exec.CommandContext(ctx, "bash", filepath.Join(root, "bench/etcd/build-server.sh"), server).CombinedOutput()
+	if err != nil {
+		if os.Getenv("STREAMBENCH_REQUIRE_ETCD") == "" {
+			t.Skipf("cannot build etcd (module proxy?): %v\n%s", err, out)
+		}
+		t.Fatalf("build etcd: %v\n%s", err, out)
+	}
+	src, err := os.ReadFile(filepath.Join(root, "scenarios", "etcd-watch.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const resume = `start_revision: "{{last.header.revision + 1}}"`
+	const persist = `, --data-dir, "../out/etcd-watch-data-{port}"`
+	bin := buildBinary(t)
+	for _, tc := range []struct {
+		name, from, to string
+		pass           bool
+		detail         []string
+	}{
+		{"correct resume", "", "", true, nil},
+		{"a resume that skips 20 revisions", resume, `start_revision: "{{last.header.revision + 21}}"`, false,
+			[]string{"watchers failed: watchers/", "acknowledged writes of writers missing (header.revision "}},
+		{"a resume that repeats the last revision", resume, `start_revision: "{{last.header.revision}}"`, false,
+			[]string{"watchers failed: watchers/", "received twice ("}},
+		{"a restart without persistence", persist, "", false,
+			[]string{"watchers failed: watchers/", "acknowledged writes of writers missing (header.revision "}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := string(src)
+			if tc.from != "" {
+				if !strings.Contains(text, tc.from) {
+					t.Fatalf("%q not in scenarios/etcd-watch.yaml", tc.from)
+				}
+				text = strings.Replace(text, tc.from, tc.to, 1)
+			}
+			// Beside the original, so ../out/etcd-server is the same.
+			file := filepath.Join(root, "scenarios", ".etcd-watch-planted.yaml")
+			if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			defer os.Remove(file)
+			dir := t.TempDir()
+			stdout, err := exec.CommandContext(ctx, bin, "run", "--no-progress", "--out", dir, file).CombinedOutput()
+			if tc.pass && err != nil {
+				t.Fatalf("run: %v\n%s", err, stdout)
+			}
+			rep, lerr := reports.Load(filepath.Join(dir, "report.json"))
+			if lerr != nil {
+				t.Fatalf("%v\n%s", lerr, stdout)
+			}
+			var v reports.Verdict
+			for _, x := range rep.Assertions {
+				if x.Name == "covers: watchers" {
+					v = x
+				}
+			}
+			t.Logf("covers: %s; %s", v.Actual, v.Detail)
+			if v.Pass != tc.pass {
+				t.Fatalf("covers: pass %v, want %v: %s: %s\n%s", v.Pass, tc.pass, v.Actual, v.Detail, stdout)
+			}
+			for _, d := range tc.detail {
+				if !strings.Contains(v.Detail, d) {
+					t.Errorf("covers detail lacks %q: %s", d, v.Detail)
+				}
+			}
+			if cv := rep.Group("watchers").Covers; cv == nil || cv.Writes < 500 || cv.Started != 10 {
+				t.Errorf("too little evidence: %+v", cv)
+			}
+			if !tc.pass && err == nil {
+				t.Error("the run exited 0 with covers failing")
+			}
+		})
+	}
+}
