@@ -106,6 +106,12 @@ func Validate(path string, opts ...harness.PlanOption) error {
 	return err
 }
 
+// Check is harness.Check with the reference catalogs: Validate, and what
+// could not be checked without the target.
+func Check(path string, opts ...harness.PlanOption) (unchecked []string, err error) {
+	return harness.Check(path, append(Catalogs(), opts...)...)
+}
+
 // Judge is harness.Judge with the reference catalogs.
 func Judge(rep *reports.Report, opts ...harness.PlanOption) error {
 	return harness.Judge(rep, append(Catalogs(), opts...)...)

@@ -166,11 +166,13 @@ func TestGenericCallsCatchPlantedBugs(t *testing.T) {
 
 // TestGenericCallErrorsNameTheLine: a method the .proto does not have, a
 // request that does not fit the message, a field path that does not exist
-// are exit-2 errors at the scenario's line, before any load.
+// are exit-2 errors at the scenario's line, before any load — found by
+// Load (what validate runs), not only once the target is up.
 func TestGenericCallErrorsNameTheLine(t *testing.T) {
 	for _, tc := range []struct{ from, to, want string }{
 		{"method: streambench.v1.Math/Pow", "method: streambench.v1.Math/Cube", "generic.yaml:8:15: groups[0].call.method: service streambench.v1.Math has no method Cube; its methods: Pow, Sum, Sqrt"},
-		{"data: {base: 2,", "data: {bass: 2,", `groups[0].call.data: message 0: does not fit streambench.v1.PowRequest`},
+		{"data: {base: 2,", "data: {bass: 2,", `generic.yaml:10:14: groups[0].call.data.bass: streambench.v1.PowRequest has no field bass; its fields: base, count`},
+		{"data: {base: 2,", `data: {base: "{{last.nope}}",`, `generic.yaml:10:14: groups[0].call.data.base: {{last.nope}}: streambench.v1.PowResponse has no field nope`},
 		{"sequence: seq\n        timestamp", "sequence: seqq\n        timestamp", "generic.yaml:13:19: groups[0].call.expect.sequence: sequence seqq: streambench.v1.PowResponse has no field seqq"},
 		{"sequence: seq\n        timestamp", "sequence: {path: \"payload[].x\", mode: increasing}\n        timestamp", "generic.yaml:13:26: groups[0].call.expect.sequence.path: sequence payload[].x: payload is not a repeated field; [] reads every element of a list (remove it)"},
 		{"sequence: seq\n        timestamp", "sequence: seq\n        data_field: nope\n        timestamp", "generic.yaml:14:21: groups[0].call.expect.data_field: data_field nope: streambench.v1.PowResponse has no field nope"},
@@ -253,6 +255,46 @@ groups:
 	for off, n := range open {
 		if n > clients {
 			t.Errorf("at %.0fs the backends held %d streams open of %d clients' streams", off, n, clients)
+		}
+	}
+}
+
+// TestUnbuiltRequestsAreRunErrors: a request that cannot be built mid-run
+// (text written into an integer field grows past int64 from the previous
+// stream's sum) is an error of the run, in report.Errors and so in the
+// summary, naming the group and why; the same group with a request that
+// can always be built has none.
+func TestUnbuiltRequestsAreRunErrors(t *testing.T) {
+	dir := t.TempDir()
+	proto, _ := os.ReadFile("../targets/proto/streambench.proto")
+	_ = os.WriteFile(filepath.Join(dir, "streambench.proto"), proto, 0o644)
+	for _, tc := range []struct {
+		value, want string
+	}{
+		{`"{{index}}"`, ""},
+		{`"9{{last.sum}}"`, "group sum: "},
+	} {
+		src := "name: unbuilt\nduration: 1s\ngraceful_stop: 1s\ngroups:\n  - name: sum\n    clients: 1\n    messages: 2\n    call:\n" +
+			"      method: streambench.v1.Math/Sum\n      proto: [streambench.proto]\n      data: {seq: \"{{index}}\", value: " + tc.value + "}\n"
+		path := filepath.Join(dir, "unbuilt.yaml")
+		_ = os.WriteFile(path, []byte(src), 0o644)
+		sc, err := streambench.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := streambench.Run(context.Background(), sc)
+		if rep == nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(rep.Errors, "; ")
+		if (err != nil) != (got != "") {
+			t.Errorf("%s: Run's error %v, the report's %q", tc.value, err, got)
+		}
+		switch {
+		case tc.want == "" && got != "":
+			t.Errorf("%s: errors %s", tc.value, got)
+		case tc.want != "" && (!strings.Contains(got, tc.want) || !strings.Contains(got, "could not be built")):
+			t.Errorf("%s: errors %q, want %q ... could not be built", tc.value, got, tc.want)
 		}
 	}
 }

@@ -145,7 +145,11 @@ type group struct {
 	// last, lastEnds and lastDropped are the cumulative figures at the
 	// previous window; merged is the window the sampler merges into, its
 	// histograms reused from window to window.
-	last        record.Counters
+	last record.Counters
+	// atStop is the group's counters at the stop: what came after is the
+	// drain's (reports.MessageCounts.DrainReceived), not the load's.
+	atStop      record.Counters
+	stopped     bool // atStop was taken
 	lastEnds    map[string]uint64
 	lastDropped int
 	merged      record.Window
@@ -213,6 +217,9 @@ func (r *run) execute(ctx context.Context) {
 	r.noteResources() // the peak is usually now, with every stream open
 	if r.cfg.onStop != nil {
 		r.cfg.onStop()
+	}
+	for _, g := range r.groups {
+		g.atStop, g.stopped = g.rec.Counters(), true
 	}
 	closeStop()
 	r.stopAt = r.cfg.now()

@@ -58,5 +58,8 @@ func planOf(rep *reports.Report, catalogs []PlanOption) (*Plan, error) {
 		// in plaintext here: judging dials nothing).
 		opts = append(opts, WithTarget(e.Target), WithInsecure())
 	}
+	// Judging sends no request either: a generic call's .proto files
+	// need not be here.
+	opts = append(opts, func(c *planConfig) { c.noVerify = true })
 	return NewPlan(sc, opts...)
 }

@@ -32,6 +32,9 @@ type planConfig struct {
 	rpcs    *rpc.Catalog
 	targets *target.Catalog
 	kinds   []target.Kind // added to targets (WithTargetKind)
+	// noVerify skips the RPCs' checks against the scenario's descriptor
+	// files (rpc.Catalog.Verify): judging a report reads none of them.
+	noVerify bool
 }
 
 type runConfig struct {

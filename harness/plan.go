@@ -130,7 +130,15 @@ type Plan struct {
 	rpcs   *rpc.Catalog
 	shares []share
 	tr     transport
+	// unchecked is what only the target can tell (rpc.Catalog.Verify).
+	unchecked []string
 }
+
+// Unchecked says what validation could not check without the target, one
+// entry per group concerned (a generic call resolved over server
+// reflection: its method, templates and expectations); run checks it once
+// the target is up.
+func (p *Plan) Unchecked() []string { return slices.Clone(p.unchecked) }
 
 // NewPlan resolves sc for one run with the given overrides, RPC catalog
 // (WithRPCs) and target kinds (WithTargets, WithTargetKind); package
@@ -175,7 +183,17 @@ func NewPlan(sc *scenario.Scenario, opts ...PlanOption) (*Plan, error) {
 		validated[e.Field] = true
 	}
 	errs = also(errs, rpcs.Validate(eff), validated)
-	p := &Plan{sc: eff, ov: ov, seed: eff.Seed, rpcs: rpcs}
+	// What a group's RPC can check from the scenario's own files (a
+	// generic call's .proto or protoset) is checked now, as validate
+	// does, not once the target is up; a group with a problem already
+	// is left to it.
+	verified, unchecked := rpcs.Verify(eff, func(i int) bool {
+		return cfg.noVerify || slices.ContainsFunc(errs, func(e *scenario.Error) bool {
+			return strings.HasPrefix(e.Field, fmt.Sprintf("groups[%d].", i)) || e.Field == fmt.Sprintf("groups[%d]", i)
+		})
+	})
+	errs = also(errs, verified, validated)
+	p := &Plan{sc: eff, ov: ov, seed: eff.Seed, rpcs: rpcs, unchecked: unchecked}
 	var err error
 	if !validated["target"] && !validated["target.kind"] {
 		p.kind, p.target, err = targets.Resolve(eff, eff.OverrideNote("target"))

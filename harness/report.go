@@ -13,6 +13,7 @@ import (
 	"github.com/streambench/streambench/harness/assert"
 	"github.com/streambench/streambench/harness/fault"
 	"github.com/streambench/streambench/harness/leak"
+	"github.com/streambench/streambench/harness/rpc"
 	"github.com/streambench/streambench/harness/scenario"
 	"github.com/streambench/streambench/harness/target"
 	"github.com/streambench/streambench/internal/version"
@@ -131,6 +132,10 @@ func groupReport(g *group, start time.Time) (reports.Group, error) {
 		Ends:         snap.Ends,
 		Violations:   snap.Violations,
 	}
+	if g.stopped {
+		out.Messages.DrainSent = snap.Sent - min(g.atStop.Sent, snap.Sent)
+		out.Messages.DrainReceived = snap.Received - min(g.atStop.Received, snap.Received)
+	}
 	out.Outages = reports.Outages{Opened: snap.Broke, Resumed: snap.Resumed, Recovered: snap.Recovered, Unrecovered: snap.Broke - snap.Recovered}
 	if f := snap.Freshness; f.Bound > 0 {
 		out.Freshness = &reports.Freshness{BoundMS: ms(f.Bound), BaselineMS: ms(f.Baseline), Explicit: f.Explicit}
@@ -226,6 +231,14 @@ func (r *run) snapshot() {
 		}
 		r.groupReports = append(r.groupReports, gr)
 		g.rec = nil
+		if re, ok := g.setup.(rpc.RunErrors); ok {
+			// What a group's drivers could not do at all (a request
+			// that could not be built) is an error of the run, told
+			// in the summary, not only a sample of a stream's end.
+			for _, err := range re.RunErrors() {
+				r.errs = append(r.errs, fmt.Errorf("group %s: %w", g.spec.Name, err))
+			}
+		}
 	}
 }
 

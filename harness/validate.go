@@ -38,3 +38,24 @@ func LoadData(path string, data []byte, opts ...PlanOption) (*scenario.Scenario,
 	}
 	return sc, nil
 }
+
+// Check is Load that also says what could not be checked without the
+// target (Plan.Unchecked): a generic call resolved over server reflection
+// has its method, templates and expectations checked by run alone. With
+// .proto files or a protoset named in the scenario, Check decides what
+// run decides.
+func Check(path string, opts ...PlanOption) (unchecked []string, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("scenario: %w", err)
+	}
+	sc, err := scenario.Decode(path, data)
+	if err != nil {
+		return nil, err
+	}
+	p, err := NewPlan(sc, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return p.Unchecked(), nil
+}

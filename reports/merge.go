@@ -155,6 +155,8 @@ func mergeGroups(shards []*Report, shift func(*Report) float64) ([]Group, []erro
 			m.Streams.Failed += g.Streams.Failed
 			m.Messages.Sent += g.Messages.Sent
 			m.Messages.Received += g.Messages.Received
+			m.Messages.DrainSent += g.Messages.DrainSent
+			m.Messages.DrainReceived += g.Messages.DrainReceived
 			m.Outages.Opened += g.Outages.Opened
 			m.Outages.Recovered += g.Outages.Recovered
 			m.Outages.Unrecovered += g.Outages.Unrecovered

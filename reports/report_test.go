@@ -40,3 +40,26 @@ func TestReadV1(t *testing.T) {
 		t.Errorf("unknown schema: %v", err)
 	}
 }
+
+// TestLoadRate: a group's rate is its messages received before the stop
+// over the time to the stop.
+func TestLoadRate(t *testing.T) {
+	for _, tc := range []struct {
+		elapsed, drain float64
+		received, late uint64
+		want           float64
+		ok             bool
+	}{
+		{10, 0, 500, 0, 50, true},
+		{20, 5, 3000, 0, 200, true},
+		{20, 5, 3000, 300, 180, true},
+		{20, 5, 10, 50, 0, true}, // more drain than total (a bad report) never wraps around
+		{5, 5, 10, 0, 0, false},
+	} {
+		r := &reports.Report{Elapsed: tc.elapsed, DrainSeconds: tc.drain}
+		g := &reports.Group{Messages: reports.MessageCounts{Received: tc.received, DrainReceived: tc.late}}
+		if got, ok := r.LoadRate(g); got != tc.want || ok != tc.ok {
+			t.Errorf("%+v: LoadRate = %v, %v; want %v, %v", tc, got, ok, tc.want, tc.ok)
+		}
+	}
+}

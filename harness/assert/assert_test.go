@@ -176,3 +176,39 @@ func TestCompilePositions(t *testing.T) {
 		t.Fatalf("error = %v, want it at x.yaml:4:5 naming assert[1]", err)
 	}
 }
+
+// TestRateOverTheLoad: messages.rate is over the load, from the start to
+// the stop, with the drain's messages and seconds left out. The old
+// formula (every message over the whole elapsed time) gave 75/s for the
+// second case's 100/s and passed the first's >= 90/s at 90.
+func TestRateOverTheLoad(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		elapsed, drain float64
+		received, late uint64
+		expr           string
+		pass           bool
+		actual         string
+	}{
+		{"no drain", 10, 0, 900, 0, "messages.rate >= 90/s", true, "90/s"},
+		{"a drain that received nothing", 20, 5, 1500, 0, "messages.rate >= 100/s", true, "100/s"},
+		{"a drain that received some", 20, 5, 1600, 100, "messages.rate >= 100/s", true, "100/s"},
+		{"the drain's messages do not count", 20, 5, 1600, 200, "messages.rate >= 100/s", false, "93.3/s"},
+		{"an instant run rates nothing", 5, 5, 10, 0, "messages.rate >= 1/s", false, "no data"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := &reports.Report{Elapsed: tc.elapsed, DrainSeconds: tc.drain, Groups: []reports.Group{{
+				Name: "watch", Streams: reports.StreamCounts{Opened: 10, Ended: 10},
+				Messages: reports.MessageCounts{Received: tc.received, DrainReceived: tc.late},
+			}}}
+			a, err := CompileOne(scenario.Assertion{Expr: tc.expr}, []string{"watch"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := a.Check(rep)
+			if v.Pass != tc.pass || v.Actual != tc.actual {
+				t.Errorf("pass=%v actual=%q, want pass=%v actual=%q", v.Pass, v.Actual, tc.pass, tc.actual)
+			}
+		})
+	}
+}

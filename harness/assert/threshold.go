@@ -51,7 +51,9 @@ type threshold struct {
 type metric struct {
 	name string
 	unit unit
-	read func(gs []*reports.Group, elapsed float64) (float64, bool, error)
+	// read reads the metric from groups gs; load is the load's seconds
+	// (Report.LoadSeconds: the drain left out), for rates.
+	read func(gs []*reports.Group, load float64) (float64, bool, error)
 }
 
 // compileThreshold compiles expr, written as text; args are its evidence
@@ -116,7 +118,7 @@ func (t *threshold) Check(r *reports.Report) reports.Verdict {
 	if t.need.refuse(&v, gs) {
 		return v
 	}
-	got, ok, err := t.metric.read(gs, r.Elapsed)
+	got, ok, err := t.metric.read(gs, r.LoadSeconds())
 	switch {
 	case err != nil:
 		v.Actual, v.Detail = "n/a", err.Error()
@@ -277,7 +279,7 @@ var metrics = []Metric{
 	{"open_wait.peak", unitDocCount, "the most streams waiting at once inside gRPC's open call"},
 	{"messages.sent", unitDocCount, "messages sent by the clients"},
 	{"messages.received", unitDocCount, "messages received by the clients"},
-	{"messages.rate", "per second (1000 or 1000/s)", "messages received per second of run time"},
+	{"messages.rate", "per second (1000 or 1000/s)", "messages received per second of the load (from the start to the stop; the graceful stop's drain is left out)"},
 	{"error_rate", "ratio (1% or 0.01)", "failed / ended streams"},
 	{"ends.<class>", unitDocCount, "stream ends by class or gRPC status code"},
 	{"violations", unitDocCount, "protocol violations, all kinds"},
@@ -378,15 +380,18 @@ func lookupMetric(name string) (metric, error) {
 		}}, nil
 	case "messages":
 		if sub == "rate" {
-			return metric{name: name, unit: unitRate, read: func(gs []*reports.Group, elapsed float64) (float64, bool, error) {
-				if elapsed <= 0 {
+			// Over the load: the messages received before the stop over
+			// the time to it. The drain (a never-ending watch waits out
+			// graceful_stop) has its own figures and rates nothing.
+			return metric{name: name, unit: unitRate, read: func(gs []*reports.Group, load float64) (float64, bool, error) {
+				if load <= 0 {
 					return 0, false, nil
 				}
 				var n uint64
 				for _, g := range gs {
-					n += g.Messages.Received
+					n += g.Messages.Received - min(g.Messages.DrainReceived, g.Messages.Received)
 				}
-				return float64(n) / elapsed, true, nil
+				return float64(n) / load, true, nil
 			}}, nil
 		}
 	}

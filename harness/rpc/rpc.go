@@ -11,9 +11,11 @@ package rpc
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -81,8 +83,25 @@ type Entry struct {
 	// the scenario's (an unknown method), at the group's field (relative
 	// to the group, e.g. "call.method").
 	Setup func(ctx context.Context, g scenario.Group, dir string, bad func(field, msg string) error, cc grpc.ClientConnInterface) (any, error)
+	// Verify, when set, checks before the run, without the target, what
+	// Setup would check wherever the scenario's own files hold it (a
+	// generic call's .proto files or protoset: its templates and
+	// expectations against the method's types), so that validate decides
+	// what run decides. dir and bad are as for Setup. unchecked says what
+	// only the target can tell (a method resolved over server reflection),
+	// "" when nothing is left.
+	Verify func(ctx context.Context, g scenario.Group, dir string, bad func(field, msg string) error) (unchecked string, err error)
 	// Factory builds one client's driver.
 	Factory driver.Factory
+}
+
+// RunErrors is what a group's setup (Entry.Setup's result) implements when
+// its drivers can meet problems that make the run's figures meaningless —
+// a request that could not be built — so that the run lists them among its
+// errors, in the summary, rather than only in stream ends' samples.
+type RunErrors interface {
+	// RunErrors returns the problems met during the run (none: nil).
+	RunErrors() []error
 }
 
 // Catalog is an immutable set of RPC entries.
@@ -222,6 +241,42 @@ func (c *Catalog) Validate(sc *scenario.Scenario) scenario.Errors {
 		}
 	}
 	return errs
+}
+
+// verifyWait bounds one group's Verify (compiling its .proto files).
+const verifyWait = 30 * time.Second
+
+// Verify runs each group's Entry.Verify, but for the groups skip names
+// (those Validate already found a problem in): the problems it finds are
+// scenario errors at the group's field; unchecked says, group by group,
+// what only the target can tell ("groups[1] (watch): ...").
+func (c *Catalog) Verify(sc *scenario.Scenario, skip func(group int) bool) (errs scenario.Errors, unchecked []string) {
+	dir := ""
+	if sc.File != "" {
+		dir = filepath.Dir(sc.File)
+	}
+	for i, g := range sc.Groups {
+		e, ok := c.Lookup(g.RPC)
+		if !ok || e.Verify == nil || skip(i) {
+			continue
+		}
+		p := fmt.Sprintf("groups[%d].", i)
+		bad := func(field, msg string) error {
+			return scenario.Errors{{File: sc.File, Pos: sc.PosOf(p + field), Field: p + field, Msg: msg}}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), verifyWait)
+		note, err := e.Verify(ctx, g, dir, bad)
+		cancel()
+		if es, ok := scenario.AsErrors(err); ok {
+			errs = append(errs, es...)
+		} else if err != nil {
+			errs = append(errs, &scenario.Error{File: sc.File, Pos: sc.PosOf(p + "rpc"), Field: p + "rpc", Msg: err.Error()})
+		}
+		if note != "" {
+			unchecked = append(unchecked, fmt.Sprintf("groups[%d] (%s): %s", i, g.Name, note))
+		}
+	}
+	return errs, unchecked
 }
 
 // implied says which settings select an entry without rpc.

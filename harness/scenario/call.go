@@ -185,6 +185,10 @@ func (d *decoder) plainValue(n *yaml.Node, path string) (any, error) {
 			if _, dup := m[k.Value]; dup {
 				return nil, d.errorf(k, joinPath(path, k.Value), "duplicate key %s", quote(k.Value))
 			}
+			// Where each key stands, so that a check of the value
+			// against the method's types (a field it does not have)
+			// can say so at its line and column.
+			d.pos[joinPath(path, k.Value)] = posOf(k)
 			val, err := d.plainValue(v, joinPath(path, k.Value))
 			if err != nil {
 				return nil, err
@@ -195,6 +199,7 @@ func (d *decoder) plainValue(n *yaml.Node, path string) (any, error) {
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
 		for i, c := range n.Content {
+			d.pos[indexPath(path, i)] = posOf(c)
 			val, err := d.plainValue(c, indexPath(path, i))
 			if err != nil {
 				return nil, err

@@ -111,9 +111,7 @@ func WriteHTML(w io.Writer, r *reports.Report) error {
 	v := htmlView{R: r, Banner: reportBanner(r)}
 	for i, g := range r.Groups {
 		gv := groupView{Group: g, Cells: histogramCells(g.Latency)}
-		if r.Elapsed > 0 {
-			gv.Rate = float64(g.Messages.Received) / r.Elapsed
-		}
+		gv.Rate, _ = r.LoadRate(&g)
 		ss, err := latencySeries(g, i)
 		if err != nil {
 			gv.Problem = err.Error()

@@ -56,10 +56,7 @@ func WriteMarkdown(w io.Writer, r *reports.Report, o MarkdownOptions) error {
 	fmt.Fprintln(w, "| group | rpc | streams | failed | msgs/s | p50 | p99 | max |")
 	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|")
 	for _, g := range r.Groups {
-		rate := 0.0
-		if r.Elapsed > 0 {
-			rate = float64(g.Messages.Received) / r.Elapsed
-		}
+		rate, _ := r.LoadRate(&g)
 		l := g.Latency
 		fmt.Fprintf(w, "| %s | %s | %d | %d | %s | %s | %s | %s |\n", mdCell(g.Name), g.RPC, g.Streams.Opened, g.Streams.Failed,
 			format.Rate(rate), format.MS(l.P50MS, l.Count), format.MS(l.P99MS, l.Count), format.MS(l.MaxMS, l.Count))

@@ -14,16 +14,18 @@ import (
 // WriteSummary writes a human summary of r: a table per group, how streams
 // ended, and every verdict.
 func WriteSummary(w io.Writer, r *reports.Report) {
-	fmt.Fprintf(w, "\n%s — seed %d, %.1fs, target %s over %s\n", r.Scenario.Name, r.Seed, r.Elapsed, r.Target, r.Link)
+	took := fmt.Sprintf("%.1fs", r.Elapsed)
+	if r.DrainSeconds > 0 {
+		// Rates are over the load; the drain is told apart.
+		took += fmt.Sprintf(" (load %.1fs, drain %.1fs)", r.LoadSeconds(), r.DrainSeconds)
+	}
+	fmt.Fprintf(w, "\n%s — seed %d, %s, target %s over %s\n", r.Scenario.Name, r.Seed, took, r.Target, r.Link)
 	writeShards(w, r)
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "group\trpc\tclients\tstreams\tfailed\tmsgs\tmsgs/s\tp50\tp90\tp99\tp99.9\tmax\t")
 	for _, g := range r.Groups {
-		rate := 0.0
-		if r.Elapsed > 0 {
-			rate = float64(g.Messages.Received) / r.Elapsed
-		}
+		rate, _ := r.LoadRate(&g)
 		l := g.Latency
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n",
 			g.Name, g.RPC, g.Clients, g.Streams.Opened, g.Streams.Failed, g.Messages.Received, rate,
@@ -39,6 +41,9 @@ func WriteSummary(w io.Writer, r *reports.Report) {
 			line += "; violations: " + viol
 		}
 		fmt.Fprintln(w, line)
+		if m := g.Messages; m.DrainReceived > 0 || m.DrainSent > 0 {
+			fmt.Fprintf(w, "  %s drain: %d received, %d sent in the %.1fs after the stop (not in msgs/s)\n", g.Name, m.DrainReceived, m.DrainSent, r.DrainSeconds)
+		}
 		if a := g.Arrival; a != nil {
 			fmt.Fprintf(w, "  %s arrival: %d slots, %d started (%d late > 10ms), %d dropped, %d unstarted; start delay p99 %s\n",
 				g.Name, a.Scheduled, a.Started, a.Late, a.Dropped, a.Unstarted, format.MS(a.StartDelay.P99MS, a.StartDelay.Count))

@@ -253,3 +253,38 @@ func TestSummarySaysLateWindows(t *testing.T) {
 		t.Errorf("quiet:\n%s\nlate:\n%s", quiet.String(), late.String())
 	}
 }
+
+// TestSummaryRateOverTheLoad: msgs/s in the summary is over the load (the
+// drain's messages and seconds left out), and the drain has its own line.
+func TestSummaryRateOverTheLoad(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		drain     float64
+		late      uint64
+		want, not []string
+	}{
+		{"no drain", 0, 0, []string{"  2000  "}, []string{"drain"}},
+		// Over elapsed (the old formula) this was 1,500/s: 30,000 / 20.
+		{"a drain", 5, 0, []string{"(load 15.0s, drain 5.0s)", "  2000  "}, []string{"1500"}},
+		{"a drain that received", 5, 3000, []string{"  1800  ", "watch drain: 3000 received, 0 sent in the 5.0s after the stop"}, []string{"  2000  "}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			elapsed := 15.0 + tc.drain
+			r := &reports.Report{Elapsed: elapsed, DrainSeconds: tc.drain, Groups: []reports.Group{{
+				Name: "watch", RPC: "generic", Messages: reports.MessageCounts{Received: 30000, DrainReceived: tc.late},
+			}}}
+			var b strings.Builder
+			WriteSummary(&b, r)
+			for _, w := range tc.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("summary lacks %q:\n%s", w, b.String())
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(b.String(), w) {
+					t.Errorf("summary has %q:\n%s", w, b.String())
+				}
+			}
+		})
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -30,7 +29,8 @@ type builder struct {
 type slot struct {
 	path []protoreflect.FieldDescriptor
 	e    *expr   // the whole value, or
-	in   *interp // text with variables in it (a string field)
+	in   *interp // text with variables in it (a string field), or
+	tb   *interp // text with variables in it for a bytes field (text:...)
 }
 
 // newBuilder splits t against the request type md.
@@ -81,6 +81,11 @@ func split(m map[string]any, md protoreflect.MessageDescriptor, path []protorefl
 				return nil, nil, false
 			}
 			slots = append(slots, slot{path: p, in: x})
+		case *textBytes:
+			if fd.Kind() != protoreflect.BytesKind || fd.IsList() {
+				return nil, nil, false
+			}
+			slots = append(slots, slot{path: p, tb: x.in})
 		case map[string]any:
 			if fd.Message() == nil || fd.IsList() || fd.IsMap() {
 				return nil, nil, false
@@ -103,7 +108,7 @@ func split(m map[string]any, md protoreflect.MessageDescriptor, path []protorefl
 // static2 reports whether v holds no variable.
 func static2(v any) bool {
 	switch x := v.(type) {
-	case *expr, *interp:
+	case *expr, *interp, *textBytes:
 		return false
 	case map[string]any:
 		for _, e := range x {
@@ -127,8 +132,10 @@ func settable(fd protoreflect.FieldDescriptor, e *expr) bool {
 	if e.name == "bytes" {
 		return fd.Kind() == protoreflect.BytesKind
 	}
-	if e.name == "last" {
-		return false // its value's type is the response field's
+	if e.name == "last" || e.name == "accepted" {
+		// A scalar response field (bound: its type fits fd); a message
+		// goes through JSON.
+		return len(e.src) > 0 && e.src[len(e.src)-1].Message() == nil && fd.Kind() != protoreflect.EnumKind
 	}
 	switch fd.Kind() {
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
@@ -158,7 +165,7 @@ func (b *builder) build(v *Vars, un protojson.UnmarshalOptions) (*dynamicpb.Mess
 		b.one = proto.Clone(b.base).(*dynamicpb.Message)
 	}
 	for _, s := range b.slots {
-		val, err := s.value(v)
+		val, ok, err := s.value(v)
 		if err != nil {
 			return nil, err
 		}
@@ -166,61 +173,80 @@ func (b *builder) build(v *Vars, un protojson.UnmarshalOptions) (*dynamicpb.Mess
 		for _, fd := range s.path[:len(s.path)-1] {
 			msg = msg.Mutable(fd).Message()
 		}
+		if !ok {
+			// Nothing to resume from: the field is left out.
+			msg.Clear(s.path[len(s.path)-1])
+			continue
+		}
 		msg.Set(s.path[len(s.path)-1], val)
 	}
 	return b.one, nil
 }
 
-// value is the slot's field value for v.
-func (s slot) value(v *Vars) (protoreflect.Value, error) {
+// value is the slot's field value for v; ok is false when the variable
+// has nothing to resume from (the field is left out).
+func (s slot) value(v *Vars) (val protoreflect.Value, ok bool, err error) {
 	fd := s.path[len(s.path)-1]
-	if s.in != nil {
-		var out strings.Builder
-		for _, p := range s.in.parts {
-			switch p := p.(type) {
-			case string:
-				out.WriteString(p)
-			case *expr:
-				raw, err := p.value(v)
-				if err != nil {
-					return protoreflect.Value{}, err
-				}
-				var str string
-				if json.Unmarshal(raw, &str) == nil {
-					out.WriteString(str)
-				} else {
-					out.Write(raw)
-				}
-			}
-		}
-		return protoreflect.ValueOfString(out.String()), nil
+	switch {
+	case s.in != nil:
+		text, err := s.in.text(v)
+		return protoreflect.ValueOfString(text), err == nil, err
+	case s.tb != nil:
+		text, err := s.tb.text(v)
+		return protoreflect.ValueOfBytes([]byte(text)), err == nil, err
+	case s.e.name == "bytes":
+		return protoreflect.ValueOfBytes(s.e.zeros), true, nil
+	case !s.e.available(v):
+		return protoreflect.Value{}, false, nil
+	case s.e.name == "last" || s.e.name == "accepted":
+		return s.e.convert(v, fd)
 	}
-	if s.e.name == "bytes" {
-		return protoreflect.ValueOfBytes(s.e.zeros), nil
-	}
-	n, ok := s.e.int(v)
-	if !ok {
-		raw, err := s.e.value(v)
-		if err != nil {
-			return protoreflect.Value{}, err
-		}
-		if n, err = strconv.ParseInt(string(raw), 10, 64); err != nil {
-			return protoreflect.Value{}, fmt.Errorf("%s: %w", fd.Name(), err)
-		}
-	}
+	return intValue(s.e.integer(v), fd), true, nil
+}
+
+// intValue is integer n as a value of field fd's kind (a number, or its
+// decimal text for a string field).
+func intValue(n int64, fd protoreflect.FieldDescriptor) protoreflect.Value {
 	switch fd.Kind() {
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
-		return protoreflect.ValueOfInt32(int32(n)), nil
+		return protoreflect.ValueOfInt32(int32(n))
 	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-		return protoreflect.ValueOfInt64(n), nil
+		return protoreflect.ValueOfInt64(n)
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-		return protoreflect.ValueOfUint32(uint32(n)), nil
+		return protoreflect.ValueOfUint32(uint32(n))
 	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		return protoreflect.ValueOfUint64(uint64(n)), nil
+		return protoreflect.ValueOfUint64(uint64(n))
 	case protoreflect.FloatKind:
-		return protoreflect.ValueOfFloat32(float32(n)), nil
+		return protoreflect.ValueOfFloat32(float32(n))
 	case protoreflect.DoubleKind:
-		return protoreflect.ValueOfFloat64(float64(n)), nil
+		return protoreflect.ValueOfFloat64(float64(n))
+	case protoreflect.EnumKind:
+		return protoreflect.ValueOfEnum(protoreflect.EnumNumber(n))
 	}
-	return protoreflect.ValueOfString(strconv.FormatInt(n, 10)), nil
+	return protoreflect.ValueOfString(strconv.FormatInt(n, 10))
+}
+
+// convert is a bound last./accepted. variable's response field as a value
+// of request field fd (bind checked that it fits): an integer converted
+// (plus the addend), any other kind as it is. No JSON, no allocation but
+// a string's decimal text.
+func (e *expr) convert(v *Vars, fd protoreflect.FieldDescriptor) (protoreflect.Value, bool, error) {
+	val, src, err := valueAt(e.from(v), e.src)
+	if err != nil {
+		return protoreflect.Value{}, false, err
+	}
+	if n, ok := intOf(val, src); ok {
+		return intValue(n+e.add, fd), true, nil
+	}
+	switch {
+	case src.Kind() == fd.Kind():
+		return val, true, nil
+	case src.Kind() == protoreflect.FloatKind && fd.Kind() == protoreflect.DoubleKind:
+		return protoreflect.ValueOfFloat64(val.Float()), true, nil
+	case src.Kind() == protoreflect.DoubleKind && fd.Kind() == protoreflect.FloatKind:
+		return protoreflect.ValueOfFloat32(float32(val.Float())), true, nil
+	case src.Kind() == protoreflect.EnumKind:
+		return intValue(int64(val.Enum()), fd), true, nil
+	}
+	return protoreflect.Value{}, false, fmt.Errorf("{{%s}}: the response's %s (%s) does not fit %s (%s)", e.text(), src.Name(), kindText(src), fd.Name(), kindText(fd))
 }

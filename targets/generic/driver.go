@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -47,6 +48,12 @@ type Call struct {
 	resumes bool
 	// codec is the call option of the call's wire codec.
 	codec grpc.CallOption
+	// maxes are the paths of the templates' max. variables (Vars.Max).
+	maxes []*seqSpec
+	// unbuilt counts the requests that could not be built during the run;
+	// firstUnbuilt is the first one's error (RunErrors).
+	unbuilt      atomic.Uint64
+	firstUnbuilt atomic.Pointer[error]
 	// covers is the covers oracle of a watcher group (nil: none), with
 	// the paths it reads; acks feed the oracles covering this group's
 	// writes (none: nothing is read).
@@ -54,6 +61,16 @@ type Call struct {
 	coverEvent intPath
 	coverFrom  *intPath
 	acks       []ackSink
+}
+
+// RunErrors says how many requests could not be built during the run,
+// and why the first could not (rpc.RunErrors).
+func (c *Call) RunErrors() []error {
+	n := c.unbuilt.Load()
+	if n == 0 {
+		return nil
+	}
+	return []error{fmt.Errorf("%d request(s) of %s could not be built (each ended its stream as a violation); first: %w", n, c.name, *c.firstUnbuilt.Load())}
 }
 
 // Method is the call's full method name.
@@ -69,12 +86,13 @@ type gdriver struct {
 	vars     Vars
 	sendRand *rand.Rand // a pipelined sender's
 	builders []builder
-	// resp are two response messages used in turn: the one received last
-	// stays readable (vars.Last) while the next is received into the other.
-	resp [2]*dynamicpb.Message
-	flip int
-	last *dynamicpb.Message // the last response received (vars.Last)
-	seqc seqChecker
+	// resp are three response messages used in turn: the one received
+	// last (vars.Last) and the last accepted (vars.Accepted) stay readable
+	// while the next is received into a third.
+	resp     [3]*dynamicpb.Message
+	last     *dynamicpb.Message // the last response received (vars.Last)
+	accepted *dynamicpb.Message // the last accepted (vars.Accepted)
+	seqc     seqChecker
 	// cover is the client's watcher of a covers oracle (nil: none).
 	cover *coverWatcher
 	// seqSink is the sink's SeqSink, when it is one.
@@ -86,6 +104,10 @@ type gdriver struct {
 	nfirst int
 	// unmarshal reuses its options across messages.
 	unmarshal protojson.UnmarshalOptions
+	// wd is the stream in flight's idle watchdog (nil: groups[].idle
+	// off); got counts the stream's responses, for its end's detail.
+	wd  *driver.Watchdog
+	got int
 }
 
 // firstViol is the first violation of one kind in a stream.
@@ -102,8 +124,13 @@ func NewDriver(cc grpc.ClientConnInterface, p driver.Params, sink record.Sink) d
 	for i := range d.builders {
 		d.builders[i].one = nil
 	}
-	d.resp = [2]*dynamicpb.Message{dynamicpb.NewMessage(c.method.Output()), dynamicpb.NewMessage(c.method.Output())}
+	for i := range d.resp {
+		d.resp[i] = dynamicpb.NewMessage(c.method.Output())
+	}
 	d.vars = Vars{Client: int(p.ID), Now: time.Now, Rand: rand.New(rand.NewPCG(p.Seed, uint64(p.ID)))}
+	if len(c.maxes) > 0 {
+		d.vars.Max = make([]Highest, len(c.maxes))
+	}
 	d.sendRand = rand.New(rand.NewPCG(p.Seed, uint64(p.ID)|1<<63))
 	d.seqc.spec = c.expect.seq
 	d.seqSink, _ = sink.(record.SeqSink)
@@ -128,11 +155,29 @@ func (d *gdriver) Stream(ctx, stop context.Context) record.End {
 	}
 	start := time.Now()
 	d.sink.Started()
-	d.nviol, d.nfirst = 0, 0
+	d.nviol, d.nfirst, d.got = 0, 0, 0
 	if !d.c.resumes {
 		d.seqc.reset()
 	}
+	parent := ctx
+	d.wd = nil
+	if d.p.Idle > 0 {
+		// The watchdog covers opening the stream too, and every wait
+		// for the server but the client's own pacing: a control plane
+		// that stops pushing without an error ends as idle_timeout.
+		sctx, scancel := context.WithCancel(ctx)
+		defer scancel()
+		ctx = sctx
+		d.wd = driver.NewWatchdog(d.p.Idle, start, scancel)
+		defer d.wd.Stop()
+	}
 	end, detail := d.run(ctx)
+	if d.wd != nil && d.wd.Fired() && parent.Err() == nil {
+		// The stream was silent for idle, however its end then read (a
+		// server may answer the cancel with a clean end that arrives
+		// first).
+		end, detail = record.End{Class: record.Idle}, fmt.Sprintf("no response for %v (after %d responses)", d.p.Idle, d.got)
+	}
 	if d.nviol > 0 {
 		// A stream that broke a promise ends as a violation, whatever
 		// its own end (as the reference drivers do).
@@ -171,8 +216,16 @@ func (d *gdriver) run(ctx context.Context) (record.End, string) {
 		if err != nil {
 			return record.End{Class: record.Violation}, err.Error()
 		}
-		if i > 0 && !d.pace(ctx) {
-			return d.finish(ctx, ctx.Err(), got)
+		if i > 0 {
+			if d.wd != nil {
+				d.wd.Paused() // the client's own pacing is not the server's silence
+			}
+			if !d.pace(ctx) {
+				return d.finish(ctx, ctx.Err(), got)
+			}
+			if d.wd != nil {
+				d.wd.Waiting(time.Now())
+			}
 		}
 		sentAt = time.Now()
 		if err := st.SendMsg(req); err != nil {
@@ -221,12 +274,16 @@ func (d *gdriver) request(i int) (*dynamicpb.Message, error) { return d.requestW
 func (d *gdriver) requestWith(i int, vars *Vars) (*dynamicpb.Message, error) {
 	b := &d.builders[0]
 	if d.c.perMsg {
-		b = &d.builders[i]
+		// A list shorter than the messages repeats its last entry.
+		b = &d.builders[min(i, len(d.builders)-1)]
 	}
 	vars.Index = i
 	m, err := b.build(vars, d.unmarshal)
 	if err != nil {
-		return nil, fmt.Errorf("request %d: %w", i, err)
+		err = fmt.Errorf("request %d: %w", i, err)
+		d.c.unbuilt.Add(1)
+		d.c.firstUnbuilt.CompareAndSwap(nil, &err)
+		return nil, err
 	}
 	return m, nil
 }
@@ -234,17 +291,31 @@ func (d *gdriver) requestWith(i int, vars *Vars) (*dynamicpb.Message, error) {
 // recv receives response i (from is when the latency clock started
 // without a server timestamp) and checks it.
 func (d *gdriver) recv(st grpc.ClientStream, i int, from time.Time) error {
-	m := d.resp[d.flip]
+	m := d.resp[0]
+	for _, r := range d.resp {
+		if r != d.last && r != d.accepted {
+			m = r
+			break
+		}
+	}
 	// The codec resets m (as proto.Unmarshal does): not twice.
 	if err := st.RecvMsg(m); err != nil {
 		return err
 	}
-	d.flip = 1 - d.flip
-	lat := time.Since(from)
+	now := time.Now()
+	lat := now.Sub(from)
+	if d.wd != nil {
+		d.wd.Waiting(now) // from now on, waiting for the next response
+	}
+	d.got++
 	if d.cover != nil || len(d.c.acks) > 0 {
 		d.covers(m, from)
 	}
 	x := d.c.expect
+	before := d.nviol
+	for i, spec := range d.c.maxes {
+		spec.highest(m, &d.vars.Max[i])
+	}
 	// A control response (no data: data_field unset, or no sequence value
 	// in the lists the sequence reads) is neither data nor a gap: not a
 	// message received, so not back to live either, and not checked.
@@ -266,10 +337,15 @@ func (d *gdriver) recv(st grpc.ClientStream, i int, from time.Time) error {
 			d.violate(v.kind, 1, v.detail)
 		}
 	}
-	d.last = m
-	d.vars.Last = m
 	if c := d.c.expect.count; c > 0 && i+1 > c {
 		d.violate(record.Extra, 1, fmt.Sprintf("response %d beyond the %d expected", i+1, c))
+	}
+	d.last = m
+	d.vars.Last = m
+	if !control && d.nviol == before {
+		// Accepted: a data response that broke no expectation.
+		d.accepted = m
+		d.vars.Accepted = m
 	}
 	return nil
 }

@@ -18,32 +18,60 @@ import (
 // Template is a request (or expected value) written as JSON whose string
 // values may hold variables:
 //
-//	{{index}}    the message's index in its stream (0, 1, ...)
-//	{{client}}   the client's index in its group
-//	{{stream}}   how many streams the client opened before this one
-//	{{now}}      the current time, unix nanoseconds
-//	{{rand}}     a number in [0, 2^31) drawn from the scenario's seed
-//	{{last.F}}   field F (a dotted path) of the last response the client
-//	             received, on any stream: to resume after a reconnect
-//	{{bytes N}}  N zero bytes, base64-encoded (a bytes field of N bytes)
+//	{{index}}       the message's index in its stream (0, 1, ...)
+//	{{client}}      the client's index in its group
+//	{{stream}}      how many streams the client opened before this one
+//	{{now}}         the current time, unix nanoseconds
+//	{{rand}}        a number in [0, 2^31) drawn from the scenario's seed
+//	{{last.F}}      field F (a dotted path) of the last response the
+//	                client received, on any stream: to resume after a
+//	                reconnect, or to echo a nonce
+//	{{accepted.F}}  field F of the last response the client accepted: a
+//	                data response that broke no expectation (an xDS ACK's
+//	                version_info)
+//	{{max.F}}       the highest integer the client has seen at F over all
+//	                its responses, where F may read every element of a
+//	                list (events[].kv.mod_revision): a watch's resume
+//	{{bytes N}}     N zero bytes, base64-encoded (a bytes field of N bytes)
 //
 // An integer may be added or subtracted: {{last.seq + 1}}, {{index - 1}}.
 // A string that is one variable alone becomes the variable's value (a
-// number, or the field's JSON); inside longer text it is written in.
+// number, or the field's JSON); inside longer text it is written in. A
+// string for a bytes field that starts with "text:" is that text's bytes
+// ("text:key-{{client}}"), not base64.
+//
+// Before the client has a response to take it from, a last., accepted. or
+// max. variable that is a field's whole value leaves the field out of the
+// request (the addend is not applied): nothing to resume from, so the
+// server sees the field's zero value. Elsewhere (in text, in a list) it
+// reads as an empty response would: 0 plus the addend, "" for a string.
 type Template struct {
-	root   any // the JSON value, with *expr and *interp leaves
+	root   any // the JSON value, with *expr, *interp and *textBytes leaves
 	static []byte
 }
 
 // expr is one variable reference.
 type expr struct {
-	name string   // index, client, stream, now, rand, last, bytes
-	path []string // last.path
+	name string   // index, client, stream, now, rand, last, accepted, max, bytes
+	path []string // last./accepted./max. path
 	add  int64
 	// bytes is the base64 text of {{bytes N}}, made once; zeros the N
 	// bytes themselves (shared, never written).
 	bytes []byte
 	zeros []byte
+	// Bound to the method's types before the load (bind):
+	// src is a last./accepted. variable's response field; max the index
+	// of a max. variable's highest value in Vars.Max; quote writes a
+	// number as a JSON string (the target field is a string).
+	src   []protoreflect.FieldDescriptor
+	max   int
+	quote bool
+}
+
+// textBytes is a bytes field's value written as text ("text:..."): its
+// UTF-8 bytes, with variables written in.
+type textBytes struct {
+	in *interp
 }
 
 // interp is a string with variables inside it.
@@ -142,10 +170,13 @@ func compileValue(v any, dynamic *bool) (any, error) {
 	return v, nil
 }
 
-var exprRE = regexp.MustCompile(`^([a-z]+)((?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*(?:([+-])\s*([0-9]{1,18}))?$`)
+var exprRE = regexp.MustCompile(`^([a-z]+)((?:\.[A-Za-z_][A-Za-z0-9_]*(?:\[\])?)*)\s*(?:([+-])\s*([0-9]{1,18}))?$`)
 
 // variables are the names a template may use.
-var variables = []string{"index", "client", "stream", "now", "rand", "last"}
+var variables = []string{"index", "client", "stream", "now", "rand", "last", "accepted", "max"}
+
+// resumeVars are the variables read from the client's responses.
+var resumeVars = []string{"last", "accepted", "max"}
 
 // maxBytes bounds {{bytes N}}: gRPC's default message limit.
 const maxBytes = 4 << 20
@@ -164,15 +195,18 @@ func parseExpr(s string) (*expr, error) {
 	}
 	m := exprRE.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
-		return nil, fmt.Errorf("{{%s}}: not a variable (%s, last.FIELD), optionally + or - an integer, or bytes N", s, strings.Join(variables, ", "))
+		return nil, fmt.Errorf("{{%s}}: not a variable (index, client, stream, now, rand, last.FIELD, accepted.FIELD, max.FIELD), optionally + or - an integer, or bytes N", s)
 	}
 	e := &expr{name: m[1]}
 	switch {
-	case e.name == "last":
+	case contains(resumeVars, e.name):
 		if m[2] == "" {
-			return nil, fmt.Errorf("{{%s}}: last needs a field: last.seq", s)
+			return nil, fmt.Errorf("{{%s}}: %s needs a field: %s.seq", s, e.name, e.name)
 		}
 		e.path = strings.Split(m[2][1:], ".")
+		if e.name != "max" && strings.Contains(m[2], "[]") {
+			return nil, fmt.Errorf("{{%s}}: [] (every element of a list) applies to max. only: {{max.%s}}", s, m[2][1:])
+		}
 	case !contains(variables, e.name):
 		return nil, fmt.Errorf("{{%s}}: unknown variable %q; variables: %s", s, e.name, strings.Join(variables, ", "))
 	case m[2] != "":
@@ -202,8 +236,19 @@ type Vars struct {
 	Index, Client, Stream int
 	Now                   func() time.Time
 	Rand                  *rand.Rand
-	// Last is the last response received (nil before the first).
-	Last protoreflect.Message
+	// Last is the last response received (nil before the first);
+	// Accepted the last data response that broke no expectation (nil
+	// before one).
+	Last, Accepted protoreflect.Message
+	// Max is the highest value seen of each max. variable of the call
+	// (by its index): over every response of the client, all streams.
+	Max []Highest
+}
+
+// Highest is the highest value seen at a max. variable's path.
+type Highest struct {
+	V    int64
+	Seen bool // a value was seen; V means nothing before
 }
 
 // Uses reports whether the template uses variable name ("index",
@@ -220,21 +265,22 @@ func (t *Template) Uses(name string) bool {
 	return used
 }
 
-// usesLast reports whether the template uses a field of the last response.
-func (t *Template) usesLast() bool {
+// usesResponses reports whether the template reads the client's responses
+// (last., accepted., max.).
+func (t *Template) usesResponses() bool {
 	used := false
-	walk(t.root, func(e *expr) { used = used || e.name == "last" })
+	walk(t.root, func(e *expr) { used = used || contains(resumeVars, e.name) })
 	return used
 }
 
-// CheckFields reports an error when a last.F variable names a field that
-// the response type m does not have.
+// CheckFields reports an error when a last.F or accepted.F variable names
+// a field that the response type m does not have.
 func (t *Template) CheckFields(m protoreflect.MessageDescriptor) error {
 	var err error
 	walk(t.root, func(e *expr) {
-		if e.name == "last" && err == nil {
+		if (e.name == "last" || e.name == "accepted") && err == nil {
 			if _, ferr := fieldPath(m, e.path); ferr != nil {
-				err = fmt.Errorf("{{last.%s}}: %w", strings.Join(e.path, "."), ferr)
+				err = fmt.Errorf("{{%s.%s}}: %w", e.name, strings.Join(e.path, "."), ferr)
 			}
 		}
 	})
@@ -259,6 +305,8 @@ func walk(v any, fn func(*expr)) {
 				fn(e)
 			}
 		}
+	case *textBytes:
+		walk(x.in, fn)
 	}
 }
 
@@ -280,6 +328,9 @@ func render(b *bytes.Buffer, node any, v *Vars) error {
 		b.WriteByte('{')
 		first := true
 		for k, e := range x {
+			if ex, ok := e.(*expr); ok && !ex.available(v) {
+				continue // nothing to resume from: the field is left out
+			}
 			if !first {
 				b.WriteByte(',')
 			}
@@ -308,27 +359,26 @@ func render(b *bytes.Buffer, node any, v *Vars) error {
 		if err != nil {
 			return err
 		}
-		b.Write(raw)
-	case *interp:
-		var s strings.Builder
-		for _, p := range x.parts {
-			switch p := p.(type) {
-			case string:
-				s.WriteString(p)
-			case *expr:
-				raw, err := p.value(v)
-				if err != nil {
-					return err
-				}
-				var str string
-				if json.Unmarshal(raw, &str) == nil {
-					s.WriteString(str)
-				} else {
-					s.Write(raw)
-				}
-			}
+		if x.quote && len(raw) > 0 && raw[0] != '"' {
+			b.WriteByte('"')
+			b.Write(raw)
+			b.WriteByte('"')
+		} else {
+			b.Write(raw)
 		}
-		sb, _ := json.Marshal(s.String())
+	case *interp:
+		s, err := x.text(v)
+		if err != nil {
+			return err
+		}
+		sb, _ := json.Marshal(s)
+		b.Write(sb)
+	case *textBytes:
+		s, err := x.in.text(v)
+		if err != nil {
+			return err
+		}
+		sb, _ := json.Marshal(base64.StdEncoding.EncodeToString([]byte(s)))
 		b.Write(sb)
 	default:
 		raw, err := json.Marshal(x)
@@ -340,21 +390,43 @@ func render(b *bytes.Buffer, node any, v *Vars) error {
 	return nil
 }
 
+// text is the interpolated string for v.
+func (in *interp) text(v *Vars) (string, error) {
+	var s strings.Builder
+	for _, p := range in.parts {
+		switch p := p.(type) {
+		case string:
+			s.WriteString(p)
+		case *expr:
+			raw, err := p.value(v)
+			if err != nil {
+				return "", err
+			}
+			var str string
+			if json.Unmarshal(raw, &str) == nil {
+				s.WriteString(str)
+			} else {
+				s.Write(raw)
+			}
+		}
+	}
+	return s.String(), nil
+}
+
 // value is the variable's JSON.
 func (e *expr) value(v *Vars) ([]byte, error) {
 	switch e.name {
-	case "last":
-		return e.lastValue(v)
+	case "last", "accepted":
+		return e.fieldValue(v)
 	case "bytes":
 		return e.bytes, nil
 	}
-	n, _ := e.int(v)
-	return strconv.AppendInt(nil, n, 10), nil
+	return strconv.AppendInt(nil, e.integer(v), 10), nil
 }
 
-// int is the value of a variable that is a number of the run's (index,
-// client, stream, now, rand) with its addend; false for any other.
-func (e *expr) int(v *Vars) (int64, bool) {
+// integer is the value of an integer variable (index, client, stream,
+// now, rand, max), the addend added: no JSON, no allocation.
+func (e *expr) integer(v *Vars) int64 {
 	var n int64
 	switch e.name {
 	case "index":
@@ -367,19 +439,59 @@ func (e *expr) int(v *Vars) (int64, bool) {
 		n = v.Now().UnixNano()
 	case "rand":
 		n = int64(v.Rand.Int32())
-	default:
-		return e.add, false
+	case "max":
+		if e.max < len(v.Max) && v.Max[e.max].Seen {
+			n = v.Max[e.max].V
+		}
 	}
-	return n + e.add, true
+	return n + e.add
 }
 
-// lastValue is the last response's field as JSON; before any response an
-// integer field reads 0 (plus the addend), any other its zero value.
-func (e *expr) lastValue(v *Vars) ([]byte, error) {
-	if v.Last == nil {
-		return strconv.AppendInt(nil, e.add, 10), nil
+// from is the response a last. or accepted. variable reads (nil: none
+// yet).
+func (e *expr) from(v *Vars) protoreflect.Message {
+	if e.name == "accepted" {
+		return v.Accepted
 	}
-	val, fd, err := getField(v.Last, e.path)
+	return v.Last
+}
+
+// available reports whether the variable has a value to resume from: a
+// last./accepted. variable once there is such a response, max. once a
+// value was seen; the others always.
+func (e *expr) available(v *Vars) bool {
+	switch e.name {
+	case "last", "accepted":
+		return e.from(v) != nil
+	case "max":
+		return e.max < len(v.Max) && v.Max[e.max].Seen
+	}
+	return true
+}
+
+// fieldValue is the response field of a last. or accepted. variable as
+// JSON; before there is a response, the field's zero value (an integer
+// reads 0 plus the addend, as in an empty response).
+func (e *expr) fieldValue(v *Vars) ([]byte, error) {
+	msg := e.from(v)
+	if msg == nil {
+		if len(e.src) == 0 || isIntKind(e.src[len(e.src)-1].Kind()) {
+			return strconv.AppendInt(nil, e.add, 10), nil
+		}
+		fd := e.src[len(e.src)-1]
+		if fd.Message() != nil || fd.IsList() || fd.IsMap() {
+			return []byte("{}"), nil
+		}
+		return fieldJSON(emptyValue(fd), fd)
+	}
+	var val protoreflect.Value
+	var fd protoreflect.FieldDescriptor
+	var err error
+	if e.src != nil {
+		val, fd, err = valueAt(msg, e.src)
+	} else {
+		val, fd, err = getField(msg, e.path)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -387,7 +499,7 @@ func (e *expr) lastValue(v *Vars) ([]byte, error) {
 		return strconv.AppendInt(nil, n+e.add, 10), nil
 	}
 	if e.add != 0 {
-		return nil, fmt.Errorf("{{last.%s %+d}}: the field is not an integer", strings.Join(e.path, "."), e.add)
+		return nil, fmt.Errorf("{{%s.%s %+d}}: the field is not an integer", e.name, strings.Join(e.path, "."), e.add)
 	}
 	return fieldJSON(val, fd)
 }

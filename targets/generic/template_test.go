@@ -1,6 +1,7 @@
 package generic
 
 import (
+	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"strings"
@@ -26,7 +27,14 @@ func TestTemplateRenders(t *testing.T) {
 		{`{"i": "{{index}}", "c": "{{ client }}", "s": "{{stream}}", "n": "{{now}}"}`, `{"c":7,"i":3,"n":42,"s":2}`, nil},
 		{`{"name": "client-{{client}}/{{index + 1}}"}`, `{"name":"client-7/4"}`, nil},
 		{`{"from": "{{last.value + 1}}"}`, `{"from":42}`, last},
-		{`{"from": "{{last.value + 1}}"}`, `{"from":1}`, nil},
+		// Nothing to resume from: the field is left out (its zero value),
+		// the addend not applied.
+		{`{"from": "{{last.value + 1}}"}`, `{}`, nil},
+		{`{"from": "{{last.value + 1}}", "a": 1}`, `{"a":1}`, nil},
+		{`{"name": "v{{last.value + 1}}"}`, `{"name":"v1"}`, nil},
+		{`["{{last.value + 1}}"]`, `[1]`, nil},
+		{`{"from": "{{accepted.value}}"}`, `{}`, last},
+		{`{"from": "{{max.value + 1}}"}`, `{}`, last},
 		{`[{"v": "{{index - 3}}"}, {"w": ["{{client}}", 5]}]`, `[{"v":0},{"w":[7,5]}]`, nil},
 		{`{"body": "{{bytes 4}}"}`, `{"body":"AAAAAA=="}`, nil},
 	} {
@@ -103,10 +111,17 @@ func TestSplitMethod(t *testing.T) {
 	}
 }
 
+// fuzzSeeds start the template fuzzers.
+var fuzzSeeds = []string{`{"a":"{{index}}"}`, `["{{last.x.y + 3}}", "p{{client}}q"]`, `"{{now}}"`, `{"a":{"b":[1,"{{rand}}"]}}`, `{{`, `"}}{{"`,
+	`{"version_info": "{{accepted.version_info}}", "response_nonce": "{{last.nonce}}"}`,
+	`{"start_revision": "{{max.resources[].revision + 1}}", "key": "text:k-{{client}}"}`,
+	`{"keys": ["text:a", "{{bytes 2}}"], "node": "{{last.node}}", "labels": {"a": "{{max.revisions[]}}"}}`,
+	`{"mode": "MODE_FAST", "meta": {"x": "{{last.nope}}"}, "small": "{{index - 1}}", "ratio": "1{{last.revision}}"}`}
+
 // FuzzTemplate: no input panics, and a template that parses renders to
 // valid JSON.
 func FuzzTemplate(f *testing.F) {
-	for _, s := range []string{`{"a":"{{index}}"}`, `["{{last.x.y + 3}}", "p{{client}}q"]`, `"{{now}}"`, `{"a":{"b":[1,"{{rand}}"]}}`, `{{`, `"}}{{"`} {
+	for _, s := range fuzzSeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -120,6 +135,36 @@ func FuzzTemplate(f *testing.F) {
 		}
 		if !json.Valid(out) {
 			t.Fatalf("%q rendered invalid JSON %q", s, out)
+		}
+	})
+}
+
+// FuzzBind: no template panics when it is bound to a method's types, and
+// one that binds can be built — before any response and after one — so
+// that nothing the check lets through fails on every message of a run.
+func FuzzBind(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s)
+	}
+	md, err := Resolve(context.Background(), Source{Proto: []string{adsProto(f)}}, "adstest.v1.Ads/Stream", nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tp, err := ParseTemplate(s)
+		if err != nil {
+			return
+		}
+		bd := &binder{out: md.Output()}
+		if bd.request(tp, md.Input()) != nil {
+			return
+		}
+		b, err := newBuilder(tp, md.Input())
+		if err != nil {
+			return // the static part does not fit: refused at setup
+		}
+		if err := tryBuild(b, md.Output(), len(bd.maxes)); err != nil && b.base != nil {
+			t.Fatalf("%q binds but does not build: %v", s, err)
 		}
 	})
 }

@@ -89,10 +89,10 @@ func (d *subscribeDriver) Stream(ctx, stop context.Context) record.End {
 
 	// The watchdog covers opening the stream too: NewStream waits while the
 	// connection is (re)connecting, which a blackhole can make last.
-	var wd *watchdog
+	var wd *driver.Watchdog
 	if d.p.Idle > 0 {
-		wd = newWatchdog(d.p.Idle, opened, cancel)
-		defer wd.stop()
+		wd = driver.NewWatchdog(d.p.Idle, opened, cancel)
+		defer wd.Stop()
 	}
 
 	stream, err := d.client.Subscribe(sctx, &pb.SubscribeRequest{Id: d.p.ID, FromSeq: d.next})
@@ -145,7 +145,7 @@ func (d *subscribeDriver) Stream(ctx, stop context.Context) record.End {
 		}
 		now := time.Now()
 		if wd != nil {
-			wd.waiting(now) // from now on, waiting for the next update
+			wd.Waiting(now) // from now on, waiting for the next update
 		}
 		d.sink.Received(time.Duration(now.UnixNano() - u.GetSentUnixNano()))
 		seq := u.GetSeq()
@@ -247,8 +247,8 @@ func (u *unsubCancel) end() {
 // ended classifies a stream that ended with err (not a clean EOF): as
 // record.Idle when the watchdog wd (nil = none) cancelled it, else by
 // driver.Classify.
-func (d *subscribeDriver) ended(ctx, sctx context.Context, wd *watchdog, err error, opened time.Time, n uint64) record.End {
-	if wd != nil && wd.fired() && ctx.Err() == nil && status.Code(err) == codes.Canceled {
+func (d *subscribeDriver) ended(ctx, sctx context.Context, wd *driver.Watchdog, err error, opened time.Time, n uint64) record.End {
+	if wd != nil && wd.Fired() && ctx.Err() == nil && status.Code(err) == codes.Canceled {
 		return d.end(record.End{Class: record.Idle}, opened,
 			fmt.Sprintf("no update for %v (after %d updates)", d.p.Idle, n))
 	}
@@ -273,7 +273,7 @@ type reader struct {
 	opened  time.Time
 	stop    context.Context
 	ctx     context.Context
-	wd      *watchdog
+	wd      *driver.Watchdog
 	t       *time.Timer // reused by every pause; nil until the first
 	stalled bool        // this stream's stall happened
 }
@@ -300,7 +300,7 @@ func (r *reader) pause(d time.Duration) {
 		return
 	}
 	if r.wd != nil {
-		r.wd.paused()
+		r.wd.Paused()
 	}
 	var tc <-chan time.Time
 	if d >= 0 {
@@ -317,7 +317,7 @@ func (r *reader) pause(d time.Duration) {
 	case <-r.ctx.Done():
 	}
 	if r.wd != nil {
-		r.wd.waiting(time.Now())
+		r.wd.Waiting(time.Now())
 	}
 }
 
@@ -325,67 +325,4 @@ func (r *reader) close() {
 	if r.t != nil {
 		r.t.Stop()
 	}
-}
-
-// watchdog cancels a stream when it has waited for an update for longer
-// than idle. The receive loop only stores when it started waiting (a time
-// it already has), so the per-update cost is one atomic store; the timer
-// fires at most once per idle period and re-arms itself for the remaining
-// time when updates kept coming.
-type watchdog struct {
-	idle   time.Duration
-	epoch  time.Time          // origin of since (monotonic)
-	since  atomic.Int64       // waiting since (ns from epoch, +1); 0 = client paused
-	cancel context.CancelFunc // cancels the stream
-	hit    atomic.Bool
-
-	mu   sync.Mutex // serialises the callback with stop
-	done bool
-	t    *time.Timer
-}
-
-func newWatchdog(idle time.Duration, opened time.Time, cancel context.CancelFunc) *watchdog {
-	w := &watchdog{idle: idle, epoch: opened, cancel: cancel}
-	w.since.Store(1) // waiting since the stream opened
-	w.mu.Lock()
-	w.t = time.AfterFunc(idle, w.check)
-	w.mu.Unlock()
-	return w
-}
-
-// waiting notes that the client waits for an update since now.
-func (w *watchdog) waiting(now time.Time) { w.since.Store(int64(now.Sub(w.epoch)) + 1) }
-
-// paused notes that the client paused reading on purpose.
-func (w *watchdog) paused() { w.since.Store(0) }
-
-// fired reports whether the watchdog cancelled the stream.
-func (w *watchdog) fired() bool { return w.hit.Load() }
-
-func (w *watchdog) check() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.done {
-		return
-	}
-	next := w.idle
-	if since := w.since.Load(); since != 0 {
-		waited := time.Since(w.epoch) - time.Duration(since-1)
-		if waited >= w.idle {
-			w.hit.Store(true)
-			w.done = true
-			w.cancel()
-			return
-		}
-		next = w.idle - waited
-	}
-	w.t.Reset(next)
-}
-
-// stop disarms the watchdog; after it returns the callback does nothing.
-func (w *watchdog) stop() {
-	w.mu.Lock()
-	w.done = true
-	w.t.Stop()
-	w.mu.Unlock()
 }
