@@ -3,6 +3,7 @@ package generic
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -23,6 +24,79 @@ type builder struct {
 	slots []slot
 	// one is the message the driver reuses (SendMsg marshals at once).
 	one *dynamicpb.Message
+	// wire, when not nil, encodes the requests straight to the wire:
+	// static is the template's static fields encoded once, and each
+	// request appends its slots' fields to a copy (the wire allows
+	// fields in any order). Set by useWire.
+	wire   *wirePlan
+	static []byte
+}
+
+// wireMsg is a request already in its wire form: the codec sends its
+// bytes as they are.
+type wireMsg struct{ b []byte }
+
+// useWire has b encode its requests with the plan of its type, where it
+// can: a template split into a static part and slots that are fields of
+// the request itself (not of a message under it).
+func (b *builder) useWire(p *wirePlan) {
+	if p == nil || b.base == nil {
+		return
+	}
+	for _, s := range b.slots {
+		if len(s.path) != 1 {
+			return
+		}
+	}
+	// base holds no slot's field: split left the variables out of it.
+	static, err := p.appendMessage(nil, b.base, 0)
+	if err != nil {
+		return // invalid UTF-8 in the static part: protobuf's path says so
+	}
+	b.wire, b.static = p, static
+}
+
+// buildWire is the request for v in its wire form (useWire's).
+func (b *builder) buildWire(v *Vars) (*wireMsg, error) {
+	out := make([]byte, len(b.static), len(b.static)+16*len(b.slots))
+	copy(out, b.static)
+	for _, s := range b.slots {
+		val, ok, err := s.value(v)
+		if err != nil {
+			return nil, err
+		}
+		fd := s.path[0]
+		if !ok || (!fd.HasPresence() && isZero(val, fd)) {
+			continue // left out, or a zero proto3 leaves out itself
+		}
+		if out, err = b.wire.field(fd.Number()).appendValue(out, val, 0); err != nil {
+			return nil, err
+		}
+	}
+	return &wireMsg{b: out}, nil
+}
+
+// isZero reports whether val is the zero value of scalar field fd.
+func isZero(val protoreflect.Value, fd protoreflect.FieldDescriptor) bool {
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		return !val.Bool()
+	case protoreflect.EnumKind:
+		return val.Enum() == 0
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return val.Int() == 0
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return val.Uint() == 0
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		f := val.Float()
+		return f == 0 && !math.Signbit(f)
+	case protoreflect.StringKind:
+		return val.String() == ""
+	case protoreflect.BytesKind:
+		return len(val.Bytes()) == 0
+	}
+	return false
 }
 
 // slot is one variable's field.

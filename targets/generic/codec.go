@@ -38,6 +38,11 @@ var _ encoding.CodecV2 = (*dynamicCodec)(nil)
 // codecFor returns the call option that sends md's messages with a
 // dynamicCodec.
 func codecFor(md protoreflect.MethodDescriptor) grpc.CallOption {
+	return grpc.ForceCodecV2(newDynamicCodec(md))
+}
+
+// newDynamicCodec is the codec of md's messages.
+func newDynamicCodec(md protoreflect.MethodDescriptor) *dynamicCodec {
 	partial := !hasRequired(md.Input(), map[protoreflect.FullName]bool{}) &&
 		!hasRequired(md.Output(), map[protoreflect.FullName]bool{})
 	c := &dynamicCodec{
@@ -52,7 +57,7 @@ func codecFor(md protoreflect.MethodDescriptor) grpc.CallOption {
 			}
 		}
 	}
-	return grpc.ForceCodecV2(c)
+	return c
 }
 
 // hasRequired reports whether m or a message under it has a required
@@ -77,6 +82,9 @@ func hasRequired(m protoreflect.MessageDescriptor, seen map[protoreflect.FullNam
 
 // Marshal encodes v, a proto message, once.
 func (c *dynamicCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if w, ok := v.(*wireMsg); ok { // a request the builder encoded itself
+		return mem.BufferSlice{mem.SliceBuffer(w.b)}, nil
+	}
 	m, ok := v.(proto.Message)
 	if !ok {
 		return nil, fmt.Errorf("generic codec: marshal %T, want a proto message", v)

@@ -268,17 +268,26 @@ func (d *gdriver) pace(ctx context.Context) bool {
 }
 
 // request builds request i with the driver's variables.
-func (d *gdriver) request(i int) (*dynamicpb.Message, error) { return d.requestWith(i, &d.vars) }
+func (d *gdriver) request(i int) (any, error) { return d.requestWith(i, &d.vars) }
 
 // requestWith builds request i with vars (a pipelined sender has its own).
-func (d *gdriver) requestWith(i int, vars *Vars) (*dynamicpb.Message, error) {
+// It is a *wireMsg where the builder encodes to the wire, else a message.
+func (d *gdriver) requestWith(i int, vars *Vars) (any, error) {
 	b := &d.builders[0]
 	if d.c.perMsg {
 		// A list shorter than the messages repeats its last entry.
 		b = &d.builders[min(i, len(d.builders)-1)]
 	}
 	vars.Index = i
-	m, err := b.build(vars, d.unmarshal)
+	var (
+		m   any
+		err error
+	)
+	if b.wire != nil {
+		m, err = b.buildWire(vars)
+	} else {
+		m, err = b.build(vars, d.unmarshal)
+	}
 	if err != nil {
 		err = fmt.Errorf("request %d: %w", i, err)
 		d.c.unbuilt.Add(1)

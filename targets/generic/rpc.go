@@ -186,6 +186,7 @@ func setup(ctx context.Context, g scenario.Group, dir string, errAt func(field, 
 		return nil, bad("data", "lists %d requests, but %s takes one request per stream (it is not client or bidirectional streaming): give one mapping", len(reqs), c.Method)
 	}
 	bd := &binder{out: md.Output()}
+	codec := newDynamicCodec(md)
 	list := c.Data != nil && isList(c.Data.JSON)
 	builders := make([]builder, len(reqs))
 	for i, t := range reqs {
@@ -196,6 +197,7 @@ func setup(ctx context.Context, g scenario.Group, dir string, errAt func(field, 
 		if err != nil {
 			return nil, bad("data", "message %d: %v", i, err)
 		}
+		b.useWire(codec.plans[md.Input().FullName()])
 		// Every request must fit the input type now, not mid-run: built
 		// once with sample variables (before any response, and after).
 		if err := tryBuild(b, md.Output(), len(bd.maxes)); err != nil {
@@ -230,7 +232,7 @@ func setup(ctx context.Context, g scenario.Group, dir string, errAt func(field, 
 		perMsg:   len(reqs) > 1 || list,
 		expect:   x,
 		message:  max(g.Messages, 1),
-		codec:    codecFor(md),
+		codec:    grpc.ForceCodecV2(codec),
 		maxes:    bd.maxes,
 	}
 	call.lockstep = c.Lockstep
@@ -278,7 +280,7 @@ func dataError(bad func(field, format string, args ...any) error, list bool, i i
 // built fails here, before the load, not on every message.
 func tryBuild(b *builder, out protoreflect.MessageDescriptor, maxes int) error {
 	v := &Vars{Now: time.Now, Rand: rand.New(rand.NewPCG(1, 2))}
-	if _, err := b.build(v, protojson.UnmarshalOptions{}); err != nil {
+	if err := b.try(v); err != nil {
 		return err
 	}
 	empty := dynamicpb.NewMessage(out)
@@ -287,8 +289,21 @@ func tryBuild(b *builder, out protoreflect.MessageDescriptor, maxes int) error {
 	for i := range v.Max {
 		v.Max[i] = Highest{V: 1, Seen: true}
 	}
-	_, err := b.build(v, protojson.UnmarshalOptions{})
-	return err
+	return b.try(v)
+}
+
+// try builds a request for v both ways the builder may (as a message, and
+// in its wire form when it has one).
+func (b *builder) try(v *Vars) error {
+	if _, err := b.build(v, protojson.UnmarshalOptions{}); err != nil {
+		return err
+	}
+	if b.wire != nil {
+		if _, err := b.buildWire(v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func isList(raw string) bool {

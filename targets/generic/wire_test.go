@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
@@ -289,5 +291,65 @@ func BenchmarkWireCodec(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestWireBuildMatchesMessageBuild: a request the builder encodes straight
+// to the wire is the message it builds through protobuf, for every kind of
+// slot (numbers, text, bytes from text, last./accepted./max. before and
+// after a response, a zero proto3 field, a zero optional one) beside
+// static fields of every shape.
+func TestWireBuildMatchesMessageBuild(t *testing.T) {
+	all, _, _, _ := kindsTypes(t)
+	templates := []string{
+		`{"i64": "{{index}}", "str": "c-{{client}}", "by": "text:k-{{client}}", "inner": {"a": 5, "s": "x"}, "db": 1.5}`,
+		`{"i32": "{{last.i32 + 1}}", "str": "{{last.str}}", "u64": "{{max.u64 + 1}}", "s64": "{{accepted.s64}}"}`,
+		`{"color": "GREEN", "ri32": [1, 2, 3], "rstr": ["a", "b"], "inners": [{"a": 1}], "u32": 0, "s32": "{{index - 3}}"}`,
+		`{"opt": "{{index}}", "f32": "{{stream}}", "sf64": "{{client}}", "fl": "{{index}}", "by": "{{bytes 3}}"}`,
+		`{"one_s": "pick-{{index}}", "b": true, "high": "{{index}}"}`,
+	}
+	resp := dynamicpb.NewMessage(all)
+	fill(rand.New(rand.NewPCG(7, 8)), resp, 0)
+	for _, src := range templates {
+		tp, err := ParseTemplate(src)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		bd := &binder{out: all}
+		if err := bd.request(tp, all); err != nil {
+			t.Fatalf("%s: bind: %v", src, err)
+		}
+		b, err := newBuilder(tp, all)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		b.useWire(newWirePlan(all))
+		if b.wire == nil {
+			t.Fatalf("%s: no wire form", src)
+		}
+		for _, v := range []*Vars{
+			{Index: 0, Client: 0, Now: time.Now, Rand: rand.New(rand.NewPCG(1, 1)), Max: make([]Highest, len(bd.maxes))},
+			{Index: 3, Client: 7, Stream: 2, Now: time.Now, Rand: rand.New(rand.NewPCG(1, 1)), Last: resp, Accepted: resp,
+				Max: []Highest{{V: 41, Seen: true}}[:len(bd.maxes)]},
+		} {
+			m, err := b.build(v, protojson.UnmarshalOptions{})
+			if err != nil {
+				t.Fatalf("%s: build: %v", src, err)
+			}
+			w, err := b.buildWire(v)
+			if err != nil {
+				t.Fatalf("%s: wire build: %v", src, err)
+			}
+			got := dynamicpb.NewMessage(all)
+			if err := proto.Unmarshal(w.b, got); err != nil {
+				t.Fatalf("%s: the wire form does not decode: %v", src, err)
+			}
+			if !proto.Equal(got, m) {
+				t.Errorf("%s (index %d):\nwire    %v\nmessage %v", src, v.Index, got, m)
+			}
+			if want, _ := (proto.MarshalOptions{}).Marshal(m); len(want) != len(w.b) {
+				t.Errorf("%s (index %d): wire form of %d bytes, protobuf's %d (a zero field written?)", src, v.Index, len(w.b), len(want))
+			}
+		}
 	}
 }
