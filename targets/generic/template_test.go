@@ -163,6 +163,7 @@ func FuzzBind(f *testing.F) {
 		if err != nil {
 			return // the static part does not fit: refused at setup
 		}
+		b.useWire(newWirePlan(md.Input())) // built in its wire form too, where it can be
 		if err := tryBuild(b, md.Output(), len(bd.maxes)); err != nil && b.base != nil {
 			t.Fatalf("%q binds but does not build: %v", s, err)
 		}
