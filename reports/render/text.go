@@ -44,6 +44,11 @@ func WriteSummary(w io.Writer, r *reports.Report) {
 		if m := g.Messages; m.DrainReceived > 0 || m.DrainSent > 0 {
 			fmt.Fprintf(w, "  %s drain: %d received, %d sent in the %.1fs after the stop (not in msgs/s)\n", g.Name, m.DrainReceived, m.DrainSent, r.DrainSeconds)
 		}
+		if c := g.Covers; c != nil {
+			h := c.WriteToWatch
+			fmt.Fprintf(w, "  %s write→watch latency (ack to group %s → the watcher's receipt): p50 %s, p99 %s, max %s over %d events; %d writes, %d missing, %d duplicates, %d reorders\n",
+				g.Name, c.Group, format.MS(h.P50MS, h.Count), format.MS(h.P99MS, h.Count), format.MS(h.MaxMS, h.Count), h.Count, c.Writes, c.Missing, c.Duplicates, c.Reorders)
+		}
 		if a := g.Arrival; a != nil {
 			fmt.Fprintf(w, "  %s arrival: %d slots, %d started (%d late > 10ms), %d dropped, %d unstarted; start delay p99 %s\n",
 				g.Name, a.Scheduled, a.Started, a.Late, a.Dropped, a.Unstarted, format.MS(a.StartDelay.P99MS, a.StartDelay.Count))

@@ -288,3 +288,21 @@ func TestSummaryRateOverTheLoad(t *testing.T) {
 		})
 	}
 }
+
+// TestSummaryWriteToWatch: a watcher group with a covers oracle has its
+// write-to-watch latency and its account in the summary (a watch's own
+// latency, from its one create request, means nothing); a group without
+// one has no such line.
+func TestSummaryWriteToWatch(t *testing.T) {
+	r := &reports.Report{Elapsed: 20, Groups: []reports.Group{
+		{Name: "writers", RPC: "generic"},
+		{Name: "watchers", RPC: "generic", Covers: &reports.Covers{Group: "writers", Writes: 3277, Missing: 60, Duplicates: 3, Reorders: 1,
+			WriteToWatch: reports.Histogram{Count: 32263, P50MS: 12, P99MS: 41.4, MaxMS: 90}}},
+	}}
+	var b strings.Builder
+	WriteSummary(&b, r)
+	want := "watchers write→watch latency (ack to group writers → the watcher's receipt): p50 12.0ms, p99 41.4ms, max 90.0ms over 32263 events; 3277 writes, 60 missing, 3 duplicates, 1 reorders"
+	if !strings.Contains(b.String(), want) || strings.Contains(b.String(), "writers write→watch") {
+		t.Errorf("summary:\n%s\nwant the line %q for watchers only", b.String(), want)
+	}
+}
