@@ -460,48 +460,9 @@ func isBase64(s string) bool {
 // highest raises h to the highest value of spec's path in msg (a string
 // field's values that are not integers are passed over).
 func (spec *seqSpec) highest(msg protoreflect.Message, h *Highest) {
-	spec.walkValues(msg, spec.steps, h)
-}
-
-func (spec *seqSpec) walkValues(m protoreflect.Message, steps []seqStep, h *Highest) {
-	for i, s := range steps {
-		last := i == len(steps)-1
-		v := m.Get(s.fd)
-		if s.each {
-			l := v.List()
-			for j := range l.Len() {
-				if last {
-					spec.raise(l.Get(j), h)
-				} else {
-					spec.walkValues(l.Get(j).Message(), steps[i+1:], h)
-				}
-			}
-			return
+	spec.values(msg, spec.steps, true, func(v protoreflect.Value) {
+		if n, ok := spec.integer(v); ok && (!h.Seen || n > h.V) {
+			h.V, h.Seen = n, true
 		}
-		if !m.Has(s.fd) {
-			// An absent message holds no value; an unset scalar (0
-			// without presence) is none either.
-			return
-		}
-		if last {
-			spec.raise(v, h)
-			return
-		}
-		m = v.Message()
-	}
-}
-
-func (spec *seqSpec) raise(v protoreflect.Value, h *Highest) {
-	var n int64
-	if spec.str {
-		var err error
-		if n, err = strconv.ParseInt(v.String(), 10, 64); err != nil {
-			return
-		}
-	} else {
-		n, _ = intOfKind(v, spec.kind)
-	}
-	if !h.Seen || n > h.V {
-		h.V, h.Seen = n, true
-	}
+	})
 }

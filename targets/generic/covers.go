@@ -68,45 +68,11 @@ func resolveIntPath(m protoreflect.MessageDescriptor, path string) (intPath, err
 // that holds no integer is skipped, and an unset scalar without a list
 // on the way reads as absent.
 func (p intPath) each(msg protoreflect.Message, fn func(int64)) {
-	p.walk(msg, p.spec.steps, fn)
-}
-
-func (p intPath) walk(m protoreflect.Message, steps []seqStep, fn func(int64)) {
-	for i, s := range steps {
-		last := i == len(steps)-1
-		if !s.each && !m.Has(s.fd) {
-			return
-		}
-		v := m.Get(s.fd)
-		if s.each {
-			l := v.List()
-			for j := range l.Len() {
-				if last {
-					p.value(l.Get(j), fn)
-				} else {
-					p.walk(l.Get(j).Message(), steps[i+1:], fn)
-				}
-			}
-			return
-		}
-		if last {
-			p.value(v, fn)
-			return
-		}
-		m = v.Message()
-	}
-}
-
-func (p intPath) value(v protoreflect.Value, fn func(int64)) {
-	if p.spec.str {
-		n, err := strconv.ParseInt(v.String(), 10, 64)
-		if err == nil {
+	p.spec.values(msg, p.spec.steps, true, func(v protoreflect.Value) {
+		if n, ok := p.spec.integer(v); ok {
 			fn(n)
 		}
-		return
-	}
-	n, _ := intOfKind(v, p.spec.kind)
-	fn(n)
+	})
 }
 
 // first returns the first value at the path in msg.

@@ -118,51 +118,67 @@ func (c *seqChecker) reset() { c.seen = false }
 // observe reads every value of the sequence in msg, in order, judges
 // each, and returns how many there were (0: the response carries none).
 func (c *seqChecker) observe(msg protoreflect.Message, out seqOut) int {
-	return c.walk(msg, c.spec.steps, out)
+	n := 0
+	c.spec.values(msg, c.spec.steps, false, func(v protoreflect.Value) {
+		c.value(v, out)
+		n++
+	})
+	return n
 }
 
-func (c *seqChecker) walk(m protoreflect.Message, steps []seqStep, out seqOut) int {
+// values calls fn with every value at the path's steps in m, in order:
+// each element of a list on the way. With present, an unset field (a
+// message, or a scalar without a list on the way) holds no value;
+// without, an unset scalar reads as its zero value, as a sequence reads
+// it. It is the one walk of a path for sequences, max. variables and the
+// covers oracle.
+func (spec *seqSpec) values(m protoreflect.Message, steps []seqStep, present bool, fn func(protoreflect.Value)) {
 	for i, s := range steps {
 		last := i == len(steps)-1
+		if !s.each && present && !m.Has(s.fd) {
+			return
+		}
 		v := m.Get(s.fd)
 		if s.each {
 			l := v.List()
-			n := 0
 			for j := range l.Len() {
 				if last {
-					c.value(l.Get(j), out)
-					n++
+					fn(l.Get(j))
 				} else {
-					n += c.walk(l.Get(j).Message(), steps[i+1:], out)
+					spec.values(l.Get(j).Message(), steps[i+1:], present, fn)
 				}
 			}
-			return n
+			return
 		}
 		if last {
-			c.value(v, out)
-			return 1
+			fn(v)
+			return
 		}
 		m = v.Message()
 	}
-	return 0
+}
+
+// integer is value v of the path as an integer; false for a string
+// that holds none.
+func (spec *seqSpec) integer(v protoreflect.Value) (int64, bool) {
+	if spec.str {
+		n, err := strconv.ParseInt(v.String(), 10, 64)
+		return n, err == nil
+	}
+	n, _ := intOfKind(v, spec.kind)
+	return n, true
 }
 
 // value judges one value of the sequence.
 func (c *seqChecker) value(v protoreflect.Value, out seqOut) {
-	var s int64
-	if c.spec.str {
-		text := v.String()
-		var err error
-		if s, err = strconv.ParseInt(text, 10, 64); err != nil {
-			if out.wants(record.WrongValue) {
-				out.violate(record.WrongValue, 1, fmt.Sprintf("sequence %s is %q, not an integer", c.spec.path, text))
-			} else {
-				out.violate(record.WrongValue, 1, "")
-			}
-			return
+	s, ok := c.spec.integer(v)
+	if !ok {
+		if out.wants(record.WrongValue) {
+			out.violate(record.WrongValue, 1, fmt.Sprintf("sequence %s is %q, not an integer", c.spec.path, v.String()))
+		} else {
+			out.violate(record.WrongValue, 1, "")
 		}
-	} else {
-		s, _ = intOfKind(v, c.spec.kind)
+		return
 	}
 	out.seq(s)
 	switch {
