@@ -27,20 +27,9 @@ func TestEtcdWatchScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds etcd and runs four 20 s scenarios")
 	}
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	server := filepath.Join(root, "out", "etcd-server")
-	out, err := exec.CommandContext(ctx, "bash", filepath.Join(root, "bench/etcd/build-server.sh"), server).CombinedOutput()
-	if err != nil {
-		if os.Getenv("STREAMBENCH_REQUIRE_ETCD") == "" {
-			t.Skipf("cannot build etcd (module proxy?): %v\n%s", err, out)
-		}
-		t.Fatalf("build etcd: %v\n%s", err, out)
-	}
+	root := buildServer(ctx, t, "bench/etcd/build-server.sh", "etcd-server", "STREAMBENCH_REQUIRE_ETCD")
 	src, err := os.ReadFile(filepath.Join(root, "scenarios", "etcd-watch.yaml"))
 	if err != nil {
 		t.Fatal(err)
