@@ -409,7 +409,9 @@ type Sample struct {
 	At     time.Time
 }
 
-// MaxSamples is how many example ends each recorder keeps.
+// MaxSamples is how many example ends of each kind (End.Key) a recorder
+// keeps: a fault's transport errors cannot crowd out the first violation
+// a check's detail quotes.
 const MaxSamples = 20
 
 // Recorder collects one group's measurements across shards.
@@ -436,6 +438,7 @@ type Recorder struct {
 	samples     struct {
 		sync.Mutex
 		list []Sample
+		per  map[End]int // examples kept of each end
 	}
 	// compat is Window's own cut and window (running totals).
 	compat struct {
@@ -633,7 +636,11 @@ func (s *shard) Ended(e End, d time.Duration, detail string) {
 func (r *Recorder) sample(e End, detail string) {
 	r.samples.Lock()
 	defer r.samples.Unlock()
-	if len(r.samples.list) < MaxSamples {
+	if r.samples.per == nil {
+		r.samples.per = map[End]int{}
+	}
+	if r.samples.per[e] < MaxSamples {
+		r.samples.per[e]++
 		r.samples.list = append(r.samples.list, Sample{End: e, Detail: detail, At: r.now()})
 	}
 }

@@ -91,6 +91,13 @@ func TestSamplesBounded(t *testing.T) {
 	if n := len(r.Snapshot().Samples); n != MaxSamples {
 		t.Errorf("samples = %d, want %d", n, MaxSamples)
 	}
+	// A fault's transport errors do not crowd out a later violation (the
+	// example a no_duplicates detail quotes).
+	r.Client(0).Ended(End{Class: Violation}, time.Millisecond, "reorder: version_info \"1\" after \"26\": went back")
+	s := r.Snapshot().Samples
+	if n := len(s); n != MaxSamples+1 || s[n-1].End.Class != Violation {
+		t.Errorf("samples = %d, the last %+v; want %d, the violation last", n, s[n-1], MaxSamples+1)
+	}
 }
 
 func TestEndKey(t *testing.T) {
