@@ -91,6 +91,12 @@ type Sequence struct {
 	Path string `yaml:"path"`
 	// Mode is dense (default) or increasing.
 	Mode string `yaml:"mode"`
+	// Resend lets a new stream of a client that resumes begin with the
+	// value the client last received: a state-of-the-world server (xDS)
+	// sends the state the client already has on every new stream. A
+	// lower value is still going back, and a repeat within a stream is
+	// still a duplicate.
+	Resend bool `yaml:"resend"`
 }
 
 // IsZero reports whether no sequence is set.

@@ -158,6 +158,8 @@ func (d *gdriver) Stream(ctx, stop context.Context) record.End {
 	d.nviol, d.nfirst, d.got = 0, 0, 0
 	if !d.c.resumes {
 		d.seqc.reset()
+	} else {
+		d.seqc.resume()
 	}
 	parent := ctx
 	d.wd = nil

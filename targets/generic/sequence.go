@@ -33,6 +33,9 @@ type seqSpec struct {
 	lists bool
 	// kind is an integer field's kind.
 	kind protoreflect.Kind
+	// resend: a resumed stream's first value may be the last one again
+	// (a state-of-the-world server resends what the client has).
+	resend bool
 }
 
 // resolveSeq binds a sequence path to the response type out: a dotted
@@ -42,7 +45,7 @@ func resolveSeq(out protoreflect.MessageDescriptor, s scenario.Sequence) (*seqSp
 	if s.Mode != "" && s.Mode != scenario.SeqDense && s.Mode != scenario.SeqIncreasing {
 		return nil, fmt.Errorf("%s", scenario.UnknownChoice("sequence mode", s.Mode, scenario.SeqModes))
 	}
-	spec := &seqSpec{path: s.Path, increasing: s.Mode == scenario.SeqIncreasing}
+	spec := &seqSpec{path: s.Path, increasing: s.Mode == scenario.SeqIncreasing, resend: s.Resend}
 	names := strings.Split(s.Path, ".")
 	m := out
 	for i, name := range names {
@@ -110,10 +113,15 @@ type seqChecker struct {
 	spec *seqSpec
 	next int64 // the least value that is not a repeat or going back; dense: the only one that is no gap
 	seen bool
+	// fresh: no value yet on the stream (a resumed one).
+	fresh bool
 }
 
 // reset starts a new sequence (a new stream that does not resume).
 func (c *seqChecker) reset() { c.seen = false }
+
+// resume continues the sequence on a new stream of the same client.
+func (c *seqChecker) resume() { c.fresh = true }
 
 // observe reads every value of the sequence in msg, in order, judges
 // each, and returns how many there were (0: the response carries none).
@@ -181,8 +189,10 @@ func (c *seqChecker) value(v protoreflect.Value, out seqOut) {
 		return
 	}
 	out.seq(s)
+	resent := c.fresh && c.spec.resend && c.seen && s == c.next-1
+	c.fresh = false
 	switch {
-	case !c.seen || s == c.next || c.spec.increasing && s > c.next:
+	case !c.seen || s == c.next || c.spec.increasing && s > c.next || resent:
 	case s > c.next:
 		n := uint64(s - c.next)
 		detail := ""

@@ -126,6 +126,18 @@ func TestSequenceChecker(t *testing.T) {
 		{"string dense gap", disc, scenario.Sequence{Path: "version_info"},
 			[]string{`{"versionInfo": "1"}`, `{"versionInfo": "4"}`}, map[record.Kind]uint64{record.Gap: 2}, 2,
 			[]string{`gap: version_info "4" after "1": "2".."3" missing (2 lost)`}},
+		// "resume" starts a new stream of a client that resumes.
+		{"a new stream resends the last version (xDS state of the world)", disc, scenario.Sequence{Path: "version_info", Mode: scenario.SeqIncreasing, Resend: true},
+			[]string{`{"versionInfo": "3"}`, `{"versionInfo": "4"}`, "resume", `{"versionInfo": "4"}`, `{"versionInfo": "5"}`}, nil, 4, nil},
+		{"a resend is a duplicate without resend", disc, scenario.Sequence{Path: "version_info", Mode: scenario.SeqIncreasing},
+			[]string{`{"versionInfo": "3"}`, `{"versionInfo": "4"}`, "resume", `{"versionInfo": "4"}`}, map[record.Kind]uint64{record.Duplicate: 1}, 3,
+			[]string{`duplicate: version_info "4" again`}},
+		{"resend: going back on a new stream is still a reorder", disc, scenario.Sequence{Path: "version_info", Mode: scenario.SeqIncreasing, Resend: true},
+			[]string{`{"versionInfo": "3"}`, `{"versionInfo": "4"}`, "resume", `{"versionInfo": "1"}`}, map[record.Kind]uint64{record.Reorder: 1}, 3,
+			[]string{`reorder: version_info "1" after "4": went back`}},
+		{"resend: a repeat within a stream is still a duplicate", disc, scenario.Sequence{Path: "version_info", Mode: scenario.SeqIncreasing, Resend: true},
+			[]string{`{"versionInfo": "3"}`, "resume", `{"versionInfo": "3"}`, `{"versionInfo": "3"}`}, map[record.Kind]uint64{record.Duplicate: 1}, 3,
+			[]string{`duplicate: version_info "3" again`}},
 		{"a string that is no integer", disc, scenario.Sequence{Path: "version_info", Mode: scenario.SeqIncreasing},
 			[]string{`{"versionInfo": "1"}`, `{"versionInfo": "v2"}`, `{"versionInfo": "2"}`}, map[record.Kind]uint64{record.WrongValue: 1}, 3,
 			[]string{`wrong_value: sequence version_info is "v2", not an integer`}},
@@ -139,6 +151,10 @@ func TestSequenceChecker(t *testing.T) {
 			log := &seqLog{counts: map[record.Kind]uint64{}}
 			values := 0
 			for _, r := range tc.responses {
+				if r == "resume" {
+					c.resume()
+					continue
+				}
 				values += c.observe(msg(t, tc.out, r), log)
 			}
 			if values != tc.values {
