@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/streambench/streambench/internal/testenv"
-	"github.com/streambench/streambench/reports"
 )
 
 // TestEtcdWatchScenario runs scenarios/etcd-watch.yaml against a real
@@ -30,10 +26,6 @@ func TestEtcdWatchScenario(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	root := buildServer(ctx, t, "bench/etcd/build-server.sh", "etcd-server", "STREAMBENCH_REQUIRE_ETCD")
-	src, err := os.ReadFile(filepath.Join(root, "scenarios", "etcd-watch.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	const resume = `start_revision: "{{last.header.revision + 1}}"`
 	const persist = `, --data-dir, "../out/etcd-watch-data-{port}"`
 	bin := buildBinary(t)
@@ -51,33 +43,9 @@ func TestEtcdWatchScenario(t *testing.T) {
 			[]string{"watchers failed: watchers/", "acknowledged writes of writers missing (header.revision "}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			text := string(src)
-			if tc.from != "" {
-				if !strings.Contains(text, tc.from) {
-					t.Fatalf("%q not in scenarios/etcd-watch.yaml", tc.from)
-				}
-				text = strings.Replace(text, tc.from, tc.to, 1)
-			}
-			// Beside the original, so ../out/etcd-server is the same.
-			file := filepath.Join(root, "scenarios", ".etcd-watch-planted.yaml")
-			if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			defer os.Remove(file)
-			dir := t.TempDir()
-			stdout, err := exec.CommandContext(ctx, bin, "run", "--no-progress", "--out", dir, file).CombinedOutput()
+			rep, v, stdout, err := runVariant(ctx, t, bin, root, "etcd-watch", tc.from, tc.to, "covers: watchers")
 			if tc.pass && err != nil {
 				t.Fatalf("run: %v\n%s", err, stdout)
-			}
-			rep, lerr := reports.Load(filepath.Join(dir, "report.json"))
-			if lerr != nil {
-				t.Fatalf("%v\n%s", lerr, stdout)
-			}
-			var v reports.Verdict
-			for _, x := range rep.Assertions {
-				if x.Name == "covers: watchers" {
-					v = x
-				}
 			}
 			t.Logf("covers: %s; %s", v.Actual, v.Detail)
 			if v.Pass != tc.pass {

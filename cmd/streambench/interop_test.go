@@ -83,3 +83,41 @@ func buildServer(ctx context.Context, t *testing.T, script, name, require string
 	}
 	return root
 }
+
+// runVariant runs scenarios/NAME.yaml with bin, its text's first from
+// replaced by to (from "" runs it as it is: a planted bug is a variant),
+// written beside the original so its relative paths hold. It returns the
+// report, the verdict named verdict (zero if absent: it does not pass),
+// what the run printed and how it exited.
+func runVariant(ctx context.Context, t *testing.T, bin, root, name, from, to, verdict string) (*reports.Report, reports.Verdict, []byte, error) {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(root, "scenarios", name+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(src)
+	if from != "" {
+		if !strings.Contains(text, from) {
+			t.Fatalf("%q not in scenarios/%s.yaml", from, name)
+		}
+		text = strings.Replace(text, from, to, 1)
+	}
+	file := filepath.Join(root, "scenarios", "."+name+"-planted.yaml")
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(file)
+	dir := t.TempDir()
+	stdout, runErr := exec.CommandContext(ctx, bin, "run", "--no-progress", "--out", dir, file).CombinedOutput()
+	rep, err := reports.Load(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	var v reports.Verdict
+	for _, x := range rep.Assertions {
+		if x.Name == verdict {
+			v = x
+		}
+	}
+	return rep, v, stdout, runErr
+}

@@ -2,17 +2,12 @@ package main
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/streambench/streambench/internal/testenv"
-	"github.com/streambench/streambench/reports"
 )
 
 // TestXDSADSScenario runs scenarios/xds-ads.yaml against a real xDS
@@ -33,10 +28,6 @@ func TestXDSADSScenario(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	root := buildServer(ctx, t, "bench/xds/build-server.sh", "xds-server", "STREAMBENCH_REQUIRE_XDS")
-	src, err := os.ReadFile(filepath.Join(root, "scenarios", "xds-ads.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	const state = `, --state, "../out/xds-ads-state-{port}"`
 	const resend = `, resend: true}`
 	wentBack := regexp.MustCompile(`^ads: [1-9][0-9]*; e\.g\. ads: reorder: version_info "([0-9]+)" after "([0-9]+)": went back`)
@@ -52,33 +43,9 @@ func TestXDSADSScenario(t *testing.T) {
 			regexp.MustCompile(`^ads: [1-9][0-9]*; e\.g\. ads: duplicate: version_info "[0-9]+" again`)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			text := string(src)
-			if tc.from != "" {
-				if !strings.Contains(text, tc.from) {
-					t.Fatalf("%q not in scenarios/xds-ads.yaml", tc.from)
-				}
-				text = strings.Replace(text, tc.from, tc.to, 1)
-			}
-			// Beside the original, so ../out/xds-server is the same.
-			file := filepath.Join(root, "scenarios", ".xds-ads-planted.yaml")
-			if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			defer os.Remove(file)
-			dir := t.TempDir()
-			stdout, err := exec.CommandContext(ctx, bin, "run", "--no-progress", "--out", dir, file).CombinedOutput()
+			rep, v, stdout, err := runVariant(ctx, t, bin, root, "xds-ads", tc.from, tc.to, "no_duplicates: ads")
 			if tc.pass && err != nil {
 				t.Fatalf("run: %v\n%s", err, stdout)
-			}
-			rep, lerr := reports.Load(filepath.Join(dir, "report.json"))
-			if lerr != nil {
-				t.Fatalf("%v\n%s", lerr, stdout)
-			}
-			var v reports.Verdict
-			for _, x := range rep.Assertions {
-				if x.Name == "no_duplicates: ads" {
-					v = x
-				}
 			}
 			t.Logf("no_duplicates: %s; %s", v.Actual, v.Detail)
 			if v.Pass != tc.pass {
@@ -89,7 +56,9 @@ func TestXDSADSScenario(t *testing.T) {
 				if m == nil {
 					t.Errorf("no_duplicates detail does not match %s: %s", tc.detail, v.Detail)
 				} else if tc.detail == wentBack {
-					if to, _ := strconv.Atoi(m[1]); to >= atoi(m[2]) {
+					to, _ := strconv.Atoi(m[1])
+					from, _ := strconv.Atoi(m[2])
+					if to >= from {
 						t.Errorf("version %s after %s did not go back: %s", m[1], m[2], v.Detail)
 					}
 				}
@@ -109,9 +78,4 @@ func TestXDSADSScenario(t *testing.T) {
 			}
 		})
 	}
-}
-
-func atoi(s string) int {
-	n, _ := strconv.Atoi(s)
-	return n
 }
